@@ -1,0 +1,75 @@
+package cmex
+
+// This file holds every GUESS in the activity rules: behaviour the specs could
+// not establish (specs/pars.md, specs/certainty.md), which cmex had to choose.
+// Each is named Guess… so they can all be found and corrected in one place.
+// Where a guessed list is used to judge a value, an unknown value is a
+// warning, not a rejection, because the list may simply be incomplete.
+
+// GuessCommendationTags: ACCME's criteria for Accreditation with Commendation
+// (C23–C38), spelled as ACCME names them. The seed and the JSON draft show
+// only "Engages Teams" and "Improves Performance"; Appendix H was not found.
+var GuessCommendationTags = NewVocabulary(
+	"Engages Teams", "Engages Patients/Public", "Engages Students",
+	"Advances Data Use", "Addresses Population Health", "Collaborates Effectively",
+	"Optimizes Communication Skills", "Optimizes Technical/Procedural Skills",
+	"Creates Individualized Learning Plans", "Utilizes Support Strategies",
+	"Engages in Research/Scholarship", "Supports CPD for CPD Team", "Demonstrates Creativity/Innovation",
+	"Improves Performance", "Improves Healthcare Quality", "Improves Patient/Community Health",
+)
+
+// GuessLocationRequired: the legacy activity template required city, state
+// (for the USA) and country for courses and regularly scheduled series
+// (jfrux/accme_lib). cmex applies that to the enhanced format when the
+// activity is delivered in person, or says nothing of its delivery.
+func GuessLocationRequired(a *Activity) bool {
+	if a.Type != "Live Course" && a.Type != "Regularly Scheduled Series" {
+		return false
+	}
+	if len(a.DeliveryMethods) == 0 {
+		return true
+	}
+	for _, m := range a.DeliveryMethods {
+		if m == "In-Person" {
+			return true
+		}
+	}
+	return false
+}
+
+// GuessURLRequired: error 220 "Missing activity URL" exists but the seed does
+// not say when a URL is needed. Activities listed on CME Passport
+// (ForPublicList) link to their page, so cmex requires a URL for them.
+func GuessURLRequired(a *Activity) bool { return a.ForPublicList != nil && *a.ForPublicList }
+
+// GuessABIMNeedsMedicalKnowledge: 218 "Missing Medical Knowledge approval
+// status" suggests every ABIM registration carries Medical Knowledge, with
+// Patient Safety and Practice Assessment as additions.
+const GuessABIMNeedsMedicalKnowledge = true
+
+// ABA's MOCA content outline travels in lom:keyword (217, 472, 489; JSON
+// draft). GuessMOCASources and GuessMOCAKeywordIDs are the attribute values
+// the draft lists; GuessMOCAKeywordsPerSource bounds the count (489): one
+// keyword of each id kind per selection.
+var (
+	GuessMOCASources    = NewVocabulary("01_ABAMCO", "02_ABAMCO")
+	GuessMOCAKeywordIDs = NewVocabulary("Level 3 ID", "Tag ID", "Free Text")
+)
+
+const GuessMOCAKeywordsPerSource = 3
+
+// Length limits the specs do not give. Provider Activity ID is CERTAIN at 50
+// (SearchCriteria.ProviderActivityId is string(50)) and the description is
+// LIKELY at 2,500 (JSON draft); the others are guesses that keep records
+// within what any registry can be expected to store.
+const (
+	MaxProviderActivityID  = 50
+	MaxDescription         = 2500
+	GuessMaxTitle          = 1000
+	GuessMaxName           = 255 // specialty, joint provider, supporter, city and other short texts
+	GuessMaxURL            = 2048
+	GuessMaxListItems      = 200 // specialties, registrations, tags and other repeated elements
+	GuessMaxSupportAmount  = 1_000_000_000
+	GuessMaxParticipants   = 10_000_000
+	GuessMaxCreditsOffered = Points(100000) // 1,000 credits
+)

@@ -1,0 +1,83 @@
+// Package postgres opens cmex on PostgreSQL, the engine for deployments that
+// outgrow one machine: several stateless cmex replicas share one database.
+// It uses pgx through database/sql and migrates the schema under an
+// advisory lock, so replicas starting together apply each migration once.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/cmexhub/cmex/internal/sqlstore"
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations returns the embedded migrations.
+func Migrations() fs.FS {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
+
+// Open connects to the database at url (postgres://…) and migrates it.
+func Open(ctx context.Context, url string) (*sqlstore.DB, error) {
+	sqldb, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	sqldb.SetMaxOpenConns(20)
+	sqldb.SetMaxIdleConns(10)
+	if err := sqldb.PingContext(ctx); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	db := sqlstore.New(sqldb, Dialect{})
+	if err := db.Migrate(ctx, Migrations()); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return db, nil
+}
+
+// Dialect is PostgreSQL's sqlstore.Dialect.
+type Dialect struct{}
+
+var _ sqlstore.Dialect = Dialect{}
+
+// Name implements sqlstore.Dialect.
+func (Dialect) Name() string { return "postgres" }
+
+// Numbered implements sqlstore.Dialect.
+func (Dialect) Numbered() bool { return true }
+
+// ForUpdate implements sqlstore.Dialect.
+func (Dialect) ForUpdate() string { return " FOR UPDATE" }
+
+// IsUniqueViolation implements sqlstore.Dialect: SQLSTATE 23505.
+func (Dialect) IsUniqueViolation(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && e.Code == "23505"
+}
+
+// migrationLock is the advisory lock key of migration runs ("cmex" in ASCII).
+const migrationLock = 0x636d6578
+
+// LockMigrations implements sqlstore.Dialect with a session advisory lock.
+func (Dialect) LockMigrations(ctx context.Context, conn *sql.Conn) (func(), error) {
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrationLock); err != nil {
+		return nil, err
+	}
+	return func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLock)
+	}, nil
+}

@@ -1,0 +1,62 @@
+package postgres_test
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/cmexhub/cmex/internal/cmextest"
+	"github.com/cmexhub/cmex/internal/postgres"
+	"github.com/cmexhub/cmex/internal/sqlstore"
+	"github.com/cmexhub/cmex/internal/storetest"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	cmextest.StopPostgres()
+	os.Exit(code)
+}
+
+func open(tb testing.TB) *sqlstore.DB {
+	tb.Helper()
+	db, err := postgres.Open(context.Background(), cmextest.PostgresURL(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestContract(t *testing.T) { storetest.Run(t, open) }
+
+// Replicas starting together against one database must each come up, with
+// every migration applied once.
+func TestConcurrentMigrations(t *testing.T) {
+	url := cmextest.PostgresURL(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() {
+			db, err := postgres.Open(context.Background(), url)
+			if err == nil {
+				db.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := open(t)
+	var n, distinct int
+	if err := db.SQL().QueryRow(`SELECT count(*), count(DISTINCT version) FROM schema_migrations`).Scan(&n, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if n != distinct {
+		t.Errorf("%d migration rows for %d versions", n, distinct)
+	}
+}

@@ -1,0 +1,147 @@
+// Package sqlstore implements cmex's services once, over database/sql, for
+// every SQL engine cmex supports. The engines differ only in what a Dialect
+// describes: placeholders, locking, and how they report a unique violation.
+// Packages sqlite and postgres open a DB with their Dialect and migrations.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cmexhub/cmex"
+)
+
+// Dialect describes what differs between SQL engines.
+type Dialect interface {
+	// Name is the engine's name, for messages: "sqlite", "postgres".
+	Name() string
+	// Numbered reports whether placeholders are $1, $2… rather than ?.
+	Numbered() bool
+	// ForUpdate is the clause that locks selected rows until the end of the
+	// transaction, or "" where writers are serialised anyway.
+	ForUpdate() string
+	// IsUniqueViolation reports whether err is a unique-constraint violation,
+	// judged by the driver's error code.
+	IsUniqueViolation(err error) bool
+	// LockMigrations serialises migration runs of several processes on conn
+	// and returns the function that releases the lock.
+	LockMigrations(ctx context.Context, conn *sql.Conn) (unlock func(), err error)
+}
+
+// DB is a database with cmex's schema, shared by the services of this package.
+type DB struct {
+	sql     *sql.DB
+	dialect Dialect
+
+	// Now returns the current time; tests replace it.
+	Now func() time.Time
+	// Hasher hashes and checks passwords.
+	Hasher *PasswordHasher
+}
+
+// New wraps an open database. The caller migrates it (Migrate) before use.
+func New(db *sql.DB, d Dialect) *DB {
+	return &DB{sql: db, dialect: d, Now: time.Now, Hasher: DefaultPasswordHasher()}
+}
+
+// Close closes the database.
+func (db *DB) Close() error { return db.sql.Close() }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }
+
+// Dialect returns the engine's dialect.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// now returns the current time in UTC, truncated to microseconds, the
+// precision both engines keep.
+func (db *DB) now() time.Time { return db.Now().UTC().Truncate(time.Microsecond) }
+
+// rebind rewrites ? placeholders to $n for engines that number them. Queries
+// in this package never hold a ? inside a string literal.
+func (db *DB) rebind(q string) string {
+	if !db.dialect.Numbered() || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 8)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// querier is what both *sql.DB and *sql.Tx offer.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// conn runs queries with the dialect's placeholders, on the database or in a
+// transaction.
+type conn struct {
+	db *DB
+	q  querier
+}
+
+func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return c.q.ExecContext(ctx, c.db.rebind(query), args...)
+}
+
+func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return c.q.QueryContext(ctx, c.db.rebind(query), args...)
+}
+
+func (c conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return c.q.QueryRowContext(ctx, c.db.rebind(query), args...)
+}
+
+// read returns a conn on the database, outside any transaction.
+func (db *DB) read() conn { return conn{db: db, q: db.sql} }
+
+// inTx runs fn in a transaction and commits it if fn returns nil. The
+// transaction is rolled back on any error, including a panic in fn.
+func (db *DB) inTx(ctx context.Context, fn func(tx conn) error) (err error) {
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = tx.Rollback()
+		}
+	}()
+	if err := fn(conn{db: db, q: tx}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	committed = true
+	return nil
+}
+
+// notFound maps sql.ErrNoRows to a cmex ENOTFOUND error with msg.
+func notFound(err error, msg string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return cmex.Errorf(cmex.ENOTFOUND, "%s", msg)
+	}
+	return err
+}
+
+// SQL returns the underlying database, for operations tooling and tests.
+func (db *DB) SQL() *sql.DB { return db.sql }

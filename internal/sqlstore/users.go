@@ -1,0 +1,147 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cmexhub/cmex"
+)
+
+// UserService implements cmex.UserService.
+type UserService struct{ db *DB }
+
+var _ cmex.UserService = (*UserService)(nil)
+
+// NewUserService returns the web-service user service of db.
+func NewUserService(db *DB) *UserService { return &UserService{db: db} }
+
+// usernameKey is how usernames are compared: PARS users are e-mail
+// addresses, which people type in any case.
+func usernameKey(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+func checkPassword(p string) error {
+	switch {
+	case p == "":
+		return cmex.Errorf(cmex.EINVALID, "the password is empty")
+	case len(p) > cmex.MaxPasswordBytes:
+		return cmex.Errorf(cmex.EINVALID, "the password is longer than %d bytes", cmex.MaxPasswordBytes)
+	}
+	return nil
+}
+
+// CreateWebServiceUser implements cmex.UserService.
+func (s *UserService) CreateWebServiceUser(ctx context.Context, u *cmex.WebServiceUser, password string) error {
+	u.Username = strings.TrimSpace(u.Username)
+	switch {
+	case u.Username == "":
+		return cmex.Errorf(cmex.EINVALID, "a user needs a name")
+	case len(u.Username) > 100:
+		return cmex.Errorf(cmex.EINVALID, "a username is at most 100 characters, as in PARS")
+	}
+	if err := checkPassword(password); err != nil {
+		return err
+	}
+	hash, err := s.db.Hasher.Hash(password)
+	if err != nil {
+		return fmt.Errorf("create user: %w", err)
+	}
+	u.CreatedAt = s.db.now()
+	err = s.db.read().queryRow(ctx,
+		`INSERT INTO web_service_users (organization_id, username, username_key, password_hash, created_at, password_changed_at)
+		 VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+		u.OrganizationID, u.Username, usernameKey(u.Username), hash, u.CreatedAt, u.CreatedAt).Scan(&u.ID)
+	if s.db.dialect.IsUniqueViolation(err) {
+		return cmex.Errorf(cmex.ECONFLICT, "user %s already exists", u.Username)
+	}
+	if err != nil {
+		return fmt.Errorf("create user: %w", err)
+	}
+	return nil
+}
+
+// SetWebServiceUserPassword implements cmex.UserService.
+func (s *UserService) SetWebServiceUserPassword(ctx context.Context, org cmex.OrganizationID, username, password string) error {
+	if err := checkPassword(password); err != nil {
+		return err
+	}
+	hash, err := s.db.Hasher.Hash(password)
+	if err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	res, err := s.db.read().exec(ctx,
+		`UPDATE web_service_users SET password_hash = ?, password_changed_at = ? WHERE organization_id = ? AND username_key = ?`,
+		hash, s.db.now(), org, usernameKey(username))
+	if err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("set password: %w", err)
+	} else if n == 0 {
+		return cmex.Errorf(cmex.ENOTFOUND, "user %s not found", username)
+	}
+	return nil
+}
+
+// ListWebServiceUsers implements cmex.UserService.
+func (s *UserService) ListWebServiceUsers(ctx context.Context, org cmex.OrganizationID) ([]*cmex.WebServiceUser, error) {
+	rows, err := s.db.read().query(ctx,
+		`SELECT id, organization_id, username, created_at FROM web_service_users WHERE organization_id = ? ORDER BY username_key`, org)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	var out []*cmex.WebServiceUser
+	for rows.Next() {
+		var u cmex.WebServiceUser
+		var created time.Time
+		if err := rows.Scan(&u.ID, &u.OrganizationID, &u.Username, &created); err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		u.CreatedAt = created.UTC()
+		out = append(out, &u)
+	}
+	return out, rows.Err()
+}
+
+// Authenticate implements cmex.UserService. Every failure is the same
+// EUNAUTHORIZED error and takes about as long, whichever part was wrong.
+func (s *UserService) Authenticate(ctx context.Context, provider cmex.ProviderID, username, password string) (*cmex.Principal, error) {
+	denied := cmex.Errorf(cmex.EUNAUTHORIZED, "invalid user: access denied")
+	if len(password) > cmex.MaxPasswordBytes {
+		return nil, denied
+	}
+	var p cmex.Principal
+	var hash, kind string
+	var providerID *string
+	var userCreated, orgCreated time.Time
+	err := s.db.read().queryRow(ctx,
+		`SELECT u.id, u.username, u.created_at, u.password_hash, o.id, o.kind, o.provider_id, o.name, o.created_at
+		   FROM web_service_users u JOIN organizations o ON o.id = u.organization_id
+		  WHERE o.provider_id = ? AND u.username_key = ?`,
+		string(provider), usernameKey(username)).
+		Scan(&p.User.ID, &p.User.Username, &userCreated, &hash, &p.Organization.ID, &kind, &providerID, &p.Organization.Name, &orgCreated)
+	if err != nil {
+		if err := notFound(err, ""); cmex.ErrorCode(err) == cmex.ENOTFOUND {
+			s.db.Hasher.Burn(password)
+			return nil, denied
+		}
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	ok, err := s.db.Hasher.Verify(hash, password)
+	if err != nil {
+		return nil, fmt.Errorf("authenticate user %d: %w", p.User.ID, err)
+	}
+	if !ok {
+		return nil, denied
+	}
+	p.User.OrganizationID = p.Organization.ID
+	p.User.CreatedAt = userCreated.UTC()
+	p.Organization.Kind = cmex.OrganizationKind(kind)
+	if providerID != nil {
+		p.Organization.ProviderID = cmex.ProviderID(*providerID)
+	}
+	p.Organization.CreatedAt = orgCreated.UTC()
+	return &p, nil
+}

@@ -1,0 +1,71 @@
+package cmex
+
+import (
+	"context"
+	"time"
+)
+
+// OrganizationKind says what role an organization plays in the exchange.
+type OrganizationKind string
+
+const (
+	// OrgProvider is an accredited CME provider that reports activities and
+	// completions under an ACCME provider id.
+	OrgProvider OrganizationKind = "provider"
+)
+
+// Organization is a party that holds records in cmex.
+type Organization struct {
+	ID         OrganizationID
+	Kind       OrganizationKind
+	ProviderID ProviderID // ACCME provider id, for providers
+	Name       string
+	CreatedAt  time.Time
+}
+
+// WebServiceUser is an account a system (an LMS, say) uses to call cmex on
+// behalf of its organization, as a PARS web-service user does. Its password
+// is kept only as a hash.
+type WebServiceUser struct {
+	ID             UserID
+	OrganizationID OrganizationID
+	Username       string
+	CreatedAt      time.Time
+}
+
+// Principal is who a request acts as once its credentials are checked.
+// Everything a principal reads or changes is limited to its organization.
+type Principal struct {
+	User         WebServiceUser
+	Organization Organization
+}
+
+// MaxPasswordBytes bounds the passwords cmex hashes, so a huge password
+// cannot be used to make hashing expensive.
+const MaxPasswordBytes = 1024
+
+// OrganizationService keeps the organizations.
+type OrganizationService interface {
+	// CreateOrganization stores o and sets its ID and CreatedAt. A provider
+	// id already in use is ECONFLICT.
+	CreateOrganization(ctx context.Context, o *Organization) error
+	// FindOrganizationByProviderID returns the provider with id, or ENOTFOUND.
+	FindOrganizationByProviderID(ctx context.Context, id ProviderID) (*Organization, error)
+	// ListOrganizations returns every organization, by provider id.
+	ListOrganizations(ctx context.Context) ([]*Organization, error)
+}
+
+// UserService keeps web-service users and checks their credentials.
+type UserService interface {
+	// CreateWebServiceUser stores u with the hash of password and sets its
+	// ID and CreatedAt. A username already used in the organization
+	// (compared without regard to case) is ECONFLICT.
+	CreateWebServiceUser(ctx context.Context, u *WebServiceUser, password string) error
+	// SetWebServiceUserPassword replaces the password of a user, or ENOTFOUND.
+	SetWebServiceUserPassword(ctx context.Context, org OrganizationID, username, password string) error
+	// ListWebServiceUsers returns the users of an organization, by name.
+	ListWebServiceUsers(ctx context.Context, org OrganizationID) ([]*WebServiceUser, error)
+	// Authenticate checks a provider id, username and password and returns
+	// the principal, or EUNAUTHORIZED without saying which part was wrong.
+	Authenticate(ctx context.Context, provider ProviderID, username, password string) (*Principal, error)
+}
