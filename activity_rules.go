@@ -46,11 +46,12 @@ func (st ActivityState) Target(a *Activity) *Activity {
 	return st.ByProviderActivityID
 }
 
-// CheckActivityChange returns every problem of a change: those the decoder
-// found, those of the data (ValidateActivity), and those that depend on the
-// registry's state and the date. A Delete is judged on its identifiers
-// only. The change's action is rewritten to its canonical spelling.
-func CheckActivityChange(ch *ActivityChange, st ActivityState, today Date) Problems {
+// CheckActivityData returns the problems of a change that do not depend on
+// the registry: those the decoder found, the record action, the data rules
+// (ValidateActivity), the reporting year and whether the activity may be
+// closed. A Delete is judged on its identifiers only. The change's action is
+// rewritten to its canonical spelling. cmex validate runs this offline.
+func CheckActivityData(ch *ActivityChange, today Date) Problems {
 	a := ch.Activity
 	entry := Args{Entry: a.Entry()}
 	action, ok := ParseActivityAction(ch.Action)
@@ -63,18 +64,38 @@ func CheckActivityChange(ch *ActivityChange, st ActivityState, today Date) Probl
 	default:
 		ch.Action = string(action)
 	}
-
 	if action == ActionDelete {
 		for _, p := range ch.Problems {
 			if deleteRelevant(p.Field) {
 				ps = append(ps, p)
 			}
 		}
-	} else {
-		ps = append(ps, ch.Problems...)
-		ps = append(ps, ValidateActivity(a, ps)...)
+		if a.ID == 0 && a.ProviderActivityID == "" && !ps.Has(RuleMissingProviderAID.Code) {
+			ps.Add(RuleMissingActivityID, entry)
+		}
+		return ps
 	}
+	ps = append(ps, ch.Problems...)
+	ps = append(ps, ValidateActivity(a, ps)...)
+	if action == ActionUpdate && a.ID == 0 && a.ProviderActivityID == "" && !ps.Has(RuleMissingProviderAID.Code) {
+		ps.Add(RuleMissingActivityID, entry)
+	}
+	if ch.ReportingYear != 0 && !a.StartDate.IsZero() && ch.ReportingYear != a.StartDate.Year {
+		ps.Add(RuleReportingYearValue, Args{Entry: a.Entry(), Element: "ReportingYear", Value: strconv.Itoa(ch.ReportingYear)})
+	}
+	if ch.Close && (ps.HasErrors() || a.EndDate.IsZero() || !a.EndDate.Before(today)) {
+		ps.Add(RuleCannotClose, entry)
+	}
+	return ps
+}
 
+// CheckActivityChange returns every problem of a change: those of
+// CheckActivityData and those that depend on the registry's state.
+func CheckActivityChange(ch *ActivityChange, st ActivityState, today Date) Problems {
+	ps := CheckActivityData(ch, today)
+	a := ch.Activity
+	entry := Args{Entry: a.Entry()}
+	action := ActivityAction(ch.Action)
 	switch action {
 	case ActionAdd:
 		if st.ByProviderActivityID != nil {
@@ -86,12 +107,11 @@ func CheckActivityChange(ch *ActivityChange, st ActivityState, today Date) Probl
 			ps.Add(RuleActivityIDUnknown, entry)
 		}
 	case ActionUpdate, ActionDelete:
+		if a.ID == 0 && a.ProviderActivityID == "" {
+			break // 202 or 216, from CheckActivityData
+		}
 		target := st.Target(a)
 		switch {
-		case a.ID == 0 && a.ProviderActivityID == "":
-			if !ps.Has(RuleMissingProviderAID.Code) {
-				ps.Add(RuleMissingActivityID, entry)
-			}
 		case target == nil && action == ActionUpdate:
 			ps.Add(RuleUpdateUnknownID, entry)
 		case target == nil:
@@ -105,15 +125,6 @@ func CheckActivityChange(ch *ActivityChange, st ActivityState, today Date) Probl
 			if st.LearnerRecords > 0 {
 				ps.Add(RuleDeleteHasLearners, entry)
 			}
-		}
-	}
-
-	if ch.ReportingYear != 0 && !a.StartDate.IsZero() && ch.ReportingYear != a.StartDate.Year && action != ActionDelete {
-		ps.Add(RuleReportingYearValue, Args{Entry: a.Entry(), Element: "ReportingYear", Value: strconv.Itoa(ch.ReportingYear)})
-	}
-	if ch.Close && action != ActionDelete {
-		if ps.HasErrors() || a.EndDate.IsZero() || !a.EndDate.Before(today) {
-			ps.Add(RuleCannotClose, entry)
 		}
 	}
 	return ps
@@ -274,10 +285,7 @@ func creditsRule(c *activityCheck) {
 	}
 	for i := range a.Credits {
 		cr := &a.Credits[i]
-		field := FieldNumberOfCredits
-		if len(a.Credits) > 1 {
-			field = Item(FieldCredits, i+1, "hx:numberOfCredits")
-		}
+		field := Item(FieldCredits, i+1, "hx:numberOfCredits")
 		switch {
 		case cr.Certification == "":
 			c.found.Add(RuleMissingCreditType, Args{Value: CreditAMA})
@@ -588,7 +596,7 @@ func keywordRule(c *activityCheck) {
 		}
 		perSource[k.Source]++
 	}
-	if invalid && (aba || len(a.Keywords) > 0) {
+	if invalid {
 		c.add(RuleInvalidKeywords)
 	}
 	for _, n := range perSource {

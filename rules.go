@@ -79,6 +79,12 @@ func fill(msg string, a Args) string {
 	if !strings.Contains(msg, "{") {
 		return msg
 	}
+	if a.Entry == "" {
+		// A problem about no record in particular (an envelope member, a
+		// search criterion) has no entry to quote.
+		msg = strings.Replace(msg, "entry: {entry}, - ", "", 1)
+		msg = strings.Replace(msg, "entry: {entry}, ", "", 1)
+	}
 	return strings.NewReplacer(
 		"{entry}", a.Entry,
 		"{element}", a.Element,

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/cmexhub/cmex/internal/pars"
+	"github.com/cmexhub/cmex/internal/server"
+	"github.com/cmexhub/cmex/internal/sqlstore"
+)
+
+func serveCommand() *command {
+	c := &command{
+		name:    "serve",
+		summary: "Run the cmex server: the PARS activity service and health on one address.",
+		usage:   "cmex serve [flags]",
+		example: `cmex serve -sandbox                      # embedded SQLite in ./cmex.db, sandbox fixtures loaded
+cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
+	}
+	c.run = func(ctx context.Context, e *env, args []string) error {
+		fs := c.flagSet(e)
+		addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+		dbSpec := dbFlag(fs)
+		sandbox := fs.Bool("sandbox", false, "load the sandbox fixtures (providers 1234567 and 7654321 with one user each); idempotent")
+		sandboxPassword := fs.String("sandbox-password", "sandbox", "password of the sandbox users")
+		permissive := fs.Bool("permissive", false, "accept what can be understood and report deviations from PARS as warnings, instead of rejecting them")
+		maxBody := fs.Int64("max-body", pars.DefaultMaxBody, "largest request body accepted, in bytes; larger ones get 413")
+		logFormat := fs.String("log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
+		logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+		grace := fs.Duration("shutdown-grace", 30*time.Second, "on SIGINT or SIGTERM, how long requests in flight may take to finish")
+		if err := parse(fs, args, e); err != nil {
+			return err
+		}
+		if fs.NArg() > 0 {
+			return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+		}
+		if *maxBody <= 0 {
+			return fmt.Errorf("%w: -max-body must be positive", errUsage)
+		}
+		logger, err := newLogger(e.stderr, *logFormat, *logLevel)
+		if err != nil {
+			return err
+		}
+
+		db, dbName, err := openDB(ctx, *dbSpec)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		orgs, users := sqlstore.NewOrganizationService(db), sqlstore.NewUserService(db)
+		if *sandbox {
+			if err := loadSandbox(ctx, orgs, users, *sandboxPassword, logger); err != nil {
+				return fmt.Errorf("sandbox: %w", err)
+			}
+		}
+
+		mode := pars.Strict
+		if *permissive {
+			mode = pars.Permissive
+		}
+		srv := server.New(server.Config{
+			Logger: logger,
+			Health: db.Ping,
+			PARS: &pars.Handler{
+				Users: users, Activities: sqlstore.NewActivityService(db),
+				Logger: logger, Mode: mode, MaxBody: *maxBody,
+			},
+		})
+		l, err := net.Listen("tcp", *addr)
+		if err != nil {
+			return err
+		}
+		logger.Info("cmex listening", "addr", l.Addr().String(), "db", dbName, "pars_mode", mode.String(),
+			"sandbox", *sandbox, "max_body", *maxBody, "version", versionString())
+		if err := srv.Serve(ctx, l, *grace); err != nil {
+			return err
+		}
+		logger.Info("cmex stopped")
+		return nil
+	}
+	return c
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"unicode/utf8"
+
+	"github.com/cmexhub/cmex"
+	"github.com/cmexhub/cmex/internal/sqlstore"
+	"golang.org/x/term"
+)
+
+// minPassword is the shortest password the CLI sets. The sandbox's fixed
+// password is set by -sandbox, not through here.
+const minPassword = 8
+
+func userCommand() *command {
+	c := &command{
+		name:    "user",
+		summary: "Add, list or re-key a provider's web-service users. Passwords are read from stdin or a prompt, never from a flag.",
+		usage:   "cmex user add|passwd -provider ID -user NAME [-db DB] | cmex user list -provider ID [-db DB]",
+		example: `cmex user add -provider 1234567 -user webserviceuser@yourdomain.org   # prompts for the password
+printf '%s\n' "$PASSWORD" | cmex user add -provider 1234567 -user lms@example.org
+cmex user list -provider 1234567`,
+	}
+	c.run = func(ctx context.Context, e *env, args []string) error {
+		if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+			fs := c.flagSet(e)
+			dbFlag(fs)
+			fs.String("provider", "", "ACCME provider id of the user's organization (required)")
+			fs.String("user", "", "username, usually an e-mail address (required for add and passwd)")
+			fs.SetOutput(e.stdout)
+			c.printUsage(e.stdout, fs)
+			if len(args) == 0 {
+				return fmt.Errorf("%w: want add, passwd or list", errUsage)
+			}
+			return nil
+		}
+		sub := args[0]
+		fs := c.flagSet(e)
+		db := dbFlag(fs)
+		provider := fs.String("provider", "", "ACCME provider id of the user's organization (required)")
+		var username *string
+		if sub != "list" {
+			username = fs.String("user", "", "username, usually an e-mail address (required)")
+		}
+		if err := parse(fs, args[1:], e); err != nil {
+			return err
+		}
+		if *provider == "" || username != nil && *username == "" {
+			return fmt.Errorf("%w: user %s needs -provider%s", errUsage, sub, map[bool]string{true: " and -user", false: ""}[username != nil])
+		}
+		pid, err := cmex.ParseProviderID(*provider)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		return withDB(ctx, *db, func(s *sqlstore.DB) error {
+			org, err := sqlstore.NewOrganizationService(s).FindOrganizationByProviderID(ctx, pid)
+			if err != nil {
+				return cliError(err)
+			}
+			users := sqlstore.NewUserService(s)
+			switch sub {
+			case "add", "passwd":
+				password, err := readPassword(e, *username)
+				if err != nil {
+					return err
+				}
+				if sub == "add" {
+					err = users.CreateWebServiceUser(ctx, &cmex.WebServiceUser{OrganizationID: org.ID, Username: *username}, password)
+				} else {
+					err = users.SetWebServiceUserPassword(ctx, org.ID, *username, password)
+				}
+				if err != nil {
+					return cliError(err)
+				}
+				verb := map[string]string{"add": "added to", "passwd": "has a new password at"}[sub]
+				fmt.Fprintf(e.stdout, "user %s %s provider %s\n", *username, verb, org.ProviderID)
+				return nil
+			case "list":
+				list, err := users.ListWebServiceUsers(ctx, org.ID)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "USER\tCREATED")
+				for _, u := range list {
+					fmt.Fprintf(tw, "%s\t%s\n", u.Username, u.CreatedAt.Format("2006-01-02"))
+				}
+				return tw.Flush()
+			}
+			return fmt.Errorf("%w: unknown user command %q; want add, passwd or list", errUsage, sub)
+		})
+	}
+	return c
+}
+
+// readPassword prompts for the password twice, without echo, when stdin is
+// a terminal, and otherwise reads its first line.
+func readPassword(e *env, username string) (string, error) {
+	var password string
+	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		read := func(prompt string) (string, error) {
+			fmt.Fprint(e.stderr, prompt)
+			b, err := term.ReadPassword(int(f.Fd()))
+			fmt.Fprintln(e.stderr)
+			return string(b), err
+		}
+		p1, err := read(fmt.Sprintf("Password for %s: ", username))
+		if err != nil {
+			return "", err
+		}
+		p2, err := read("Again: ")
+		if err != nil {
+			return "", err
+		}
+		if p1 != p2 {
+			return "", errors.New("the passwords differ")
+		}
+		password = p1
+	} else {
+		line, err := bufio.NewReader(io.LimitReader(e.stdin, cmex.MaxPasswordBytes+2)).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("read password from stdin: %w", err)
+		}
+		password = strings.TrimRight(line, "\r\n")
+	}
+	if utf8.RuneCountInString(password) < minPassword {
+		return "", fmt.Errorf("the password must have at least %d characters (it is read from stdin, or prompted for on a terminal)", minPassword)
+	}
+	return password, nil
+}

@@ -1,0 +1,62 @@
+package cmextest
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cmexhub/cmex"
+	"github.com/cmexhub/cmex/internal/sqlite"
+	"github.com/cmexhub/cmex/internal/sqlstore"
+)
+
+// Store is a test's database with its services and clock.
+type Store struct {
+	DB            *sqlstore.DB
+	Clock         *Clock
+	Organizations *sqlstore.OrganizationService
+	Users         *sqlstore.UserService
+	Activities    *sqlstore.ActivityService
+}
+
+// Password is the password of the users NewStore creates.
+const Password = "sandbox"
+
+// NewStore returns a fresh SQLite store whose clock stands at now, with
+// cheap password hashing, and the two sandbox providers with one user each:
+// 1234567 "AAA Test Organization" (webserviceuser@yourdomain.org) and
+// 7654321 "Second Sandbox Organization" (otheruser@example.org).
+func NewStore(tb testing.TB, now time.Time) *Store {
+	tb.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "cmex.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	clock := NewClock(now)
+	db.Now = clock.Now
+	db.Hasher = &sqlstore.PasswordHasher{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
+	s := &Store{
+		DB: db, Clock: clock,
+		Organizations: sqlstore.NewOrganizationService(db),
+		Users:         sqlstore.NewUserService(db),
+		Activities:    sqlstore.NewActivityService(db),
+	}
+	for _, p := range []struct {
+		id         cmex.ProviderID
+		name, user string
+	}{
+		{ProviderA, "AAA Test Organization", "webserviceuser@yourdomain.org"},
+		{ProviderB, "Second Sandbox Organization", "otheruser@example.org"},
+	} {
+		o := &cmex.Organization{Kind: cmex.OrgProvider, ProviderID: p.id, Name: p.name}
+		if err := s.Organizations.CreateOrganization(context.Background(), o); err != nil {
+			tb.Fatal(err)
+		}
+		if err := s.Users.CreateWebServiceUser(context.Background(), &cmex.WebServiceUser{OrganizationID: o.ID, Username: p.user}, Password); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return s
+}

@@ -1,0 +1,64 @@
+package pars
+
+import (
+	"github.com/cmexhub/cmex"
+)
+
+// ValidateDocument checks a PARS activity document offline, as cmex
+// validate does: either a SaveActivity SubmitMessage or a bare
+// ACCMEActivities document. It applies every rule that needs no registry
+// (the envelope, the document's form, the data rules) and returns the
+// problems with the line each was found on. Credentials are not checked.
+func ValidateDocument(body []byte, mode Mode, today cmex.Date) cmex.Problems {
+	root, err := parseTree(body, defaultLimits)
+	if err != nil {
+		p := cmex.RuleXMLError.Problem(cmex.Args{Detail: errText(err)})
+		p.Line = syntaxLine(err, 0)
+		return cmex.Problems{p}
+	}
+	var d *decodedActivity
+	var f *failure
+	var ps cmex.Problems
+	year, yearLine := 0, 0
+	switch {
+	case root.name.Local == submitActivityEnvelope.root:
+		h := &Handler{Mode: mode}
+		m, warnings, ef := readEnvelope(body, submitActivityEnvelope, mode)
+		if ef != nil {
+			return cmex.Problems{atLine(ef.problem, root.line)}
+		}
+		ps = append(ps, warnings...)
+		y, yf := h.reportingYear(m, &ps)
+		if yf != nil {
+			ps = append(ps, atLine(yf.problem, lineOf(m["ReportingYear"], root.line)))
+		}
+		year, yearLine = y, lineOf(m["ReportingYear"], root.line)
+		d, f = h.activityData(m, &ps)
+	default:
+		d, f = decodeActivityTree(root, mode)
+	}
+	if f != nil {
+		return append(ps, atLine(f.problem, root.line))
+	}
+	ch := cmex.ActivityChange{Action: d.action, Activity: d.activity, Close: d.close, ReportingYear: year, Problems: d.problems}
+	ps = append(ps, cmex.CheckActivityData(&ch, today)...)
+	if yearLine != 0 {
+		d.lines[cmex.FieldReportingYear] = yearLine
+	}
+	placeLines(ps, d.lines, d.line)
+	return ps
+}
+
+func atLine(p cmex.Problem, line int) cmex.Problem {
+	if p.Line == 0 {
+		p.Line = line
+	}
+	return p
+}
+
+func lineOf(n *node, fallback int) int {
+	if n == nil {
+		return fallback
+	}
+	return n.line
+}
