@@ -661,12 +661,12 @@ func (r *actReader) xtensible(n *node) {
 			}
 			a.CreditClaimDate = d
 		},
-		ns(NSExtension, "ForPublicList"):       boolean(cmex.FieldForPublicList, func(b bool) { a.ForPublicList = &b }),
-		ns(NSExtension, "FeeForParticipation"): text(cmex.FieldFeeForParticipation, &a.FeeForParticipation),
-		ns(NSExtension, "ActivityRegistration"): text(cmex.FieldActivityRegistration, &a.Registration),
+		ns(NSExtension, "ForPublicList"):                      boolean(cmex.FieldForPublicList, func(b bool) { a.ForPublicList = &b }),
+		ns(NSExtension, "FeeForParticipation"):                text(cmex.FieldFeeForParticipation, &a.FeeForParticipation),
+		ns(NSExtension, "ActivityRegistration"):               text(cmex.FieldActivityRegistration, &a.Registration),
 		ns(NSExtension, "IsMeritBasedIncentivePaymentSystem"): boolean(cmex.FieldMIPS, func(b bool) { a.MIPS = &b }),
-		ns(NSExtension, "activityRecordAction"): text(cmex.FieldRecordAction, &r.action),
-		ns(NSExtension, "closeActivityRecord"):  boolean(cmex.FieldCloseRecord, func(b bool) { r.close = b }),
+		ns(NSExtension, "activityRecordAction"):               text(cmex.FieldRecordAction, &r.action),
+		ns(NSExtension, "closeActivityRecord"):                boolean(cmex.FieldCloseRecord, func(b bool) { r.close = b }),
 	})
 }
 
