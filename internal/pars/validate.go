@@ -20,6 +20,7 @@ func ValidateDocument(body []byte, mode Mode, today cmex.Date) cmex.Problems {
 	var f *failure
 	var ps cmex.Problems
 	year, yearLine := 0, 0
+	var provider cmex.ProviderID // known only from an envelope
 	switch {
 	case root.name.Local == submitActivityEnvelope.root:
 		h := &Handler{Mode: mode}
@@ -33,6 +34,9 @@ func ValidateDocument(body []byte, mode Mode, today cmex.Date) cmex.Problems {
 			ps = append(ps, atLine(yf.problem, lineOf(m["ReportingYear"], root.line)))
 		}
 		year, yearLine = y, lineOf(m["ReportingYear"], root.line)
+		if v, ok := m.text("ProviderId"); ok {
+			provider, _ = cmex.ParseProviderID(v)
+		}
 		d, f = h.activityData(m, &ps)
 	default:
 		d, f = decodeActivityTree(root, mode)
@@ -40,6 +44,7 @@ func ValidateDocument(body []byte, mode Mode, today cmex.Date) cmex.Problems {
 	if f != nil {
 		return append(ps, atLine(f.problem, root.line))
 	}
+	d.activity.ProviderID = provider
 	ch := cmex.ActivityChange{Action: d.action, Activity: d.activity, Close: d.close, ReportingYear: year, Problems: d.problems}
 	ps = append(ps, cmex.CheckActivityData(&ch, today)...)
 	if yearLine != 0 {

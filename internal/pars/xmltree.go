@@ -3,7 +3,6 @@ package pars
 import (
 	"bytes"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -33,11 +32,9 @@ type limits struct {
 // elements at most, so 20,000 leaves room for every real document.
 var defaultLimits = limits{maxDepth: 128, maxElements: 20000}
 
-var (
-	errTooDeep = errors.New("the document is nested too deeply")
-	errTooMany = errors.New("the document has too many elements")
-	errEmpty   = errors.New("the document is empty")
-)
+// syntaxError reports a document this reader refuses, in the form the
+// parser reports its own errors, so every failure has a line.
+func syntaxError(line int, msg string) error { return &xml.SyntaxError{Msg: msg, Line: line} }
 
 // parseTree parses one XML document. Entities other than XML's five
 // predefined ones and numeric references are errors: encoding/xml does not
@@ -61,21 +58,24 @@ func parseTree(data []byte, lim limits) (*node, error) {
 			break
 		}
 		if err != nil {
+			if _, ok := err.(*xml.SyntaxError); !ok {
+				err = syntaxError(line, strings.TrimPrefix(err.Error(), "xml: "))
+			}
 			return nil, err
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
 			elements++
 			if elements > lim.maxElements {
-				return nil, errTooMany
+				return nil, syntaxError(line, fmt.Sprintf("the document has more than %d elements", lim.maxElements))
 			}
 			if len(stack) >= lim.maxDepth {
-				return nil, errTooDeep
+				return nil, syntaxError(line, fmt.Sprintf("the document is nested deeper than %d elements", lim.maxDepth))
 			}
 			n := &node{name: t.Name, attrs: t.Attr, line: line + lim.lineOffset}
 			if len(stack) == 0 {
 				if root != nil {
-					return nil, errors.New("the document has more than one root element")
+					return nil, syntaxError(line, "the document has more than one root element")
 				}
 				root = n
 			} else {
@@ -90,14 +90,15 @@ func parseTree(data []byte, lim limits) (*node, error) {
 				top := stack[len(stack)-1]
 				top.text += string(t)
 			} else if len(bytes.TrimSpace(t)) > 0 {
-				return nil, errors.New("text outside the root element")
+				return nil, syntaxError(line, "text outside the root element")
 			}
 		case xml.Directive:
-			return nil, errors.New("DTDs and other directives are not accepted")
+			return nil, syntaxError(line, "DTDs and other directives are not accepted")
 		}
 	}
 	if root == nil {
-		return nil, errEmpty
+		line, _ := d.InputPos()
+		return nil, syntaxError(line, "the document has no root element")
 	}
 	return root, nil
 }
