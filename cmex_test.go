@@ -154,9 +154,9 @@ func TestValidActivityHasNoProblems(t *testing.T) {
 func TestActivityRules(t *testing.T) {
 	p := cmextest.Ptr[cmex.Points]
 	for _, tc := range []struct {
-		name  string
+		name   string
 		break_ func(a *cmex.Activity)
-		want  cmex.RuleCode
+		want   cmex.RuleCode
 	}{
 		{"no reporting start", func(a *cmex.Activity) { a.ReportingStart = cmex.Date{} }, "209"},
 		{"no reporting end", func(a *cmex.Activity) { a.ReportingEnd = cmex.Date{} }, "210"},
