@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 func helpCommand(cs map[string]*command) *command {
@@ -15,6 +16,10 @@ func helpCommand(cs map[string]*command) *command {
 	c.run = func(ctx context.Context, e *env, args []string) error {
 		if len(args) == 0 {
 			printOverview(e.stdout, cs)
+			return nil
+		}
+		if strings.HasPrefix(args[0], "-") {
+			c.printUsage(e.stdout, nil)
 			return nil
 		}
 		target, ok := cs[args[0]]
