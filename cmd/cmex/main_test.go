@@ -523,3 +523,52 @@ func TestCLIHelpAndVersion(t *testing.T) {
 		t.Errorf("bad environment value: %d %s", code, out)
 	}
 }
+
+// TestReadmeExamples runs the README's examples as written: the curl
+// requests of examples/ against a sandbox server, and cmex validate on
+// examples/activity.xml.
+func TestReadmeExamples(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"examples/save-activity.xml", "examples/update-activity.xml", "examples/get-activity.xml", "examples/activity.xml"} {
+		if !strings.Contains(string(readme), f) {
+			t.Errorf("README no longer mentions %s; update this test with it", f)
+		}
+	}
+	example := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("../../examples", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	s := startServer(t, []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "cmex.db")}, "-sandbox")
+	r := s.post(savePath, example("save-activity.xml"))
+	if r.StatusCode != "Accepted" || activityID(t, r) != "300000001" {
+		t.Errorf("save-activity.xml: %+v", r)
+	}
+	if r := s.post(savePath, example("save-activity.xml")); !r.has("476") {
+		t.Errorf("save-activity.xml again: %+v", r)
+	}
+	if r := s.post(savePath, example("update-activity.xml")); r.StatusCode != "Accepted" {
+		t.Errorf("update-activity.xml: %+v", r)
+	}
+	r = s.post(getPath, example("get-activity.xml"))
+	if r.Data == nil || !strings.Contains(*r.Data, "Internal Medicine Manuscript (revised)") {
+		t.Errorf("get-activity.xml: %+v", r)
+	}
+	s.stop()
+
+	out, code := runCLI(t, nil, "", "validate", "../../examples/activity.xml")
+	want := "examples/activity.xml:25: 468 MEMS Element: entry: GR-2025-11, - Invalid data value/format for Credits Offered: 1.10."
+	if code != 1 || strings.TrimSpace(strings.TrimPrefix(out, "../../")) != want || !strings.Contains(string(readme), want) {
+		t.Errorf("validate examples/activity.xml: %d %q; README must show %q", code, out, want)
+	}
+	fixed := filepath.Join(t.TempDir(), "activity.xml")
+	os.WriteFile(fixed, bytes.Replace(example("activity.xml"), []byte(">1.1<"), []byte(">1.25<"), 1), 0o644)
+	if out, code := runCLI(t, nil, "", "validate", fixed); code != 0 {
+		t.Errorf("with 1.25 credits, as the README says: %d %s", code, out)
+	}
+}

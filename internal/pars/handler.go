@@ -134,7 +134,7 @@ func (h *Handler) saveActivity(w http.ResponseWriter, r *http.Request) {
 
 	principal, f, err := h.authenticate(ctx, m, "SubmitMessage")
 	if err != nil {
-		h.internal(w, ctx, "ResponseMessage", err)
+		h.internal(w, ctx, "ResponseMessage", cmex.RuleGeneral.Problem(cmex.Args{}), err)
 		return
 	}
 	if f != nil {
@@ -171,7 +171,15 @@ func (h *Handler) saveActivity(w http.ResponseWriter, r *http.Request) {
 		h.write(w, http.StatusOK, response{root: "ResponseMessage", data: dataText, hasErrors: true, errors: errorMessages(ps), status: "Rejected"})
 		return
 	default:
-		h.internal(w, ctx, "ResponseMessage", err)
+		// PARS has codes of its own for a save that failed on its side.
+		rule := cmex.RuleGeneral
+		switch action, _ := cmex.ParseActivityAction(d.action); action {
+		case cmex.ActionAdd:
+			rule = cmex.RuleAddFailed
+		case cmex.ActionUpdate:
+			rule = cmex.RuleUpdateFailed
+		}
+		h.internal(w, ctx, "ResponseMessage", rule.Problem(cmex.Args{Entry: d.activity.Entry()}), err)
 		return
 	}
 
@@ -246,7 +254,7 @@ func (h *Handler) getActivity(w http.ResponseWriter, r *http.Request) {
 	warnings = append(warnings, envWarnings...)
 	principal, f, err := h.authenticate(ctx, m, "SearchCriteria")
 	if err != nil {
-		h.internal(w, ctx, "SearchResult", err)
+		h.internal(w, ctx, "SearchResult", cmex.RuleGeneral.Problem(cmex.Args{}), err)
 		return
 	}
 	if f != nil {
@@ -261,7 +269,7 @@ func (h *Handler) getActivity(w http.ResponseWriter, r *http.Request) {
 	filter.ProviderID = principal.Organization.ProviderID
 	acts, err := h.Activities.FindActivities(ctx, filter)
 	if err != nil {
-		h.internal(w, ctx, "SearchResult", err)
+		h.internal(w, ctx, "SearchResult", cmex.RuleGeneral.Problem(cmex.Args{}), err)
 		return
 	}
 	if len(acts) == 0 {
@@ -324,10 +332,11 @@ func (h *Handler) searchFilter(m members, warnings *cmex.Problems) (cmex.Activit
 }
 
 // internal logs an unexpected error once, with the request's context, and
-// answers with PARS's general error; the error's text stays in the log.
-func (h *Handler) internal(w http.ResponseWriter, ctx context.Context, root string, err error) {
+// answers with problem p (PARS's general error unless the caller knows
+// better); the error's text stays in the log.
+func (h *Handler) internal(w http.ResponseWriter, ctx context.Context, root string, p cmex.Problem, err error) {
 	h.Logger.ErrorContext(ctx, "pars: internal error", "err", err)
-	ps := cmex.Problems{cmex.RuleGeneral.Problem(cmex.Args{})}
+	ps := cmex.Problems{p}
 	if root == "SearchResult" {
 		h.write(w, http.StatusInternalServerError, guessSearchFailure(ps))
 		return

@@ -134,3 +134,29 @@ func TestStrictResponsesCarryNoWarnings(t *testing.T) {
 		}
 	}
 }
+
+// TestInternalErrorsStayInside: when storage fails, the client gets PARS's
+// "failed to add" code and a generic message; the cause goes to the log
+// only.
+func TestInternalErrorsStayInside(t *testing.T) {
+	store := cmextest.NewStore(t, today)
+	var logs bytes.Buffer
+	mux := http.NewServeMux()
+	(&pars.Handler{Users: store.Users, Activities: store.Activities, Logger: slog.New(slog.NewTextHandler(&logs, nil))}).Register(mux)
+	if _, err := store.DB.SQL().Exec("DROP TABLE activity_revisions"); err != nil {
+		t.Fatal(err)
+	}
+	rec, resp := post(t, mux, pars.PathSaveActivity, "application/xml", seedRequest(t))
+	if rec.Code != http.StatusInternalServerError || resp.StatusCode != "Rejected" || len(resp.ErrorMessages) != 1 ||
+		resp.ErrorMessages[0].Code != "466" || strings.Contains(rec.Body.String(), "activity_revisions") {
+		t.Errorf("status %d, body %s", rec.Code, rec.Body.String())
+	}
+	if !strings.Contains(logs.String(), "activity_revisions") {
+		t.Errorf("the cause was not logged: %s", logs.String())
+	}
+	var n int
+	store.DB.SQL().QueryRow("SELECT count(*) FROM activities").Scan(&n)
+	if n != 0 {
+		t.Errorf("a failed Add left %d activities behind", n)
+	}
+}
