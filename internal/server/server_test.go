@@ -1,0 +1,90 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/cmexhub/cmex/internal/pars"
+	"github.com/cmexhub/cmex/internal/server"
+)
+
+func newServer(t *testing.T, health func(context.Context) error) (http.Handler, *bytes.Buffer) {
+	t.Helper()
+	var logs bytes.Buffer
+	logger := slog.New(server.LogHandler(slog.NewJSONHandler(&logs, nil)))
+	s := server.New(server.Config{Logger: logger, Health: health, PARS: &pars.Handler{Logger: logger}})
+	return s.Handler(), &logs
+}
+
+func TestHealth(t *testing.T) {
+	h, _ := newServer(t, func(context.Context) error { return nil })
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"ok"`) {
+		t.Errorf("healthy: %d %s", rec.Code, rec.Body)
+	}
+	h, logs := newServer(t, func(context.Context) error { return errors.New("database is locked") })
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if rec.Code != http.StatusServiceUnavailable || strings.Contains(rec.Body.String(), "locked") {
+		t.Errorf("unhealthy: %d %s", rec.Code, rec.Body)
+	}
+	if !strings.Contains(logs.String(), "database is locked") {
+		t.Error("the cause of an unhealthy answer is not logged")
+	}
+}
+
+func TestRequestIDs(t *testing.T) {
+	h, logs := newServer(t, nil)
+	for in, keep := range map[string]bool{"": false, "abc-123_x.y": true, "bad id\n": false, strings.Repeat("a", 65): false} {
+		req := httptest.NewRequest(http.MethodGet, "/healthz?password=hunter2", nil)
+		if in != "" {
+			req.Header.Set("X-Request-Id", in)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		got := rec.Header().Get("X-Request-Id")
+		if keep && got != in || !keep && (got == "" || got == in) {
+			t.Errorf("X-Request-Id %q answered %q", in, got)
+		}
+		if !strings.Contains(logs.String(), `"request_id":"`+got+`"`) {
+			t.Errorf("access log lacks request_id %q:\n%s", got, logs)
+		}
+	}
+	if strings.Contains(logs.String(), "hunter2") {
+		t.Error("the access log contains a query string")
+	}
+}
+
+func TestUnknownPath(t *testing.T) {
+	h, _ := newServer(t, nil)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/services/Nope.svc/X", nil))
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("unknown path: %d", rec.Code)
+	}
+}
+
+// TestPanicsStayInside: a handler that panics (here, a PARS handler with
+// no user service) answers a bare 500 with no stack, and the stack is
+// logged.
+func TestPanicsStayInside(t *testing.T) {
+	h, logs := newServer(t, nil)
+	req := httptest.NewRequest(http.MethodPost, pars.PathSaveActivity,
+		strings.NewReader(`<SubmitMessage xmlns="`+pars.NSService+`"><Data>x</Data><Password>p</Password><ProviderId>1</ProviderId><ReportingYear>2025</ReportingYear><User>u</User></SubmitMessage>`))
+	req.Header.Set("Content-Type", "application/xml")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusInternalServerError || strings.Contains(rec.Body.String(), "goroutine") || strings.Contains(rec.Body.String(), ".go:") {
+		t.Errorf("panic answered %d %q", rec.Code, rec.Body)
+	}
+	if !strings.Contains(logs.String(), "panic serving request") || !strings.Contains(logs.String(), "goroutine") {
+		t.Errorf("the panic and its stack are not logged:\n%s", logs)
+	}
+}
