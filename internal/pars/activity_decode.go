@@ -242,6 +242,16 @@ func (r *actReader) once(seen map[string]bool, field string, n *node) bool {
 	return true
 }
 
+// single returns a handler that reads an element that may appear once at
+// field with read, and reports a repeat.
+func (r *actReader) single(seen map[string]bool, field string, read func(*node)) func(*node) {
+	return func(c *node) {
+		if r.once(seen, field, c) {
+			read(c)
+		}
+	}
+}
+
 // ignore accepts an element PARS itself adds to the documents it returns
 // (lom:educational, hx:accreditedProvider), so that a client may send back
 // what GetActivity gave it. cmex derives them again.
@@ -263,26 +273,10 @@ func (r *actReader) mem(n *node) {
 	r.mark("", n)
 	seen := map[string]bool{}
 	r.each(n, "", handlers{
-		ns(NSMetrics, "ReportDescription"): func(c *node) {
-			if r.once(seen, "ReportDescription", c) {
-				r.reportDescription(c)
-			}
-		},
-		ns(NSMetrics, "ActivityDescription"): func(c *node) {
-			if r.once(seen, "ActivityDescription", c) {
-				r.activityDescription(c)
-			}
-		},
-		ns(NSMetrics, "ParticipationMetrics"): func(c *node) {
-			if r.once(seen, "ParticipationMetrics", c) {
-				r.participation(c)
-			}
-		},
-		ns(NSMetrics, "XtensibleInfo"): func(c *node) {
-			if r.once(seen, "XtensibleInfo", c) {
-				r.xtensible(c)
-			}
-		},
+		ns(NSMetrics, "ReportDescription"):    r.single(seen, "ReportDescription", r.reportDescription),
+		ns(NSMetrics, "ActivityDescription"):  r.single(seen, "ActivityDescription", r.activityDescription),
+		ns(NSMetrics, "ParticipationMetrics"): r.single(seen, "ParticipationMetrics", r.participation),
+		ns(NSMetrics, "XtensibleInfo"):        r.single(seen, "XtensibleInfo", r.xtensible),
 	})
 }
 
@@ -327,11 +321,7 @@ func parseReportingDate(s string, end bool) (cmex.Date, error) {
 func (r *actReader) activityDescription(n *node) {
 	seen := map[string]bool{}
 	r.each(n, "ActivityDescription", handlers{
-		ns(NSLOM, "lom"): func(c *node) {
-			if r.once(seen, "ActivityDescription/lom:lom", c) {
-				r.lom(c)
-			}
-		},
+		ns(NSLOM, "lom"):                         r.single(seen, "ActivityDescription/lom:lom", r.lom),
 		ns(NSMetrics, "CommercialSupportAmount"): r.supportAmount,
 	})
 }
@@ -355,11 +345,7 @@ func (r *actReader) lom(n *node) {
 	seen := map[string]bool{}
 	const path = "ActivityDescription/lom:lom"
 	r.each(n, path, handlers{
-		ns(NSLOM, "general"): func(c *node) {
-			if r.once(seen, path+"/lom:general", c) {
-				r.general(c)
-			}
-		},
+		ns(NSLOM, "general"):     r.single(seen, path+"/lom:general", r.general),
 		ns(NSLOM, "educational"): ignore,
 		ns(NSHealthcare, "healthcareMetadata"): func(c *node) {
 			if !r.once(seen, path+"/hx:healthcareMetadata", c) {
@@ -367,11 +353,7 @@ func (r *actReader) lom(n *node) {
 			}
 			edu := map[string]bool{}
 			r.each(c, path+"/hx:healthcareMetadata", handlers{
-				ns(NSHealthcare, "healthcareEducation"): func(e *node) {
-					if r.once(edu, path+"/hx:healthcareMetadata/hx:healthcareEducation", e) {
-						r.education(e)
-					}
-				},
+				ns(NSHealthcare, "healthcareEducation"): r.single(edu, path+"/hx:healthcareMetadata/hx:healthcareEducation", r.education),
 			})
 		},
 	})
@@ -381,17 +363,9 @@ func (r *actReader) general(n *node) {
 	seen := map[string]bool{}
 	const path = "ActivityDescription/lom:lom/lom:general"
 	r.each(n, path, handlers{
-		ns(NSLOM, "identifier"): r.identifier,
-		ns(NSLOM, "title"): func(c *node) {
-			if r.once(seen, cmex.FieldTitle, c) {
-				r.a.Title = langString(c)
-			}
-		},
-		ns(NSLOM, "description"): func(c *node) {
-			if r.once(seen, cmex.FieldDescription, c) {
-				r.a.Description = langString(c)
-			}
-		},
+		ns(NSLOM, "identifier"):  r.identifier,
+		ns(NSLOM, "title"):       r.single(seen, cmex.FieldTitle, func(c *node) { r.a.Title = langString(c) }),
+		ns(NSLOM, "description"): r.single(seen, cmex.FieldDescription, func(c *node) { r.a.Description = langString(c) }),
 		ns(NSLOM, "keyword"): func(c *node) {
 			r.mark(cmex.Item(cmex.FieldKeyword, len(r.a.Keywords)+1), c)
 			k := cmex.Keyword{Value: langString(c)}
@@ -465,11 +439,7 @@ func (r *actReader) education(n *node) {
 	seen := map[string]bool{}
 	const path = "ActivityDescription/lom:lom/hx:healthcareMetadata/hx:healthcareEducation"
 	text := func(field string, dst *string) func(*node) {
-		return func(c *node) {
-			if r.once(seen, field, c) {
-				*dst = c.value()
-			}
-		}
+		return r.single(seen, field, func(c *node) { *dst = c.value() })
 	}
 	date := func(field string, rule cmex.Rule, dst *cmex.Date) func(*node) {
 		return func(c *node) {
@@ -497,20 +467,12 @@ func (r *actReader) education(n *node) {
 				},
 			})
 		},
-		ns(NSHealthcare, "activityLocation"): func(c *node) {
-			if r.once(seen, cmex.FieldLocation, c) {
-				r.location(c)
-			}
-		},
+		ns(NSHealthcare, "activityLocation"):    r.single(seen, cmex.FieldLocation, r.location),
 		ns(NSHealthcare, "startDateTime"):       date(cmex.FieldStartDate, cmex.RuleStartDateFormat, &a.StartDate),
 		ns(NSHealthcare, "endDateTime"):         date(cmex.FieldEndDate, cmex.RuleEndDateFormat, &a.EndDate),
 		ns(NSHealthcare, "activitySponsorship"): text(cmex.FieldSponsorship, &a.Sponsorship),
-		ns(NSHealthcare, "activityFormat"): func(c *node) {
-			if r.once(seen, cmex.FieldActivityFormat, c) {
-				a.Type = langString(c)
-			}
-		},
-		ns(NSHealthcare, "commercialSupport"): text(cmex.FieldCommercialSupport, &a.CommercialSupport),
+		ns(NSHealthcare, "activityFormat"):      r.single(seen, cmex.FieldActivityFormat, func(c *node) { a.Type = langString(c) }),
+		ns(NSHealthcare, "commercialSupport"):   text(cmex.FieldCommercialSupport, &a.CommercialSupport),
 	})
 }
 
@@ -525,12 +487,8 @@ func (r *actReader) credits(n *node) {
 	offer := cmex.CreditOffer{}
 	seen := map[string]bool{}
 	r.each(n, base, handlers{
-		ns(NSHealthcare, "activityCertification"): func(c *node) {
-			if r.once(seen, base+"/hx:activityCertification", c) {
-				offer.Certification = c.value()
-			}
-		},
-		ns(NSHealthcare, "accreditedProvider"): ignore,
+		ns(NSHealthcare, "activityCertification"): r.single(seen, base+"/hx:activityCertification", func(c *node) { offer.Certification = c.value() }),
+		ns(NSHealthcare, "accreditedProvider"):    ignore,
 		ns(NSHealthcare, "nonAccreditedProvider"): func(c *node) {
 			r.mark(cmex.Item(cmex.FieldJointProvider, len(a.JointProviders)+1), c)
 			a.JointProviders = append(a.JointProviders, c.value())
@@ -555,11 +513,7 @@ func (r *actReader) location(n *node) {
 	loc := &cmex.Location{}
 	seen := map[string]bool{}
 	text := func(field string, dst *string) func(*node) {
-		return func(c *node) {
-			if r.once(seen, field, c) {
-				*dst = c.value()
-			}
-		}
+		return r.single(seen, field, func(c *node) { *dst = c.value() })
 	}
 	r.each(n, cmex.FieldLocation, handlers{
 		ns(NSAddress, "StreetAddressLine"): func(c *node) {
@@ -618,11 +572,7 @@ func (r *actReader) xtensible(n *node) {
 		}
 	}
 	text := func(field string, dst *string) func(*node) {
-		return func(c *node) {
-			if r.once(seen, field, c) {
-				*dst = c.value()
-			}
-		}
+		return r.single(seen, field, func(c *node) { *dst = c.value() })
 	}
 	boolean := func(field string, set func(bool)) func(*node) {
 		return func(c *node) {
@@ -698,11 +648,7 @@ func (r *actReader) mocRegistration(n *node) {
 	m := cmex.MOCRegistration{}
 	seen := map[string]bool{}
 	r.each(n, reg, handlers{
-		ns(NSExtension, "boardName"): func(c *node) {
-			if r.once(seen, reg+"/"+cmex.FieldBoardName, c) {
-				m.Board = c.value()
-			}
-		},
+		ns(NSExtension, "boardName"): r.single(seen, reg+"/"+cmex.FieldBoardName, func(c *node) { m.Board = c.value() }),
 		ns(NSExtension, "mocPoints"): func(c *node) {
 			field := reg + "/" + cmex.FieldMOCPoints
 			if !r.once(seen, field, c) || c.value() == "" {

@@ -127,7 +127,7 @@ func (h *Handler) saveActivity(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	warnings = append(warnings, envWarnings...)
-	dataText, _ := m.text("Data")
+	var dataText string // echoed as sent in a rejection
 	if n := m["Data"]; n != nil {
 		dataText = n.text
 	}
