@@ -23,11 +23,13 @@ func guessSearchEmpty() response {
 	return response{root: "SearchResult", dataNil: true}
 }
 
-// guessSearchManyActivities: searching by ActivityStartDate or
-// ActivityTypeName can match several activities. The root element is
-// plural (ACCMEActivities), so cmex returns every match as one
-// MedicalEducationMetrics each, in one document.
-const guessSearchManyActivities = true
+// guessSearchResult is GetActivity's answer when activities match. Searching
+// by ActivityStartDate or ActivityTypeName can match several; the root
+// element is plural (ACCMEActivities), so cmex returns them all in one
+// document, one MedicalEducationMetrics each.
+func guessSearchResult(acts []*cmex.Activity, providerName string) response {
+	return response{root: "SearchResult", data: encodeActivities(acts, encodeOptions{providerName: providerName})}
+}
 
 // guessInKindSupport reads an ex:InKindSupport. The JSON draft gives an
 // in-kind support a "source"; the XML form was not found. cmex takes the

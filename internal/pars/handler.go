@@ -276,7 +276,7 @@ func (h *Handler) getActivity(w http.ResponseWriter, r *http.Request) {
 		h.write(w, http.StatusOK, guessSearchEmpty())
 		return
 	}
-	resp := response{root: "SearchResult", data: encodeActivities(acts, encodeOptions{providerName: principal.Organization.Name})}
+	resp := guessSearchResult(acts, principal.Organization.Name)
 	if h.Mode == Permissive && len(warnings) > 0 {
 		resp.hasErrors, resp.errors = true, errorMessages(warnings)
 	}

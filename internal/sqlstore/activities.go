@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,7 +81,7 @@ func (s *ActivityService) state(ctx context.Context, tx conn, org cmex.Organizat
 			if row.org == org && !row.activity.Deleted {
 				st.ByID = row.activity
 			}
-		case cmex.ErrorCode(notFound(err, "")) != cmex.ENOTFOUND:
+		case !errors.Is(err, sql.ErrNoRows):
 			return st, fmt.Errorf("load activity %d: %w", a.ID, err)
 		}
 	}
@@ -91,7 +92,7 @@ func (s *ActivityService) state(ctx context.Context, tx conn, org cmex.Organizat
 		switch {
 		case err == nil:
 			st.ByProviderActivityID = row.activity
-		case cmex.ErrorCode(notFound(err, "")) != cmex.ENOTFOUND:
+		case !errors.Is(err, sql.ErrNoRows):
 			return st, fmt.Errorf("load activity %q: %w", a.ProviderActivityID, err)
 		}
 	}

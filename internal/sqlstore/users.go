@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -122,11 +124,11 @@ func (s *UserService) Authenticate(ctx context.Context, provider cmex.ProviderID
 		  WHERE o.provider_id = ? AND u.username_key = ?`,
 		string(provider), usernameKey(username)).
 		Scan(&p.User.ID, &p.User.Username, &userCreated, &hash, &p.Organization.ID, &kind, &providerID, &p.Organization.Name, &orgCreated)
+	if errors.Is(err, sql.ErrNoRows) {
+		s.db.Hasher.Burn(password)
+		return nil, denied
+	}
 	if err != nil {
-		if err := notFound(err, ""); cmex.ErrorCode(err) == cmex.ENOTFOUND {
-			s.db.Hasher.Burn(password)
-			return nil, denied
-		}
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
 	ok, err := s.db.Hasher.Verify(hash, password)
