@@ -34,6 +34,8 @@ type ActivityState struct {
 	IDTaken bool
 	// LearnerRecords counts the live learner records of the target activity.
 	LearnerRecords int
+	// BoardsWithLearners are the boards the target's live MOC records are for.
+	BoardsWithLearners []string
 }
 
 // Target returns the activity an Update or Delete applies to: the one named
@@ -141,6 +143,14 @@ func checkUpdate(a, target *Activity, st ActivityState) Problems {
 	}
 	if !target.StartDate.IsZero() && !a.StartDate.IsZero() && target.StartDate.Year != a.StartDate.Year {
 		ps.Add(RuleReportingYearChange, Args{Value: strconv.Itoa(target.StartDate.Year), Detail: strconv.Itoa(a.StartDate.Year)})
+	}
+	if st.LearnerRecords > 0 && a.Type != "" && !strings.EqualFold(a.Type, target.Type) {
+		ps.Add(RuleFormatLocked, entry)
+	}
+	for _, b := range st.BoardsWithLearners {
+		if _, kept := a.MOCRegistration(b); !kept {
+			ps.Add(RuleRegistrationLocked, Args{Entry: a.Entry(), Value: b})
+		}
 	}
 	return ps
 }

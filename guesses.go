@@ -1,6 +1,11 @@
 package cmex
 
-// This file holds every GUESS in the activity rules: behaviour the specs could
+import (
+	"regexp"
+	"strings"
+)
+
+// This file holds every GUESS in the rules of activities and learner records: behaviour the specs could
 // not establish (specs/pars.md, specs/certainty.md), which cmex had to choose.
 // Each is named Guess… so they can all be found and corrected in one place.
 // Where a guessed list is used to judge a value, an unknown value is a
@@ -73,3 +78,42 @@ const (
 	GuessMaxParticipants   = 10_000_000
 	GuessMaxCreditsOffered = Points(100000) // 1,000 credits
 )
+
+// Learner records.
+
+// GuessCreditIDPattern is the form of a CreditID in the JSON draft
+// (^ccid:[^:]+:[^:]+$). The seed's examples follow it but PARS is not known
+// to enforce it, so a CreditID of another form is a warning.
+var GuessCreditIDPattern = regexp.MustCompile(`^ccid:[^:]+:[^:]+$`)
+
+// GuessOneUniqueIDPerDomain: error 743 says "Exactly 1 UniqueID node
+// expected", yet the seed's own sample sends two (a licence and a board
+// id). cmex reads 743 as one UniqueID per domain.
+const GuessOneUniqueIDPerDomain = true
+
+// GuessPassthroughKey says which records belong to the same learner when
+// the server does not match identities against the registry: the first of
+// the reported identifiers by kind (a board id, then NPI, then a licence),
+// each kind in alphabetical order of domain.
+func GuessPassthroughKey(l LearnerIdentity) string {
+	rank := map[string]int{KindBoard: 0, KindNPI: 1, KindLicense: 2}
+	best, bestRank := "", 99
+	for _, u := range l.UniqueIDs {
+		kind, domain := IdentifierKind(u.Domain)
+		r, ok := rank[kind]
+		if !ok || strings.TrimSpace(u.Value) == "" {
+			continue
+		}
+		k := "u:" + domain + ":" + IDKey(u.Value)
+		if r < bestRank || r == bestRank && k < best {
+			best, bestRank = k, r
+		}
+	}
+	return best
+}
+
+// GuessRepeatParticipation says whether a learner may report AMA credit for
+// an activity more than once (751 "Repeat participation is not allowed"):
+// only for a Regularly Scheduled Series, whose sessions a physician attends
+// again and again.
+func GuessRepeatParticipation(a *Activity) bool { return a.Type == "Regularly Scheduled Series" }

@@ -1,6 +1,7 @@
 package cmextest
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/cmexhub/cmex"
@@ -48,5 +49,42 @@ func Activity(providerActivityID string, year int) *cmex.Activity {
 		ForPublicList:       Ptr(true),
 		FeeForParticipation: "Yes",
 		Registration:        "Open to All",
+	}
+}
+
+// Jane is the seed's test learner Jane ACCME: ABIM 999902, Maine licence
+// MD999902, born 1904-10-30.
+func Jane() *cmex.Person {
+	return &cmex.Person{GivenName: "Jane", FamilyName: "ACCME", BirthDate: cmex.MustParseDate("1904-10-30"),
+		Licenses: []cmex.License{{State: "ME", Number: "MD999902"}}, BoardIDs: []cmex.BoardID{{Board: "ABIM", ID: "999902"}}}
+}
+
+// Helen is the seed's test learner Helen Markman: ABIM 999898, Ohio licence
+// 44861, NPI 1234567890, born 26 September, Harvard Medical School.
+func Helen() *cmex.Person {
+	return &cmex.Person{GivenName: "Helen", FamilyName: "Markman", BirthDate: cmex.MustParseDate("1970-09-26"), NPI: "1234567890",
+		Licenses: []cmex.License{{State: "OH", Number: "44861"}}, BoardIDs: []cmex.BoardID{{Board: "ABIM", ID: "999898"}},
+		MedicalSchool: "Harvard Medical School"}
+}
+
+// JaneReport is the seed's learner sample for Jane: AMA 2, ABIM Medical
+// Knowledge 1.5 and ABIM Patient Safety 1.5, on the given activity and
+// date, with CreditIDs ccid:aaatestorganization.org:<tag>-1 to -3.
+func JaneReport(activity cmex.ActivityID, completed, tag string) *cmex.LearnerReport {
+	cert := func(name string, points cmex.Points, n int) cmex.CreditCertificate {
+		return cmex.CreditCertificate{Certification: name, Unit: "Point", Points: Ptr(points),
+			CreditID: cmex.CreditID(fmt.Sprintf("ccid:aaatestorganization.org:%s-%d", tag, n))}
+	}
+	return &cmex.LearnerReport{
+		Action: "add", ReportingOrganization: "AAA Test Organization",
+		Learner: cmex.LearnerIdentity{
+			UniqueIDs: []cmex.UniqueID{{Domain: "ME", Value: "MD999902"}, {Domain: "ABIM", Value: "999902"}},
+			GivenName: "Jane", FamilyName: "ACCME", BirthDate: cmex.MustParseDate("1904-10-30"),
+		},
+		ProviderOrganization: "1234567", ActivityID: activity, ActivityTitle: "Internal Medicine Update 2",
+		Status: "Completed", CompletionDate: cmex.MustParseDate(completed),
+		Credits: []cmex.CreditCertificate{
+			cert("AMA PRA Category 1", 200, 1), cert("ABIM Medical Knowledge", 150, 2), cert("ABIM Patient Safety", 150, 3),
+		},
 	}
 }

@@ -96,6 +96,27 @@ func (s *ActivityService) state(ctx context.Context, tx conn, org cmex.Organizat
 			return st, fmt.Errorf("load activity %q: %w", a.ProviderActivityID, err)
 		}
 	}
+	if t := st.Target(a); t != nil {
+		rows, err := tx.query(ctx, `SELECT board, count(*) FROM learner_records WHERE activity_id = ? AND NOT deleted GROUP BY board ORDER BY board`, t.ID)
+		if err != nil {
+			return st, fmt.Errorf("learner records of activity %d: %w", t.ID, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var board string
+			var n int
+			if err := rows.Scan(&board, &n); err != nil {
+				return st, err
+			}
+			st.LearnerRecords += n
+			if board != "" {
+				st.BoardsWithLearners = append(st.BoardsWithLearners, board)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return st, err
+		}
+	}
 	return st, nil
 }
 

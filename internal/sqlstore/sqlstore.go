@@ -145,3 +145,5 @@ func notFound(err error, msg string) error {
 
 // SQL returns the underlying database, for operations tooling and tests.
 func (db *DB) SQL() *sql.DB { return db.sql }
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

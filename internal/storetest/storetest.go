@@ -57,7 +57,18 @@ func Run(t *testing.T, open Opener) {
 	t.Run("ActivityTenancy", func(t *testing.T) { testActivityTenancy(t, open) })
 	t.Run("ActivityHistoryIsAppendOnly", func(t *testing.T) { testAppendOnly(t, open) })
 	t.Run("ConcurrentAdds", func(t *testing.T) { testConcurrentAdds(t, open) })
+	for _, x := range extra {
+		t.Run(x.name, func(t *testing.T) { x.test(t, open) })
+	}
 }
+
+// named is a contract test registered by another file of the suite.
+type named struct {
+	name string
+	test func(*testing.T, Opener)
+}
+
+var extra []named
 
 // MustProvider creates a provider with one web-service user and returns the
 // principal the user authenticates as.
