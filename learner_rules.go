@@ -255,7 +255,9 @@ func (c *learnerCheck) checkCompletion(a *Activity) {
 	if a == nil {
 		return
 	}
-	if !a.StartDate.IsZero() && d.Before(a.StartDate) {
+	// For an activity in the future (750) every completion is before its
+	// start: 672 would say nothing more.
+	if !a.StartDate.IsZero() && d.Before(a.StartDate) && !a.StartDate.After(c.today) {
 		c.add(RuleCompletionBeforeStart)
 	}
 	last := a.EndDate
