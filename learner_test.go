@@ -82,7 +82,9 @@ func TestLearnerRules(t *testing.T) {
 			r.Credits = r.Credits[:1]
 			r.Learner.UniqueIDs = r.Learner.UniqueIDs[:1]
 		}, "", "718"},
-		{"birth date differs", func(r *cmex.LearnerReport, _ *cmex.LearnerState) { r.Learner.BirthDate = cmex.MustParseDate("1904-10-31") }, "", "664"},
+		{"birth date differs", func(r *cmex.LearnerReport, _ *cmex.LearnerState) {
+			r.Learner.BirthDate = cmex.MustParseDate("1904-10-31")
+		}, "", "664"},
 		{"name differs", func(r *cmex.LearnerReport, _ *cmex.LearnerState) { r.Learner.FamilyName = "Doe" }, "", "665"},
 		{"two persons", func(r *cmex.LearnerReport, st *cmex.LearnerState) { st.Candidates = append(st.Candidates, other) }, "", "737"},
 		{"not registered for the board", func(r *cmex.LearnerReport, st *cmex.LearnerState) { st.Activity.MOCRegistrations = nil }, "", "670"},
@@ -93,7 +95,9 @@ func TestLearnerRules(t *testing.T) {
 		{"MOC points not in quarters", func(r *cmex.LearnerReport, _ *cmex.LearnerState) { r.Credits[1].Points = p(110) }, "", "675"},
 		{"unknown certification", func(r *cmex.LearnerReport, _ *cmex.LearnerState) { r.Credits[0].Certification = "CME Gold" }, "", "676"},
 		{"no certificate", func(r *cmex.LearnerReport, _ *cmex.LearnerState) { r.Credits = nil }, "", "677"},
-		{"certificate twice", func(r *cmex.LearnerReport, _ *cmex.LearnerState) { r.Credits[2].Certification = "ABIM Medical Knowledge" }, "", "678"},
+		{"certificate twice", func(r *cmex.LearnerReport, _ *cmex.LearnerState) {
+			r.Credits[2].Certification = "ABIM Medical Knowledge"
+		}, "", "678"},
 		{"patient safety not offered", func(r *cmex.LearnerReport, st *cmex.LearnerState) {
 			st.Activity.MOCRegistrations[0].CreditTypes = []string{"Medical Knowledge"}
 		}, "", "680"},
@@ -122,7 +126,9 @@ func TestLearnerRules(t *testing.T) {
 		{"unknown licensing board", func(r *cmex.LearnerReport, _ *cmex.LearnerState) { r.Learner.UniqueIDs[0].Domain = "ZZ" }, "", "721"},
 		{"AMA credits not valid", func(r *cmex.LearnerReport, _ *cmex.LearnerState) { r.Credits[0].Points = p(110) }, "", "722"},
 		{"credit unit not Point", func(r *cmex.LearnerReport, _ *cmex.LearnerState) { r.Credits[0].Unit = "Hour" }, "", "722"},
-		{"unknown MOC board", func(r *cmex.LearnerReport, _ *cmex.LearnerState) { r.Credits[1].Certification = "ABXYZ Medical Knowledge" }, "", "728"},
+		{"unknown MOC board", func(r *cmex.LearnerReport, _ *cmex.LearnerState) {
+			r.Credits[1].Certification = "ABXYZ Medical Knowledge"
+		}, "", "728"},
 		{"unknown ABIM credit type", func(r *cmex.LearnerReport, _ *cmex.LearnerState) { r.Credits[2].Certification = "ABIM Charm" }, "", "735"},
 		{"one UniqueID per domain", func(r *cmex.LearnerReport, _ *cmex.LearnerState) {
 			r.Learner.UniqueIDs = append(r.Learner.UniqueIDs, cmex.UniqueID{Domain: "abim", Value: "111111"})

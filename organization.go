@@ -67,5 +67,8 @@ type UserService interface {
 	ListWebServiceUsers(ctx context.Context, org OrganizationID) ([]*WebServiceUser, error)
 	// Authenticate checks a provider id, username and password and returns
 	// the principal, or EUNAUTHORIZED without saying which part was wrong.
+	// With provider "", the user of any organization may be meant (PARS's
+	// learner match carries no provider id); the first whose password
+	// matches is the principal.
 	Authenticate(ctx context.Context, provider ProviderID, username, password string) (*Principal, error)
 }

@@ -2,6 +2,7 @@ package cmex
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -171,3 +172,9 @@ type PersonService interface {
 	// identifiers (or, with none, its name) that fit all of its fields.
 	MatchPersons(ctx context.Context, q MatchQuery) ([]*Person, error)
 }
+
+// OCIIDPattern is the form of an OCI ID: country, province, college
+// acronym and registrant number, hyphen-separated (CA-ON-CPSO-12345;
+// specs/cmars.md, CERTAIN). Which colleges CMaRS accepts is a matter for
+// the CMaRS forwarder.
+var OCIIDPattern = regexp.MustCompile(`^[A-Z]{2}-[A-Z]{2}-[A-Z]+-[0-9A-Za-z]+$`)

@@ -149,10 +149,12 @@ type errorMessage struct {
 // response is a ResponseMessage or SearchResult body.
 type response struct {
 	root      string // ResponseMessage | SearchResult
+	ns        string // the data contract namespace; "" is the activity service's
 	data      string
 	dataNil   bool
 	errors    []errorMessage
 	hasErrors bool   // write the ErrorMessages member at all
+	emptyList bool   // with no errors, write <ErrorMessages/> (learner services) rather than i:nil (activity service)
 	status    string // "" leaves StatusCode out
 }
 
@@ -162,34 +164,66 @@ type response struct {
 func (r response) encode() []byte {
 	var b bytes.Buffer
 	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>` + "\n")
-	b.WriteString("<" + r.root + ` xmlns="` + NSService + `" xmlns:i="` + NSInstance + `">`)
+	ns := r.ns
+	if ns == "" {
+		ns = NSService
+	}
+	b.WriteString("<" + r.root + ` xmlns="` + ns + `" xmlns:i="` + NSInstance + `">`)
+	r.members(&b)
+	b.WriteString("</" + r.root + ">\n")
+	return b.Bytes()
+}
+
+// encodeArray writes an ArrayOfResponseMessage of the learner services.
+func encodeArray(rs []response) []byte {
+	var b bytes.Buffer
+	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>` + "\n")
+	b.WriteString(`<ArrayOfResponseMessage xmlns="` + NSLearnerService + `" xmlns:i="` + NSInstance + `">`)
+	for _, r := range rs {
+		b.WriteString("<ResponseMessage>")
+		r.members(&b)
+		b.WriteString("</ResponseMessage>")
+	}
+	b.WriteString("</ArrayOfResponseMessage>\n")
+	return b.Bytes()
+}
+
+// members writes Data, ErrorMessages and StatusCode, in that order.
+func (r response) members(b *bytes.Buffer) {
 	if r.dataNil {
 		b.WriteString(`<Data i:nil="true"/>`)
 	} else {
 		b.WriteString("<Data>")
-		escapeText(&b, r.data)
+		escapeText(b, r.data)
 		b.WriteString("</Data>")
 	}
 	if r.hasErrors {
-		if len(r.errors) == 0 {
-			b.WriteString(`<ErrorMessages i:nil="true"/>`)
-		} else {
-			b.WriteString("<ErrorMessages>")
-			for _, e := range r.errors {
-				b.WriteString("<ErrorMessage><Code>")
-				escapeText(&b, e.Code)
-				b.WriteString("</Code><Message>")
-				escapeText(&b, e.Message)
-				b.WriteString("</Message></ErrorMessage>")
-			}
-			b.WriteString("</ErrorMessages>")
-		}
+		writeErrors(b, r.errors, r.emptyList)
 	}
 	if r.status != "" {
 		b.WriteString("<StatusCode>" + r.status + "</StatusCode>")
 	}
-	b.WriteString("</" + r.root + ">\n")
-	return b.Bytes()
+}
+
+// writeErrors writes an ErrorMessages member: i:nil or an empty element
+// when there are none, as emptyList says.
+func writeErrors(b *bytes.Buffer, errs []errorMessage, emptyList bool) {
+	switch {
+	case len(errs) == 0 && emptyList:
+		b.WriteString("<ErrorMessages/>")
+	case len(errs) == 0:
+		b.WriteString(`<ErrorMessages i:nil="true"/>`)
+	default:
+		b.WriteString("<ErrorMessages>")
+		for _, e := range errs {
+			b.WriteString("<ErrorMessage><Code>")
+			escapeText(b, e.Code)
+			b.WriteString("</Code><Message>")
+			escapeText(b, e.Message)
+			b.WriteString("</Message></ErrorMessage>")
+		}
+		b.WriteString("</ErrorMessages>")
+	}
 }
 
 // escapeText escapes s as WCF does for a string member (&amp; &lt; &gt;

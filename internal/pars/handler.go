@@ -19,10 +19,12 @@ import (
 // bodies cannot exhaust memory.
 const DefaultMaxBody = 10 << 20
 
-// Handler serves the PARS activity service.
+// Handler serves the PARS activity, learner and learner match services.
 type Handler struct {
 	Users      cmex.UserService
 	Activities cmex.ActivityService
+	Learners   cmex.LearnerService
+	Persons    cmex.PersonService
 	Logger     *slog.Logger
 	Mode       Mode
 	// MaxBody is the largest request body accepted; 0 means DefaultMaxBody.
@@ -33,6 +35,10 @@ type Handler struct {
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+PathSaveActivity, h.saveActivity)
 	mux.HandleFunc("POST "+PathGetActivity, h.getActivity)
+	mux.HandleFunc("POST "+PathSaveLearnerActivity, h.saveLearner)
+	mux.HandleFunc("POST "+PathLearnerStatusByLearner, h.statusByLearner)
+	mux.HandleFunc("POST "+PathLearnerStatusByCredit, h.statusByCredit)
+	mux.HandleFunc("POST "+PathLearnerMatch, h.learnerMatch)
 }
 
 func (h *Handler) maxBody() int64 {

@@ -1,6 +1,7 @@
 // Package pars speaks ACCME PARS REST-XML: the activity service
-// (SaveActivity, GetActivity) at the same paths and with the same envelopes
-// as PARS, so that a provider's LMS switches to cmex by changing its base
+// (SaveActivity, GetActivity), the learner service (SaveLearnerActivity and
+// the two status queries) and the learner match service, at the same paths
+// and with the same envelopes as PARS, so that a provider's LMS switches to cmex by changing its base
 // URL. It decodes PARS documents into cmex's domain types, maps cmex's rule
 // codes to PARS ErrorMessages, and encodes the normalised documents PARS
 // returns. README.md states the wire contract and the deliberate deviations.
@@ -18,6 +19,13 @@ const (
 	NSLOM         = "http://ltsc.ieee.org/xsd/LOM"
 	NSHealthcare  = "http://ns.medbiq.org/lom/extend/v1/"
 	NSAddress     = "http://ns.medbiq.org/address/v1/"
+
+	NSLearnerService   = "http://schemas.datacontract.org/2004/07/ACCMEDataServices.ServiceObjects"
+	NSLearnerReports   = "http://docs.accme.org/schemas/ACCMELearnerReports/v3/"
+	NSLearnerExtension = "http://docs.accme.org/schemas/ACCMELearnerReportExtension/v3/"
+	NSActivityReport   = "http://ns.medbiq.org/activityreport/v2/"
+	NSMember           = "http://ns.medbiq.org/member/v2/"
+	NSName             = "http://ns.medbiq.org/name/v2/"
 )
 
 // Mode says how closely a request must follow PARS.
@@ -44,4 +52,10 @@ const (
 	PathActivityService = "/services/ACCMEService.svc/IACCMEServiceREST/"
 	PathSaveActivity    = PathActivityService + "SaveActivity"
 	PathGetActivity     = PathActivityService + "GetActivity"
+
+	PathLearnerService         = "/services/ACCMELearnerService.svc/IACCMELearnerServiceREST/"
+	PathSaveLearnerActivity    = PathLearnerService + "SaveLearnerActivity"
+	PathLearnerStatusByLearner = PathLearnerService + "GetLearnerStatusByLearner"
+	PathLearnerStatusByCredit  = PathLearnerService + "GetLearnerStatusByCreditId"
+	PathLearnerMatch           = "/services/LearnerMatchService.svc/ILearnerMatchServiceREST/GetLearnerMatch"
 )

@@ -2,8 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -114,36 +112,56 @@ func (s *UserService) Authenticate(ctx context.Context, provider cmex.ProviderID
 	if len(password) > cmex.MaxPasswordBytes {
 		return nil, denied
 	}
-	var p cmex.Principal
-	var hash, kind string
-	var providerID *string
-	var userCreated, orgCreated time.Time
-	err := s.db.read().queryRow(ctx,
-		`SELECT u.id, u.username, u.created_at, u.password_hash, o.id, o.kind, o.provider_id, o.name, o.created_at
+	q := `SELECT u.id, u.username, u.created_at, u.password_hash, o.id, o.kind, o.provider_id, o.name, o.created_at
 		   FROM web_service_users u JOIN organizations o ON o.id = u.organization_id
-		  WHERE o.provider_id = ? AND u.username_key = ?`,
-		string(provider), usernameKey(username)).
-		Scan(&p.User.ID, &p.User.Username, &userCreated, &hash, &p.Organization.ID, &kind, &providerID, &p.Organization.Name, &orgCreated)
-	if errors.Is(err, sql.ErrNoRows) {
-		s.db.Hasher.Burn(password)
-		return nil, denied
+		  WHERE u.username_key = ?`
+	args := []any{usernameKey(username)}
+	if provider != "" {
+		q += ` AND o.provider_id = ?`
+		args = append(args, string(provider))
 	}
+	rows, err := s.db.read().query(ctx, q+` ORDER BY u.id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
-	ok, err := s.db.Hasher.Verify(hash, password)
-	if err != nil {
-		return nil, fmt.Errorf("authenticate user %d: %w", p.User.ID, err)
+	type candidate struct {
+		p    cmex.Principal
+		hash string
 	}
-	if !ok {
+	var cands []candidate
+	for rows.Next() {
+		var c candidate
+		var kind string
+		var providerID *string
+		var userCreated, orgCreated time.Time
+		if err := rows.Scan(&c.p.User.ID, &c.p.User.Username, &userCreated, &c.hash, &c.p.Organization.ID, &kind, &providerID, &c.p.Organization.Name, &orgCreated); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("authenticate: %w", err)
+		}
+		c.p.User.OrganizationID = c.p.Organization.ID
+		c.p.User.CreatedAt = userCreated.UTC()
+		c.p.Organization.Kind = cmex.OrganizationKind(kind)
+		if providerID != nil {
+			c.p.Organization.ProviderID = cmex.ProviderID(*providerID)
+		}
+		c.p.Organization.CreatedAt = orgCreated.UTC()
+		cands = append(cands, c)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	if len(cands) == 0 {
+		s.db.Hasher.Burn(password)
 		return nil, denied
 	}
-	p.User.OrganizationID = p.Organization.ID
-	p.User.CreatedAt = userCreated.UTC()
-	p.Organization.Kind = cmex.OrganizationKind(kind)
-	if providerID != nil {
-		p.Organization.ProviderID = cmex.ProviderID(*providerID)
+	for _, c := range cands {
+		ok, err := s.db.Hasher.Verify(c.hash, password)
+		if err != nil {
+			return nil, fmt.Errorf("authenticate user %d: %w", c.p.User.ID, err)
+		}
+		if ok {
+			return &c.p, nil
+		}
 	}
-	p.Organization.CreatedAt = orgCreated.UTC()
-	return &p, nil
+	return nil, denied
 }

@@ -230,9 +230,26 @@ func testUsers(t *testing.T, open Opener) {
 	wantCode(t, e.users.SetWebServiceUserPassword(ctx, p.Organization.ID, "webserviceuser@yourdomain.org", ""), cmex.EINVALID)
 
 	users, err := e.users.ListWebServiceUsers(ctx, p.Organization.ID)
-	if err != nil || len(users) != 1 || users[0].Username != "webserviceuser@yourdomain.org" {
+	if err != nil || len(users) != 1 || users[0].Username != "webserviceuser@yourdomain.org" || users[0].OrganizationID != p.Organization.ID {
 		t.Errorf("list users = %v, %v", users, err)
 	}
+
+	// Without a provider id (PARS's learner match), the username and the
+	// password find the user, whichever organization it belongs to; the
+	// same name in another organization is told apart by its password.
+	if err := e.users.CreateWebServiceUser(ctx, &cmex.WebServiceUser{OrganizationID: other.Organization.ID, Username: "webserviceuser@yourdomain.org"}, "other's secret"); err != nil {
+		t.Fatal(err)
+	}
+	for password, want := range map[string]cmex.ProviderID{"new secret": "1234567", "other's secret": "7654321"} {
+		got, err := e.users.Authenticate(ctx, "", "webserviceuser@yourdomain.org", password)
+		if err != nil || got.Organization.ProviderID != want {
+			t.Errorf("provider-less login with %q: %+v, %v; want provider %s", password, got, err, want)
+		}
+	}
+	if _, err := e.users.Authenticate(ctx, "", "webserviceuser@yourdomain.org", "neither"); cmex.ErrorCode(err) != cmex.EUNAUTHORIZED {
+		t.Errorf("provider-less login with a wrong password: %v", err)
+	}
+
 }
 
 func save(tb testing.TB, e *env, by cmex.Principal, action string, a *cmex.Activity, close bool) (*cmex.Activity, error) {
