@@ -1,11 +1,60 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	_ "embed"
+	"fmt"
 	"log/slog"
 
 	"github.com/cmexhub/cmex"
+	"github.com/cmexhub/cmex/internal/batch"
 )
+
+// sandboxLearners is the sandbox's learner registry: the seed's Jane ACCME
+// and Helen Markman, Riley Rejected (whom the simulated ABIM rejects), one
+// diplomate of every participating board, one licensee of every US state
+// and territory, and one Ontario physician with an OCI ID. README.md
+// documents them.
+//
+//go:embed sandbox-learners.csv
+var sandboxLearners []byte
+
+// sandboxRejections are the learners the simulated boards reject, by board
+// and diplomate id, with the board's code and reason.
+var sandboxRejections = map[cmex.BoardID][2]string{
+	{Board: "ABIM", ID: "999990"}: {"661", "Diplomate ID not found in Board records."},
+}
+
+// sandboxReject is the simulated boards' decision.
+func sandboxReject(r *cmex.LearnerRecord) (code, reason string, reject bool) {
+	id, ok := r.Learner.Value(r.Board)
+	if !ok {
+		return "", "", false
+	}
+	why, reject := sandboxRejections[cmex.BoardID{Board: r.Board, ID: cmex.IDKey(id)}]
+	return why[0], why[1], reject
+}
+
+// loadSandboxLearners imports the sandbox's learner registry; importing it
+// again changes nothing.
+func loadSandboxLearners(ctx context.Context, persons cmex.PersonService, logger *slog.Logger) error {
+	ps, problems, err := batch.ReadPersons(bytes.NewReader(sandboxLearners))
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("sandbox-learners.csv: %v", problems[0])
+	}
+	res, err := persons.ImportPersons(ctx, batch.Persons(ps))
+	if err != nil {
+		return fmt.Errorf("sandbox learners: %w %v", err, cmex.ErrorProblems(err))
+	}
+	if res.Created > 0 || res.Updated > 0 {
+		logger.Info("sandbox learners loaded", "created", res.Created, "updated", res.Updated)
+	}
+	return nil
+}
 
 // sandboxProviders are the fixtures an LMS developer needs to try the PARS
 // services: the seed's test provider and user, and a second provider to

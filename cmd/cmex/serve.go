@@ -6,6 +6,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/cmexhub/cmex"
+	"github.com/cmexhub/cmex/internal/boardsim"
 	"github.com/cmexhub/cmex/internal/pars"
 	"github.com/cmexhub/cmex/internal/server"
 	"github.com/cmexhub/cmex/internal/sqlstore"
@@ -14,7 +16,7 @@ import (
 func serveCommand() *command {
 	c := &command{
 		name:    "serve",
-		summary: "Run the cmex server: the PARS activity service and health on one address.",
+		summary: "Run the cmex server: the PARS activity, learner and learner match services, and health, on one address.",
 		usage:   "cmex serve [flags]",
 		example: `cmex serve -sandbox                      # embedded SQLite in ./cmex.db, sandbox fixtures loaded
 cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
@@ -26,6 +28,8 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		sandbox := fs.Bool("sandbox", false, "load the sandbox fixtures (providers 1234567 and 7654321 with one user each); idempotent")
 		sandboxPassword := fs.String("sandbox-password", "sandbox", "password of the sandbox users")
 		permissive := fs.Bool("permissive", false, "accept what can be understood and report deviations from PARS as warnings, instead of rejecting them")
+		matching := fs.String("matching", "", "how learner identities are checked: registry (against the learner registry, as PARS does; the default with -sandbox) or passthrough (form only, left to the registry downstream; the default otherwise)")
+		boardDelay := fs.Duration("sandbox-board-delay", 3*time.Second, "with -sandbox, how long the simulated boards take to submit, then to approve or reject, MOC learner records")
 		maxBody := fs.Int64("max-body", pars.DefaultMaxBody, "largest request body accepted, in bytes; larger ones get 413")
 		logFormat := fs.String("log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
 		logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -39,6 +43,17 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		if *maxBody <= 0 {
 			return fmt.Errorf("%w: -max-body must be positive", errUsage)
 		}
+		mode := cmex.MatchPassthrough
+		if *sandbox {
+			mode = cmex.MatchRegistry
+		}
+		if *matching != "" {
+			m, ok := cmex.ParseMatchingMode(*matching)
+			if !ok {
+				return fmt.Errorf("%w: -matching %q: want registry or passthrough", errUsage, *matching)
+			}
+			mode = m
+		}
 		logger, err := newLogger(e.stderr, *logFormat, *logLevel)
 		if err != nil {
 			return err
@@ -50,29 +65,35 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		}
 		defer db.Close()
 		orgs, users := sqlstore.NewOrganizationService(db), sqlstore.NewUserService(db)
+		persons, learners := sqlstore.NewPersonService(db), sqlstore.NewLearnerService(db, mode)
 		if *sandbox {
 			if err := loadSandbox(ctx, orgs, users, *sandboxPassword, logger); err != nil {
 				return fmt.Errorf("sandbox: %w", err)
 			}
+			if err := loadSandboxLearners(ctx, persons, logger); err != nil {
+				return fmt.Errorf("sandbox: %w", err)
+			}
+			board := &boardsim.Board{Learners: learners, Logger: logger, Delay: *boardDelay, Reject: sandboxReject}
+			go board.Run(ctx)
 		}
 
-		mode := pars.Strict
+		parsMode := pars.Strict
 		if *permissive {
-			mode = pars.Permissive
+			parsMode = pars.Permissive
 		}
 		srv := server.New(server.Config{
 			Logger: logger,
 			Health: db.Ping,
 			PARS: &pars.Handler{
-				Users: users, Activities: sqlstore.NewActivityService(db),
-				Logger: logger, Mode: mode, MaxBody: *maxBody,
+				Users: users, Activities: sqlstore.NewActivityService(db), Learners: learners, Persons: persons,
+				Logger: logger, Mode: parsMode, MaxBody: *maxBody,
 			},
 		})
 		l, err := net.Listen("tcp", *addr)
 		if err != nil {
 			return err
 		}
-		logger.Info("cmex listening", "addr", l.Addr().String(), "db", dbName, "pars_mode", mode.String(),
+		logger.Info("cmex listening", "addr", l.Addr().String(), "db", dbName, "pars_mode", parsMode.String(), "matching", mode,
 			"sandbox", *sandbox, "max_body", *maxBody, "version", versionString())
 		if err := srv.Serve(ctx, l, *grace); err != nil {
 			return err

@@ -18,6 +18,8 @@ type Store struct {
 	Organizations *sqlstore.OrganizationService
 	Users         *sqlstore.UserService
 	Activities    *sqlstore.ActivityService
+	Persons       *sqlstore.PersonService
+	Learners      *sqlstore.LearnerService // matching against the registry
 }
 
 // Password is the password of the users NewStore creates.
@@ -42,6 +44,8 @@ func NewStore(tb testing.TB, now time.Time) *Store {
 		Organizations: sqlstore.NewOrganizationService(db),
 		Users:         sqlstore.NewUserService(db),
 		Activities:    sqlstore.NewActivityService(db),
+		Persons:       sqlstore.NewPersonService(db),
+		Learners:      sqlstore.NewLearnerService(db, cmex.MatchRegistry),
 	}
 	for _, p := range []struct {
 		id         cmex.ProviderID

@@ -41,7 +41,7 @@ func BenchmarkSaveActivity(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
 				d := strings.Replace(string(doc), "ANES-2025-03", fmt.Sprintf("bench-%d", i), 1)
 				req := httptest.NewRequest(http.MethodPost, pars.PathSaveActivity,
-					bytes.NewReader(submitMessage(d, cmextest.Password, "1234567", "2025", "webserviceuser@yourdomain.org")))
+					bytes.NewReader(submitMessage(pars.NSService, d, cmextest.Password, "1234567", "2025", "webserviceuser@yourdomain.org")))
 				req.Header.Set("Content-Type", "application/xml")
 				rec := httptest.NewRecorder()
 				mux.ServeHTTP(rec, req)

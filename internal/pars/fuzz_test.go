@@ -72,7 +72,7 @@ func FuzzDecodeActivity(f *testing.F) {
 // FuzzValidateDocument: cmex validate never panics, and every problem it
 // reports has a code from the catalogue and a line.
 func FuzzValidateDocument(f *testing.F) {
-	addCorpus(f, "wire", "save")
+	addCorpus(f, "wire", "save", "learner")
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, p := range ValidateDocument(body, Strict, today) {
 			if _, ok := cmex.LookupRule(p.Code); !ok {
@@ -80,6 +80,53 @@ func FuzzValidateDocument(f *testing.F) {
 			}
 			if p.Line <= 0 && len(body) > 0 {
 				t.Fatalf("problem %v has no line", p)
+			}
+		}
+	})
+}
+
+// FuzzDecodeLearner: any learner Data decodes or fails cleanly, and the
+// learner rules run on whatever decoded, online and offline.
+func FuzzDecodeLearner(f *testing.F) {
+	addCorpus(f, "learner")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, mode := range []Mode{Strict, Permissive} {
+			d, fl := decodeLearnerData(string(data), mode, 0)
+			if fl != nil {
+				continue
+			}
+			for _, st := range []cmex.LearnerState{{Offline: true}, {}} {
+				ch := cmex.LearnerChange{Report: d.report, Problems: d.problems,
+					By: cmex.Principal{Organization: cmex.Organization{ID: 1, ProviderID: "1234567"}}}
+				v := cmex.CheckLearnerChange(&ch, st, cmex.MatchRegistry, today)
+				if v.Problems.HasErrors() && len(v.Add) > 0 {
+					t.Fatal("records planned despite errors")
+				}
+			}
+		}
+	})
+}
+
+// FuzzLearnerQueries: the status and match envelopes, and the reading of a
+// match request, never panic.
+func FuzzLearnerQueries(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "wire", "*.xml"))
+	for _, file := range files {
+		if b, err := os.ReadFile(file); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, e := range []envelope{statusByLearnerEnvelope, statusByCreditEnvelope, learnerMatchEnvelope, submitLearnerEnvelope} {
+			m, _, fl := readEnvelope(body, e, Permissive)
+			if fl != nil {
+				continue
+			}
+			if e.root == learnerMatchEnvelope.root {
+				q, ps := matchQuery(m)
+				if len(ps) == 0 && q.GivenName == "" {
+					t.Fatal("a match query without a first name passed")
+				}
 			}
 		}
 	})

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cmexhub/cmex"
 	"github.com/cmexhub/cmex/internal/cmextest"
 	"github.com/cmexhub/cmex/internal/pars"
 )
@@ -28,12 +29,15 @@ var today = time.Date(2025, time.June, 15, 15, 0, 0, 0, time.UTC)
 type goldenCase struct {
 	name string
 	path string
-	// request is testdata/wire/NAME (sent as is) or testdata/save/NAME (an
+	// request is testdata/wire/NAME (sent as is), testdata/save/NAME (an
 	// activity document, wrapped in a SaveActivity SubmitMessage for
-	// provider 1234567 with ReportingYear year).
+	// provider 1234567 with ReportingYear year) or testdata/learner/NAME (a
+	// learner document, wrapped in a SaveLearnerActivity SubmitMessage).
 	request string
 	year    string
 	mode    pars.Mode
+	// otherProvider sends a wrapped document as provider 7654321.
+	otherProvider bool
 }
 
 var goldenCases = []goldenCase{
@@ -68,6 +72,30 @@ var goldenCases = []goldenCase{
 	{name: "save-reporting-year-mismatch", path: pars.PathSaveActivity, request: "wire/save-reporting-year-mismatch.xml"},
 	{name: "delete-seed-sample", path: pars.PathSaveActivity, request: "save/delete-by-id.xml", year: "2021"},
 	{name: "get-deleted", path: pars.PathGetActivity, request: "wire/get-by-activity-id.xml"},
+
+	// The learner services, on an ABIM-registered activity (300000003).
+	{name: "add-moc-activity", path: pars.PathSaveActivity, request: "save/moc-activity.xml", year: "2025"},
+	{name: "learner-add-jane", path: pars.PathSaveLearnerActivity, request: "learner/jane.xml"},
+	{name: "learner-add-jane-again", path: pars.PathSaveLearnerActivity, request: "learner/jane.xml"},
+	{name: "learner-status-by-credit", path: pars.PathLearnerStatusByCredit, request: "wire/status-by-credit-mk.xml"},
+	{name: "learner-status-by-learner", path: pars.PathLearnerStatusByLearner, request: "wire/status-by-learner.xml"},
+	{name: "learner-name-mismatch", path: pars.PathSaveLearnerActivity, request: "learner/name-mismatch.xml"},
+	{name: "learner-before-start", path: pars.PathSaveLearnerActivity, request: "learner/before-start.xml"},
+	{name: "learner-many-problems", path: pars.PathSaveLearnerActivity, request: "learner/many-problems.xml"},
+	{name: "learner-two-reports", path: pars.PathSaveLearnerActivity, request: "learner/two-reports.xml"},
+	{name: "learner-rems", path: pars.PathSaveLearnerActivity, request: "learner/rems.xml"},
+	{name: "learner-other-provider", path: pars.PathSaveLearnerActivity, request: "learner/jane.xml", otherProvider: true},
+	{name: "learner-delete", path: pars.PathSaveLearnerActivity, request: "learner/delete-patient-safety.xml"},
+	{name: "learner-status-deleted", path: pars.PathLearnerStatusByCredit, request: "wire/status-by-credit-deleted.xml"},
+	{name: "learner-status-wrong-birthday", path: pars.PathLearnerStatusByLearner, request: "wire/status-by-learner-wrong-birthday.xml"},
+	{name: "learner-status-31-february", path: pars.PathLearnerStatusByLearner, request: "wire/status-by-learner-31-february.xml"},
+	{name: "learner-status-bad-password", path: pars.PathLearnerStatusByCredit, request: "wire/status-bad-password.xml"},
+	{name: "learner-status-other-provider", path: pars.PathLearnerStatusByCredit, request: "wire/status-other-provider.xml"},
+	{name: "learner-status-out-of-order", path: pars.PathLearnerStatusByCredit, request: "wire/status-out-of-order.xml"},
+	{name: "learner-match-helen", path: pars.PathLearnerMatch, request: "wire/match-helen.xml"},
+	{name: "learner-match-name-birthday", path: pars.PathLearnerMatch, request: "wire/match-name-birthday.xml"},
+	{name: "learner-match-name-only", path: pars.PathLearnerMatch, request: "wire/match-name-only.xml"},
+	{name: "learner-match-bad-password", path: pars.PathLearnerMatch, request: "wire/match-bad-password.xml"},
 }
 
 // TestGolden holds the wire format: each response must match its golden
@@ -75,10 +103,14 @@ var goldenCases = []goldenCase{
 // the diff.
 func TestGolden(t *testing.T) {
 	store := cmextest.NewStore(t, today)
+	if _, err := store.Persons.ImportPersons(t.Context(), []*cmex.Person{cmextest.Jane(), cmextest.Helen()}); err != nil {
+		t.Fatal(err)
+	}
 	handlers := map[pars.Mode]http.Handler{}
 	for _, mode := range []pars.Mode{pars.Strict, pars.Permissive} {
 		mux := http.NewServeMux()
-		(&pars.Handler{Users: store.Users, Activities: store.Activities, Logger: slog.New(slog.DiscardHandler), Mode: mode}).Register(mux)
+		(&pars.Handler{Users: store.Users, Activities: store.Activities, Learners: store.Learners, Persons: store.Persons,
+			Logger: slog.New(slog.DiscardHandler), Mode: mode}).Register(mux)
 		handlers[mode] = mux
 	}
 	for i, tc := range goldenCases {
@@ -117,8 +149,15 @@ func mustRequest(tb testing.TB, tc goldenCase) []byte {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if strings.HasPrefix(tc.request, "save/") {
-		return submitMessage(string(b), "sandbox", "1234567", tc.year, "webserviceuser@yourdomain.org")
+	provider, user := "1234567", "webserviceuser@yourdomain.org"
+	if tc.otherProvider {
+		provider, user = "7654321", "otheruser@example.org"
+	}
+	switch {
+	case strings.HasPrefix(tc.request, "save/"):
+		return submitMessage(pars.NSService, string(b), "sandbox", provider, tc.year, user)
+	case strings.HasPrefix(tc.request, "learner/"):
+		return submitMessage(pars.NSLearnerService, string(b), "sandbox", provider, "", user)
 	}
 	return b
 }
@@ -126,10 +165,10 @@ func mustRequest(tb testing.TB, tc goldenCase) []byte {
 // submitMessage wraps an activity document as PARS requires: escaped in
 // Data, members in alphabetical order. It escapes with encoding/xml, not
 // with the code under test.
-func submitMessage(doc, password, provider, year, user string) []byte {
+func submitMessage(ns, doc, password, provider, year, user string) []byte {
 	var b bytes.Buffer
 	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>` + "\n")
-	b.WriteString(`<SubmitMessage xmlns="` + pars.NSService + `"><Data>`)
+	b.WriteString(`<SubmitMessage xmlns="` + ns + `"><Data>`)
 	_ = xml.EscapeText(&b, []byte(doc))
 	b.WriteString("</Data><Password>")
 	_ = xml.EscapeText(&b, []byte(password))

@@ -65,12 +65,14 @@ var guessStatusZone = func() *time.Location {
 // guessStatusData is the Data string of a status query result. The seed
 // shows "Activity Id: 210015516; Submission Date: 08/24/2021 21:12:31 PM;
 // Learner Id: 278846" (a 24-hour clock with a PM designator: .NET's
-// "MM/dd/yyyy HH:mm:ss tt"). cmex appends "; Status: <detailed status>", and
-// "; Reason: <the board's reason>" for a board's rejection, so that a
-// client can see Submitted and Approved, which StatusCode cannot carry.
+// "MM/dd/yyyy HH:mm:ss tt"). cmex appends "; Credit Id: <CreditID>", so
+// that the several answers of a query by learner can be told apart, then
+// "; Status: <detailed status>", and "; Reason: <the board's reason>" for a
+// board's rejection, so that a client can see Submitted and Approved, which
+// StatusCode cannot carry.
 func guessStatusData(r *cmex.LearnerRecord) string {
-	s := fmt.Sprintf("Activity Id: %d; Submission Date: %s; Learner Id: %s; Status: %s",
-		r.ActivityID, r.SubmittedAt.In(guessStatusZone).Format("01/02/2006 15:04:05 PM"), r.LearnerNumber(), r.Status)
+	s := fmt.Sprintf("Activity Id: %d; Submission Date: %s; Learner Id: %s; Credit Id: %s; Status: %s",
+		r.ActivityID, r.SubmittedAt.In(guessStatusZone).Format("01/02/2006 15:04:05 PM"), r.LearnerNumber(), r.CreditID, r.Status)
 	if r.Status == cmex.StatusRejected && r.StatusReason != "" {
 		s += "; Reason: " + r.StatusReason
 	}
@@ -95,8 +97,7 @@ func guessStatusCode(r *cmex.LearnerRecord) string {
 // nothing: one Rejected ResponseMessage with the code Appendix B has for it
 // (606 for the learner query, 605 for the CreditID query).
 func guessStatusNotFound(rule cmex.Rule) []response {
-	return []response{{root: "ResponseMessage", ns: NSLearnerService, dataNil: true, hasErrors: true, emptyList: true,
-		errors: errorMessages(cmex.Problems{rule.Problem(cmex.Args{})}), status: "Rejected"}}
+	return []response{statusRejection(cmex.Problems{rule.Problem(cmex.Args{})})}
 }
 
 // guessMatchFailure is LearnerMatchResponse for a request that cannot be

@@ -121,7 +121,7 @@ func TestStrictResponsesCarryNoWarnings(t *testing.T) {
 	withTag := strings.Replace(string(doc), "<ex:CommendationTag>Engages Teams", "<ex:CommendationTag>A Criterion Of Tomorrow", 1)
 	for mode, wantWarning := range map[pars.Mode]bool{pars.Strict: false, pars.Permissive: true} {
 		h, _ := newHandler(t, mode, 0)
-		body := submitMessage(withTag, cmextest.Password, "1234567", "2025", "webserviceuser@yourdomain.org")
+		body := submitMessage(pars.NSService, withTag, cmextest.Password, "1234567", "2025", "webserviceuser@yourdomain.org")
 		rec, resp := post(t, h, pars.PathSaveActivity, "application/xml", body)
 		if resp.StatusCode != "Accepted" {
 			t.Fatalf("%v: %d %+v", mode, rec.Code, resp)

@@ -29,6 +29,14 @@ func learnerResponse(data string, ps cmex.Problems, status string) response {
 		errors: errorMessages(ps), status: status}
 }
 
+// statusRejection is the ResponseMessage of a status query that could not
+// run: no data, the problems, Rejected.
+func statusRejection(ps cmex.Problems) response {
+	r := learnerResponse("", ps, "Rejected")
+	r.dataNil = true
+	return r
+}
+
 // problemsFor keeps the warnings only in Permissive mode: a strict answer
 // is shaped exactly as PARS's.
 func (h *Handler) problemsFor(ps cmex.Problems) cmex.Problems {
@@ -123,7 +131,7 @@ func (h *Handler) learnerData(m members, warnings *cmex.Problems) (*decodedLearn
 func (h *Handler) statusFailure(w http.ResponseWriter, f *failure) {
 	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
 	w.WriteHeader(f.status)
-	_, _ = w.Write(encodeArray([]response{learnerResponse("", cmex.Problems{f.problem}, "Rejected")}))
+	_, _ = w.Write(encodeArray([]response{statusRejection(cmex.Problems{f.problem})}))
 }
 
 // statusQuery reads a status envelope and authenticates it.
@@ -197,7 +205,7 @@ func (h *Handler) statusByLearner(w http.ResponseWriter, r *http.Request) {
 		f.UniqueID = v
 	}
 	if len(ps) > 0 {
-		h.writeStatus(w, []response{learnerResponse("", ps, "Rejected")})
+		h.writeStatus(w, []response{statusRejection(ps)})
 		return
 	}
 	h.findStatus(w, r.Context(), f, cmex.RuleLearnerRecordNotFound)
@@ -211,12 +219,12 @@ func (h *Handler) statusByCredit(w http.ResponseWriter, r *http.Request) {
 	id, _ := m.text("CreditId")
 	switch {
 	case id == "":
-		h.writeStatus(w, []response{learnerResponse("", cmex.Problems{cmex.RuleMissingCreditID.Problem(cmex.Args{})}, "Rejected")})
+		h.writeStatus(w, []response{statusRejection(cmex.Problems{cmex.RuleMissingCreditID.Problem(cmex.Args{})})})
 		return
 	case len(id) > cmex.MaxCreditID:
 		p := cmex.RuleLearnerGeneral.Problem(cmex.Args{})
 		p.Message += " CreditId is longer than 300 characters."
-		h.writeStatus(w, []response{learnerResponse("", cmex.Problems{p}, "Rejected")})
+		h.writeStatus(w, []response{statusRejection(cmex.Problems{p})})
 		return
 	}
 	h.findStatus(w, r.Context(), cmex.LearnerRecordFilter{ProviderID: principal.Organization.ProviderID, CreditID: cmex.CreditID(id)}, cmex.RuleDeleteUnknownCreditID)

@@ -4,17 +4,21 @@ import (
 	"github.com/cmexhub/cmex"
 )
 
-// ValidateDocument checks a PARS activity document offline, as cmex
-// validate does: either a SaveActivity SubmitMessage or a bare
-// ACCMEActivities document. It applies every rule that needs no registry
-// (the envelope, the document's form, the data rules) and returns the
-// problems with the line each was found on. Credentials are not checked.
+// ValidateDocument checks a PARS document offline, as cmex validate does:
+// a SaveActivity or SaveLearnerActivity SubmitMessage, or a bare
+// ACCMEActivities or ACCMELearnerReports document. It applies every rule
+// that needs no registry (the envelope, the document's form, the data
+// rules) and returns the problems with the line each was found on.
+// Credentials are not checked.
 func ValidateDocument(body []byte, mode Mode, today cmex.Date) cmex.Problems {
 	root, err := parseTree(body, defaultLimits)
 	if err != nil {
 		p := cmex.RuleXMLError.Problem(cmex.Args{Detail: errText(err)})
 		p.Line = syntaxLine(err, 0)
 		return cmex.Problems{p}
+	}
+	if root.name.Space == NSLearnerService || root.name.Space == NSLearnerReports {
+		return validateLearner(body, root, mode, today)
 	}
 	var d *decodedActivity
 	var f *failure
@@ -66,4 +70,39 @@ func lineOf(n *node, fallback int) int {
 		return fallback
 	}
 	return n.line
+}
+
+// validateLearner is ValidateDocument for learner documents.
+func validateLearner(body []byte, root *node, mode Mode, today cmex.Date) cmex.Problems {
+	var d *decodedLearner
+	var f *failure
+	var ps cmex.Problems
+	var provider cmex.ProviderID
+	if root.name.Local == submitLearnerEnvelope.root {
+		h := &Handler{Mode: mode}
+		m, warnings, ef := readEnvelope(body, submitLearnerEnvelope, mode)
+		if ef != nil {
+			return cmex.Problems{atLine(ef.problem, root.line)}
+		}
+		ps = append(ps, warnings...)
+		if v, ok := m.text("ProviderId"); ok {
+			provider, _ = cmex.ParseProviderID(v)
+		}
+		d, f = h.learnerData(m, &ps)
+	} else {
+		d, f = decodeLearnerTree(root, mode)
+	}
+	if f != nil {
+		return append(ps, atLine(f.problem, root.line))
+	}
+	ch := cmex.LearnerChange{Report: d.report, Problems: d.problems,
+		By: cmex.Principal{Organization: cmex.Organization{ProviderID: provider}}}
+	if provider == "" {
+		// A bare document says nothing of who sends it: take its word.
+		ch.By.Organization.ProviderID, _ = cmex.ParseProviderID(d.report.ProviderOrganization)
+	}
+	v := cmex.CheckLearnerChange(&ch, cmex.LearnerState{Offline: true}, cmex.MatchPassthrough, today)
+	ps = append(ps, v.Problems...)
+	placeLines(ps, d.lines, d.line)
+	return ps
 }
