@@ -72,3 +72,28 @@ type UserService interface {
 	// matches is the principal.
 	Authenticate(ctx context.Context, provider ProviderID, username, password string) (*Principal, error)
 }
+
+// APIKey is a key a provider's system uses on the JSON API instead of a
+// web-service user's password. Only a hash of its secret is kept; the
+// token is shown once, when the key is made.
+type APIKey struct {
+	ID             int64
+	OrganizationID OrganizationID
+	Name           string
+	Prefix         string // the public part of the token, to tell keys apart
+	CreatedAt      time.Time
+}
+
+// APIKeyService keeps API keys.
+type APIKeyService interface {
+	// CreateAPIKey makes a key named name for an organization and returns
+	// it with its token, which is not kept and cannot be shown again. A
+	// name already used in the organization is ECONFLICT.
+	CreateAPIKey(ctx context.Context, org OrganizationID, name string) (*APIKey, string, error)
+	// ListAPIKeys returns an organization's keys, by name.
+	ListAPIKeys(ctx context.Context, org OrganizationID) ([]*APIKey, error)
+	// RevokeAPIKey removes a key, or ENOTFOUND.
+	RevokeAPIKey(ctx context.Context, org OrganizationID, name string) error
+	// AuthenticateAPIKey returns the principal of a token, or EUNAUTHORIZED.
+	AuthenticateAPIKey(ctx context.Context, token string) (*Principal, error)
+}

@@ -101,3 +101,12 @@ func (p *Points) UnmarshalText(b []byte) error {
 	*p = v
 	return nil
 }
+
+// UnmarshalJSON accepts points as a JSON number (1.5) or string ("1.50").
+func (p *Points) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	if s == "null" {
+		return nil
+	}
+	return p.UnmarshalText([]byte(s))
+}

@@ -38,7 +38,7 @@ type command struct {
 
 // commands returns every subcommand, by name.
 func commands() map[string]*command {
-	cs := []*command{serveCommand(), providerCommand(), userCommand(), learnersCommand(), validateCommand(), versionCommand()}
+	cs := []*command{serveCommand(), providerCommand(), userCommand(), learnersCommand(), apikeyCommand(), validateCommand(), versionCommand()}
 	m := map[string]*command{}
 	for _, c := range cs {
 		m[c.name] = c

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cmexhub/cmex"
+	"github.com/cmexhub/cmex/internal/api"
 	"github.com/cmexhub/cmex/internal/boardsim"
 	"github.com/cmexhub/cmex/internal/pars"
 	"github.com/cmexhub/cmex/internal/server"
@@ -16,7 +17,7 @@ import (
 func serveCommand() *command {
 	c := &command{
 		name:    "serve",
-		summary: "Run the cmex server: the PARS activity, learner and learner match services, and health, on one address.",
+		summary: "Run the cmex server: the PARS activity, learner and learner match services, the JSON API and health, on one address.",
 		usage:   "cmex serve [flags]",
 		example: `cmex serve -sandbox                      # embedded SQLite in ./cmex.db, sandbox fixtures loaded
 cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
@@ -87,6 +88,10 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			PARS: &pars.Handler{
 				Users: users, Activities: sqlstore.NewActivityService(db), Learners: learners, Persons: persons,
 				Logger: logger, Mode: parsMode, MaxBody: *maxBody,
+			},
+			API: &api.Handler{
+				Users: users, APIKeys: sqlstore.NewAPIKeyService(db), Learners: learners, Persons: persons,
+				Logger: logger, MaxBody: min(*maxBody, api.DefaultMaxBody),
 			},
 		})
 		l, err := net.Listen("tcp", *addr)

@@ -64,3 +64,13 @@ func NewStore(tb testing.TB, now time.Time) *Store {
 	}
 	return s
 }
+
+// Count returns the number of rows of a table.
+func Count(tb testing.TB, db *sqlstore.DB, table string) int {
+	tb.Helper()
+	var n int
+	if err := db.SQL().QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}

@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/cmexhub/cmex/internal/api"
 	"github.com/cmexhub/cmex/internal/pars"
 )
 
@@ -24,8 +25,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Health reports whether the server can do its work (the database answers).
 	Health func(context.Context) error
-	// PARS serves the ACCME PARS activity service.
+	// PARS serves the ACCME PARS activity, learner and match services.
 	PARS *pars.Handler
+	// API serves the JSON API under /api/v1/.
+	API *api.Handler
 }
 
 // Server is cmex's HTTP surface.
@@ -49,6 +52,9 @@ func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	s.cfg.PARS.Register(mux)
+	if s.cfg.API != nil {
+		s.cfg.API.Register(mux)
+	}
 	return mux
 }
 

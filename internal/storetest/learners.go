@@ -299,3 +299,49 @@ func testConcurrentLearnerReports(t *testing.T, open Opener) {
 		t.Errorf("%d records, want 3", got)
 	}
 }
+
+func init() { extra = append(extra, named{"APIKeys", testAPIKeys}) }
+
+func testAPIKeys(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	ctx := context.Background()
+	p := e.MustProvider(t, cmextest.ProviderA, "A", "a", "pw")
+	keys := sqlstore.NewAPIKeyService(e.db)
+	k, token, err := keys.CreateAPIKey(ctx, p.Organization.ID, "lms")
+	if err != nil || !strings.HasPrefix(token, "cmex_"+k.Prefix+"_") || len(token) != 5+8+1+64 {
+		t.Fatalf("create: %+v %q %v", k, token, err)
+	}
+	if _, _, err := keys.CreateAPIKey(ctx, p.Organization.ID, "lms"); cmex.ErrorCode(err) != cmex.ECONFLICT {
+		t.Errorf("same name again: %v", err)
+	}
+	got, err := keys.AuthenticateAPIKey(ctx, token)
+	if err != nil || got.Organization.ProviderID != cmextest.ProviderA || got.User.Username != "apikey:lms" {
+		t.Fatalf("authenticate: %+v %v", got, err)
+	}
+	var stored string
+	if err := e.db.SQL().QueryRow("SELECT hash FROM api_keys").Scan(&stored); err != nil || strings.Contains(token, stored) || len(stored) != 64 {
+		t.Errorf("the token is stored as %q", stored)
+	}
+	last := "0"
+	if strings.HasSuffix(token, "0") {
+		last = "1"
+	}
+	for _, bad := range []string{"", "cmex_", token[:len(token)-1] + last, strings.Replace(token, k.Prefix, "00000000", 1), "Bearer " + token} {
+		if _, err := keys.AuthenticateAPIKey(ctx, bad); cmex.ErrorCode(err) != cmex.EUNAUTHORIZED {
+			t.Errorf("token %q: %v", bad, err)
+		}
+	}
+	list, err := keys.ListAPIKeys(ctx, p.Organization.ID)
+	if err != nil || len(list) != 1 || list[0].Name != "lms" {
+		t.Errorf("list: %v %v", list, err)
+	}
+	if err := keys.RevokeAPIKey(ctx, p.Organization.ID, "lms"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.AuthenticateAPIKey(ctx, token); cmex.ErrorCode(err) != cmex.EUNAUTHORIZED {
+		t.Errorf("a revoked key still works: %v", err)
+	}
+	if err := keys.RevokeAPIKey(ctx, p.Organization.ID, "lms"); cmex.ErrorCode(err) != cmex.ENOTFOUND {
+		t.Errorf("revoking twice: %v", err)
+	}
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/cmexhub/cmex"
+	"github.com/cmexhub/cmex/internal/sqlstore"
+)
+
+func apikeyCommand() *command {
+	c := &command{
+		name:    "apikey",
+		summary: "Make, list or revoke a provider's API keys for the JSON API. A new key's token is printed once and not kept.",
+		usage:   "cmex apikey add|revoke -provider ID -name NAME [-db DB] | cmex apikey list -provider ID [-db DB]",
+		example: `cmex apikey add -provider 1234567 -name lms      # prints cmex_…; send it as Authorization: Bearer cmex_…
+cmex apikey list -provider 1234567
+cmex apikey revoke -provider 1234567 -name lms`,
+	}
+	c.run = func(ctx context.Context, e *env, args []string) error {
+		if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+			fs := c.flagSet(e)
+			dbFlag(fs)
+			fs.String("provider", "", "ACCME provider id of the key's organization (required)")
+			fs.String("name", "", "the key's name (required for add and revoke)")
+			fs.SetOutput(e.stdout)
+			c.printUsage(e.stdout, fs)
+			if len(args) == 0 {
+				return fmt.Errorf("%w: want add, list or revoke", errUsage)
+			}
+			return nil
+		}
+		sub := args[0]
+		fs := c.flagSet(e)
+		db := dbFlag(fs)
+		provider := fs.String("provider", "", "ACCME provider id of the key's organization (required)")
+		name := fs.String("name", "", "the key's name (required for add and revoke)")
+		if err := parse(fs, args[1:], e); err != nil {
+			return err
+		}
+		if *provider == "" || sub != "list" && *name == "" {
+			return fmt.Errorf("%w: apikey %s needs -provider and -name", errUsage, sub)
+		}
+		pid, err := cmex.ParseProviderID(*provider)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		return withDB(ctx, *db, func(s *sqlstore.DB) error {
+			org, err := sqlstore.NewOrganizationService(s).FindOrganizationByProviderID(ctx, pid)
+			if err != nil {
+				return cliError(err)
+			}
+			keys := sqlstore.NewAPIKeyService(s)
+			switch sub {
+			case "add":
+				_, token, err := keys.CreateAPIKey(ctx, org.ID, *name)
+				if err != nil {
+					return cliError(err)
+				}
+				fmt.Fprintln(e.stdout, token)
+				fmt.Fprintln(e.stderr, "Keep this token: cmex keeps only its hash and cannot show it again.")
+				return nil
+			case "revoke":
+				if err := keys.RevokeAPIKey(ctx, org.ID, *name); err != nil {
+					return cliError(err)
+				}
+				fmt.Fprintf(e.stdout, "API key %s revoked\n", *name)
+				return nil
+			case "list":
+				list, err := keys.ListAPIKeys(ctx, org.ID)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tPREFIX\tCREATED")
+				for _, k := range list {
+					fmt.Fprintf(tw, "%s\tcmex_%s_…\t%s\n", k.Name, k.Prefix, k.CreatedAt.Format("2006-01-02"))
+				}
+				return tw.Flush()
+			}
+			return fmt.Errorf("%w: unknown apikey command %q; want add, list or revoke", errUsage, sub)
+		})
+	}
+	return c
+}
