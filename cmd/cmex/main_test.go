@@ -566,9 +566,72 @@ func TestReadmeExamples(t *testing.T) {
 	if code != 1 || strings.TrimSpace(strings.TrimPrefix(out, "../../")) != want || !strings.Contains(string(readme), want) {
 		t.Errorf("validate examples/activity.xml: %d %q; README must show %q", code, out, want)
 	}
+	readmeLearnerFlow(t, string(readme), example)
+
 	fixed := filepath.Join(t.TempDir(), "activity.xml")
 	os.WriteFile(fixed, bytes.Replace(example("activity.xml"), []byte(">1.1<"), []byte(">1.25<"), 1), 0o644)
 	if out, code := runCLI(t, nil, "", "validate", fixed); code != 0 {
 		t.Errorf("with 1.25 credits, as the README says: %d %s", code, out)
+	}
+}
+
+// readmeLearnerFlow runs the README's learner example on a fresh sandbox, as
+// its shell commands do: the activity id taken from the SaveActivity answer
+// with the same pattern, put in place of ACTIVITY_ID.
+func readmeLearnerFlow(t *testing.T, readme string, example func(string) []byte) {
+	for _, f := range []string{"examples/save-moc-activity.xml", "examples/save-learner.xml", "examples/learner-status-by-credit.xml",
+		"examples/learner-status-by-learner.xml", "examples/delete-learner.xml", "examples/learner-match.xml"} {
+		if !strings.Contains(readme, f) {
+			t.Errorf("README no longer mentions %s; update this test with it", f)
+		}
+	}
+	s := startServer(t, []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "cmex.db")}, "-sandbox", "-sandbox-board-delay", "200ms")
+	defer s.stop()
+	raw := s.postRaw(savePath, example("save-moc-activity.xml"))
+	m := regexp.MustCompile(`entry&quot;&gt;([0-9]{9})`).FindStringSubmatch(raw)
+	if m == nil || m[1] != "300000001" {
+		t.Fatalf("save-moc-activity.xml: no activity id in %.300s", raw)
+	}
+	withID := func(name string) []byte { return bytes.ReplaceAll(example(name), []byte("ACTIVITY_ID"), []byte(m[1])) }
+	if r := s.post(saveLearnerPath, withID("save-learner.xml")); r.StatusCode != "Accepted" {
+		t.Fatalf("save-learner.xml: %+v", r)
+	}
+	seen := map[string]bool{}
+	s.waitFor(byCreditPath, example("learner-status-by-credit.xml"), "v2026-2", "Submitted", seen)
+	s.waitFor(byLearnerPath, withID("learner-status-by-learner.xml"), "v2026-2", "Approved", seen)
+	if r := s.post(saveLearnerPath, withID("delete-learner.xml")); r.StatusCode != "Accepted" {
+		t.Errorf("delete-learner.xml: %+v", r)
+	}
+	if r := s.postRaw(matchPath, example("learner-match.xml")); !strings.Contains(r, "<MatchedLearnerCount>1</MatchedLearnerCount>") {
+		t.Errorf("learner-match.xml: %s", r)
+	}
+	req, _ := http.NewRequest("GET", s.base+"/api/v1/learner-records/ccid:aaatestorganization.org:v2026-2", nil)
+	req.SetBasicAuth("webserviceuser@yourdomain.org", "sandbox")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Errorf("the README's JSON API example: %v %v", err, res)
+	}
+	if err == nil {
+		res.Body.Close()
+	}
+	res, err = http.Post(s.base+"/api/v1/learners/match", "application/json", strings.NewReader(`{"firstName":"Helen","lastName":"Markman","npi":"1234567890"}`))
+	if err == nil {
+		res.Body.Close()
+		if res.StatusCode != http.StatusUnauthorized {
+			t.Errorf("match without credentials: %d", res.StatusCode)
+		}
+	}
+	req, _ = http.NewRequest("POST", s.base+"/api/v1/learners/match", strings.NewReader(`{"firstName":"Helen","lastName":"Markman","npi":"1234567890"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth("webserviceuser@yourdomain.org", "sandbox")
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]int
+	json.NewDecoder(res.Body).Decode(&body)
+	res.Body.Close()
+	if body["matchedLearnerCount"] != 1 {
+		t.Errorf("the README's match example: %v", body)
 	}
 }
