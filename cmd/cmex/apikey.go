@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"text/tabwriter"
 
-	"github.com/cmexhub/cmex"
 	"github.com/cmexhub/cmex/internal/sqlstore"
 )
 
@@ -19,17 +19,12 @@ cmex apikey list -provider 1234567
 cmex apikey revoke -provider 1234567 -name lms`,
 	}
 	c.run = func(ctx context.Context, e *env, args []string) error {
-		if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
-			fs := c.flagSet(e)
+		if done, err := c.groupHelp(e, args, "add, list or revoke", func(fs *flag.FlagSet) {
 			dbFlag(fs)
 			fs.String("provider", "", "ACCME provider id of the key's organization (required)")
 			fs.String("name", "", "the key's name (required for add and revoke)")
-			fs.SetOutput(e.stdout)
-			c.printUsage(e.stdout, fs)
-			if len(args) == 0 {
-				return fmt.Errorf("%w: want add, list or revoke", errUsage)
-			}
-			return nil
+		}); done {
+			return err
 		}
 		sub := args[0]
 		fs := c.flagSet(e)
@@ -42,14 +37,10 @@ cmex apikey revoke -provider 1234567 -name lms`,
 		if *provider == "" || sub != "list" && *name == "" {
 			return fmt.Errorf("%w: apikey %s needs -provider and -name", errUsage, sub)
 		}
-		pid, err := cmex.ParseProviderID(*provider)
-		if err != nil {
-			return fmt.Errorf("%w: %v", errUsage, err)
-		}
 		return withDB(ctx, *db, func(s *sqlstore.DB) error {
-			org, err := sqlstore.NewOrganizationService(s).FindOrganizationByProviderID(ctx, pid)
+			org, err := findProvider(ctx, s, *provider)
 			if err != nil {
-				return cliError(err)
+				return err
 			}
 			keys := sqlstore.NewAPIKeyService(s)
 			switch sub {

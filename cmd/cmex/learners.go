@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"strconv"
@@ -24,15 +25,8 @@ cmex learners list -name markman
 cmex learners show 2`,
 	}
 	c.run = func(ctx context.Context, e *env, args []string) error {
-		if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
-			fs := c.flagSet(e)
-			dbFlag(fs)
-			fs.SetOutput(e.stdout)
-			c.printUsage(e.stdout, fs)
-			if len(args) == 0 {
-				return fmt.Errorf("%w: want import, list or show", errUsage)
-			}
-			return nil
+		if done, err := c.groupHelp(e, args, "import, list or show", func(fs *flag.FlagSet) { dbFlag(fs) }); done {
+			return err
 		}
 		fs := c.flagSet(e)
 		db := dbFlag(fs)

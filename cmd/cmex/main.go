@@ -169,3 +169,20 @@ func parse(fs *flag.FlagSet, args []string, e *env) error {
 func envName(flagName string) string {
 	return "CMEX_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
+
+// groupHelp serves a command made of subcommands (provider add|list) when
+// it is called with none, or with -h: it prints the usage with the flags
+// declare adds, and reports that it answered.
+func (c *command) groupHelp(e *env, args []string, want string, declare func(*flag.FlagSet)) (bool, error) {
+	if len(args) > 0 && args[0] != "-h" && args[0] != "-help" && args[0] != "--help" {
+		return false, nil
+	}
+	fs := c.flagSet(e)
+	declare(fs)
+	fs.SetOutput(e.stdout)
+	c.printUsage(e.stdout, fs)
+	if len(args) == 0 {
+		return true, fmt.Errorf("%w: want %s", errUsage, want)
+	}
+	return true, nil
+}

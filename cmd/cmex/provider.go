@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"text/tabwriter"
 
@@ -18,15 +19,8 @@ func providerCommand() *command {
 cmex provider list`,
 	}
 	c.run = func(ctx context.Context, e *env, args []string) error {
-		if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
-			fs := c.flagSet(e)
-			dbFlag(fs)
-			fs.SetOutput(e.stdout)
-			c.printUsage(e.stdout, fs)
-			if len(args) == 0 {
-				return fmt.Errorf("%w: want add or list", errUsage)
-			}
-			return nil
+		if done, err := c.groupHelp(e, args, "add or list", func(fs *flag.FlagSet) { dbFlag(fs) }); done {
+			return err
 		}
 		fs := c.flagSet(e)
 		db := dbFlag(fs)
@@ -86,4 +80,18 @@ func cliError(err error) error {
 		return fmt.Errorf("%s", cmex.ErrorMessage(err))
 	}
 	return err
+}
+
+// findProvider returns the organization with the provider id given on the
+// command line.
+func findProvider(ctx context.Context, s *sqlstore.DB, id string) (*cmex.Organization, error) {
+	pid, err := cmex.ParseProviderID(id)
+	if err != nil {
+		return nil, fmt.Errorf("%w: -provider: %v", errUsage, err)
+	}
+	org, err := sqlstore.NewOrganizationService(s).FindOrganizationByProviderID(ctx, pid)
+	if err != nil {
+		return nil, cliError(err)
+	}
+	return org, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -30,17 +31,12 @@ printf '%s\n' "$PASSWORD" | cmex user add -provider 1234567 -user lms@example.or
 cmex user list -provider 1234567`,
 	}
 	c.run = func(ctx context.Context, e *env, args []string) error {
-		if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
-			fs := c.flagSet(e)
+		if done, err := c.groupHelp(e, args, "add, passwd or list", func(fs *flag.FlagSet) {
 			dbFlag(fs)
 			fs.String("provider", "", "ACCME provider id of the user's organization (required)")
 			fs.String("user", "", "username, usually an e-mail address (required for add and passwd)")
-			fs.SetOutput(e.stdout)
-			c.printUsage(e.stdout, fs)
-			if len(args) == 0 {
-				return fmt.Errorf("%w: want add, passwd or list", errUsage)
-			}
-			return nil
+		}); done {
+			return err
 		}
 		sub := args[0]
 		fs := c.flagSet(e)
@@ -56,14 +52,10 @@ cmex user list -provider 1234567`,
 		if *provider == "" || username != nil && *username == "" {
 			return fmt.Errorf("%w: user %s needs -provider%s", errUsage, sub, map[bool]string{true: " and -user", false: ""}[username != nil])
 		}
-		pid, err := cmex.ParseProviderID(*provider)
-		if err != nil {
-			return fmt.Errorf("%w: %v", errUsage, err)
-		}
 		return withDB(ctx, *db, func(s *sqlstore.DB) error {
-			org, err := sqlstore.NewOrganizationService(s).FindOrganizationByProviderID(ctx, pid)
+			org, err := findProvider(ctx, s, *provider)
 			if err != nil {
-				return cliError(err)
+				return err
 			}
 			users := sqlstore.NewUserService(s)
 			switch sub {
