@@ -28,6 +28,16 @@ func decodeActivityData(data string, mode Mode, lineOffset int) (*decodedActivit
 	if strings.TrimSpace(data) == "" {
 		return nil, fail(http.StatusOK, cmex.RuleDataUnreadable, cmex.Args{Detail: " Data is empty."})
 	}
+	root, f := parseData(data, lineOffset)
+	if f != nil {
+		return nil, f
+	}
+	return decodeActivityTree(root, mode)
+}
+
+// parseData parses the document a SubmitMessage's Data carried; a document
+// that is not well-formed is 455, at its line in the enclosing file.
+func parseData(data string, lineOffset int) (*node, *failure) {
 	lim := defaultLimits
 	lim.lineOffset = lineOffset
 	root, err := parseTree([]byte(data), lim)
@@ -36,7 +46,7 @@ func decodeActivityData(data string, mode Mode, lineOffset int) (*decodedActivit
 		f.problem.Line = syntaxLine(err, lineOffset)
 		return nil, f
 	}
-	return decodeActivityTree(root, mode)
+	return root, nil
 }
 
 // decodeActivityTree reads a parsed ACCMEActivities document holding

@@ -23,12 +23,8 @@ func decodeLearnerData(data string, mode Mode, lineOffset int) (*decodedLearner,
 	if strings.TrimSpace(data) == "" {
 		return nil, fail(http.StatusOK, cmex.RuleLearnerGeneral, cmex.Args{}).detail(" Data is empty.")
 	}
-	lim := defaultLimits
-	lim.lineOffset = lineOffset
-	root, err := parseTree([]byte(data), lim)
-	if err != nil {
-		f := fail(http.StatusOK, cmex.RuleXMLError, cmex.Args{Detail: errText(err)})
-		f.problem.Line = syntaxLine(err, lineOffset)
+	root, f := parseData(data, lineOffset)
+	if f != nil {
 		return nil, f
 	}
 	return decodeLearnerTree(root, mode)

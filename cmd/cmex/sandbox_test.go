@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"testing"
+
+	"github.com/cmexhub/cmex"
+	"github.com/cmexhub/cmex/internal/sqlite"
+	"github.com/cmexhub/cmex/internal/sqlstore"
+)
+
+// TestSandboxFixtures: loading the fixtures twice changes nothing, and a
+// new -sandbox-password re-keys the sandbox users, as the README says.
+func TestSandboxFixtures(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cmex.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	orgs, users, persons := sqlstore.NewOrganizationService(db), sqlstore.NewUserService(db), sqlstore.NewPersonService(db)
+	logger := slog.New(slog.DiscardHandler)
+	for range 2 {
+		if err := loadSandbox(ctx, orgs, users, "sandbox", logger); err != nil {
+			t.Fatal(err)
+		}
+		if err := loadSandboxLearners(ctx, persons, logger); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	db.SQL().QueryRow("SELECT count(*) FROM persons").Scan(&n)
+	if n != 70 {
+		t.Errorf("%d sandbox learners, want 70", n)
+	}
+	if err := loadSandbox(ctx, orgs, users, "a new password", logger); err != nil {
+		t.Fatal(err)
+	}
+	for password, want := range map[string]string{"sandbox": cmex.EUNAUTHORIZED, "a new password": ""} {
+		for _, f := range sandboxProviders {
+			if _, err := users.Authenticate(ctx, f.id, f.user, password); cmex.ErrorCode(err) != want {
+				t.Errorf("%s with %q: %v", f.user, password, err)
+			}
+		}
+	}
+	list, _ := orgs.ListOrganizations(ctx)
+	if len(list) != 2 {
+		t.Errorf("%d organizations after three loads, want 2", len(list))
+	}
+	// Riley is the one learner the simulated boards reject.
+	code, reason, reject := sandboxReject(&cmex.LearnerRecord{Board: "ABIM", Learner: cmex.LearnerIdentity{UniqueIDs: []cmex.UniqueID{{Domain: "ABIM", Value: "999990"}}}})
+	if !reject || code != "661" || reason == "" {
+		t.Errorf("Riley: %q %q %v", code, reason, reject)
+	}
+	if _, _, reject := sandboxReject(&cmex.LearnerRecord{Board: "ABIM", Learner: cmex.LearnerIdentity{UniqueIDs: []cmex.UniqueID{{Domain: "ABIM", Value: "999902"}}}}); reject {
+		t.Error("Jane is rejected")
+	}
+}
