@@ -2,7 +2,6 @@ package cmex
 
 import (
 	"context"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -250,14 +249,4 @@ type LearnerService interface {
 	// it is still in the first, and records the change. It reports whether
 	// it moved the record, so that several workers may race.
 	MoveLearnerRecord(ctx context.Context, id LearnerRecordID, from LearnerStatus, ch StatusChange) (bool, error)
-}
-
-// SortRecords orders records by completion date, then id.
-func SortRecords(rs []*LearnerRecord) {
-	sort.Slice(rs, func(i, j int) bool {
-		if c := rs[i].CompletionDate.Compare(rs[j].CompletionDate); c != 0 {
-			return c < 0
-		}
-		return rs[i].ID < rs[j].ID
-	})
 }

@@ -32,14 +32,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	store := cmextest.NewStore(t, today)
 	ctx := t.Context()
-	p, err := store.Users.Authenticate(ctx, cmextest.ProviderA, "webserviceuser@yourdomain.org", cmextest.Password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _, err := store.Activities.SaveActivity(ctx, cmex.ActivityChange{Action: "Add", Activity: cmextest.Activity("moc", 2025), By: *p})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, a := store.MOCActivity(t, "moc")
 	if _, err := store.Persons.ImportPersons(ctx, []*cmex.Person{cmextest.Jane(), cmextest.Helen()}); err != nil {
 		t.Fatal(err)
 	}

@@ -9,26 +9,18 @@ import (
 	"github.com/cmexhub/cmex"
 	"github.com/cmexhub/cmex/internal/boardsim"
 	"github.com/cmexhub/cmex/internal/cmextest"
-	"github.com/cmexhub/cmex/internal/sqlstore"
 )
 
 func TestBoardMovesMOCRecords(t *testing.T) {
 	start := time.Date(2025, 6, 15, 12, 0, 0, 0, time.UTC)
 	store := cmextest.NewStore(t, start)
 	ctx := context.Background()
-	p, err := store.Users.Authenticate(ctx, cmextest.ProviderA, "webserviceuser@yourdomain.org", cmextest.Password)
-	if err != nil {
+	p, a := store.MOCActivity(t, "moc")
+	if _, err := store.Persons.ImportPersons(ctx, []*cmex.Person{cmextest.Jane()}); err != nil {
 		t.Fatal(err)
 	}
-	a, _, err := store.Activities.SaveActivity(ctx, cmex.ActivityChange{Action: "Add", Activity: cmextest.Activity("moc", 2025), By: *p})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sqlstore.NewPersonService(store.DB).ImportPersons(ctx, []*cmex.Person{cmextest.Jane()}); err != nil {
-		t.Fatal(err)
-	}
-	learners := sqlstore.NewLearnerService(store.DB, cmex.MatchRegistry)
-	recs, _, err := learners.SaveLearnerReport(ctx, cmex.LearnerChange{Report: cmextest.JaneReport(a.ID, "2025-06-01", "b"), By: *p})
+	learners := store.Learners
+	recs, _, err := learners.SaveLearnerReport(ctx, cmex.LearnerChange{Report: cmextest.JaneReport(a.ID, "2025-06-01", "b"), By: p})
 	if err != nil {
 		t.Fatal(err, cmex.ErrorProblems(err))
 	}

@@ -74,3 +74,19 @@ func Count(tb testing.TB, db *sqlstore.DB, table string) int {
 	}
 	return n
 }
+
+// MOCActivity signs in as provider 1234567's web-service user and adds the
+// fixture Activity (ABIM-registered, 2025) under providerActivityID.
+func (s *Store) MOCActivity(tb testing.TB, providerActivityID string) (cmex.Principal, *cmex.Activity) {
+	tb.Helper()
+	ctx := context.Background()
+	p, err := s.Users.Authenticate(ctx, ProviderA, "webserviceuser@yourdomain.org", Password)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a, _, err := s.Activities.SaveActivity(ctx, cmex.ActivityChange{Action: "Add", Activity: Activity(providerActivityID, 2025), By: *p})
+	if err != nil {
+		tb.Fatal(err, cmex.ErrorProblems(err))
+	}
+	return *p, a
+}
