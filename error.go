@@ -14,6 +14,7 @@ const (
 	ECONFLICT     = "conflict"     // the record already exists
 	EUNAUTHORIZED = "unauthorized" // bad or missing credentials
 	ETOOLARGE     = "too_large"    // the request exceeds a size or count limit
+	EUNAVAILABLE  = "unavailable"  // a remote system cmex depends on did not answer usefully; the message says which
 )
 
 // Error is the one error type whose message is safe to show to a client.

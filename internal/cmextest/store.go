@@ -20,6 +20,8 @@ type Store struct {
 	Activities    *sqlstore.ActivityService
 	Persons       *sqlstore.PersonService
 	Learners      *sqlstore.LearnerService // matching against the registry
+	Societies     *sqlstore.SocietyService
+	Gateway       *sqlstore.GatewayService
 }
 
 // Password is the password of the users NewStore creates.
@@ -46,6 +48,8 @@ func NewStore(tb testing.TB, now time.Time) *Store {
 		Activities:    sqlstore.NewActivityService(db),
 		Persons:       sqlstore.NewPersonService(db),
 		Learners:      sqlstore.NewLearnerService(db, cmex.MatchRegistry),
+		Societies:     sqlstore.NewSocietyService(db),
+		Gateway:       sqlstore.NewGatewayService(db),
 	}
 	for _, p := range []struct {
 		id         cmex.ProviderID

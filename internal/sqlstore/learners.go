@@ -112,7 +112,7 @@ func (s *LearnerService) state(ctx context.Context, tx conn, ch cmex.LearnerChan
 	}
 	if st.Activity != nil {
 		keys := cmex.CandidateKeys(r.Learner, st.Candidates)
-		recs, err := s.scanRecords(tx.query(ctx, `SELECT `+recordColumns+` FROM learner_records
+		recs, err := scanRecords(tx.query(ctx, `SELECT `+recordColumns+` FROM learner_records
 			WHERE activity_id = ? AND NOT deleted AND learner_key IN (`+placeholders(len(keys))+`)`, append([]any{r.ActivityID}, anys(keys)...)...))
 		if err != nil {
 			return st, fmt.Errorf("learner's records: %w", err)
@@ -126,7 +126,7 @@ func (s *LearnerService) state(ctx context.Context, tx conn, ch cmex.LearnerChan
 		}
 	}
 	if len(ids) > 0 {
-		recs, err := s.scanRecords(tx.query(ctx, `SELECT `+recordColumns+` FROM learner_records
+		recs, err := scanRecords(tx.query(ctx, `SELECT `+recordColumns+` FROM learner_records
 			WHERE organization_id = ? AND NOT deleted AND credit_id IN (`+placeholders(len(ids))+`)`, append([]any{org}, anys(ids)...)...))
 		if err != nil {
 			return st, fmt.Errorf("records by credit id: %w", err)
@@ -223,7 +223,7 @@ func (s *LearnerService) FindLearnerRecords(ctx context.Context, f cmex.LearnerR
 	if limit <= 0 {
 		limit = 1000
 	}
-	recs, err := s.scanRecords(s.db.read().query(ctx, `SELECT `+prefixed("r.", recordColumns)+`
+	recs, err := scanRecords(s.db.read().query(ctx, `SELECT `+prefixed("r.", recordColumns)+`
 		FROM learner_records r JOIN organizations o ON o.id = r.organization_id
 		WHERE `+strings.Join(where, " AND ")+` ORDER BY r.id LIMIT ?`, append(args, limit)...))
 	if err != nil {
@@ -289,7 +289,7 @@ func (s *LearnerService) RecordsAwaiting(ctx context.Context, st cmex.LearnerSta
 	if limit <= 0 {
 		limit = 100
 	}
-	recs, err := s.scanRecords(s.db.read().query(ctx, `SELECT `+recordColumns+` FROM learner_records
+	recs, err := scanRecords(s.db.read().query(ctx, `SELECT `+recordColumns+` FROM learner_records
 		WHERE status = ? AND status_at <= ? AND NOT deleted AND board <> '' ORDER BY status_at, id LIMIT ?`,
 		string(st), t.UTC(), limit))
 	if err != nil {
@@ -302,7 +302,7 @@ const recordColumns = "id, status, status_code, status_reason, status_at, delete
 
 // scanRecords reads rows of recordColumns: the immutable document, with the
 // columns that move laid over it.
-func (s *LearnerService) scanRecords(rows *sql.Rows, err error) ([]*cmex.LearnerRecord, error) {
+func scanRecords(rows *sql.Rows, err error) ([]*cmex.LearnerRecord, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,299 @@
+package cmex
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strings"
+	"time"
+)
+
+// AccountID is cmex's key for a gateway account.
+type AccountID int64
+
+// Account is a physician's CME Gateway account: her own login to the
+// gateway, from which she binds the societies she belongs to and sees one
+// transcript of all their credits. Only a hash of her password is kept.
+type Account struct {
+	ID         AccountID `json:"id"`
+	Username   string    `json:"username"`
+	GivenName  string    `json:"givenName"`
+	FamilyName string    `json:"familyName"`
+	Email      string    `json:"email,omitempty"`
+	Address    Address   `json:"address"`
+	CreatedAt  time.Time `json:"createdAt,omitzero"`
+}
+
+// Binding ties an account to its member id at a society, as customer_binding
+// returned it. The society password she bound with is never kept.
+type Binding struct {
+	AccountID   AccountID `json:"accountId"`
+	SocietyID   SocietyID `json:"-"`
+	SocietyCode string    `json:"society"`
+	MemberID    string    `json:"memberId"`
+	BoundAt     time.Time `json:"boundAt"`
+}
+
+// SelfCredit is a credit the physician enters herself; transcripts mark it
+// as self-attested.
+type SelfCredit struct {
+	ID        int64     `json:"id"`
+	AccountID AccountID `json:"-"`
+	CEU
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// CachedOrder is the last ceu_order a society answered for a member.
+type CachedOrder struct {
+	SocietyID SocietyID
+	MemberID  string
+	Customer  *Customer
+	FetchedAt time.Time
+}
+
+// GatewayService keeps gateway accounts, their bindings and self-attested
+// credits, and the cache of societies' answers.
+type GatewayService interface {
+	// CreateAccount stores a with the hash of password and sets its ID and
+	// CreatedAt. A username in use (compared without regard to case) is
+	// ECONFLICT.
+	CreateAccount(ctx context.Context, a *Account, password string) error
+	// AuthenticateAccount returns the account with this login, or
+	// EUNAUTHORIZED.
+	AuthenticateAccount(ctx context.Context, username, password string) (*Account, error)
+	// Account returns an account, or ENOTFOUND.
+	Account(ctx context.Context, id AccountID) (*Account, error)
+	// AccountByUsername returns an account, or ENOTFOUND.
+	AccountByUsername(ctx context.Context, username string) (*Account, error)
+	// ListAccounts returns every account, by username.
+	ListAccounts(ctx context.Context) ([]*Account, error)
+
+	// SaveBinding stores b, replacing the account's earlier binding to the
+	// same society. A member id already bound to another account is
+	// ECONFLICT.
+	SaveBinding(ctx context.Context, b *Binding) error
+	// Bindings returns an account's bindings, by society code.
+	Bindings(ctx context.Context, account AccountID) ([]*Binding, error)
+	// BindingByMember returns the binding of a society's member, or
+	// ENOTFOUND.
+	BindingByMember(ctx context.Context, society SocietyID, memberID string) (*Binding, error)
+	// DeleteBinding removes an account's binding to a society, or ENOTFOUND.
+	DeleteBinding(ctx context.Context, account AccountID, society SocietyID) error
+
+	// AddSelfCredit stores a self-attested credit and sets its ID.
+	AddSelfCredit(ctx context.Context, c *SelfCredit) error
+	// SelfCredits returns an account's self-attested credits, by date.
+	SelfCredits(ctx context.Context, account AccountID) ([]*SelfCredit, error)
+	// DeleteSelfCredit removes one, or ENOTFOUND.
+	DeleteSelfCredit(ctx context.Context, account AccountID, id int64) error
+
+	// CachedOrder returns the cached answer of a society for a member, or
+	// ENOTFOUND.
+	CachedOrder(ctx context.Context, society SocietyID, memberID string) (*CachedOrder, error)
+	// StoreOrder caches a society's answer.
+	StoreOrder(ctx context.Context, o *CachedOrder) error
+}
+
+// TranscriptService binds accounts to societies and builds transcripts:
+// the gateway's work, which calls societies.
+type TranscriptService interface {
+	// Bind checks a society login with the society (customer_binding) and
+	// binds the account to the member id it returns. A login the society
+	// refuses is EUNAUTHORIZED with the society's message; a society that
+	// cannot be reached is EUNAVAILABLE.
+	Bind(ctx context.Context, account AccountID, society, username, password string) (*Binding, error)
+	// Transcript gathers the account's credits from every bound society
+	// and her self-attested ones.
+	Transcript(ctx context.Context, account AccountID) (*Transcript, error)
+}
+
+// Source statuses on a transcript.
+const (
+	SourceOK     = "ok"     // the society answered now
+	SourceCached = "cached" // a recent answer was served without asking again
+	SourceStale  = "stale"  // the society failed; its last answer is shown
+	SourceFailed = "failed" // the society failed and no earlier answer exists
+)
+
+// SourceSelf is the source of self-attested credits.
+const SourceSelf = "self"
+
+// TranscriptSource says how one bound society answered.
+type TranscriptSource struct {
+	Society   string    `json:"society"` // code
+	Name      string    `json:"name"`
+	MemberID  string    `json:"memberId"`
+	Status    string    `json:"status"`
+	Error     string    `json:"error,omitempty"`
+	FetchedAt time.Time `json:"fetchedAt,omitzero"` // of the credits shown
+	Credits   int       `json:"credits"`
+}
+
+// SourceResult is what the gateway got from one society, for
+// BuildTranscript.
+type SourceResult struct {
+	TranscriptSource
+	Customer *Customer // nil when failed
+}
+
+// TranscriptCredit is one credit on a transcript.
+type TranscriptCredit struct {
+	CEU
+	// Sources are the codes of the societies that reported it (several
+	// when it reached the gateway by several routes), or "self".
+	Sources      []string `json:"sources"`
+	SelfAttested bool     `json:"selfAttested,omitempty"`
+	// Stale marks credits shown from a cached answer of a society that
+	// failed this time.
+	Stale bool `json:"stale,omitempty"`
+}
+
+// CompetencyTotal is the MOC credit toward one competency in a category.
+type CompetencyTotal struct {
+	Competency string `json:"competency"`
+	Category   string `json:"category"`
+	Credits    Points `json:"credits"`
+}
+
+// Totals are a transcript's sums, as the seed's transcript shows them.
+type Totals struct {
+	// Category1 is the AMA PRA Category 1 credit of all activities, each
+	// counted once (CEU.Credits).
+	Category1 Points `json:"category1"`
+	// Category1Subspecialty sums the Category 1 CME details that name a
+	// subspecialty.
+	Category1Subspecialty Points `json:"category1Subspecialty"`
+	// SelfAttestedCategory1 is the part of Category1 the physician attests.
+	SelfAttestedCategory1 Points `json:"selfAttestedCategory1"`
+	// MOC sums MOC details by competency and category.
+	MOC []CompetencyTotal `json:"moc"`
+}
+
+// Transcript is a physician's credits from every source.
+type Transcript struct {
+	Account     Account            `json:"account"`
+	GeneratedAt time.Time          `json:"generatedAt"`
+	Sources     []TranscriptSource `json:"sources"`
+	Credits     []TranscriptCredit `json:"credits"`
+	Totals      Totals             `json:"totals"`
+}
+
+// Failed returns the sources that did not answer this time.
+func (t *Transcript) Failed() []TranscriptSource {
+	var out []TranscriptSource
+	for _, s := range t.Sources {
+		if s.Status == SourceStale || s.Status == SourceFailed {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// BuildTranscript merges what the societies answered and the self-attested
+// credits into one transcript: each credit once with every source that
+// reported it, in date order, and the totals.
+func BuildTranscript(a Account, now time.Time, results []SourceResult, self []*SelfCredit) *Transcript {
+	t := &Transcript{Account: a, GeneratedAt: now, Sources: []TranscriptSource{}, Credits: []TranscriptCredit{}}
+	index := map[string]int{}
+	add := func(c CEU, source string, selfAttested, stale bool) {
+		key := c.Key()
+		if i, ok := index[key]; ok {
+			tc := &t.Credits[i]
+			if !slices.Contains(tc.Sources, source) {
+				tc.Sources = append(tc.Sources, source)
+			}
+			// A credit one live source confirms is not stale.
+			tc.Stale = tc.Stale && stale
+			return
+		}
+		index[key] = len(t.Credits)
+		t.Credits = append(t.Credits, TranscriptCredit{CEU: c, Sources: []string{source}, SelfAttested: selfAttested, Stale: stale})
+	}
+	results = slices.Clone(results)
+	slices.SortFunc(results, func(x, y SourceResult) int { return cmp.Compare(x.Society, y.Society) })
+	for _, r := range results {
+		src := r.TranscriptSource
+		if r.Customer != nil {
+			src.Credits = len(r.Customer.CEUs)
+			for _, c := range r.Customer.CEUs {
+				add(c, r.Society, false, r.Status == SourceStale)
+			}
+		}
+		t.Sources = append(t.Sources, src)
+	}
+	for _, s := range self {
+		add(s.CEU, SourceSelf, true, false)
+	}
+	slices.SortStableFunc(t.Credits, func(x, y TranscriptCredit) int {
+		if c := x.Date.Compare(y.Date); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.Title, y.Title)
+	})
+	t.Totals = totals(t.Credits)
+	return t
+}
+
+func totals(credits []TranscriptCredit) Totals {
+	var t Totals
+	moc := map[[2]string]Points{}
+	var order [][2]string
+	for _, c := range credits {
+		cat1 := c.Credits(CategoryAMA1)
+		t.Category1 += cat1
+		if c.SelfAttested {
+			t.SelfAttestedCategory1 += cat1
+		}
+		for _, d := range c.Details {
+			switch d.Type {
+			case DetailCME:
+				if strings.EqualFold(d.Category, CategoryAMA1) && len(d.Focus) > 0 {
+					t.Category1Subspecialty += d.Credits
+				}
+			case DetailMOC:
+				for _, f := range d.Focus {
+					k := [2]string{f, d.Category}
+					if _, ok := moc[k]; !ok {
+						order = append(order, k)
+					}
+					moc[k] += d.Credits
+				}
+			}
+		}
+	}
+	t.MOC = []CompetencyTotal{}
+	for _, k := range order {
+		t.MOC = append(t.MOC, CompetencyTotal{Competency: k[0], Category: k[1], Credits: moc[k]})
+	}
+	slices.SortStableFunc(t.MOC, func(x, y CompetencyTotal) int {
+		return cmp.Or(cmp.Compare(x.Category, y.Category), cmp.Compare(x.Competency, y.Competency))
+	})
+	return t
+}
+
+// Key identifies a CEU for removing duplicates: two reports are the same
+// credit when every field agrees, compared without regard to case and
+// spacing.
+func (c *CEU) Key() string {
+	var b strings.Builder
+	norm := func(s string) {
+		b.WriteString(strings.ToLower(strings.Join(strings.Fields(s), " ")))
+		b.WriteByte(0)
+	}
+	norm(c.Sponsor)
+	norm(c.ShortName)
+	norm(c.Title)
+	norm(c.Location)
+	norm(c.Date.String())
+	norm(c.ActivityType)
+	for _, d := range c.Details {
+		norm(d.Type)
+		for _, f := range d.Focus {
+			norm(f)
+		}
+		norm(d.Credits.String())
+		norm(d.Category)
+		b.WriteByte(1)
+	}
+	return b.String()
+}

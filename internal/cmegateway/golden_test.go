@@ -1,0 +1,113 @@
+package cmegateway_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cmexhub/cmex"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+// TestGolden holds every answer of the society services and the credit
+// feed to testdata/golden, byte for byte. Run with -update after a
+// deliberate change (a corrected GUESS, say) and read the diff.
+func TestGolden(t *testing.T) {
+	e := newEnv(t)
+	e.handler.DefaultSociety = "EXAMPLE" // as -sandbox has it; RAD answers at /cmegateway/RAD/…
+	ctx := context.Background()
+
+	// A second local society that approved EXAMPLE, and an account bound
+	// to both, so that EXAMPLE can pull through the credit feed.
+	other := &cmex.Society{Code: "RAD", Name: "Radiology Society", Kind: cmex.SocietyLocal}
+	if err := e.store.Societies.CreateSociety(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	m := cmex.Member{SocietyID: other.ID, MemberID: "R-42", Username: "ned", GivenName: "Ned", FamilyName: "Baker"}
+	if err := e.store.Societies.AddMember(ctx, &m, "rad-password"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.Societies.AddSocietyCredits(ctx, other.ID, "R-42", []cmex.CEU{
+		ceu("Radiology Society", "Breast Imaging Update", "2025-03-08", 650),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.Societies.Approve(ctx, other.ID, e.example.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.Societies.SetFeedLogin(ctx, e.example.ID, "example-admin", "sandbox"); err != nil {
+		t.Fatal(err)
+	}
+	a := e.account(t, "ned.baker")
+	for _, b := range [][3]string{{"EXAMPLE", "NedBaker", "mYpAsSwOrD"}, {"RAD", "ned", "rad-password"}} {
+		if _, err := e.gateway.Bind(ctx, a.ID, b[0], b[1], b[2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	login := func(user, password, method string) url.Values {
+		return url.Values{"customer_username_crypt": {user}, "customer_password_crypt": {password}, "customer_binding_crypt_method": {method}}
+	}
+	feed := func(user, password, customer string) string {
+		return "/cmegateway/credit_feed?" + url.Values{"username": {user}, "password": {password}, "customer": {customer}}.Encode()
+	}
+	cases := []struct {
+		name string
+		path string
+		form url.Values // nil: GET
+	}{
+		{"binding-ok", "/cmegateway/customer_binding", login("NedBaker", "mYpAsSwOrD", "plaintext")},
+		{"binding-misspelt-password-field", "/cmegateway/EXAMPLE/customer_binding",
+			url.Values{"customer_username_crypt": {"nedbaker"}, "cusomter_password_crypt": {"mYpAsSwOrD"}, "customer_binding_crypt_method": {"PLAINTEXT"}}},
+		{"binding-refused", "/cmegateway/customer_binding", login("NOTNedBaker", "NOTmYpAsSwOrD", "plaintext")},
+		{"binding-wrong-password", "/cmegateway/customer_binding", login("NedBaker", "mypassword", "plaintext")},
+		{"binding-md5", "/cmegateway/customer_binding", login("NedBaker", "0f1e2d", "md5")},
+		{"binding-no-method", "/cmegateway/customer_binding", login("NedBaker", "mYpAsSwOrD", "")},
+		{"binding-empty", "/cmegateway/customer_binding", url.Values{}},
+		{"binding-unknown-society", "/cmegateway/NOPE/customer_binding", login("NedBaker", "mYpAsSwOrD", "plaintext")},
+		{"order-ok", "/cmegateway/ceu_order", url.Values{"customer_id": {"01234567"}}},
+		{"order-unknown-customer", "/cmegateway/ceu_order", url.Values{"customer_id": {"99999999"}}},
+		{"order-no-customer-id", "/cmegateway/ceu_order", url.Values{}},
+		{"order-other-society", "/cmegateway/RAD/ceu_order", url.Values{"customer_id": {"R-42"}}},
+		{"feed-ok", feed("example-admin", "sandbox", "01234567"), nil},
+		{"feed-invalid-login", feed("example-admin", "wrong", "01234567"), nil},
+		{"feed-no-login", "/cmegateway/credit_feed?customer=01234567", nil},
+		{"feed-not-opted-in", feed("example-admin", "sandbox", "99999999"), nil},
+	}
+	for _, tc := range cases {
+		var status int
+		var body string
+		if tc.form == nil {
+			status, body = e.get(t, tc.path)
+		} else {
+			status, body = e.post(t, tc.path, tc.form)
+		}
+		got := fmt.Sprintf("HTTP %d\n\n%s", status, body)
+		if status >= 500 {
+			t.Errorf("%s: HTTP %d", tc.name, status)
+		}
+		if strings.Contains(body, "mYpAsSwOrD") || strings.Contains(body, "sandbox<") {
+			t.Errorf("%s: the answer echoes a password:\n%s", tc.name, body)
+		}
+		file := filepath.Join("testdata", "golden", tc.name+".xml")
+		if *update {
+			if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatalf("%s: %v (run go test -update to create it)", tc.name, err)
+		}
+		if got != string(want) {
+			t.Errorf("%s: the answer differs from %s:\n--- got\n%s\n--- want\n%s", tc.name, file, got, want)
+		}
+	}
+}

@@ -1,0 +1,286 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/cmexhub/cmex"
+)
+
+// GatewayService implements cmex.GatewayService.
+type GatewayService struct{ db *DB }
+
+var _ cmex.GatewayService = (*GatewayService)(nil)
+
+// NewGatewayService returns the gateway accounts of db.
+func NewGatewayService(db *DB) *GatewayService { return &GatewayService{db: db} }
+
+const accountColumns = "id, username, given_name, family_name, email, address, created_at"
+
+func scanAccount(row scanner) (*cmex.Account, error) {
+	var a cmex.Account
+	var addr string
+	var created time.Time
+	if err := row.Scan(&a.ID, &a.Username, &a.GivenName, &a.FamilyName, &a.Email, &addr, &created); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(addr), &a.Address); err != nil {
+		return nil, fmt.Errorf("decode account address: %w", err)
+	}
+	a.CreatedAt = created.UTC()
+	return &a, nil
+}
+
+// CreateAccount implements cmex.GatewayService.
+func (s *GatewayService) CreateAccount(ctx context.Context, a *cmex.Account, password string) error {
+	a.Username, a.Email = strings.TrimSpace(a.Username), strings.TrimSpace(a.Email)
+	a.GivenName, a.FamilyName = strings.TrimSpace(a.GivenName), strings.TrimSpace(a.FamilyName)
+	switch {
+	case a.Username == "" || len(a.Username) > 100:
+		return cmex.Errorf(cmex.EINVALID, "a username is 1 to 100 characters")
+	case a.GivenName == "" || a.FamilyName == "" || len(a.GivenName) > 100 || len(a.FamilyName) > 100:
+		return cmex.Errorf(cmex.EINVALID, "an account needs a given and a family name of at most 100 characters each")
+	}
+	if a.Email != "" {
+		if addr, err := mail.ParseAddress(a.Email); err != nil || addr.Address != a.Email {
+			return cmex.Errorf(cmex.EINVALID, "%q is not an e-mail address", a.Email)
+		}
+	}
+	if err := checkPassword(password); err != nil {
+		return err
+	}
+	hash, err := s.db.Hasher.Hash(password)
+	if err != nil {
+		return fmt.Errorf("create account: %w", err)
+	}
+	addr, err := json.Marshal(a.Address)
+	if err != nil {
+		return err
+	}
+	a.CreatedAt = s.db.now()
+	err = s.db.read().queryRow(ctx, `INSERT INTO gateway_accounts
+		(username, username_key, password_hash, given_name, family_name, email, address, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		a.Username, usernameKey(a.Username), hash, a.GivenName, a.FamilyName, a.Email, string(addr), a.CreatedAt).Scan(&a.ID)
+	if s.db.dialect.IsUniqueViolation(err) {
+		return cmex.Errorf(cmex.ECONFLICT, "the username %s is taken", a.Username)
+	}
+	if err != nil {
+		return fmt.Errorf("create account: %w", err)
+	}
+	return nil
+}
+
+// AuthenticateAccount implements cmex.GatewayService.
+func (s *GatewayService) AuthenticateAccount(ctx context.Context, username, password string) (*cmex.Account, error) {
+	var hash string
+	a, err := scanAccount(withExtra{s.db.read().queryRow(ctx,
+		`SELECT `+accountColumns+`, password_hash FROM gateway_accounts WHERE username_key = ?`, usernameKey(username)), []any{&hash}})
+	if !s.db.checkLogin(err, hash, password) {
+		if err != nil && !isNoRows(err) {
+			return nil, fmt.Errorf("authenticate account: %w", err)
+		}
+		return nil, cmex.Errorf(cmex.EUNAUTHORIZED, "invalid login")
+	}
+	return a, nil
+}
+
+// Account implements cmex.GatewayService.
+func (s *GatewayService) Account(ctx context.Context, id cmex.AccountID) (*cmex.Account, error) {
+	a, err := scanAccount(s.db.read().queryRow(ctx, `SELECT `+accountColumns+` FROM gateway_accounts WHERE id = ?`, id))
+	if err != nil {
+		return nil, notFound(err, "account not found")
+	}
+	return a, nil
+}
+
+// AccountByUsername implements cmex.GatewayService.
+func (s *GatewayService) AccountByUsername(ctx context.Context, username string) (*cmex.Account, error) {
+	a, err := scanAccount(s.db.read().queryRow(ctx, `SELECT `+accountColumns+` FROM gateway_accounts WHERE username_key = ?`, usernameKey(username)))
+	if err != nil {
+		return nil, notFound(err, fmt.Sprintf("account %s not found", username))
+	}
+	return a, nil
+}
+
+// ListAccounts implements cmex.GatewayService.
+func (s *GatewayService) ListAccounts(ctx context.Context) ([]*cmex.Account, error) {
+	rows, err := s.db.read().query(ctx, `SELECT `+accountColumns+` FROM gateway_accounts ORDER BY username_key`)
+	if err != nil {
+		return nil, fmt.Errorf("list accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []*cmex.Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// SaveBinding implements cmex.GatewayService.
+func (s *GatewayService) SaveBinding(ctx context.Context, b *cmex.Binding) error {
+	b.MemberID = strings.TrimSpace(b.MemberID)
+	if b.MemberID == "" || len(b.MemberID) > 64 {
+		return cmex.Errorf(cmex.EINVALID, "a member id is 1 to 64 characters")
+	}
+	b.BoundAt = s.db.now()
+	return s.db.inTx(ctx, func(tx conn) error {
+		if _, err := tx.exec(ctx, `DELETE FROM gateway_bindings WHERE account_id = ? AND society_id = ?`, b.AccountID, b.SocietyID); err != nil {
+			return fmt.Errorf("save binding: %w", err)
+		}
+		_, err := tx.exec(ctx, `INSERT INTO gateway_bindings (account_id, society_id, member_id, bound_at) VALUES (?, ?, ?, ?)`,
+			b.AccountID, b.SocietyID, b.MemberID, b.BoundAt)
+		if s.db.dialect.IsUniqueViolation(err) {
+			return cmex.Errorf(cmex.ECONFLICT, "this society member is already bound to another account")
+		}
+		if err != nil {
+			return fmt.Errorf("save binding: %w", err)
+		}
+		return nil
+	})
+}
+
+const bindingColumns = "b.account_id, b.society_id, s.code, b.member_id, b.bound_at"
+
+func scanBinding(row scanner) (*cmex.Binding, error) {
+	var b cmex.Binding
+	var at time.Time
+	if err := row.Scan(&b.AccountID, &b.SocietyID, &b.SocietyCode, &b.MemberID, &at); err != nil {
+		return nil, err
+	}
+	b.BoundAt = at.UTC()
+	return &b, nil
+}
+
+// Bindings implements cmex.GatewayService.
+func (s *GatewayService) Bindings(ctx context.Context, account cmex.AccountID) ([]*cmex.Binding, error) {
+	rows, err := s.db.read().query(ctx, `SELECT `+bindingColumns+` FROM gateway_bindings b JOIN societies s ON s.id = b.society_id
+		WHERE b.account_id = ? ORDER BY s.code`, account)
+	if err != nil {
+		return nil, fmt.Errorf("bindings: %w", err)
+	}
+	defer rows.Close()
+	out := []*cmex.Binding{}
+	for rows.Next() {
+		b, err := scanBinding(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// BindingByMember implements cmex.GatewayService.
+func (s *GatewayService) BindingByMember(ctx context.Context, society cmex.SocietyID, memberID string) (*cmex.Binding, error) {
+	b, err := scanBinding(s.db.read().queryRow(ctx, `SELECT `+bindingColumns+` FROM gateway_bindings b JOIN societies s ON s.id = b.society_id
+		WHERE b.society_id = ? AND b.member_id = ?`, society, strings.TrimSpace(memberID)))
+	if err != nil {
+		return nil, notFound(err, "no account is bound to this member")
+	}
+	return b, nil
+}
+
+// DeleteBinding implements cmex.GatewayService.
+func (s *GatewayService) DeleteBinding(ctx context.Context, account cmex.AccountID, society cmex.SocietyID) error {
+	res, err := s.db.read().exec(ctx, `DELETE FROM gateway_bindings WHERE account_id = ? AND society_id = ?`, account, society)
+	if err != nil {
+		return fmt.Errorf("delete binding: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return cmex.Errorf(cmex.ENOTFOUND, "the account is not bound to this society")
+	}
+	return nil
+}
+
+// AddSelfCredit implements cmex.GatewayService.
+func (s *GatewayService) AddSelfCredit(ctx context.Context, c *cmex.SelfCredit) error {
+	if err := cmex.CheckCEU(&c.CEU); err != nil {
+		return err
+	}
+	doc, err := json.Marshal(&c.CEU)
+	if err != nil {
+		return err
+	}
+	c.CreatedAt = s.db.now()
+	err = s.db.read().queryRow(ctx, `INSERT INTO self_credits (account_id, credit_date, document, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
+		c.AccountID, c.Date, string(doc), c.CreatedAt).Scan(&c.ID)
+	if err != nil {
+		return fmt.Errorf("add self-attested credit: %w", err)
+	}
+	return nil
+}
+
+// SelfCredits implements cmex.GatewayService.
+func (s *GatewayService) SelfCredits(ctx context.Context, account cmex.AccountID) ([]*cmex.SelfCredit, error) {
+	rows, err := s.db.read().query(ctx, `SELECT id, document, created_at FROM self_credits WHERE account_id = ? ORDER BY credit_date, id`, account)
+	if err != nil {
+		return nil, fmt.Errorf("self-attested credits: %w", err)
+	}
+	defer rows.Close()
+	out := []*cmex.SelfCredit{}
+	for rows.Next() {
+		c := &cmex.SelfCredit{AccountID: account}
+		var doc string
+		if err := rows.Scan(&c.ID, &doc, &c.CreatedAt); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(doc), &c.CEU); err != nil {
+			return nil, fmt.Errorf("decode self-attested credit %d: %w", c.ID, err)
+		}
+		c.CreatedAt = c.CreatedAt.UTC()
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// DeleteSelfCredit implements cmex.GatewayService.
+func (s *GatewayService) DeleteSelfCredit(ctx context.Context, account cmex.AccountID, id int64) error {
+	res, err := s.db.read().exec(ctx, `DELETE FROM self_credits WHERE account_id = ? AND id = ?`, account, id)
+	if err != nil {
+		return fmt.Errorf("delete self-attested credit: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return cmex.Errorf(cmex.ENOTFOUND, "no self-attested credit %d", id)
+	}
+	return nil
+}
+
+// CachedOrder implements cmex.GatewayService.
+func (s *GatewayService) CachedOrder(ctx context.Context, society cmex.SocietyID, memberID string) (*cmex.CachedOrder, error) {
+	o := &cmex.CachedOrder{SocietyID: society, MemberID: memberID, Customer: new(cmex.Customer)}
+	var doc string
+	err := s.db.read().queryRow(ctx, `SELECT document, fetched_at FROM gateway_orders WHERE society_id = ? AND member_id = ?`,
+		society, memberID).Scan(&doc, &o.FetchedAt)
+	if err != nil {
+		return nil, notFound(err, "no cached answer")
+	}
+	if err := json.Unmarshal([]byte(doc), o.Customer); err != nil {
+		return nil, fmt.Errorf("decode cached order: %w", err)
+	}
+	o.FetchedAt = o.FetchedAt.UTC()
+	return o, nil
+}
+
+// StoreOrder implements cmex.GatewayService.
+func (s *GatewayService) StoreOrder(ctx context.Context, o *cmex.CachedOrder) error {
+	doc, err := json.Marshal(o.Customer)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.read().exec(ctx, `INSERT INTO gateway_orders (society_id, member_id, document, fetched_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (society_id, member_id) DO UPDATE SET document = excluded.document, fetched_at = excluded.fetched_at`,
+		o.SocietyID, o.MemberID, string(doc), o.FetchedAt.UTC().Truncate(time.Microsecond))
+	if err != nil {
+		return fmt.Errorf("cache order: %w", err)
+	}
+	return nil
+}
