@@ -81,6 +81,8 @@ func describeDecode(status int, body []byte, err error) error {
 		return &callError{fmt.Sprintf("it answered HTTP %d with an empty body", status)}
 	case status != http.StatusOK:
 		return &callError{fmt.Sprintf("it answered HTTP %d", status)}
+	case looksLikeHTML(body):
+		return &callError{"it answered with an HTML page, not XML"}
 	}
 	return &callError{"its answer could not be read: " + err.Error()}
 }
@@ -123,4 +125,9 @@ func societyMessage(s string) string {
 		s = string(r[:300]) + "…"
 	}
 	return s
+}
+
+func looksLikeHTML(body []byte) bool {
+	head := strings.ToLower(strings.TrimSpace(string(body[:min(len(body), 512)])))
+	return strings.HasPrefix(head, "<!doctype html") || strings.HasPrefix(head, "<html")
 }

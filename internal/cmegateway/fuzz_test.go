@@ -1,0 +1,44 @@
+package cmegateway_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cmexhub/cmex/internal/cmegateway"
+)
+
+// FuzzReadOrder feeds the ceu_order decoder anything: it must never panic,
+// and what it accepts must survive encoding and decoding again unchanged.
+func FuzzReadOrder(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "golden", "*.xml"))
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		_, body, _ := bytes.Cut(b, []byte("\n\n"))
+		f.Add(body)
+	}
+	f.Add([]byte(`<ceu_order><status>OK</status><customer customer_id="1"><ceu><ceu_date>2001-01-01</ceu_date></ceu></customer></ceu_order>`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		o, err := cmegateway.ReadOrder(data)
+		if err != nil {
+			return
+		}
+		var b bytes.Buffer
+		if err := cmegateway.WriteOrder(&b, o); err != nil {
+			t.Fatalf("cannot write what was read: %v", err)
+		}
+		again, err := cmegateway.ReadOrder(b.Bytes())
+		if err != nil {
+			t.Fatalf("cannot read what was written: %v\n%s", err, b.String())
+		}
+		if diff := cmp.Diff(o, again); diff != "" {
+			t.Fatalf("round trip changed the order (-first +second):\n%s", diff)
+		}
+	})
+}
