@@ -13,6 +13,7 @@ const (
 	ENOTFOUND     = "not_found"    // no such record, or not visible to the caller
 	ECONFLICT     = "conflict"     // the record already exists
 	EUNAUTHORIZED = "unauthorized" // bad or missing credentials
+	EFORBIDDEN    = "forbidden"    // good credentials, but not for this
 	ETOOLARGE     = "too_large"    // the request exceeds a size or count limit
 	EUNAVAILABLE  = "unavailable"  // a remote system cmex depends on did not answer usefully; the message says which
 )

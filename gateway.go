@@ -61,6 +61,8 @@ type GatewayService interface {
 	// AuthenticateAccount returns the account with this login, or
 	// EUNAUTHORIZED.
 	AuthenticateAccount(ctx context.Context, username, password string) (*Account, error)
+	// SetAccountPassword replaces an account's password, or ENOTFOUND.
+	SetAccountPassword(ctx context.Context, id AccountID, password string) error
 	// Account returns an account, or ENOTFOUND.
 	Account(ctx context.Context, id AccountID) (*Account, error)
 	// AccountByUsername returns an account, or ENOTFOUND.

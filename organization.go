@@ -12,6 +12,9 @@ const (
 	// OrgProvider is an accredited CME provider that reports activities and
 	// completions under an ACCME provider id.
 	OrgProvider OrganizationKind = "provider"
+	// OrgOperator is whoever runs this cmex: its API keys manage what the
+	// whole exchange knows, such as the societies of the CME Gateway.
+	OrgOperator OrganizationKind = "operator"
 )
 
 // Organization is a party that holds records in cmex.

@@ -2,26 +2,30 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"text/tabwriter"
 
+	"github.com/cmexhub/cmex"
 	"github.com/cmexhub/cmex/internal/sqlstore"
 )
 
 func apikeyCommand() *command {
 	c := &command{
 		name:    "apikey",
-		summary: "Make, list or revoke a provider's API keys for the JSON API. A new key's token is printed once and not kept.",
-		usage:   "cmex apikey add|revoke -provider ID -name NAME [-db DB] | cmex apikey list -provider ID [-db DB]",
+		summary: "Make, list or revoke API keys for the JSON API: a provider's, or the operator's (-operator), which may add CME Gateway societies. A new key's token is printed once and not kept.",
+		usage:   "cmex apikey add|revoke (-provider ID | -operator) -name NAME [-db DB] | cmex apikey list (-provider ID | -operator) [-db DB]",
 		example: `cmex apikey add -provider 1234567 -name lms      # prints cmex_…; send it as Authorization: Bearer cmex_…
 cmex apikey list -provider 1234567
-cmex apikey revoke -provider 1234567 -name lms`,
+cmex apikey revoke -provider 1234567 -name lms
+cmex apikey add -operator -name ops              # for POST /api/v1/societies`,
 	}
 	c.run = func(ctx context.Context, e *env, args []string) error {
 		if done, err := c.groupHelp(e, args, "add, list or revoke", func(fs *flag.FlagSet) {
 			dbFlag(fs)
-			fs.String("provider", "", "ACCME provider id of the key's organization (required)")
+			fs.String("provider", "", "ACCME provider id of the key's organization")
+			fs.Bool("operator", false, "the key is the operator's, not a provider's")
 			fs.String("name", "", "the key's name (required for add and revoke)")
 		}); done {
 			return err
@@ -29,16 +33,23 @@ cmex apikey revoke -provider 1234567 -name lms`,
 		sub := args[0]
 		fs := c.flagSet(e)
 		db := dbFlag(fs)
-		provider := fs.String("provider", "", "ACCME provider id of the key's organization (required)")
+		provider := fs.String("provider", "", "ACCME provider id of the key's organization")
+		operator := fs.Bool("operator", false, "the key is the operator's, not a provider's")
 		name := fs.String("name", "", "the key's name (required for add and revoke)")
 		if err := parse(fs, args[1:], e); err != nil {
 			return err
 		}
-		if *provider == "" || sub != "list" && *name == "" {
-			return fmt.Errorf("%w: apikey %s needs -provider and -name", errUsage, sub)
+		if (*provider == "") == !*operator || sub != "list" && *name == "" {
+			return fmt.Errorf("%w: apikey %s needs -provider or -operator, and -name", errUsage, sub)
 		}
 		return withDB(ctx, *db, func(s *sqlstore.DB) error {
-			org, err := findProvider(ctx, s, *provider)
+			var org *cmex.Organization
+			var err error
+			if *operator {
+				org, err = operatorOrganization(ctx, s, sub == "add")
+			} else {
+				org, err = findProvider(ctx, s, *provider)
+			}
 			if err != nil {
 				return err
 			}
@@ -74,4 +85,24 @@ cmex apikey revoke -provider 1234567 -name lms`,
 		})
 	}
 	return c
+}
+
+// operatorOrganization returns the organization of the operator's keys,
+// made on first use when create is set.
+func operatorOrganization(ctx context.Context, s *sqlstore.DB, create bool) (*cmex.Organization, error) {
+	orgs := sqlstore.NewOrganizationService(s)
+	list, err := orgs.ListOrganizations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range list {
+		if o.Kind == cmex.OrgOperator {
+			return o, nil
+		}
+	}
+	if !create {
+		return nil, errors.New("there is no operator key yet; make one with cmex apikey add -operator -name NAME")
+	}
+	o := &cmex.Organization{Kind: cmex.OrgOperator, Name: "cmex operator"}
+	return o, orgs.CreateOrganization(ctx, o)
 }

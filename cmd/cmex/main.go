@@ -38,7 +38,8 @@ type command struct {
 
 // commands returns every subcommand, by name.
 func commands() map[string]*command {
-	cs := []*command{serveCommand(), providerCommand(), userCommand(), learnersCommand(), apikeyCommand(), validateCommand(), versionCommand()}
+	cs := []*command{serveCommand(), providerCommand(), userCommand(), learnersCommand(), apikeyCommand(), validateCommand(), versionCommand(),
+		societyCommand(), accountCommand(), transcriptCommand()}
 	m := map[string]*command{}
 	for _, c := range cs {
 		m[c.name] = c

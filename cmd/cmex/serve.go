@@ -9,6 +9,7 @@ import (
 	"github.com/cmexhub/cmex"
 	"github.com/cmexhub/cmex/internal/api"
 	"github.com/cmexhub/cmex/internal/boardsim"
+	"github.com/cmexhub/cmex/internal/cmegateway"
 	"github.com/cmexhub/cmex/internal/pars"
 	"github.com/cmexhub/cmex/internal/server"
 	"github.com/cmexhub/cmex/internal/sqlstore"
@@ -17,7 +18,7 @@ import (
 func serveCommand() *command {
 	c := &command{
 		name:    "serve",
-		summary: "Run the cmex server: the PARS activity, learner and learner match services, the JSON API and health, on one address.",
+		summary: "Run the cmex server: the PARS activity, learner and learner match services, the CME Gateway (society services, transcripts, credit feed), the JSON API and health, on one address.",
 		usage:   "cmex serve [flags]",
 		example: `cmex serve -sandbox                      # embedded SQLite in ./cmex.db, sandbox fixtures loaded
 cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
@@ -35,6 +36,10 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		logFormat := fs.String("log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
 		logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 		grace := fs.Duration("shutdown-grace", 30*time.Second, "on SIGINT or SIGTERM, how long requests in flight may take to finish")
+		gwTimeout := fs.Duration("gateway-timeout", cmegateway.DefaultTimeout, "how long each society may take to answer customer_binding or ceu_order")
+		gwTTL := fs.Duration("gateway-cache-ttl", cmegateway.DefaultCacheTTL, "how long a society's ceu_order answer is reused without asking again (an older one is still shown, marked stale, when the society fails)")
+		gwSociety := fs.String("gateway-society", "", "the local society /cmegateway/customer_binding and /cmegateway/ceu_order answer for (default: the only local one; EXAMPLE with -sandbox); /cmegateway/CODE/… answer for any")
+		gwSource := fs.String("gateway-source", cmegateway.DefaultSource, "the SOURCE the credit feed writes in its answers")
 		if err := parse(fs, args, e); err != nil {
 			return err
 		}
@@ -43,6 +48,9 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		}
 		if *maxBody <= 0 {
 			return fmt.Errorf("%w: -max-body must be positive", errUsage)
+		}
+		if *gwTimeout <= 0 || *gwTTL < 0 {
+			return fmt.Errorf("%w: -gateway-timeout must be positive and -gateway-cache-ttl not negative", errUsage)
 		}
 		mode := cmex.MatchPassthrough
 		if *sandbox {
@@ -67,7 +75,16 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		defer db.Close()
 		orgs, users := sqlstore.NewOrganizationService(db), sqlstore.NewUserService(db)
 		persons, learners := sqlstore.NewPersonService(db), sqlstore.NewLearnerService(db, mode)
+		societies, accounts := sqlstore.NewSocietyService(db), sqlstore.NewGatewayService(db)
+		gateway := cmegateway.New(societies, accounts, logger)
+		gateway.Timeout, gateway.CacheTTL, gateway.Source = *gwTimeout, *gwTTL, *gwSource
 		if *sandbox {
+			if err := loadSandboxGateway(ctx, societies, accounts, *sandboxPassword, logger); err != nil {
+				return fmt.Errorf("sandbox: %w", err)
+			}
+			if *gwSociety == "" {
+				*gwSociety = cmegateway.ExampleCode
+			}
 			if err := loadSandbox(ctx, orgs, users, *sandboxPassword, logger); err != nil {
 				return fmt.Errorf("sandbox: %w", err)
 			}
@@ -91,7 +108,12 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			},
 			API: &api.Handler{
 				Users: users, APIKeys: sqlstore.NewAPIKeyService(db), Learners: learners, Persons: persons,
+				Societies: societies, Accounts: accounts, Transcripts: gateway,
 				Logger: logger, MaxBody: min(*maxBody, api.DefaultMaxBody),
+			},
+			CMEGateway: &cmegateway.Handler{
+				Societies: societies, Gateway: gateway, DefaultSociety: *gwSociety,
+				Logger: logger, Now: time.Now, MaxBody: cmegateway.DefaultMaxBody,
 			},
 		})
 		l, err := net.Listen("tcp", *addr)

@@ -96,35 +96,42 @@ cmex user list -provider 1234567`,
 // readPassword prompts for the password twice, without echo, when stdin is
 // a terminal, and otherwise reads its first line.
 func readPassword(e *env, username string) (string, error) {
-	var password string
-	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		read := func(prompt string) (string, error) {
-			fmt.Fprint(e.stderr, prompt)
-			b, err := term.ReadPassword(int(f.Fd()))
-			fmt.Fprintln(e.stderr)
-			return string(b), err
-		}
-		p1, err := read(fmt.Sprintf("Password for %s: ", username))
+	password, err := readLine(e, fmt.Sprintf("Password for %s: ", username))
+	if err != nil {
+		return "", err
+	}
+	if isTerminal(e) {
+		again, err := readLine(e, "Again: ")
 		if err != nil {
 			return "", err
 		}
-		p2, err := read("Again: ")
-		if err != nil {
-			return "", err
-		}
-		if p1 != p2 {
+		if again != password {
 			return "", errors.New("the passwords differ")
 		}
-		password = p1
-	} else {
-		line, err := bufio.NewReader(io.LimitReader(e.stdin, cmex.MaxPasswordBytes+2)).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return "", fmt.Errorf("read password from stdin: %w", err)
-		}
-		password = strings.TrimRight(line, "\r\n")
 	}
 	if utf8.RuneCountInString(password) < minPassword {
 		return "", fmt.Errorf("the password must have at least %d characters (it is read from stdin, or prompted for on a terminal)", minPassword)
 	}
 	return password, nil
+}
+
+func isTerminal(e *env) bool {
+	f, ok := e.stdin.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// readLine reads a secret: prompted for without echo on a terminal, else
+// the first line of stdin.
+func readLine(e *env, prompt string) (string, error) {
+	if isTerminal(e) {
+		fmt.Fprint(e.stderr, prompt)
+		b, err := term.ReadPassword(int(e.stdin.(*os.File).Fd()))
+		fmt.Fprintln(e.stderr)
+		return string(b), err
+	}
+	line, err := bufio.NewReader(io.LimitReader(e.stdin, cmex.MaxPasswordBytes+2)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password from stdin: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
 }

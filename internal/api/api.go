@@ -33,24 +33,68 @@ type Handler struct {
 	APIKeys  cmex.APIKeyService
 	Learners cmex.LearnerService
 	Persons  cmex.PersonService
-	Logger   *slog.Logger
-	MaxBody  int64
+	// The CME Gateway: its societies, physicians' accounts, and the
+	// service that binds them and builds transcripts.
+	Societies   cmex.SocietyService
+	Accounts    cmex.GatewayService
+	Transcripts cmex.TranscriptService
+	Logger      *slog.Logger
+	MaxBody     int64
+}
+
+// auth is who may call an operation.
+type auth int
+
+const (
+	authProvider auth = iota // a provider's web-service user or API key
+	authAccount              // a physician's gateway account (HTTP Basic)
+	authOperator             // an operator's API key
+	authPublic               // anyone
+)
+
+// caller is who a request acts as, once authenticated.
+type caller struct {
+	principal *cmex.Principal // provider and operator operations
+	account   *cmex.Account   // account operations
 }
 
 // route is one operation of the API.
 type route struct {
 	method, pattern string
-	handle          func(*Handler, http.ResponseWriter, *http.Request, *cmex.Principal)
+	auth            auth
+	handle          func(*Handler, http.ResponseWriter, *http.Request, *caller)
+}
+
+// asProvider adapts an operation on a provider's records.
+func asProvider(f func(*Handler, http.ResponseWriter, *http.Request, *cmex.Principal)) func(*Handler, http.ResponseWriter, *http.Request, *caller) {
+	return func(h *Handler, w http.ResponseWriter, r *http.Request, c *caller) { f(h, w, r, c.principal) }
+}
+
+// asAccount adapts an operation on a gateway account.
+func asAccount(f func(*Handler, http.ResponseWriter, *http.Request, *cmex.Account)) func(*Handler, http.ResponseWriter, *http.Request, *caller) {
+	return func(h *Handler, w http.ResponseWriter, r *http.Request, c *caller) { f(h, w, r, c.account) }
 }
 
 // routes are every operation the API serves; openapi.json describes the
 // same list (a test holds them together).
 var routes = []route{
-	{"POST", "/api/v1/learners/match", (*Handler).match},
-	{"POST", "/api/v1/learner-records", (*Handler).addRecords},
-	{"GET", "/api/v1/learner-records", (*Handler).findRecords},
-	{"GET", "/api/v1/learner-records/{creditId}", (*Handler).getRecord},
-	{"DELETE", "/api/v1/learner-records/{creditId}", (*Handler).deleteRecord},
+	{"POST", "/api/v1/learners/match", authProvider, asProvider((*Handler).match)},
+	{"POST", "/api/v1/learner-records", authProvider, asProvider((*Handler).addRecords)},
+	{"GET", "/api/v1/learner-records", authProvider, asProvider((*Handler).findRecords)},
+	{"GET", "/api/v1/learner-records/{creditId}", authProvider, asProvider((*Handler).getRecord)},
+	{"DELETE", "/api/v1/learner-records/{creditId}", authProvider, asProvider((*Handler).deleteRecord)},
+
+	{"GET", "/api/v1/societies", authPublic, (*Handler).listSocieties},
+	{"POST", "/api/v1/societies", authOperator, (*Handler).addSociety},
+	{"POST", "/api/v1/accounts", authPublic, (*Handler).createAccount},
+	{"GET", "/api/v1/account", authAccount, asAccount((*Handler).getAccount)},
+	{"GET", "/api/v1/account/bindings", authAccount, asAccount((*Handler).listBindings)},
+	{"POST", "/api/v1/account/bindings", authAccount, asAccount((*Handler).bind)},
+	{"DELETE", "/api/v1/account/bindings/{society}", authAccount, asAccount((*Handler).unbind)},
+	{"GET", "/api/v1/account/self-credits", authAccount, asAccount((*Handler).listSelfCredits)},
+	{"POST", "/api/v1/account/self-credits", authAccount, asAccount((*Handler).addSelfCredit)},
+	{"DELETE", "/api/v1/account/self-credits/{id}", authAccount, asAccount((*Handler).deleteSelfCredit)},
+	{"GET", "/api/v1/account/transcript", authAccount, asAccount((*Handler).transcript)},
 }
 
 // Register declares the API's routes on mux.
@@ -61,14 +105,43 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	})
 	for _, rt := range routes {
 		mux.HandleFunc(rt.method+" "+rt.pattern, func(w http.ResponseWriter, r *http.Request) {
-			p, err := h.authenticate(r)
+			c, err := h.caller(r, rt.auth)
 			if err != nil {
 				h.fail(w, r, err)
 				return
 			}
-			rt.handle(h, w, r, p)
+			rt.handle(h, w, r, c)
 		})
 	}
+}
+
+// caller authenticates a request as the operation requires.
+func (h *Handler) caller(r *http.Request, a auth) (*caller, error) {
+	switch a {
+	case authPublic:
+		return &caller{}, nil
+	case authAccount:
+		user, password, ok := r.BasicAuth()
+		if !ok {
+			return nil, cmex.Errorf(cmex.EUNAUTHORIZED, "sign in with your gateway account (HTTP Basic)")
+		}
+		acc, err := h.Accounts.AuthenticateAccount(r.Context(), user, password)
+		if err != nil {
+			return nil, err
+		}
+		return &caller{account: acc}, nil
+	}
+	p, err := h.authenticate(r)
+	if err != nil {
+		return nil, err
+	}
+	if (a == authOperator) != (p.Organization.Kind == cmex.OrgOperator) {
+		if a == authOperator {
+			return nil, cmex.Errorf(cmex.EFORBIDDEN, "only an operator's API key may do this")
+		}
+		return nil, cmex.Errorf(cmex.EFORBIDDEN, "an operator's key does not act for a provider")
+	}
+	return &caller{principal: p}, nil
 }
 
 // authenticate accepts "Authorization: Bearer <API key>" or HTTP Basic with
@@ -106,7 +179,8 @@ type errorBody struct {
 var statusOf = map[string]int{
 	cmex.EINVALID: http.StatusUnprocessableEntity, cmex.ENOTFOUND: http.StatusNotFound,
 	cmex.ECONFLICT: http.StatusConflict, cmex.EUNAUTHORIZED: http.StatusUnauthorized,
-	cmex.ETOOLARGE: http.StatusRequestEntityTooLarge,
+	cmex.ETOOLARGE: http.StatusRequestEntityTooLarge, cmex.EFORBIDDEN: http.StatusForbidden,
+	cmex.EUNAVAILABLE: http.StatusBadGateway,
 }
 
 // fail answers with err: its safe message for a cmex error, a generic one

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cmexhub/cmex/internal/api"
+	"github.com/cmexhub/cmex/internal/cmegateway"
 	"github.com/cmexhub/cmex/internal/pars"
 )
 
@@ -29,6 +30,9 @@ type Config struct {
 	PARS *pars.Handler
 	// API serves the JSON API under /api/v1/.
 	API *api.Handler
+	// CMEGateway serves customer_binding and ceu_order for the local
+	// societies, and the credit feed, under /cmegateway/.
+	CMEGateway *cmegateway.Handler
 }
 
 // Server is cmex's HTTP surface.
@@ -54,6 +58,9 @@ func (s *Server) routes() *http.ServeMux {
 	s.cfg.PARS.Register(mux)
 	if s.cfg.API != nil {
 		s.cfg.API.Register(mux)
+	}
+	if s.cfg.CMEGateway != nil {
+		s.cfg.CMEGateway.Register(mux)
 	}
 	return mux
 }

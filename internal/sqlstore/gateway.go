@@ -89,6 +89,25 @@ func (s *GatewayService) AuthenticateAccount(ctx context.Context, username, pass
 	return a, nil
 }
 
+// SetAccountPassword implements cmex.GatewayService.
+func (s *GatewayService) SetAccountPassword(ctx context.Context, id cmex.AccountID, password string) error {
+	if err := checkPassword(password); err != nil {
+		return err
+	}
+	hash, err := s.db.Hasher.Hash(password)
+	if err != nil {
+		return fmt.Errorf("set account password: %w", err)
+	}
+	res, err := s.db.read().exec(ctx, `UPDATE gateway_accounts SET password_hash = ? WHERE id = ?`, hash, id)
+	if err != nil {
+		return fmt.Errorf("set account password: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return cmex.Errorf(cmex.ENOTFOUND, "account not found")
+	}
+	return nil
+}
+
 // Account implements cmex.GatewayService.
 func (s *GatewayService) Account(ctx context.Context, id cmex.AccountID) (*cmex.Account, error) {
 	a, err := scanAccount(s.db.read().queryRow(ctx, `SELECT `+accountColumns+` FROM gateway_accounts WHERE id = ?`, id))

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/cmexhub/cmex"
+	"github.com/cmexhub/cmex/internal/cmegateway"
+	"github.com/cmexhub/cmex/internal/sqlstore"
+)
+
+func societyCommand() *command {
+	c := &command{
+		name:    "society",
+		summary: "Manage the CME Gateway's societies: local ones (their members and credits are kept here) and remote ones (reached at their customer_binding and ceu_order URLs).",
+		usage: `cmex society add -code CODE -name NAME [-binding-url URL -order-url URL]
+       cmex society list
+       cmex society approve -society PROVIDER -to PULLER
+       cmex society feed-login -society CODE -username NAME        (password from stdin or a prompt)
+       cmex society member-add -society CODE -member-id ID -username NAME -given G -family F [-street … -city … -state … -zip … -country … -person N]
+       cmex society members -society CODE
+       cmex society import -society CODE FILE.xml…               (ceu_order documents of the society's own credits)`,
+		example: `cmex society add -code EXAMPLE -name "Example Society"                  # local: this cmex answers for it
+cmex society add -code ACR -name "American College of Radiology" \
+    -binding-url https://acr.example/customer_binding -order-url https://acr.example/ceu_order
+echo 'a long member password' | cmex society member-add -society EXAMPLE -member-id 01234567 -username NedBaker -given Ned -family Baker
+cmex society import -society EXAMPLE ned-baker-credits.xml
+cmex society approve -society ACR -to EXAMPLE                           # ACR lets EXAMPLE pull through the credit feed
+echo 'a long admin password' | cmex society feed-login -society EXAMPLE -username example-admin`,
+	}
+	c.run = func(ctx context.Context, e *env, args []string) error {
+		if done, err := c.groupHelp(e, args, "add, list, approve, feed-login, member-add, members or import", func(fs *flag.FlagSet) { dbFlag(fs) }); done {
+			return err
+		}
+		sub := args[0]
+		fs := c.flagSet(e)
+		db := dbFlag(fs)
+		code := fs.String("society", "", "the society's code")
+		switch sub {
+		case "add":
+			newCode := fs.String("code", "", "the society's code, as its messages name it: EXAMPLE, ACR (required)")
+			name := fs.String("name", "", "the society's name (required)")
+			binding := fs.String("binding-url", "", "a remote society's customer_binding URL")
+			order := fs.String("order-url", "", "a remote society's ceu_order URL")
+			if err := parse(fs, args[1:], e); err != nil {
+				return err
+			}
+			if *newCode == "" || *name == "" {
+				return fmt.Errorf("%w: society add needs -code and -name", errUsage)
+			}
+			s := &cmex.Society{Code: *newCode, Name: *name, Kind: cmex.SocietyLocal, BindingURL: *binding, OrderURL: *order}
+			if *binding != "" || *order != "" {
+				s.Kind = cmex.SocietyRemote
+			}
+			return withDB(ctx, *db, func(d *sqlstore.DB) error {
+				if err := sqlstore.NewSocietyService(d).CreateSociety(ctx, s); err != nil {
+					return cliError(err)
+				}
+				fmt.Fprintf(e.stdout, "%s society %s (%s) added\n", s.Kind, s.Code, s.Name)
+				return nil
+			})
+		case "list":
+			if err := parse(fs, args[1:], e); err != nil {
+				return err
+			}
+			return withDB(ctx, *db, func(d *sqlstore.DB) error {
+				list, err := sqlstore.NewSocietyService(d).ListSocieties(ctx, cmex.SocietyFilter{})
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "CODE\tKIND\tNAME\tFEED LOGIN\tORDER URL")
+				for _, s := range list {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Code, s.Kind, s.Name, dash(s.FeedUsername), dash(s.OrderURL))
+				}
+				return tw.Flush()
+			})
+		case "approve":
+			to := fs.String("to", "", "the society allowed to pull the -society's credits (required)")
+			if err := parse(fs, args[1:], e); err != nil {
+				return err
+			}
+			if *code == "" || *to == "" {
+				return fmt.Errorf("%w: society approve needs -society and -to", errUsage)
+			}
+			return withSociety(ctx, *db, *code, func(ss *sqlstore.SocietyService, provider *cmex.Society) error {
+				puller, err := ss.SocietyByCode(ctx, *to)
+				if err != nil {
+					return cliError(err)
+				}
+				if err := ss.Approve(ctx, provider.ID, puller.ID); err != nil {
+					return cliError(err)
+				}
+				fmt.Fprintf(e.stdout, "%s may now pull the credits %s provides through the credit feed\n", puller.Code, provider.Code)
+				return nil
+			})
+		case "feed-login":
+			username := fs.String("username", "", "the society's credit-feed username (required)")
+			if err := parse(fs, args[1:], e); err != nil {
+				return err
+			}
+			if *code == "" || *username == "" {
+				return fmt.Errorf("%w: society feed-login needs -society and -username", errUsage)
+			}
+			password, err := readPassword(e, *username)
+			if err != nil {
+				return err
+			}
+			return withSociety(ctx, *db, *code, func(ss *sqlstore.SocietyService, s *cmex.Society) error {
+				if err := ss.SetFeedLogin(ctx, s.ID, *username, password); err != nil {
+					return cliError(err)
+				}
+				fmt.Fprintf(e.stdout, "society %s logs in to the credit feed as %s\n", s.Code, *username)
+				return nil
+			})
+		case "member-add":
+			m := cmex.Member{}
+			fs.StringVar(&m.MemberID, "member-id", "", "the society's id for the member, returned by customer_binding (required)")
+			fs.StringVar(&m.Username, "username", "", "the member's society username (required)")
+			fs.StringVar(&m.GivenName, "given", "", "given name (required)")
+			fs.StringVar(&m.FamilyName, "family", "", "family name (required)")
+			fs.StringVar(&m.Address.Street, "street", "", "street address")
+			fs.StringVar(&m.Address.City, "city", "", "city")
+			fs.StringVar(&m.Address.State, "state", "", "state or province")
+			fs.StringVar(&m.Address.Zip, "zip", "", "postal code")
+			fs.StringVar(&m.Address.Country, "country", "", "country")
+			person := fs.Int64("person", 0, "the learner-registry person (cmex learners list) whose provider-reported credits join the member's ceu_order")
+			if err := parse(fs, args[1:], e); err != nil {
+				return err
+			}
+			if *code == "" || m.MemberID == "" || m.Username == "" {
+				return fmt.Errorf("%w: society member-add needs -society, -member-id, -username, -given and -family", errUsage)
+			}
+			m.PersonID = cmex.PersonID(*person)
+			password, err := readPassword(e, m.Username)
+			if err != nil {
+				return err
+			}
+			return withSociety(ctx, *db, *code, func(ss *sqlstore.SocietyService, s *cmex.Society) error {
+				m.SocietyID = s.ID
+				if err := ss.AddMember(ctx, &m, password); err != nil {
+					return cliError(err)
+				}
+				fmt.Fprintf(e.stdout, "member %s (%s %s) added to %s\n", m.MemberID, m.GivenName, m.FamilyName, s.Code)
+				return nil
+			})
+		case "members":
+			if err := parse(fs, args[1:], e); err != nil {
+				return err
+			}
+			if *code == "" {
+				return fmt.Errorf("%w: society members needs -society", errUsage)
+			}
+			return withSociety(ctx, *db, *code, func(ss *sqlstore.SocietyService, s *cmex.Society) error {
+				list, err := ss.ListMembers(ctx, s.ID)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "MEMBER ID\tUSERNAME\tNAME\tPERSON")
+				for _, m := range list {
+					person := "-"
+					if m.PersonID != 0 {
+						person = fmt.Sprint(m.PersonID)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\n", m.MemberID, m.Username, m.GivenName, m.FamilyName, person)
+				}
+				return tw.Flush()
+			})
+		case "import":
+			if err := parse(fs, args[1:], e); err != nil {
+				return err
+			}
+			if *code == "" || fs.NArg() == 0 {
+				return fmt.Errorf("%w: society import needs -society and at least one ceu_order file", errUsage)
+			}
+			return withSociety(ctx, *db, *code, func(ss *sqlstore.SocietyService, s *cmex.Society) error {
+				for _, file := range fs.Args() {
+					if err := importOrder(ctx, e, ss, s, file); err != nil {
+						return fmt.Errorf("%s: %w", file, err)
+					}
+				}
+				return nil
+			})
+		}
+		return fmt.Errorf("%w: unknown society command %q; want add, list, approve, feed-login, member-add, members or import", errUsage, sub)
+	}
+	return c
+}
+
+// importOrder records the credits of one ceu_order document as the
+// society's own; the document's customer_id names the member.
+func importOrder(ctx context.Context, e *env, ss *sqlstore.SocietyService, s *cmex.Society, file string) error {
+	info, err := os.Stat(file)
+	if err != nil {
+		return err
+	}
+	if info.Size() > cmegateway.MaxResponseBytes {
+		return fmt.Errorf("larger than %d MiB", cmegateway.MaxResponseBytes>>20)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	o, err := cmegateway.ReadOrder(b)
+	if err != nil {
+		return err
+	}
+	if !o.OK() {
+		return fmt.Errorf("not a successful ceu_order (STATUS %q)", o.Status)
+	}
+	n, err := ss.AddSocietyCredits(ctx, s.ID, o.Customer.ID, o.Customer.CEUs)
+	if err != nil {
+		return cliError(err)
+	}
+	fmt.Fprintf(e.stdout, "%s: %d credits of member %s recorded, %d already known\n", file, n, o.Customer.ID, len(o.Customer.CEUs)-n)
+	return nil
+}
+
+// withSociety opens the database and finds a society by code.
+func withSociety(ctx context.Context, db, code string, fn func(*sqlstore.SocietyService, *cmex.Society) error) error {
+	return withDB(ctx, db, func(d *sqlstore.DB) error {
+		ss := sqlstore.NewSocietyService(d)
+		s, err := ss.SocietyByCode(ctx, code)
+		if err != nil {
+			return cliError(err)
+		}
+		return fn(ss, s)
+	})
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
