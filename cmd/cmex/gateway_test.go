@@ -191,3 +191,65 @@ func TestEndToEndGateway(t *testing.T) {
 		}
 	}
 }
+
+// readmeGatewayFlow sends the README's CME Gateway requests, as its curl
+// commands write them, to a fresh sandbox and checks what the README says
+// of the answers.
+func readmeGatewayFlow(t *testing.T, readme string) {
+	for _, want := range []string{"customer_username_crypt=NedBaker -d customer_password_crypt=mYpAsSwOrD", "-d customer_id=01234567",
+		"credit_feed?username=example-admin&password=sandbox&customer=01234567", "Total Overall Category 1 Credits: 36.75",
+		"Total Category 1 Subspecialties Credits: 22.75", `"username":"jane.doe","password":"a long password"`} {
+		if !strings.Contains(readme, want) {
+			t.Errorf("README no longer says %q; update this test with it", want)
+		}
+	}
+	db := "sqlite:" + filepath.Join(t.TempDir(), "cmex.db")
+	s := startServer(t, []string{"CMEX_DB=" + db}, "-sandbox")
+	defer s.stop()
+	form := func(path, body string) string {
+		res, err := http.Post(s.base+path, "application/x-www-form-urlencoded", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(res.Body)
+		return b.String()
+	}
+	if got := form("/cmegateway/customer_binding", "customer_username_crypt=NedBaker&customer_password_crypt=mYpAsSwOrD&customer_binding_crypt_method=plaintext"); !strings.Contains(got, `<STATUS>OK</STATUS>`) || !strings.Contains(got, `customer_id="01234567"`) {
+		t.Errorf("README's customer_binding: %s", got)
+	}
+	if got := form("/cmegateway/ceu_order", "customer_id=01234567"); !strings.Contains(got, "Symposium on Radiology of the Pneumoconioses") {
+		t.Errorf("README's ceu_order: %s", got)
+	}
+	var tr cmex.Transcript
+	if st := s.apiCall("GET", "/api/v1/account/transcript", func(r *http.Request) { r.SetBasicAuth("ned.baker", "sandbox") }, nil, &tr); st != 200 || tr.Totals.Category1 != 3675 {
+		t.Errorf("README's transcript: %d %+v", st, tr.Totals)
+	}
+	out, code := runCLI(t, []string{"CMEX_DB=" + db}, "", "transcript", "-account", "ned.baker")
+	if code != 0 || !strings.Contains(out, "Total Overall Category 1 Credits: 36.75") || !strings.Contains(out, "Total Category 1 Subspecialties Credits: 22.75") {
+		t.Errorf("README's cmex transcript: %d\n%s", code, out)
+	}
+	res, err := http.Get(s.base + "/cmegateway/credit_feed?username=example-admin&password=sandbox&customer=01234567")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var feed bytes.Buffer
+	feed.ReadFrom(res.Body)
+	res.Body.Close()
+	if !strings.Contains(feed.String(), "Chest CT: Interstitial Lung Disease Update") {
+		t.Errorf("README's credit feed: %s", feed.String())
+	}
+	jane := func(r *http.Request) { r.SetBasicAuth("jane.doe", "a long password") }
+	if st := s.apiCall("POST", "/api/v1/accounts", nil, map[string]string{"username": "jane.doe", "password": "a long password", "givenName": "Jane", "familyName": "Doe"}, nil); st != 201 {
+		t.Errorf("README's sign-up: %d", st)
+	}
+	if st := s.apiCall("POST", "/api/v1/account/self-credits", jane, map[string]any{"title": "Journal reading", "date": "2026-05-01",
+		"details": []map[string]any{{"type": "CME", "credits": 1, "category": "CAT1"}}}, nil); st != 201 {
+		t.Errorf("README's self-attested credit: %d", st)
+	}
+	tr = cmex.Transcript{}
+	if st := s.apiCall("GET", "/api/v1/account/transcript", jane, nil, &tr); st != 200 || len(tr.Credits) != 1 || !tr.Credits[0].SelfAttested {
+		t.Errorf("README's transcript for Jane: %d %+v", st, tr)
+	}
+}

@@ -567,6 +567,7 @@ func TestReadmeExamples(t *testing.T) {
 		t.Errorf("validate examples/activity.xml: %d %q; README must show %q", code, out, want)
 	}
 	readmeLearnerFlow(t, string(readme), example)
+	readmeGatewayFlow(t, string(readme))
 
 	fixed := filepath.Join(t.TempDir(), "activity.xml")
 	os.WriteFile(fixed, bytes.Replace(example("activity.xml"), []byte(">1.1<"), []byte(">1.25<"), 1), 0o644)

@@ -58,3 +58,39 @@ func TestSandboxFixtures(t *testing.T) {
 		t.Error("Jane is rejected")
 	}
 }
+
+// TestSandboxGateway: the gateway fixtures load twice without change, and a
+// new -sandbox-password re-keys the feed login and Ned's account.
+func TestSandboxGateway(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cmex.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.Hasher = &sqlstore.PasswordHasher{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
+	societies, accounts := sqlstore.NewSocietyService(db), sqlstore.NewGatewayService(db)
+	logger := slog.New(slog.DiscardHandler)
+	for _, password := range []string{"sandbox", "sandbox", "a new password"} {
+		if err := loadSandboxGateway(ctx, societies, accounts, password, logger); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for table, want := range map[string]int{"societies": 2, "society_members": 2, "society_credits": 3, "gateway_accounts": 1, "gateway_bindings": 2, "society_approvals": 1} {
+		var n int
+		db.SQL().QueryRow("SELECT count(*) FROM " + table).Scan(&n)
+		if n != want {
+			t.Errorf("%d rows in %s after three loads, want %d", n, table, want)
+		}
+	}
+	if _, err := societies.AuthenticateFeed(ctx, sandboxFeedUser, "a new password"); err != nil {
+		t.Errorf("feed login after re-keying: %v", err)
+	}
+	if _, err := accounts.AuthenticateAccount(ctx, sandboxAccount, "sandbox"); cmex.ErrorCode(err) != cmex.EUNAUTHORIZED {
+		t.Errorf("the old account password still works: %v", err)
+	}
+	ex, _ := societies.SocietyByCode(ctx, "EXAMPLE")
+	if m, err := societies.AuthenticateMember(ctx, ex.ID, "NedBaker", "mYpAsSwOrD"); err != nil || m.MemberID != "01234567" {
+		t.Errorf("Ned at EXAMPLE: %+v, %v", m, err)
+	}
+}
