@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/cmexhub/cmex"
+	"github.com/cmexhub/cmex/internal/cmextest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -109,5 +112,37 @@ func TestGolden(t *testing.T) {
 		if got != string(want) {
 			t.Errorf("%s: the answer differs from %s:\n--- got\n%s\n--- want\n%s", tc.name, file, got, want)
 		}
+	}
+}
+
+// TestBadRequests: whatever arrives, the answer is the protocol's document
+// with a 4xx, never a 5xx, and nothing is bound.
+func TestBadRequests(t *testing.T) {
+	e := newEnv(t)
+	for name, tc := range map[string]struct {
+		path, contentType, body string
+		want                    int
+	}{
+		"huge body":       {"/cmegateway/customer_binding", "application/x-www-form-urlencoded", "customer_username_crypt=" + strings.Repeat("x", 100<<10), 413},
+		"bad encoding":    {"/cmegateway/customer_binding", "application/x-www-form-urlencoded", "customer_username_crypt=%zz", 400},
+		"bad order form":  {"/cmegateway/ceu_order", "application/x-www-form-urlencoded", "customer_id=%", 400},
+		"xml body":        {"/cmegateway/ceu_order", "application/xml", "<customer_id>01234567</customer_id>", 200},
+		"unknown society": {"/cmegateway/%3Cscript%3E/ceu_order", "application/x-www-form-urlencoded", "customer_id=1", 404},
+	} {
+		res, err := http.Post(e.server.URL+tc.path, tc.contentType, strings.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != tc.want || !strings.HasPrefix(string(b), "<?xml") {
+			t.Errorf("%s: %d %s", name, res.StatusCode, b)
+		}
+		if strings.Contains(string(b), "<script>") {
+			t.Errorf("%s: the answer carries markup from the request: %s", name, b)
+		}
+	}
+	if n := cmextest.Count(t, e.store.DB, "gateway_bindings"); n != 0 {
+		t.Errorf("%d bindings after bad requests", n)
 	}
 }

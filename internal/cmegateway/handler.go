@@ -69,30 +69,35 @@ func (h *Handler) society(r *http.Request) (*cmex.Society, int, string) {
 	return s, 0, ""
 }
 
-// form reads a size-limited form post; the fields may also come in the
-// query string, as the seed's example writes them.
-func (h *Handler) form(w http.ResponseWriter, r *http.Request) (int, string) {
+// target finds the local society a request is for and reads its
+// size-limited form (whose fields may also come in the query string, as
+// the seed's example writes them). When either fails it returns the HTTP
+// status and the message to answer with, and the society if it was found.
+func (h *Handler) target(w http.ResponseWriter, r *http.Request) (*cmex.Society, int, string) {
+	s, status, msg := h.society(r)
+	if s == nil {
+		return nil, status, msg
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, h.MaxBody)
 	if err := r.ParseForm(); err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return http.StatusRequestEntityTooLarge, fmt.Sprintf("The request is larger than %d bytes.", h.MaxBody)
+			return s, http.StatusRequestEntityTooLarge, fmt.Sprintf("The request is larger than %d bytes.", h.MaxBody)
 		}
-		return http.StatusBadRequest, "The request is not a readable form post (application/x-www-form-urlencoded)."
+		return s, http.StatusBadRequest, "The request is not a readable form post (application/x-www-form-urlencoded)."
 	}
-	return 0, ""
+	return s, 0, ""
 }
 
 func (h *Handler) binding(w http.ResponseWriter, r *http.Request) {
 	resp := &BindingResponse{Date: h.today()}
-	s, status, msg := h.society(r)
+	s, status, msg := h.target(w, r)
 	if s != nil {
 		resp.Source = s.Code
-		status, msg = h.form(w, r)
 	}
 	if status != 0 {
 		resp.Status = msg
-		h.write(w, r, status, func(b *bytes.Buffer) error { return WriteBinding(b, resp) })
+		h.write(w, r, status, resp)
 		return
 	}
 	// The seed's parameter table misspells the password field; its example
@@ -121,29 +126,28 @@ func (h *Handler) binding(w http.ResponseWriter, r *http.Request) {
 		default:
 			h.Logger.ErrorContext(r.Context(), "cmegateway: customer_binding", "society", s.Code, "err", err)
 			resp.Status = "The service is unavailable; try again later."
-			h.write(w, r, http.StatusServiceUnavailable, func(b *bytes.Buffer) error { return WriteBinding(b, resp) })
+			h.write(w, r, http.StatusServiceUnavailable, resp)
 			return
 		}
 	}
-	h.write(w, r, http.StatusOK, func(b *bytes.Buffer) error { return WriteBinding(b, resp) })
+	h.write(w, r, http.StatusOK, resp)
 }
 
 func (h *Handler) order(w http.ResponseWriter, r *http.Request) {
 	resp := &OrderResponse{Date: h.today()}
-	s, status, msg := h.society(r)
+	s, status, msg := h.target(w, r)
 	if s != nil {
 		resp.Source = s.Code
-		status, msg = h.form(w, r)
 	}
 	if status != 0 {
 		resp.Status = msg
-		h.write(w, r, status, func(b *bytes.Buffer) error { return WriteOrder(b, resp) })
+		h.write(w, r, status, resp)
 		return
 	}
 	id := strings.TrimSpace(r.Form.Get("customer_id"))
 	if id == "" {
 		resp.Status = "Send customer_id, the member id customer_binding returned."
-		h.write(w, r, http.StatusOK, func(b *bytes.Buffer) error { return WriteOrder(b, resp) })
+		h.write(w, r, http.StatusOK, resp)
 		return
 	}
 	c, err := h.Societies.MemberCredits(r.Context(), s.ID, id)
@@ -155,10 +159,10 @@ func (h *Handler) order(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.Logger.ErrorContext(r.Context(), "cmegateway: ceu_order", "society", s.Code, "err", err)
 		resp.Status = "The service is unavailable; try again later."
-		h.write(w, r, http.StatusServiceUnavailable, func(b *bytes.Buffer) error { return WriteOrder(b, resp) })
+		h.write(w, r, http.StatusServiceUnavailable, resp)
 		return
 	}
-	h.write(w, r, http.StatusOK, func(b *bytes.Buffer) error { return WriteOrder(b, resp) })
+	h.write(w, r, http.StatusOK, resp)
 }
 
 // feed serves the credit feed. Its credentials travel in the query string
@@ -178,17 +182,26 @@ func (h *Handler) feed(w http.ResponseWriter, r *http.Request) {
 			h.Logger.ErrorContext(r.Context(), "cmegateway: credit feed", "err", err)
 		}
 		resp.Status = "The service is unavailable; try again later."
-		h.write(w, r, http.StatusServiceUnavailable, func(b *bytes.Buffer) error { return WriteOrder(b, resp) })
+		h.write(w, r, http.StatusServiceUnavailable, resp)
 		return
 	}
-	h.write(w, r, http.StatusOK, func(b *bytes.Buffer) error { return WriteOrder(b, resp) })
+	h.write(w, r, http.StatusOK, resp)
 }
 
-// write answers with a document encoded in full first, so that an
-// encoding failure is a clean error rather than half a document.
-func (h *Handler) write(w http.ResponseWriter, r *http.Request, status int, encode func(*bytes.Buffer) error) {
+// write answers with a binding or order document, encoded in full first so
+// that an encoding failure is a clean error rather than half a document.
+func (h *Handler) write(w http.ResponseWriter, r *http.Request, status int, doc any) {
 	var b bytes.Buffer
-	if err := encode(&b); err != nil {
+	var err error
+	switch d := doc.(type) {
+	case *BindingResponse:
+		err = WriteBinding(&b, d)
+	case *OrderResponse:
+		err = WriteOrder(&b, d)
+	default:
+		err = fmt.Errorf("cannot write a %T", doc)
+	}
+	if err != nil {
 		h.Logger.ErrorContext(r.Context(), "cmegateway: encode", "err", err)
 		http.Error(w, "The answer could not be written.", http.StatusServiceUnavailable)
 		return
