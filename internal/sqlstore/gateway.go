@@ -80,11 +80,8 @@ func (s *GatewayService) AuthenticateAccount(ctx context.Context, username, pass
 	var hash string
 	a, err := scanAccount(withExtra{s.db.read().queryRow(ctx,
 		`SELECT `+accountColumns+`, password_hash FROM gateway_accounts WHERE username_key = ?`, usernameKey(username)), []any{&hash}})
-	if !s.db.checkLogin(err, hash, password) {
-		if err != nil && !isNoRows(err) {
-			return nil, fmt.Errorf("authenticate account: %w", err)
-		}
-		return nil, cmex.Errorf(cmex.EUNAUTHORIZED, "invalid login")
+	if err := s.db.checkLogin("authenticate account", err, hash, password); err != nil {
+		return nil, err
 	}
 	return a, nil
 }

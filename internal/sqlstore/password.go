@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/cmexhub/cmex"
 )
 
 // PasswordHasher hashes passwords with argon2id and checks them in constant
@@ -81,4 +83,29 @@ func (h *PasswordHasher) Burn(password string) {
 		h.dummy, _ = h.Hash("cmex: no such user")
 	})
 	_, _ = h.Verify(h.dummy, password)
+}
+
+// checkLogin judges a login looked up by username: err is the lookup's
+// error, hash the stored hash. It returns nil when password matches, the
+// one EUNAUTHORIZED error when the user does not exist or the password is
+// wrong (spending the time of a real check either way, so that response
+// times do not tell which usernames exist), and any other failure wrapped
+// with what.
+func (db *DB) checkLogin(what string, err error, hash, password string) error {
+	denied := cmex.Errorf(cmex.EUNAUTHORIZED, "invalid login")
+	if err != nil && !isNoRows(err) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if err != nil || len(password) > cmex.MaxPasswordBytes {
+		db.Hasher.Burn(password[:min(len(password), cmex.MaxPasswordBytes)])
+		return denied
+	}
+	ok, err := db.Hasher.Verify(hash, password)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if !ok {
+		return denied
+	}
+	return nil
 }

@@ -156,25 +156,10 @@ func (s *SocietyService) AuthenticateFeed(ctx context.Context, username, passwor
 	var hash string
 	err := s.db.read().queryRow(ctx, `SELECT id, feed_password_hash FROM societies WHERE feed_username_key = ?`,
 		usernameKey(username)).Scan(&id, &hash)
-	if !s.db.checkLogin(err, hash, password) {
-		if err != nil && !isNoRows(err) {
-			return nil, fmt.Errorf("authenticate feed: %w", err)
-		}
-		return nil, cmex.Errorf(cmex.EUNAUTHORIZED, "invalid login")
+	if err := s.db.checkLogin("authenticate feed", err, hash, password); err != nil {
+		return nil, err
 	}
 	return s.Society(ctx, id)
-}
-
-// checkLogin reports whether a login found (err nil) with hash matches
-// password. A login not found spends the time of a real check, so response
-// times do not tell which usernames exist.
-func (db *DB) checkLogin(err error, hash, password string) bool {
-	if err != nil || len(password) > cmex.MaxPasswordBytes {
-		db.Hasher.Burn(password[:min(len(password), cmex.MaxPasswordBytes)])
-		return false
-	}
-	ok, verr := db.Hasher.Verify(hash, password)
-	return verr == nil && ok
 }
 
 // Approve implements cmex.SocietyService.
@@ -287,11 +272,8 @@ func (s *SocietyService) AuthenticateMember(ctx context.Context, society cmex.So
 	m, err := scanMember(withExtra{s.db.read().queryRow(ctx,
 		`SELECT `+memberColumns+`, password_hash FROM society_members WHERE society_id = ? AND username_key = ?`,
 		society, usernameKey(username)), []any{&hash}})
-	if !s.db.checkLogin(err, hash, password) {
-		if err != nil && !isNoRows(err) {
-			return nil, fmt.Errorf("authenticate member: %w", err)
-		}
-		return nil, cmex.Errorf(cmex.EUNAUTHORIZED, "invalid login")
+	if err := s.db.checkLogin("authenticate member", err, hash, password); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
