@@ -397,28 +397,57 @@ func (s *SocietyService) MemberCredits(ctx context.Context, society cmex.Society
 
 // ledgerCEUs returns the credits providers reported for a registry person.
 func (s *SocietyService) ledgerCEUs(ctx context.Context, person cmex.PersonID) ([]cmex.CEU, error) {
-	recs, err := scanRecords(s.db.read().query(ctx, `SELECT `+recordColumns+` FROM learner_records
+	recs, err := personRecords(ctx, s.db, person)
+	if err != nil {
+		return nil, err
+	}
+	activities, err := recordActivities(ctx, s.db, recs)
+	if err != nil {
+		return nil, err
+	}
+	return cmex.LedgerCEUs(recs, func(r *cmex.LearnerRecord) cmex.LedgerActivity {
+		a := activities[r.ActivityID]
+		return cmex.LedgerActivity{Sponsor: a.sponsor, Title: a.Title, Location: a.Location, Type: a.Type}
+	}), nil
+}
+
+// personRecords returns the live learner records of a registry person that
+// no board rejected, by completion date.
+func personRecords(ctx context.Context, db *DB, person cmex.PersonID) ([]*cmex.LearnerRecord, error) {
+	recs, err := scanRecords(db.read().query(ctx, `SELECT `+recordColumns+` FROM learner_records
 		WHERE person_id = ? AND NOT deleted AND status <> ? ORDER BY completion_date, activity_id, id`,
 		person, string(cmex.StatusRejected)))
 	if err != nil {
-		return nil, fmt.Errorf("member ledger credits: %w", err)
+		return nil, fmt.Errorf("person's learner records: %w", err)
 	}
-	activities := map[cmex.ActivityID]cmex.LedgerActivity{}
+	return recs, nil
+}
+
+// recordActivity is the activity of a learner record, with its provider's
+// name.
+type recordActivity struct {
+	*cmex.Activity
+	sponsor string
+}
+
+// recordActivities loads the activity of each record, once each.
+func recordActivities(ctx context.Context, db *DB, recs []*cmex.LearnerRecord) (map[cmex.ActivityID]recordActivity, error) {
+	out := map[cmex.ActivityID]recordActivity{}
 	for _, r := range recs {
-		if _, ok := activities[r.ActivityID]; ok {
+		if _, ok := out[r.ActivityID]; ok {
 			continue
 		}
 		var doc, sponsor string
-		err := s.db.read().queryRow(ctx, `SELECT a.document, o.name FROM activities a JOIN organizations o ON o.id = a.organization_id WHERE a.id = ?`,
+		err := db.read().queryRow(ctx, `SELECT a.document, o.name FROM activities a JOIN organizations o ON o.id = a.organization_id WHERE a.id = ?`,
 			r.ActivityID).Scan(&doc, &sponsor)
 		if err != nil {
-			return nil, fmt.Errorf("member ledger activity %d: %w", r.ActivityID, err)
+			return nil, fmt.Errorf("activity %d of a learner record: %w", r.ActivityID, err)
 		}
-		var a cmex.Activity
-		if err := json.Unmarshal([]byte(doc), &a); err != nil {
+		a := new(cmex.Activity)
+		if err := json.Unmarshal([]byte(doc), a); err != nil {
 			return nil, fmt.Errorf("decode activity %d: %w", r.ActivityID, err)
 		}
-		activities[r.ActivityID] = cmex.LedgerActivity{Sponsor: sponsor, Title: a.Title, Location: a.Location, Type: a.Type}
+		out[r.ActivityID] = recordActivity{Activity: a, sponsor: sponsor}
 	}
-	return cmex.LedgerCEUs(recs, func(r *cmex.LearnerRecord) cmex.LedgerActivity { return activities[r.ActivityID] }), nil
+	return out, nil
 }
