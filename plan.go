@@ -336,3 +336,38 @@ func (d Date) AddDays(n int) Date { return d.addDate(0, 0, n) }
 func (d Date) addDate(years, months, days int) Date {
 	return DateOf(time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, time.UTC).AddDate(years, months, days))
 }
+
+// ProgressOf computes where a person stands today in each of her instances
+// of role (compared without regard to case; "" for every role), under the
+// plans in force. A role the plans do not define has no learning plans.
+func ProgressOf(ctx context.Context, ps PlanService, person PersonID, role string, today Date) ([]RoleProgress, error) {
+	instances, err := ps.RoleInstances(ctx, person)
+	if err != nil {
+		return nil, err
+	}
+	plans, err := ps.CurrentPlans(ctx)
+	if ErrorCode(err) == ENOTFOUND {
+		plans, err = &Plans{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var credits []Credit
+	out := []RoleProgress{}
+	for _, ri := range instances {
+		if role != "" && !strings.EqualFold(ri.Role, strings.TrimSpace(role)) {
+			continue
+		}
+		if credits == nil {
+			if credits, err = ps.PersonCredits(ctx, person); err != nil {
+				return nil, err
+			}
+		}
+		def, ok := plans.Role(ri.Role)
+		if !ok {
+			def = &RoleDefinition{Role: ri.Role}
+		}
+		out = append(out, Progress(def, *ri, credits, today))
+	}
+	return out, nil
+}

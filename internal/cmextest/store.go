@@ -22,6 +22,7 @@ type Store struct {
 	Learners      *sqlstore.LearnerService // matching against the registry
 	Societies     *sqlstore.SocietyService
 	Gateway       *sqlstore.GatewayService
+	Plans         *sqlstore.PlanService
 }
 
 // Password is the password of the users NewStore creates.
@@ -50,6 +51,7 @@ func NewStore(tb testing.TB, now time.Time) *Store {
 		Learners:      sqlstore.NewLearnerService(db, cmex.MatchRegistry),
 		Societies:     sqlstore.NewSocietyService(db),
 		Gateway:       sqlstore.NewGatewayService(db),
+		Plans:         sqlstore.NewPlanService(db),
 	}
 	for _, p := range []struct {
 		id         cmex.ProviderID
