@@ -11,6 +11,7 @@ import (
 	"github.com/cmexhub/cmex/internal/boardsim"
 	"github.com/cmexhub/cmex/internal/cmegateway"
 	"github.com/cmexhub/cmex/internal/pars"
+	"github.com/cmexhub/cmex/internal/processsync"
 	"github.com/cmexhub/cmex/internal/server"
 	"github.com/cmexhub/cmex/internal/sqlstore"
 )
@@ -18,7 +19,7 @@ import (
 func serveCommand() *command {
 	c := &command{
 		name:    "serve",
-		summary: "Run the cmex server: the PARS activity, learner and learner match services, the CME Gateway (society services, transcripts, credit feed), the JSON API and health, on one address.",
+		summary: "Run the cmex server: the PARS activity, learner and learner match services, the CME Gateway (society services, transcripts, credit feed), Process Synchronization (GetRoleData), the JSON API and health, on one address.",
 		usage:   "cmex serve [flags]",
 		example: `cmex serve -sandbox                      # embedded SQLite in ./cmex.db, sandbox fixtures loaded
 cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
@@ -40,6 +41,8 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		gwTTL := fs.Duration("gateway-cache-ttl", cmegateway.DefaultCacheTTL, "how long a society's ceu_order answer is reused without asking again (an older one is still shown, marked stale, when the society fails)")
 		gwSociety := fs.String("gateway-society", "", "the local society /cmegateway/customer_binding and /cmegateway/ceu_order answer for (default: the only local one; EXAMPLE with -sandbox); /cmegateway/CODE/… answer for any")
 		gwSource := fs.String("gateway-source", cmegateway.DefaultSource, "the SOURCE the credit feed writes in its answers")
+		psKeyFile := fs.String("processsync-key-file", "", "file holding the shared key of Process Synchronization tokens (or set CMEX_PROCESSSYNC_KEY; sandbox-secret with -sandbox)")
+		psWindow := fs.Duration("processsync-window", processsync.DefaultWindow, "how far a GetRoleData TimeStamp may be from the server's clock")
 		if err := parse(fs, args, e); err != nil {
 			return err
 		}
@@ -48,6 +51,10 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		}
 		if *maxBody <= 0 {
 			return fmt.Errorf("%w: -max-body must be positive", errUsage)
+		}
+		psKey, err := processSyncKey(e, *psKeyFile, *sandbox)
+		if err != nil {
+			return err
 		}
 		if *gwTimeout <= 0 || *gwTTL < 0 {
 			return fmt.Errorf("%w: -gateway-timeout must be positive and -gateway-cache-ttl not negative", errUsage)
@@ -75,6 +82,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		defer db.Close()
 		orgs, users := sqlstore.NewOrganizationService(db), sqlstore.NewUserService(db)
 		persons, learners := sqlstore.NewPersonService(db), sqlstore.NewLearnerService(db, mode)
+		plans := sqlstore.NewPlanService(db)
 		societies, accounts := sqlstore.NewSocietyService(db), sqlstore.NewGatewayService(db)
 		gateway := cmegateway.New(societies, accounts, logger)
 		gateway.Timeout, gateway.CacheTTL, gateway.Source = *gwTimeout, *gwTTL, *gwSource
@@ -89,6 +97,9 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 				return fmt.Errorf("sandbox: %w", err)
 			}
 			if err := loadSandboxLearners(ctx, persons, logger); err != nil {
+				return fmt.Errorf("sandbox: %w", err)
+			}
+			if err := loadSandboxPlans(ctx, plans, logger); err != nil {
 				return fmt.Errorf("sandbox: %w", err)
 			}
 			board := &boardsim.Board{Learners: learners, Logger: logger, Delay: *boardDelay, Reject: sandboxReject}
@@ -108,8 +119,12 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			},
 			API: &api.Handler{
 				Users: users, APIKeys: sqlstore.NewAPIKeyService(db), Learners: learners, Persons: persons,
-				Societies: societies, Accounts: accounts, Transcripts: gateway,
+				Societies: societies, Accounts: accounts, Transcripts: gateway, Plans: plans, Now: time.Now,
 				Logger: logger, MaxBody: min(*maxBody, api.DefaultMaxBody),
+			},
+			ProcessSync: &processsync.Handler{
+				Plans: plans, Persons: persons, Key: psKey, Window: *psWindow, Now: time.Now,
+				Logger: logger, MaxBody: processsync.DefaultMaxBody,
 			},
 			CMEGateway: &cmegateway.Handler{
 				Societies: societies, Gateway: gateway, DefaultSociety: *gwSociety,
@@ -119,6 +134,9 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		l, err := net.Listen("tcp", *addr)
 		if err != nil {
 			return err
+		}
+		if psKey == "" {
+			logger.Warn("no Process Synchronization key: GetRoleData answers every request with a bad token (set CMEX_PROCESSSYNC_KEY or -processsync-key-file)")
 		}
 		logger.Info("cmex listening", "addr", l.Addr().String(), "db", dbName, "pars_mode", parsMode.String(), "matching", mode,
 			"sandbox", *sandbox, "max_body", *maxBody, "version", versionString())

@@ -38,8 +38,11 @@ type Handler struct {
 	Societies   cmex.SocietyService
 	Accounts    cmex.GatewayService
 	Transcripts cmex.TranscriptService
-	Logger      *slog.Logger
-	MaxBody     int64
+	// Plans answers where a learner stands in her credential roles.
+	Plans   cmex.PlanService
+	Now     func() time.Time
+	Logger  *slog.Logger
+	MaxBody int64
 }
 
 // auth is who may call an operation.
@@ -95,6 +98,7 @@ var routes = []route{
 	{"POST", "/api/v1/account/self-credits", authAccount, asAccount((*Handler).addSelfCredit)},
 	{"DELETE", "/api/v1/account/self-credits/{id}", authAccount, asAccount((*Handler).deleteSelfCredit)},
 	{"GET", "/api/v1/account/transcript", authAccount, asAccount((*Handler).transcript)},
+	{"GET", "/api/v1/learners/{id}/progress", authOperator, (*Handler).progress},
 }
 
 // Register declares the API's routes on mux.

@@ -19,6 +19,7 @@ import (
 	"github.com/cmexhub/cmex/internal/api"
 	"github.com/cmexhub/cmex/internal/cmegateway"
 	"github.com/cmexhub/cmex/internal/pars"
+	"github.com/cmexhub/cmex/internal/processsync"
 )
 
 // Config holds what the server serves.
@@ -33,6 +34,9 @@ type Config struct {
 	// CMEGateway serves customer_binding and ceu_order for the local
 	// societies, and the credit feed, under /cmegateway/.
 	CMEGateway *cmegateway.Handler
+	// ProcessSync serves LearningBuilder's Process Synchronization
+	// (GetRoleData) and its WSDL.
+	ProcessSync *processsync.Handler
 }
 
 // Server is cmex's HTTP surface.
@@ -61,6 +65,9 @@ func (s *Server) routes() *http.ServeMux {
 	}
 	if s.cfg.CMEGateway != nil {
 		s.cfg.CMEGateway.Register(mux)
+	}
+	if s.cfg.ProcessSync != nil {
+		s.cfg.ProcessSync.Register(mux)
 	}
 	return mux
 }
