@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -92,5 +94,40 @@ func TestSandboxGateway(t *testing.T) {
 	ex, _ := societies.SocietyByCode(ctx, "EXAMPLE")
 	if m, err := societies.AuthenticateMember(ctx, ex.ID, "NedBaker", "mYpAsSwOrD"); err != nil || m.MemberID != "01234567" {
 		t.Errorf("Ned at EXAMPLE: %+v, %v", m, err)
+	}
+}
+
+// TestSandboxPlans: the sandbox's plan file is examples/plans.yaml, loading
+// it again adds no plan set, and Jane holds one Practitioner instance.
+func TestSandboxPlans(t *testing.T) {
+	example, err := os.ReadFile("../../examples/plans.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(example, sandboxPlans) {
+		t.Error("cmd/cmex/sandbox-plans.yaml and examples/plans.yaml differ; the README says the sandbox loads the example")
+	}
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cmex.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	logger := slog.New(slog.DiscardHandler)
+	if err := loadSandboxLearners(ctx, sqlstore.NewPersonService(db), logger); err != nil {
+		t.Fatal(err)
+	}
+	ps := sqlstore.NewPlanService(db)
+	for range 2 {
+		if err := loadSandboxPlans(ctx, ps, logger); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for table, want := range map[string]int{"plan_sets": 1, "role_instances": 1} {
+		var n int
+		db.SQL().QueryRow("SELECT count(*) FROM " + table).Scan(&n)
+		if n != want {
+			t.Errorf("%d rows in %s after two loads, want %d", n, table, want)
+		}
 	}
 }
