@@ -568,6 +568,7 @@ func TestReadmeExamples(t *testing.T) {
 	}
 	readmeLearnerFlow(t, string(readme), example)
 	readmeGatewayFlow(t, string(readme))
+	readmeProcessSyncFlow(t, string(readme), example)
 
 	fixed := filepath.Join(t.TempDir(), "activity.xml")
 	os.WriteFile(fixed, bytes.Replace(example("activity.xml"), []byte(">1.1<"), []byte(">1.25<"), 1), 0o644)
