@@ -48,3 +48,23 @@ func TestWriteFault(t *testing.T) {
 		t.Errorf("the fault is not a readable envelope: %v", err)
 	}
 }
+
+// FuzzReadBody: the envelope decoder never panics, and what it accepts is
+// one element inside a SOAP 1.1 Body.
+func FuzzReadBody(f *testing.F) {
+	f.Add(`<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Header/><s:Body><a:Op xmlns:a="urn:x"><a:P>1</a:P></a:Op></s:Body></s:Envelope>`)
+	f.Add(`<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body></s:Body></s:Envelope>`)
+	f.Add(`<?xml version="1.0" encoding="utf-8"?><x/>`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		e, err := soap.ReadBody([]byte(doc), soap.DefaultLimits)
+		if err != nil {
+			if !errors.Is(err, soap.ErrMalformed) {
+				t.Fatalf("an error that is not ErrMalformed: %v", err)
+			}
+			return
+		}
+		if e == nil || e.Name.Local == "" {
+			t.Fatalf("accepted without an element: %q", doc)
+		}
+	})
+}
