@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -98,20 +97,7 @@ func TestGolden(t *testing.T) {
 		if strings.Contains(body, "mYpAsSwOrD") || strings.Contains(body, "sandbox<") {
 			t.Errorf("%s: the answer echoes a password:\n%s", tc.name, body)
 		}
-		file := filepath.Join("testdata", "golden", tc.name+".xml")
-		if *update {
-			if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatalf("%s: %v (run go test -update to create it)", tc.name, err)
-		}
-		if got != string(want) {
-			t.Errorf("%s: the answer differs from %s:\n--- got\n%s\n--- want\n%s", tc.name, file, got, want)
-		}
+		cmextest.Golden(t, filepath.Join("testdata", "golden", tc.name+".xml"), got, *update)
 	}
 }
 

@@ -4,7 +4,9 @@
 package cmextest
 
 import (
+	"os"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -36,4 +38,23 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+}
+
+// Golden holds got to the golden file at path: it fails the test when they
+// differ, or rewrites the file when update is set (go test -update).
+func Golden(tb testing.TB, path, got string, update bool) {
+	tb.Helper()
+	if update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		tb.Errorf("the answer differs from %s:\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
 }

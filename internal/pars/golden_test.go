@@ -121,20 +121,7 @@ func TestGolden(t *testing.T) {
 		handlers[tc.mode].ServeHTTP(rec, req)
 
 		got := fmt.Sprintf("HTTP %d\nContent-Type: %s\n\n%s", rec.Code, rec.Header().Get("Content-Type"), rec.Body.String())
-		file := filepath.Join("testdata", "golden", fmt.Sprintf("%02d-%s.txt", i+1, tc.name))
-		if *update {
-			if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatalf("%s: %v (run go test -update to create it)", tc.name, err)
-		}
-		if got != string(want) {
-			t.Errorf("%s: response differs from %s\n got: %s\nwant: %s", tc.name, file, got, want)
-		}
+		cmextest.Golden(t, filepath.Join("testdata", "golden", fmt.Sprintf("%02d-%s.txt", i+1, tc.name)), got, *update)
 		if rec.Code >= 500 {
 			t.Errorf("%s: status %d", tc.name, rec.Code)
 		}

@@ -138,20 +138,7 @@ func TestGolden(t *testing.T) {
 		if status >= 500 {
 			t.Errorf("%s: HTTP %d", tc.name, status)
 		}
-		file := filepath.Join("testdata", "golden", tc.name+".xml")
-		if *update {
-			if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatalf("%s: %v (run go test -update to create it)", tc.name, err)
-		}
-		if got != string(want) {
-			t.Errorf("%s: the answer differs from %s:\n--- got\n%s\n--- want\n%s", tc.name, file, got, want)
-		}
+		cmextest.Golden(t, filepath.Join("testdata", "golden", tc.name+".xml"), got, *update)
 	}
 }
 
