@@ -23,7 +23,11 @@ type Store struct {
 	Societies     *sqlstore.SocietyService
 	Gateway       *sqlstore.GatewayService
 	Plans         *sqlstore.PlanService
+	Deliveries    *sqlstore.DeliveryService
 }
+
+// SecretKey is the server key of the stores NewStore makes.
+const SecretKey = "cmex-test-secret-key"
 
 // Password is the password of the users NewStore creates.
 const Password = "sandbox"
@@ -42,6 +46,11 @@ func NewStore(tb testing.TB, now time.Time) *Store {
 	clock := NewClock(now)
 	db.Now = clock.Now
 	db.Hasher = &sqlstore.PasswordHasher{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
+	box, err := sqlstore.NewSecretBox(SecretKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	db.Secrets = box
 	s := &Store{
 		DB: db, Clock: clock,
 		Organizations: sqlstore.NewOrganizationService(db),
@@ -52,6 +61,7 @@ func NewStore(tb testing.TB, now time.Time) *Store {
 		Societies:     sqlstore.NewSocietyService(db),
 		Gateway:       sqlstore.NewGatewayService(db),
 		Plans:         sqlstore.NewPlanService(db),
+		Deliveries:    sqlstore.NewDeliveryService(db),
 	}
 	for _, p := range []struct {
 		id         cmex.ProviderID

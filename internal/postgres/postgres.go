@@ -63,6 +63,9 @@ func (Dialect) Numbered() bool { return true }
 // ForUpdate implements sqlstore.Dialect.
 func (Dialect) ForUpdate() string { return " FOR UPDATE" }
 
+// SkipLocked implements sqlstore.Dialect.
+func (Dialect) SkipLocked() string { return " FOR UPDATE SKIP LOCKED" }
+
 // IsUniqueViolation implements sqlstore.Dialect: SQLSTATE 23505.
 func (Dialect) IsUniqueViolation(err error) bool {
 	var e *pgconn.PgError

@@ -76,6 +76,10 @@ func (Dialect) Numbered() bool { return false }
 // transactions begin IMMEDIATE, so rows need no lock of their own.
 func (Dialect) ForUpdate() string { return "" }
 
+// SkipLocked implements sqlstore.Dialect: with one writer there is nothing
+// to skip.
+func (Dialect) SkipLocked() string { return "" }
+
 // IsUniqueViolation implements sqlstore.Dialect.
 func (Dialect) IsUniqueViolation(err error) bool {
 	var e *sqlite.Error

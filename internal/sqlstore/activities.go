@@ -61,7 +61,10 @@ func (s *ActivityService) SaveActivity(ctx context.Context, ch cmex.ActivityChan
 		default:
 			err = fmt.Errorf("save activity: unhandled action %q", ch.Action)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return enqueueActivity(ctx, tx, org, saved, strings.ToLower(ch.Action), now)
 	})
 	if err != nil {
 		return nil, nil, err

@@ -65,6 +65,10 @@ func (s *LearnerService) SaveLearnerReport(ctx context.Context, ch cmex.LearnerC
 			}
 			out = append(out, r)
 		}
+		// The records' deliveries are made with them, or not at all.
+		if err := enqueueLearnerRecords(ctx, tx, ch.By.Organization.ID, v.Add, cmex.LearnerAdd, source, now); err != nil {
+			return err
+		}
 		for _, r := range v.Delete {
 			moved, err := s.move(ctx, tx, r.ID, r.Status, cmex.StatusChange{Status: cmex.StatusDeleted, At: now, Source: source})
 			if err != nil {
@@ -76,7 +80,7 @@ func (s *LearnerService) SaveLearnerReport(ctx context.Context, ch cmex.LearnerC
 			r.Deleted, r.Status, r.StatusAt = true, cmex.StatusDeleted, now
 			out = append(out, r)
 		}
-		return nil
+		return enqueueLearnerRecords(ctx, tx, ch.By.Organization.ID, v.Delete, cmex.LearnerDelete, source, now)
 	})
 	if err != nil {
 		return nil, nil, err

@@ -25,6 +25,9 @@ type Dialect interface {
 	// ForUpdate is the clause that locks selected rows until the end of the
 	// transaction, or "" where writers are serialised anyway.
 	ForUpdate() string
+	// SkipLocked is the clause that locks selected rows and skips those
+	// another transaction holds, so that several workers share a queue.
+	SkipLocked() string
 	// IsUniqueViolation reports whether err is a unique-constraint violation,
 	// judged by the driver's error code.
 	IsUniqueViolation(err error) bool
@@ -42,6 +45,9 @@ type DB struct {
 	Now func() time.Time
 	// Hasher hashes and checks passwords.
 	Hasher *PasswordHasher
+	// Secrets encrypts the credentials of destinations; nil refuses to
+	// store any.
+	Secrets *SecretBox
 }
 
 // New wraps an open database. The caller migrates it (Migrate) before use.

@@ -1,0 +1,274 @@
+package cmex
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// DestinationKind is the protocol a destination speaks.
+type DestinationKind string
+
+const (
+	DestPARS     DestinationKind = "pars"     // an upstream PARS (ACCME, its sandbox, another cmex)
+	DestCMaRS    DestinationKind = "cmars"    // CMaRS through a learning-record exchange
+	DestCEBroker DestinationKind = "cebroker" // CE Broker roster uploads
+	DestWebhook  DestinationKind = "webhook"  // signed JSON events
+)
+
+// DestinationKinds are the kinds cmex forwards to.
+var DestinationKinds = []DestinationKind{DestPARS, DestCMaRS, DestCEBroker, DestWebhook}
+
+// DestinationID is cmex's key for a destination.
+type DestinationID int64
+
+// Destination is a registry a provider's records are forwarded to.
+type Destination struct {
+	ID             DestinationID   `json:"id"`
+	OrganizationID OrganizationID  `json:"-"`
+	Name           string          `json:"name"`
+	Kind           DestinationKind `json:"kind"`
+	URL            string          `json:"url"`
+	// Secrets are encrypted at rest and never shown or logged.
+	Secrets  DestinationSecrets  `json:"-"`
+	Settings DestinationSettings `json:"settings"`
+	Routing  RoutingRule         `json:"routing"`
+	// Concurrency is how many deliveries may be in flight at once, and
+	// RatePerSecond how many may start each second (0: unlimited).
+	Concurrency   int       `json:"concurrency"`
+	RatePerSecond float64   `json:"ratePerSecond,omitempty"`
+	Enabled       bool      `json:"enabled"`
+	CreatedAt     time.Time `json:"createdAt,omitzero"`
+}
+
+// DestinationSecrets are a destination's credentials.
+type DestinationSecrets struct {
+	Username      string `json:"username,omitempty"`      // PARS web-service user
+	Password      string `json:"password,omitempty"`      // PARS
+	UploadKey     string `json:"uploadKey,omitempty"`     // CE Broker upload_key
+	WebhookSecret string `json:"webhookSecret,omitempty"` // HMAC-SHA256 key of webhook signatures
+	APIID         string `json:"apiId,omitempty"`         // the api_id a webhook receiver must echo
+	Token         string `json:"token,omitempty"`         // a bearer token (CMaRS exchange)
+}
+
+// DestinationSettings are a destination's non-secret parameters.
+type DestinationSettings struct {
+	ProviderID       ProviderID `json:"providerId,omitempty"`       // PARS: the provider id upstream
+	ParentProviderID string     `json:"parentProviderId,omitempty"` // CE Broker id_parent_provider
+	Profession       string     `json:"profession,omitempty"`       // CE Broker licensee_profession
+	Test             bool       `json:"test,omitempty"`             // CE Broker test uploads
+}
+
+// RoutingRule says which records go to a destination. Every list given
+// must match; an empty rule takes every learner record.
+type RoutingRule struct {
+	Certifications []string     `json:"certifications,omitempty"` // AMA PRA Category 1, ABIM Medical Knowledge…
+	Boards         []string     `json:"boards,omitempty"`         // MOC credits of these boards
+	LicenseStates  []string     `json:"licenseStates,omitempty"`  // learners licensed in one of these states
+	RequireOCIID   bool         `json:"requireOciId,omitempty"`   // learners with an OCI ID
+	Colleges       []string     `json:"colleges,omitempty"`       // …of these colleges (CA-ON-CPSO)
+	ActivityIDs    []ActivityID `json:"activityIds,omitempty"`    // only these activities
+	// Activities forwards activity registrations too (PARS).
+	Activities bool `json:"activities,omitempty"`
+}
+
+// CMaRSColleges are the colleges CMaRS accepts (CERTAIN, specs/cmars.md).
+var CMaRSColleges = []string{"CA-ON-CPSO", "CA-ON-CMO", "CA-ON-RCDSO"}
+
+var cmarsOCIID = regexp.MustCompile(`^[A-Z]{2}-[A-Z]{2}-(CPSO|CMO|RCDSO)-[0-9A-Za-z]+$`)
+
+// OCICollege returns the college of an OCI ID: CA-ON-CPSO of
+// CA-ON-CPSO-12345.
+func OCICollege(oci string) string {
+	i := strings.LastIndex(oci, "-")
+	if i < 0 {
+		return ""
+	}
+	return oci[:i]
+}
+
+// Sources of learner changes that are never forwarded to CMaRS: legacy
+// records, CSV uploads and course equivalencies (CERTAIN, specs/cmars.md).
+var notForCMaRS = []string{"legacy", "csv", "equivalency"}
+
+// RoutedRecord is what routing knows of a learner record.
+type RoutedRecord struct {
+	Record *LearnerRecord
+	Person *Person // the registry person, nil in passthrough mode
+	Source string  // pars, api, csv…
+}
+
+// Route decides whether a record goes to d. A record d should take but
+// cannot (CMaRS without a supported OCI ID) comes back as a rejection to
+// record without sending anything.
+func Route(d *Destination, rr RoutedRecord) (send bool, reject *RemoteCode) {
+	r, rule := rr.Record, d.Routing
+	eq := func(list []string, v string) bool {
+		return slices.ContainsFunc(list, func(s string) bool { return strings.EqualFold(strings.TrimSpace(s), v) })
+	}
+	if len(rule.Certifications) > 0 && !eq(rule.Certifications, r.Certification) ||
+		len(rule.Boards) > 0 && !eq(rule.Boards, r.Board) ||
+		len(rule.ActivityIDs) > 0 && !slices.Contains(rule.ActivityIDs, r.ActivityID) {
+		return false, nil
+	}
+	if len(rule.LicenseStates) > 0 {
+		licensed := false
+		for _, u := range r.Learner.UniqueIDs {
+			if kind, st := IdentifierKind(u.Domain); kind == KindLicense && eq(rule.LicenseStates, st) {
+				licensed = true
+			}
+		}
+		if rr.Person != nil {
+			for _, l := range rr.Person.Licenses {
+				licensed = licensed || eq(rule.LicenseStates, l.State)
+			}
+		}
+		if !licensed {
+			return false, nil
+		}
+	}
+	oci := ""
+	if rr.Person != nil {
+		oci = rr.Person.OCIID
+	}
+	if d.Kind == DestCMaRS {
+		if len(rule.ActivityIDs) == 0 || slices.Contains(notForCMaRS, strings.SplitN(rr.Source, ":", 2)[0]) {
+			return false, nil // only activities configured for CMaRS; never legacy, CSV or equivalency records
+		}
+		if !cmarsOCIID.MatchString(oci) {
+			return false, &RemoteCode{Code: "WS400", Message: "The learner has no OCI ID of a college CMaRS accepts (" + strings.Join(CMaRSColleges, ", ") + ")."}
+		}
+		return true, nil
+	}
+	if rule.RequireOCIID && !OCIIDPattern.MatchString(oci) {
+		return false, nil
+	}
+	if len(rule.Colleges) > 0 && !eq(rule.Colleges, OCICollege(oci)) {
+		return false, nil
+	}
+	return true, nil
+}
+
+// DeliveryID is cmex's key for a delivery.
+type DeliveryID int64
+
+// DeliveryState is where a delivery stands.
+type DeliveryState string
+
+const (
+	DeliveryPending   DeliveryState = "pending"   // to be sent, or sent again
+	DeliveryDelivered DeliveryState = "delivered" // the destination took it
+	DeliveryRejected  DeliveryState = "rejected"  // the destination refused it for good
+	DeliveryCancelled DeliveryState = "cancelled" // an operator stopped it
+)
+
+// Subjects of deliveries.
+const (
+	SubjectLearnerRecord = "learner-record"
+	SubjectActivity      = "activity"
+)
+
+// RemoteCode is a code and message a destination answered with.
+type RemoteCode struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Delivery is one record on its way to one destination.
+type Delivery struct {
+	ID             DeliveryID      `json:"id"`
+	OrganizationID OrganizationID  `json:"-"`
+	DestinationID  DestinationID   `json:"destinationId"`
+	Destination    string          `json:"destination"` // its name
+	Kind           DestinationKind `json:"kind"`
+	Subject        string          `json:"subject"`  // learner-record | activity
+	RecordID       int64           `json:"recordId"` // the learner record's or the activity's id
+	CreditID       CreditID        `json:"creditId,omitempty"`
+	ActivityID     ActivityID      `json:"activityId,omitempty"`
+	Event          string          `json:"event"` // add | update | delete
+	// Snapshot is the record as it stood when the delivery was made;
+	// Payload the exact bytes sent, fixed at the first attempt so that
+	// every retry resends the same request.
+	Snapshot      []byte        `json:"-"`
+	Payload       []byte        `json:"-"`
+	State         DeliveryState `json:"state"`
+	Attempts      int           `json:"attempts"`
+	NextAttemptAt time.Time     `json:"nextAttemptAt,omitzero"`
+	LastError     string        `json:"lastError,omitempty"`
+	RemoteCodes   []RemoteCode  `json:"remoteCodes,omitempty"`
+	RemoteID      string        `json:"remoteId,omitempty"` // e.g. the ACCME Activity ID upstream
+	// Overdue is set when the delivery stayed undelivered past the alert
+	// threshold.
+	Overdue     bool      `json:"overdue,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+	DeliveredAt time.Time `json:"deliveredAt,omitzero"`
+}
+
+// LearnerSnapshot is what a learner record's delivery keeps of it: the
+// record and the registry person it was matched to, if any.
+type LearnerSnapshot struct {
+	Record *LearnerRecord `json:"record"`
+	Person *Person        `json:"person,omitempty"`
+}
+
+// Outcome is what came of one attempt.
+type Outcome struct {
+	Result     DeliveryState // delivered, rejected, or pending to retry
+	Codes      []RemoteCode
+	Error      string        // why it must be retried or was rejected
+	RetryAfter time.Duration // the destination's Retry-After, if any
+	RemoteID   string
+	// Status is where the destination's answer moves the learner record
+	// (Submitted, Approved, Rejected), if anywhere.
+	Status LearnerStatus
+}
+
+// ErrNotReady is what an encoder returns when a delivery must wait for
+// another (a learner record for its activity's registration upstream).
+var ErrNotReady = errors.New("waiting for another delivery")
+
+// DeliveryFilter selects deliveries for listing.
+type DeliveryFilter struct {
+	OrganizationID OrganizationID // 0: every organization (operators)
+	State          DeliveryState
+	Destination    string
+	Limit          int
+}
+
+// DeliveryService keeps destinations and the outbox.
+type DeliveryService interface {
+	// CreateDestination stores d with its secrets encrypted.
+	CreateDestination(ctx context.Context, d *Destination) error
+	// ListDestinations returns an organization's destinations, by name.
+	ListDestinations(ctx context.Context, org OrganizationID) ([]*Destination, error)
+	// Destination returns one with its secrets, or ENOTFOUND.
+	Destination(ctx context.Context, id DestinationID) (*Destination, error)
+	// ClaimDeliveries leases up to limit due deliveries to worker until
+	// now+lease; others do not see them until the lease ends.
+	ClaimDeliveries(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]*Delivery, error)
+	// SavePayload fixes the bytes a delivery sends, if none are fixed yet,
+	// and returns the bytes in force.
+	SavePayload(ctx context.Context, id DeliveryID, worker string, payload []byte) ([]byte, error)
+	// CompleteAttempt records an attempt's outcome, if worker still holds
+	// the lease, and moves the learner record as the outcome says. A
+	// retry is due at next.
+	CompleteAttempt(ctx context.Context, id DeliveryID, worker string, o Outcome, now, next time.Time) error
+	// RemoteID returns the remote id a delivered delivery of a record to a
+	// destination got, if any.
+	RemoteID(ctx context.Context, dest DestinationID, subject string, recordID int64) (string, bool, error)
+	// MarkOverdue flags the pending deliveries created before t and not yet
+	// flagged, and returns them.
+	MarkOverdue(ctx context.Context, t time.Time) ([]*Delivery, error)
+	// ListDeliveries returns deliveries, newest first.
+	ListDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
+	// Delivery returns one, or ENOTFOUND.
+	Delivery(ctx context.Context, org OrganizationID, id DeliveryID) (*Delivery, error)
+	// RetryDelivery makes a rejected, cancelled or pending delivery due now.
+	RetryDelivery(ctx context.Context, org OrganizationID, id DeliveryID) error
+	// CancelDelivery stops a pending delivery.
+	CancelDelivery(ctx context.Context, org OrganizationID, id DeliveryID) error
+}
