@@ -1,0 +1,209 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cmexhub/cmex"
+	"github.com/cmexhub/cmex/internal/cmextest"
+	"github.com/cmexhub/cmex/internal/sqlstore"
+)
+
+func init() {
+	extra = append(extra, named{"Deliveries", testDeliveries}, named{"ConcurrentClaims", testConcurrentClaims})
+}
+
+// deliveryEnv is a learner env whose provider has a webhook for every
+// record and a CMaRS destination for its activity.
+func deliveryEnv(t *testing.T, open Opener) (*learnerEnv, *sqlstore.DeliveryService, *cmex.Destination) {
+	le := newLearnerEnv(t, open, cmex.MatchRegistry)
+	box, err := sqlstore.NewSecretBox(cmextest.SecretKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	le.db.Secrets = box
+	ds := sqlstore.NewDeliveryService(le.db)
+	hook := &cmex.Destination{OrganizationID: le.p.Organization.ID, Name: "Hook", Kind: cmex.DestWebhook, URL: "https://hooks.example/cmex", Enabled: true,
+		Secrets: cmex.DestinationSecrets{WebhookSecret: "s3cret-signing-key"}}
+	if err := ds.CreateDestination(context.Background(), hook); err != nil {
+		t.Fatal(err)
+	}
+	cmars := &cmex.Destination{OrganizationID: le.p.Organization.ID, Name: "CMaRS", Kind: cmex.DestCMaRS, URL: "https://lrx.example/records", Enabled: true,
+		Routing: cmex.RoutingRule{ActivityIDs: []cmex.ActivityID{le.activity.ID}, Certifications: []string{cmex.CreditAMA}}}
+	if err := ds.CreateDestination(context.Background(), cmars); err != nil {
+		t.Fatal(err)
+	}
+	return le, ds, hook
+}
+
+func testDeliveries(t *testing.T, open Opener) {
+	le, ds, hook := deliveryEnv(t, open)
+	ctx := context.Background()
+	var raw string
+	if err := le.db.SQL().QueryRow(`SELECT secrets FROM destinations WHERE name = 'Hook'`).Scan(&raw); err != nil || strings.Contains(raw, "s3cret") || !strings.HasPrefix(raw, "v1:") {
+		t.Errorf("the secrets are stored as %q", raw)
+	}
+	got, err := ds.Destination(ctx, hook.ID)
+	if err != nil || got.Secrets.WebhookSecret != "s3cret-signing-key" || got.Concurrency != sqlstore.DefaultConcurrency {
+		t.Fatalf("destination = %+v, %v", got, err)
+	}
+	if err := ds.CreateDestination(ctx, &cmex.Destination{OrganizationID: le.p.Organization.ID, Name: "hook", Kind: cmex.DestWebhook,
+		URL: "https://x.example", Secrets: cmex.DestinationSecrets{WebhookSecret: "x"}}); cmex.ErrorCode(err) != cmex.ECONFLICT {
+		t.Errorf("same name: %v", err)
+	}
+	for name, bad := range map[string]cmex.Destination{
+		"no kind":                  {Name: "a", URL: "https://x.example"},
+		"ftp":                      {Name: "b", Kind: cmex.DestWebhook, URL: "ftp://x.example", Secrets: cmex.DestinationSecrets{WebhookSecret: "x"}},
+		"PARS without key":         {Name: "c", Kind: cmex.DestPARS, URL: "https://pars.example"},
+		"CMaRS without activities": {Name: "d", Kind: cmex.DestCMaRS, URL: "https://lrx.example"},
+	} {
+		bad.OrganizationID = le.p.Organization.ID
+		if err := ds.CreateDestination(ctx, &bad); cmex.ErrorCode(err) != cmex.EINVALID {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+
+	// Jane has no OCI ID: her AMA credit is rejected for CMaRS at routing
+	// (WS400, nothing sent); the webhook takes all three credits.
+	recs, err := le.report(t, cmextest.JaneReport(le.activity.ID, "2025-06-01", "d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := ds.ListDeliveries(ctx, cmex.DeliveryFilter{OrganizationID: le.p.Organization.ID})
+	if err != nil || len(list) != 4 {
+		t.Fatalf("deliveries = %d, %v", len(list), err)
+	}
+	var ws400 *cmex.Delivery
+	for _, d := range list {
+		if d.Kind == cmex.DestCMaRS {
+			ws400 = d
+		}
+	}
+	if ws400 == nil || ws400.State != cmex.DeliveryRejected || ws400.RemoteCodes[0].Code != "WS400" || ws400.CreditID != recs[0].CreditID {
+		t.Fatalf("CMaRS delivery = %+v", ws400)
+	}
+	// A rejected report makes no delivery.
+	if _, err := le.report(t, cmextest.JaneReport(le.activity.ID, "2025-06-01", "d")); err == nil {
+		t.Fatal("a duplicate report was accepted")
+	}
+	if n := count(t, le.db, "deliveries"); n != 4 {
+		t.Errorf("%d deliveries after a rejected report", n)
+	}
+
+	// Claim, fix the payload once, answer.
+	now := le.clock.Now()
+	claimed, err := ds.ClaimDeliveries(ctx, "w1", now, time.Minute, 10)
+	if err != nil || len(claimed) != 3 {
+		t.Fatalf("claimed %d, %v", len(claimed), err)
+	}
+	first := claimed[0]
+	p1, err := ds.SavePayload(ctx, first.ID, "w1", []byte("first bytes"))
+	if err != nil || string(p1) != "first bytes" {
+		t.Fatal(string(p1), err)
+	}
+	if p2, err := ds.SavePayload(ctx, first.ID, "w1", []byte("other bytes")); err != nil || string(p2) != "first bytes" {
+		t.Errorf("the payload changed: %q, %v", p2, err)
+	}
+	// A transient failure: due again at next.
+	if err := ds.CompleteAttempt(ctx, first.ID, "w1", cmex.Outcome{Result: cmex.DeliveryPending, Error: "HTTP 503"}, now, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := ds.ClaimDeliveries(ctx, "w1", now.Add(30*time.Second), time.Minute, 10); len(again) != 0 {
+		t.Errorf("claimed before its retry time: %d", len(again))
+	}
+	again, _ := ds.ClaimDeliveries(ctx, "w1", now.Add(61*time.Second), time.Minute, 10)
+	if len(again) != 3 {
+		t.Fatalf("after the retry time: %d", len(again))
+	}
+	for _, d := range again {
+		if d.ID == first.ID && (string(d.Payload) != "first bytes" || d.Attempts != 2 || d.LastError != "HTTP 503") {
+			t.Errorf("the retried delivery: %+v", d)
+		}
+	}
+	// Delivered, and the destination's answer moves the MOC record.
+	var moc *cmex.Delivery
+	for _, d := range again {
+		if strings.HasSuffix(string(d.CreditID), "-2") {
+			moc = d
+		}
+	}
+	if err := ds.CompleteAttempt(ctx, moc.ID, "w1", cmex.Outcome{Result: cmex.DeliveryDelivered, RemoteID: "R-1", Status: cmex.StatusSubmitted}, now, now); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := le.learners.FindLearnerRecords(ctx, cmex.LearnerRecordFilter{ProviderID: cmextest.ProviderA, CreditID: moc.CreditID})
+	if len(rec) != 1 || rec[0].Status != cmex.StatusSubmitted {
+		t.Errorf("the record after delivery: %+v", rec)
+	}
+	if id, ok, err := ds.RemoteID(ctx, hook.ID, cmex.SubjectLearnerRecord, moc.RecordID); !ok || id != "R-1" || err != nil {
+		t.Errorf("remote id = %q %v %v", id, ok, err)
+	}
+	// Cancel and retry by an operator; a delivered one is not sent again.
+	for _, d := range again {
+		if err := ds.CancelDelivery(ctx, le.p.Organization.ID, d.ID); (err == nil) != (d.ID != moc.ID) {
+			t.Errorf("cancel %d: %v", d.ID, err)
+		}
+	}
+	if err := ds.RetryDelivery(ctx, le.p.Organization.ID, moc.ID); cmex.ErrorCode(err) != cmex.ENOTFOUND {
+		t.Errorf("retrying a delivered one: %v", err)
+	}
+	if err := ds.RetryDelivery(ctx, le.p.Organization.ID+1, ws400.ID); cmex.ErrorCode(err) != cmex.ENOTFOUND {
+		t.Errorf("another organization retrying: %v", err)
+	}
+	// Overdue deliveries are flagged once.
+	if err := ds.RetryDelivery(ctx, le.p.Organization.ID, first.ID); err != nil {
+		t.Fatal(err)
+	}
+	late, err := ds.MarkOverdue(ctx, now.Add(time.Hour))
+	if err != nil || len(late) == 0 {
+		t.Fatalf("overdue: %d, %v", len(late), err)
+	}
+	if again, _ := ds.MarkOverdue(ctx, now.Add(time.Hour)); len(again) != 0 {
+		t.Errorf("flagged twice: %d", len(again))
+	}
+}
+
+// testConcurrentClaims: workers claiming at once never get the same
+// delivery.
+func testConcurrentClaims(t *testing.T, open Opener) {
+	le, ds, _ := deliveryEnv(t, open)
+	ctx := context.Background()
+	for i := range 10 {
+		a := mustSave(t, le.env, le.p, "Add", cmextest.Activity(fmt.Sprintf("c-%d", i), 2025))
+		if _, err := le.report(t, cmextest.JaneReport(a.ID, "2025-06-01", fmt.Sprintf("c%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	seen := map[cmex.DeliveryID]string{}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprintf("w%d", w)
+			for range 10 {
+				ds, err := ds.ClaimDeliveries(ctx, name, le.clock.Now(), time.Minute, 3)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				for _, d := range ds {
+					if other, ok := seen[d.ID]; ok {
+						t.Errorf("delivery %d claimed by %s and %s", d.ID, other, name)
+					}
+					seen[d.ID] = name
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(seen) != 30 {
+		t.Errorf("%d deliveries claimed, want 30", len(seen))
+	}
+}
