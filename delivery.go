@@ -57,6 +57,7 @@ type DestinationSecrets struct {
 // DestinationSettings are a destination's non-secret parameters.
 type DestinationSettings struct {
 	ProviderID       ProviderID `json:"providerId,omitempty"`       // PARS: the provider id upstream
+	LearnerURL       string     `json:"learnerUrl,omitempty"`       // PARS: the learner service's host, when not the URL's
 	ParentProviderID string     `json:"parentProviderId,omitempty"` // CE Broker id_parent_provider
 	Profession       string     `json:"profession,omitempty"`       // CE Broker licensee_profession
 	Test             bool       `json:"test,omitempty"`             // CE Broker test uploads

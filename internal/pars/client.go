@@ -1,0 +1,278 @@
+package pars
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/cmexhub/cmex"
+)
+
+// Forwarder sends activities and learner records to an upstream PARS: the
+// ACCME's, its sandbox, or another cmex. The destination's URL is the
+// activity service's host (https://pars.accme.org); learner records go to
+// Settings.LearnerURL when set (https://parsii.accme.org), else the same
+// host. The stored payload is the ACCME document; the envelope with the
+// credentials is made when sending, so no password is stored in clear.
+type Forwarder struct {
+	Client *http.Client
+	// RemoteID looks up the upstream ACCME Activity ID an activity got
+	// when it was delivered to a destination.
+	RemoteID func(ctx context.Context, d cmex.DestinationID, activity cmex.ActivityID) (string, bool, error)
+}
+
+// Encode implements outbox.Forwarder.
+func (f *Forwarder) Encode(ctx context.Context, d *cmex.Destination, dl *cmex.Delivery) ([]byte, error) {
+	switch dl.Subject {
+	case cmex.SubjectActivity:
+		var a cmex.Activity
+		if err := json.Unmarshal(dl.Snapshot, &a); err != nil {
+			return nil, err
+		}
+		// Upstream assigns its own ACCME Activity ID; the Provider Activity
+		// ID names the activity until it has.
+		a.ID = 0
+		if dl.Event != "add" {
+			id, err := f.upstreamActivity(ctx, d, dl.ActivityID)
+			if err != nil && !errors.Is(err, cmex.ErrNotReady) {
+				return nil, err
+			}
+			a.ID = id
+		}
+		action := map[string]string{"add": "Add", "update": "Update", "delete": "Delete"}[dl.Event]
+		return []byte(encodeActivities([]*cmex.Activity{&a}, encodeOptions{action: action, close: a.Closed})), nil
+	case cmex.SubjectLearnerRecord:
+		var snap cmex.LearnerSnapshot
+		if err := json.Unmarshal(dl.Snapshot, &snap); err != nil || snap.Record == nil {
+			return nil, fmt.Errorf("the stored learner record is not readable")
+		}
+		activity := snap.Record.ActivityID
+		if d.Routing.Activities {
+			// The activity was forwarded too: report under its upstream id.
+			id, err := f.upstreamActivity(ctx, d, activity)
+			if err != nil {
+				return nil, err
+			}
+			activity = id
+		}
+		return []byte(encodeLearnerReport(snap.Record, activity, d.Settings.ProviderID, dl.Event)), nil
+	}
+	return nil, fmt.Errorf("PARS takes activities and learner records, not %s", dl.Subject)
+}
+
+func (f *Forwarder) upstreamActivity(ctx context.Context, d *cmex.Destination, local cmex.ActivityID) (cmex.ActivityID, error) {
+	if f.RemoteID == nil {
+		return 0, cmex.ErrNotReady
+	}
+	s, ok, err := f.RemoteID(ctx, d.ID, local)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return 0, fmt.Errorf("activity %s is not registered upstream yet: %w", local, cmex.ErrNotReady)
+	}
+	id, err := cmex.ParseActivityID(s)
+	if err != nil {
+		return 0, fmt.Errorf("the upstream activity id %q: %w", s, err)
+	}
+	return id, nil
+}
+
+// encodeLearnerReport writes one learner record as an ACCMELearnerReports
+// document with one ActivityReport and one CreditCertificate.
+func encodeLearnerReport(r *cmex.LearnerRecord, activity cmex.ActivityID, provider cmex.ProviderID, event string) string {
+	w := &xw{}
+	w.start("accme:ACCMELearnerReports", "xmlns:accme", NSLearnerReports, "xmlns:ex", NSLearnerExtension, "xmlns:ar", NSActivityReport,
+		"xmlns:m", NSMember, "xmlns:n", NSName, "xmlns:hx", NSHealthcare)
+	w.start("ar:ActivityReports")
+	w.start("ar:ActivityReport")
+	if r.ReportingOrganization != "" {
+		w.elem("ar:ReportingOrganization", r.ReportingOrganization)
+	}
+	w.start("ar:Member")
+	for _, u := range r.Learner.UniqueIDs {
+		w.elem("m:UniqueID", u.Value, "domain", u.Domain)
+	}
+	w.start("m:Name")
+	w.elem("n:GivenName", r.Learner.GivenName)
+	w.elem("n:FamilyName", r.Learner.FamilyName)
+	w.end("m:Name")
+	w.start("m:PersonalInfo")
+	w.elem("m:BirthDate", r.Learner.BirthDate.String())
+	w.end("m:PersonalInfo")
+	w.end("ar:Member")
+	w.start("ar:Activity")
+	w.elem("ar:ProviderOrganization", string(provider))
+	w.elem("ar:ActivityName", activity.String())
+	w.start("ar:Module")
+	w.elem("ar:ModuleName", r.ActivityTitle, "moduleID", activity.String())
+	w.elem("ar:Status", "Completed")
+	w.elem("ar:CompletedDateTime", r.CompletionDate.String())
+	w.start("ar:CreditCertificate")
+	w.start("ar:CreditReceived")
+	w.elem("hx:activityCertification", r.Certification)
+	w.elem("hx:creditUnit", orDefault(r.Unit, "Point"))
+	w.elem("hx:numberOfCredits", r.Points.String())
+	w.end("ar:CreditReceived")
+	w.elem("ar:CreditID", string(r.CreditID))
+	w.end("ar:CreditCertificate")
+	w.end("ar:Module")
+	w.end("ar:Activity")
+	w.start("ar:XtensibleInfo")
+	w.elem("ex:learnerRecordAction", event)
+	w.end("ar:XtensibleInfo")
+	w.end("ar:ActivityReport")
+	w.end("ar:ActivityReports")
+	w.end("accme:ACCMELearnerReports")
+	return w.b.String()
+}
+
+func orDefault(s, otherwise string) string {
+	if s == "" {
+		return otherwise
+	}
+	return s
+}
+
+// Send implements outbox.Forwarder.
+func (f *Forwarder) Send(ctx context.Context, d *cmex.Destination, dl *cmex.Delivery, payload []byte) cmex.Outcome {
+	base, path, ns := d.URL, PathSaveActivity, NSService
+	var year string
+	if dl.Subject == cmex.SubjectLearnerRecord {
+		path, ns = PathSaveLearnerActivity, NSLearnerService
+		if d.Settings.LearnerURL != "" {
+			base = d.Settings.LearnerURL
+		}
+	} else {
+		var a cmex.Activity
+		if err := json.Unmarshal(dl.Snapshot, &a); err == nil && !a.ReportingStart.IsZero() {
+			year = fmt.Sprint(a.ReportingStart.Year)
+		}
+	}
+	// The members in WCF's ordinal order (specs/pars.md 1.3).
+	var b bytes.Buffer
+	b.WriteString(xml.Header + `<SubmitMessage xmlns="` + ns + `"><Data>`)
+	escapeText(&b, string(payload))
+	b.WriteString(`</Data><Password>`)
+	escapeText(&b, d.Secrets.Password)
+	b.WriteString(`</Password><ProviderId>` + string(d.Settings.ProviderID) + `</ProviderId>`)
+	if year != "" {
+		b.WriteString(`<ReportingYear>` + year + `</ReportingYear>`)
+	}
+	b.WriteString(`<User>`)
+	escapeText(&b, d.Secrets.Username)
+	b.WriteString(`</User></SubmitMessage>`)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+path, &b)
+	if err != nil {
+		return cmex.Outcome{Result: cmex.DeliveryRejected, Error: "the PARS URL is not usable"}
+	}
+	req.Header.Set("Content-Type", "application/xml; charset=utf-8")
+	client := f.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return cmex.Outcome{Result: cmex.DeliveryPending, Error: "PARS did not answer in time"}
+		}
+		return cmex.Outcome{Result: cmex.DeliveryPending, Error: "PARS could not be reached"}
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 16<<20))
+	return judgePARS(res.StatusCode, body, dl)
+}
+
+// upstreamResponse is a PARS ResponseMessage.
+type upstreamResponse struct {
+	Data          string `xml:"Data"`
+	StatusCode    string `xml:"StatusCode"`
+	ErrorMessages []struct {
+		Code    string `xml:"Code"`
+		Message string `xml:"Message"`
+	} `xml:"ErrorMessages>ErrorMessage"`
+}
+
+// duplicateCodes are PARS's answers to a record it already has: on a
+// retry they mean the earlier attempt arrived.
+var duplicateCodes = map[string]bool{"603": true, "476": true}
+
+// judgePARS turns PARS's answer into an outcome: Accepted is delivered;
+// Rejected is a permanent refusal with PARS's codes, unless every code
+// says the record is already there; anything unreadable is retried.
+func judgePARS(status int, body []byte, dl *cmex.Delivery) cmex.Outcome {
+	var r upstreamResponse
+	if err := xml.Unmarshal(body, &r); err != nil || r.StatusCode == "" {
+		if status >= 400 && status < 500 && status != http.StatusTooManyRequests && status != http.StatusRequestTimeout {
+			return cmex.Outcome{Result: cmex.DeliveryRejected, Error: fmt.Sprintf("PARS answered HTTP %d", status)}
+		}
+		return cmex.Outcome{Result: cmex.DeliveryPending, Error: fmt.Sprintf("PARS answered HTTP %d without a ResponseMessage", status)}
+	}
+	var codes []cmex.RemoteCode
+	dup := len(r.ErrorMessages) > 0
+	for _, e := range r.ErrorMessages {
+		codes = append(codes, cmex.RemoteCode{Code: e.Code, Message: e.Message})
+		if !strings.HasPrefix(e.Message, "Warning:") {
+			dup = dup && duplicateCodes[e.Code]
+		}
+	}
+	o := cmex.Outcome{Codes: codes}
+	switch {
+	case r.StatusCode == "Accepted" || r.StatusCode == "Rejected" && dup:
+		o.Result = cmex.DeliveryDelivered
+	case r.StatusCode == "Rejected":
+		o.Result, o.Error = cmex.DeliveryRejected, "PARS rejected it"
+		if dl.Subject == cmex.SubjectLearnerRecord {
+			o.Status = cmex.StatusRejected
+		}
+		return o
+	default:
+		return cmex.Outcome{Result: cmex.DeliveryPending, Error: "PARS answered status " + r.StatusCode}
+	}
+	if dl.Subject == cmex.SubjectActivity && r.Data != "" {
+		o.RemoteID = assignedActivityID(r.Data)
+	}
+	if dl.Subject == cmex.SubjectLearnerRecord {
+		var snap cmex.LearnerSnapshot
+		if json.Unmarshal(dl.Snapshot, &snap) == nil && snap.Record != nil && snap.Record.IsMOC() {
+			o.Status = cmex.StatusSubmitted // handed to the registry that takes it to the board
+		}
+	}
+	return o
+}
+
+// assignedActivityID reads the ACCME Activity ID from a SaveActivity
+// answer's document: the non-empty identifier whose catalog says so
+// (specs/pars.md 2, step 5).
+func assignedActivityID(doc string) string {
+	d := xml.NewDecoder(strings.NewReader(doc))
+	var catalog string
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return ""
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		switch se.Name.Local {
+		case "catalog":
+			var s string
+			if d.DecodeElement(&s, &se) == nil {
+				catalog = strings.TrimSpace(s)
+			}
+		case "entry":
+			var s string
+			if d.DecodeElement(&s, &se) == nil && catalog == "ACCME Activity ID" && strings.TrimSpace(s) != "" {
+				return strings.TrimSpace(s)
+			}
+		}
+	}
+}

@@ -1,0 +1,102 @@
+package pars_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cmexhub/cmex"
+	"github.com/cmexhub/cmex/internal/cmextest"
+	"github.com/cmexhub/cmex/internal/pars"
+)
+
+// TestForwarderToAnotherCmex forwards an activity and a learner record to
+// another cmex's PARS services, as to the ACCME's: the upstream assigns
+// its own Activity ID, the learner record is reported under it, a resent
+// record counts as delivered, and a record upstream refuses is rejected
+// with its codes.
+func TestForwarderToAnotherCmex(t *testing.T) {
+	up := cmextest.NewStore(t, time.Date(2025, 6, 15, 12, 0, 0, 0, time.UTC))
+	if _, err := up.Persons.ImportPersons(context.Background(), []*cmex.Person{cmextest.Jane()}); err != nil {
+		t.Fatal(err)
+	}
+	// The upstream has registered other activities, so its ids differ.
+	up.MOCActivity(t, "someone-else")
+	mux := http.NewServeMux()
+	(&pars.Handler{Users: up.Users, Activities: up.Activities, Learners: up.Learners, Persons: up.Persons,
+		Logger: slog.New(slog.DiscardHandler), Mode: pars.Strict, MaxBody: pars.DefaultMaxBody}).Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	dest := &cmex.Destination{ID: 7, Kind: cmex.DestPARS, URL: srv.URL, Enabled: true, Routing: cmex.RoutingRule{Activities: true},
+		Secrets:  cmex.DestinationSecrets{Username: "webserviceuser@yourdomain.org", Password: cmextest.Password},
+		Settings: cmex.DestinationSettings{ProviderID: cmextest.ProviderA}}
+	remote := map[cmex.ActivityID]string{}
+	f := &pars.Forwarder{RemoteID: func(_ context.Context, d cmex.DestinationID, a cmex.ActivityID) (string, bool, error) {
+		id, ok := remote[a]
+		return id, ok, nil
+	}}
+	ctx := context.Background()
+
+	a := cmextest.Activity("fwd-1", 2025)
+	a.ID = 300000042 // the local id, which upstream must not see
+	snap, _ := json.Marshal(a)
+	act := &cmex.Delivery{ID: 1, Subject: cmex.SubjectActivity, RecordID: int64(a.ID), ActivityID: a.ID, Event: "add", Snapshot: snap}
+	payload, err := f.Encode(ctx, dest, act)
+	if err != nil || strings.Contains(string(payload), "300000042") {
+		t.Fatalf("activity payload (%v): %s", err, payload)
+	}
+	o := f.Send(ctx, dest, act, payload)
+	if o.Result != cmex.DeliveryDelivered || o.RemoteID == "" || o.RemoteID == "300000042" {
+		t.Fatalf("activity outcome = %+v", o)
+	}
+
+	rec := &cmex.LearnerRecord{ID: 5, CreditID: "ccid:aaatestorganization.org:fwd-1", ActivityID: a.ID, ActivityTitle: "Internal Medicine Manuscript",
+		ReportingOrganization: "AAA Test Organization", Learner: cmextest.JaneReport(0, "2025-06-01", "x").Learner,
+		CompletionDate: cmex.MustParseDate("2025-06-01"), Certification: "ABIM Medical Knowledge", Board: "ABIM", CreditType: "Medical Knowledge", Points: 150}
+	snap, _ = json.Marshal(cmex.LearnerSnapshot{Record: rec})
+	lr := &cmex.Delivery{ID: 2, Subject: cmex.SubjectLearnerRecord, RecordID: 5, CreditID: rec.CreditID, ActivityID: a.ID, Event: "add", Snapshot: snap}
+	if _, err := f.Encode(ctx, dest, lr); err == nil || !strings.Contains(err.Error(), "not registered upstream") {
+		t.Fatalf("learner record before its activity: %v", err)
+	}
+	remote[a.ID] = o.RemoteID
+	payload, err = f.Encode(ctx, dest, lr)
+	if err != nil || !strings.Contains(string(payload), o.RemoteID) {
+		t.Fatalf("learner payload (%v): %s", err, payload)
+	}
+	if o := f.Send(ctx, dest, lr, payload); o.Result != cmex.DeliveryDelivered || o.Status != cmex.StatusSubmitted {
+		t.Fatalf("learner outcome = %+v", o)
+	}
+	if recs, _ := up.Learners.FindLearnerRecords(ctx, cmex.LearnerRecordFilter{ProviderID: cmextest.ProviderA, CreditID: rec.CreditID}); len(recs) != 1 || recs[0].ActivityID.String() != o.RemoteID {
+		t.Fatalf("upstream records = %+v", recs)
+	}
+	// The same bytes again, as after a lost answer: already there.
+	if o := f.Send(ctx, dest, lr, payload); o.Result != cmex.DeliveryDelivered || len(o.Codes) == 0 || o.Codes[0].Code != "603" {
+		t.Errorf("resent learner record = %+v", o)
+	}
+	// Upstream refuses a record of a learner it does not know.
+	rec.CreditID, rec.Learner.GivenName = "ccid:aaatestorganization.org:fwd-2", "Janet"
+	snap, _ = json.Marshal(cmex.LearnerSnapshot{Record: rec})
+	bad := &cmex.Delivery{ID: 3, Subject: cmex.SubjectLearnerRecord, RecordID: 6, ActivityID: a.ID, Event: "add", Snapshot: snap}
+	payload, _ = f.Encode(ctx, dest, bad)
+	if o := f.Send(ctx, dest, bad, payload); o.Result != cmex.DeliveryRejected || len(o.Codes) == 0 || o.Status != cmex.StatusRejected {
+		t.Errorf("refused record = %+v", o)
+	}
+	// Wrong credentials are PARS's 451: a permanent refusal.
+	wrong := *dest
+	wrong.Secrets.Password = "nope"
+	if o := f.Send(ctx, &wrong, act, payload); o.Result != cmex.DeliveryRejected || o.Codes[0].Code != "451" {
+		t.Errorf("wrong password = %+v", o)
+	}
+	// An upstream that is down is retried.
+	down := *dest
+	down.URL = "http://127.0.0.1:1"
+	if o := f.Send(ctx, &down, act, payload); o.Result != cmex.DeliveryPending {
+		t.Errorf("upstream down = %+v", o)
+	}
+}
