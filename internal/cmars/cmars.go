@@ -1,0 +1,75 @@
+// Package cmars forwards learning records of Ontario physicians to CMaRS
+// through a learning-record exchange: only records of persons with an OCI
+// ID of a college CMaRS accepts, for activities configured for CMaRS
+// (routing, in package cmex, refuses the others with WS400 before anything
+// is sent). The exchange's wire format is a GUESS kept in guesses.go.
+package cmars
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/cmexhub/cmex"
+)
+
+// Forwarder posts learning records.
+type Forwarder struct{ Client *http.Client }
+
+// Encode implements outbox.Forwarder.
+func (f *Forwarder) Encode(_ context.Context, _ *cmex.Destination, dl *cmex.Delivery) ([]byte, error) {
+	var snap cmex.LearnerSnapshot
+	if err := json.Unmarshal(dl.Snapshot, &snap); err != nil || snap.Record == nil {
+		return nil, fmt.Errorf("the stored learner record is not readable")
+	}
+	if snap.Person == nil || snap.Person.OCIID == "" {
+		return nil, fmt.Errorf("WS400: the learner has no OCI ID")
+	}
+	r := snap.Record
+	return json.Marshal(record{
+		OCIID: snap.Person.OCIID, UserName: r.Learner.GivenName + " " + r.Learner.FamilyName,
+		CourseID: r.ActivityID.String(), CourseTitle: r.ActivityTitle, ActivityID: r.ActivityID.String(),
+		CompletionDate: r.CompletionDate.String(), ReportingPeriod: strconv.Itoa(r.CompletionDate.Year),
+		Issuer: r.ReportingOrganization, RecordID: string(r.CreditID), Void: dl.Event == cmex.LearnerDelete,
+	})
+}
+
+// Send implements outbox.Forwarder.
+func (f *Forwarder) Send(ctx context.Context, d *cmex.Destination, dl *cmex.Delivery, payload []byte) cmex.Outcome {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(payload))
+	if err != nil {
+		return cmex.Outcome{Result: cmex.DeliveryRejected, Error: "the exchange URL is not usable"}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if d.Secrets.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+d.Secrets.Token)
+	}
+	client := f.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return cmex.Outcome{Result: cmex.DeliveryPending, Error: "the exchange did not answer in time"}
+		}
+		return cmex.Outcome{Result: cmex.DeliveryPending, Error: "the exchange could not be reached"}
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	switch {
+	case res.StatusCode >= 200 && res.StatusCode < 300, res.StatusCode == statusDuplicate:
+		return cmex.Outcome{Result: cmex.DeliveryDelivered}
+	case res.StatusCode >= 500 || res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusRequestTimeout:
+		return cmex.Outcome{Result: cmex.DeliveryPending, Error: fmt.Sprintf("the exchange answered HTTP %d", res.StatusCode)}
+	}
+	var e errorBody
+	if json.Unmarshal(body, &e) != nil || e.Code == "" {
+		e = errorBody{Code: strconv.Itoa(res.StatusCode), Message: string(body)}
+	}
+	return cmex.Outcome{Result: cmex.DeliveryRejected, Error: "the exchange refused the record", Codes: []cmex.RemoteCode{{Code: e.Code, Message: e.Message}}}
+}

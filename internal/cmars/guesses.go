@@ -1,0 +1,31 @@
+package cmars
+
+// The LRX wire format is a proprietary partner interface that was not found
+// (specs/cmars.md 5.2). Everything in this file is a GUESS, modelled on the
+// fields the spec lists for a learning record; correct it here when the
+// format is known.
+
+// record is the JSON body of one learning record. GUESS.
+type record struct {
+	OCIID           string `json:"ociId"`
+	UserName        string `json:"userName"`
+	CourseID        string `json:"courseId"`
+	CourseTitle     string `json:"courseTitle"`
+	ActivityID      string `json:"activityId"`
+	CompletionDate  string `json:"completionDate"`  // YYYY-MM-DD
+	ReportingPeriod string `json:"reportingPeriod"` // the completion's year
+	Issuer          string `json:"issuer"`
+	RecordID        string `json:"recordId"` // the CreditID: the exchange deduplicates by it
+	Void            bool   `json:"void"`     // a deleted record is voided, never removed
+}
+
+// errorBody is what the exchange answers when it refuses a record, with a
+// code such as WS400. GUESS.
+type errorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// statusDuplicate is the exchange's answer to a record it already holds;
+// on a retry it means the earlier attempt arrived. GUESS.
+const statusDuplicate = 409
