@@ -39,7 +39,7 @@ type command struct {
 // commands returns every subcommand, by name.
 func commands() map[string]*command {
 	cs := []*command{serveCommand(), providerCommand(), userCommand(), learnersCommand(), apikeyCommand(), validateCommand(), versionCommand(),
-		societyCommand(), accountCommand(), transcriptCommand(), plansCommand(), rolesCommand(), tokenCommand()}
+		societyCommand(), accountCommand(), transcriptCommand(), plansCommand(), rolesCommand(), tokenCommand(), destinationsCommand(), deliveriesCommand()}
 	m := map[string]*command{}
 	for _, c := range cs {
 		m[c.name] = c

@@ -10,6 +10,7 @@ import (
 	"github.com/cmexhub/cmex/internal/api"
 	"github.com/cmexhub/cmex/internal/boardsim"
 	"github.com/cmexhub/cmex/internal/cmegateway"
+	"github.com/cmexhub/cmex/internal/outbox"
 	"github.com/cmexhub/cmex/internal/pars"
 	"github.com/cmexhub/cmex/internal/processsync"
 	"github.com/cmexhub/cmex/internal/server"
@@ -43,6 +44,9 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		gwSource := fs.String("gateway-source", cmegateway.DefaultSource, "the SOURCE the credit feed writes in its answers")
 		psKeyFile := fs.String("processsync-key-file", "", "file holding the shared key of Process Synchronization tokens (or set CMEX_PROCESSSYNC_KEY; sandbox-secret with -sandbox)")
 		psWindow := fs.Duration("processsync-window", processsync.DefaultWindow, "how far a GetRoleData TimeStamp may be from the server's clock")
+		secretKeyFile := fs.String("secret-key-file", "", "file holding the server key that encrypts destinations' credentials (or set CMEX_SECRET_KEY; a fixed sandbox key with -sandbox)")
+		outboxLease := fs.Duration("outbox-lease", outbox.DefaultLease, "how long a claimed delivery is the worker's before another may take it over")
+		outboxAlert := fs.Duration("outbox-alert-after", outbox.DefaultAlertAfter, "how long a delivery may stay undelivered before it is flagged and logged as an error")
 		if err := parse(fs, args, e); err != nil {
 			return err
 		}
@@ -53,6 +57,10 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			return fmt.Errorf("%w: -max-body must be positive", errUsage)
 		}
 		psKey, err := processSyncKey(e, *psKeyFile, *sandbox)
+		if err != nil {
+			return err
+		}
+		secretKey, err := serverSecretKey(e, *secretKeyFile, *sandbox)
 		if err != nil {
 			return err
 		}
@@ -80,6 +88,13 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			return err
 		}
 		defer db.Close()
+		if secretKey != "" {
+			if db.Secrets, err = sqlstore.NewSecretBox(secretKey); err != nil {
+				return fmt.Errorf("secret key: %w", err)
+			}
+		} else {
+			logger.Warn("no server secret key: destinations with credentials cannot be added or used (set CMEX_SECRET_KEY or -secret-key-file)")
+		}
 		orgs, users := sqlstore.NewOrganizationService(db), sqlstore.NewUserService(db)
 		persons, learners := sqlstore.NewPersonService(db), sqlstore.NewLearnerService(db, mode)
 		plans := sqlstore.NewPlanService(db)
@@ -140,6 +155,12 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		}
 		logger.Info("cmex listening", "addr", l.Addr().String(), "db", dbName, "pars_mode", parsMode.String(), "matching", mode,
 			"sandbox", *sandbox, "max_body", *maxBody, "version", versionString())
+		deliveries := sqlstore.NewDeliveryService(db)
+		worker := newWorker(deliveries, logger)
+		worker.Lease, worker.AlertAfter = *outboxLease, *outboxAlert
+		workerDone := make(chan struct{})
+		go func() { worker.Run(ctx); close(workerDone) }()
+		defer func() { <-workerDone }()
 		if err := srv.Serve(ctx, l, *grace); err != nil {
 			return err
 		}

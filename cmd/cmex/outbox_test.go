@@ -1,0 +1,108 @@
+package main_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cmexhub/cmex/internal/webhook"
+)
+
+// TestEndToEndOutboxSurvivesSIGKILL reports completions to a cmex whose
+// provider forwards every record to a webhook, kills cmex (SIGKILL) while
+// deliveries are in flight, starts it again, and checks that every record
+// reached the receiver and that each has one delivery, delivered.
+func TestEndToEndOutboxSurvivesSIGKILL(t *testing.T) {
+	var mu sync.Mutex
+	acked := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if !webhook.Verify("whsec-e2e", body, r.Header.Get(webhook.HeaderSignature)) {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		time.Sleep(150 * time.Millisecond)
+		var e webhook.Event
+		json.Unmarshal(body, &e)
+		mu.Lock()
+		acked[string(e.CreditID)]++
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+
+	env := []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "cmex.db"), "CMEX_SECRET_KEY=e2e-secret-key-0123456789"}
+	args := []string{"-sandbox", "-outbox-lease", "1s", "-sandbox-board-delay", "1h"}
+	s := startServer(t, env, args...)
+	if out, code := runCLI(t, env, "whsec-e2e\n", "destinations", "add", "-provider", "1234567", "-name", "hook", "-kind", "webhook", "-url", srv.URL, "-concurrency", "4"); code != 0 {
+		t.Fatalf("destinations add: %s", out)
+	}
+	d := around(time.Now())
+	var credits []string
+	for i := range 8 {
+		r := s.post(savePath, submit(mocActivity(d, fmt.Sprintf("ob-%d", i)), providerA, d.start[:4]))
+		if r.StatusCode != "Accepted" {
+			t.Fatalf("activity %d: %+v", i, r)
+		}
+		cs := []credit{{"AMA PRA Category 1", "2", fmt.Sprintf("ccid:ob:%d-1", i)}, {"ABIM Medical Knowledge", "1.5", fmt.Sprintf("ccid:ob:%d-2", i)}}
+		if r := s.post(saveLearnerPath, learnerSubmit(learnerDoc(jane, activityID(t, r), d.completed, "add", cs...), providerA)); r.StatusCode != "Accepted" {
+			t.Fatalf("report %d: %+v", i, r)
+		}
+		credits = append(credits, cs[0].id, cs[1].id)
+	}
+	// Kill it once some, not all, deliveries have arrived.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no delivery arrived")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.cmd.Process.Kill()
+	<-s.done
+	mu.Lock()
+	before := len(acked)
+	mu.Unlock()
+	if before >= len(credits) {
+		t.Fatalf("all %d deliveries arrived before the kill; the test proves nothing", before)
+	}
+
+	s = startServer(t, env, args...)
+	defer s.stop()
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		out, _ := runCLI(t, env, "", "deliveries", "list", "-state", "delivered", "-limit", "1000")
+		if strings.Count(out, "ccid:ob:") == len(credits) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not every delivery was delivered after the restart:\n%s", out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	out, _ := runCLI(t, env, "", "deliveries", "list", "-limit", "1000")
+	if n := strings.Count(out, "ccid:ob:"); n != len(credits) {
+		t.Errorf("%d deliveries for %d credits: something was duplicated or lost\n%s", n, len(credits), out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, c := range credits {
+		if acked[c] == 0 {
+			t.Errorf("%s never reached the receiver", c)
+		}
+	}
+	t.Logf("%d of %d had arrived before the kill", before, len(credits))
+}
