@@ -93,6 +93,15 @@ func TestEndToEndOutboxSurvivesSIGKILL(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	res, err := http.Get(s.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(metrics), "# TYPE cmex_outbox_delivered_total counter") || strings.Contains(string(metrics), "cmex_outbox_delivered_total 0\n") {
+		t.Errorf("/metrics after the restart's deliveries:\n%s", metrics)
+	}
 	out, _ := runCLI(t, env, "", "deliveries", "list", "-limit", "1000")
 	if n := strings.Count(out, "ccid:ob:"); n != len(credits) {
 		t.Errorf("%d deliveries for %d credits: something was duplicated or lost\n%s", n, len(credits), out)

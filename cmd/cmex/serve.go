@@ -121,6 +121,10 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			go board.Run(ctx)
 		}
 
+		deliveries := sqlstore.NewDeliveryService(db)
+		worker := newWorker(deliveries, logger)
+		worker.Lease, worker.AlertAfter = *outboxLease, *outboxAlert
+
 		parsMode := pars.Strict
 		if *permissive {
 			parsMode = pars.Permissive
@@ -128,13 +132,22 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		srv := server.New(server.Config{
 			Logger: logger,
 			Health: db.Ping,
+			Metrics: func() []server.Metric {
+				st := &worker.Stats
+				return []server.Metric{
+					{Name: "cmex_outbox_delivered_total", Help: "Deliveries a destination took.", Value: st.Delivered.Load()},
+					{Name: "cmex_outbox_rejected_total", Help: "Deliveries a destination refused for good.", Value: st.Rejected.Load()},
+					{Name: "cmex_outbox_retries_total", Help: "Attempts that failed and will be retried.", Value: st.Retried.Load()},
+					{Name: "cmex_outbox_overdue_total", Help: "Deliveries flagged as undelivered past -outbox-alert-after.", Value: st.Overdue.Load()},
+				}
+			},
 			PARS: &pars.Handler{
 				Users: users, Activities: sqlstore.NewActivityService(db), Learners: learners, Persons: persons,
 				Logger: logger, Mode: parsMode, MaxBody: *maxBody,
 			},
 			API: &api.Handler{
 				Users: users, APIKeys: sqlstore.NewAPIKeyService(db), Learners: learners, Persons: persons,
-				Societies: societies, Accounts: accounts, Transcripts: gateway, Plans: plans, Now: time.Now,
+				Societies: societies, Accounts: accounts, Transcripts: gateway, Plans: plans, Deliveries: deliveries, Now: time.Now,
 				Logger: logger, MaxBody: min(*maxBody, api.DefaultMaxBody),
 			},
 			ProcessSync: &processsync.Handler{
@@ -155,9 +168,6 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		}
 		logger.Info("cmex listening", "addr", l.Addr().String(), "db", dbName, "pars_mode", parsMode.String(), "matching", mode,
 			"sandbox", *sandbox, "max_body", *maxBody, "version", versionString())
-		deliveries := sqlstore.NewDeliveryService(db)
-		worker := newWorker(deliveries, logger)
-		worker.Lease, worker.AlertAfter = *outboxLease, *outboxAlert
 		workerDone := make(chan struct{})
 		go func() { worker.Run(ctx); close(workerDone) }()
 		defer func() { <-workerDone }()

@@ -39,10 +39,12 @@ type Handler struct {
 	Accounts    cmex.GatewayService
 	Transcripts cmex.TranscriptService
 	// Plans answers where a learner stands in her credential roles.
-	Plans   cmex.PlanService
-	Now     func() time.Time
-	Logger  *slog.Logger
-	MaxBody int64
+	Plans cmex.PlanService
+	// Deliveries are the providers' destinations and outbox.
+	Deliveries cmex.DeliveryService
+	Now        func() time.Time
+	Logger     *slog.Logger
+	MaxBody    int64
 }
 
 // auth is who may call an operation.
@@ -99,6 +101,13 @@ var routes = []route{
 	{"DELETE", "/api/v1/account/self-credits/{id}", authAccount, asAccount((*Handler).deleteSelfCredit)},
 	{"GET", "/api/v1/account/transcript", authAccount, asAccount((*Handler).transcript)},
 	{"GET", "/api/v1/learners/{id}/progress", authOperator, (*Handler).progress},
+
+	{"GET", "/api/v1/destinations", authProvider, asProvider((*Handler).listDestinations)},
+	{"POST", "/api/v1/destinations", authProvider, asProvider((*Handler).addDestination)},
+	{"GET", "/api/v1/deliveries", authProvider, asProvider((*Handler).listDeliveries)},
+	{"GET", "/api/v1/deliveries/{id}", authProvider, asProvider((*Handler).getDelivery)},
+	{"POST", "/api/v1/deliveries/{id}/retry", authProvider, asProvider((*Handler).retryDelivery)},
+	{"POST", "/api/v1/deliveries/{id}/cancel", authProvider, asProvider((*Handler).cancelDelivery)},
 }
 
 // Register declares the API's routes on mux.

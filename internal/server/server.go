@@ -27,6 +27,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Health reports whether the server can do its work (the database answers).
 	Health func(context.Context) error
+	// Metrics are the counters served at /metrics, in Prometheus' text format.
+	Metrics func() []Metric
 	// PARS serves the ACCME PARS activity, learner and match services.
 	PARS *pars.Handler
 	// API serves the JSON API under /api/v1/.
@@ -59,6 +61,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
+	if s.cfg.Metrics != nil {
+		mux.HandleFunc("GET /metrics", s.metrics)
+	}
 	s.cfg.PARS.Register(mux)
 	if s.cfg.API != nil {
 		s.cfg.API.Register(mux)
@@ -86,6 +91,19 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	fmt.Fprintln(w, `{"status":"ok"}`)
+}
+
+// Metric is one counter of /metrics.
+type Metric struct {
+	Name, Help string
+	Value      int64
+}
+
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	for _, m := range s.cfg.Metrics() {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", m.Name, m.Help, m.Name, m.Name, m.Value)
+	}
 }
 
 type requestIDKey struct{}
