@@ -272,4 +272,12 @@ type DeliveryService interface {
 	RetryDelivery(ctx context.Context, org OrganizationID, id DeliveryID) error
 	// CancelDelivery stops a pending delivery.
 	CancelDelivery(ctx context.Context, org OrganizationID, id DeliveryID) error
+	// AwaitingStatus returns delivered learner-record deliveries to
+	// destinations of kind whose MOC records still wait for a board
+	// (Accepted or Submitted), least recently checked first, and marks
+	// them checked at now.
+	AwaitingStatus(ctx context.Context, kind DestinationKind, now time.Time, limit int) ([]*Delivery, error)
+	// RecordStatus moves a delivery's learner record as the destination
+	// now reports it (forward only).
+	RecordStatus(ctx context.Context, id DeliveryID, o Outcome, now time.Time) error
 }

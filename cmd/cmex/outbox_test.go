@@ -115,3 +115,45 @@ func TestEndToEndOutboxSurvivesSIGKILL(t *testing.T) {
 	}
 	t.Logf("%d of %d had arrived before the kill", before, len(credits))
 }
+
+// TestEndToEndUpstreamPARS runs two cmex servers: a provider reports to the
+// first, which forwards the activity and the completion to the second as
+// to the ACCME's PARS; the second's simulated ABIM approves the MOC credit,
+// and the first's own PARS status query shows the approval.
+func TestEndToEndUpstreamPARS(t *testing.T) {
+	upEnv := []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "up.db")}
+	up := startServer(t, upEnv, "-sandbox", "-sandbox-board-delay", "300ms")
+	defer up.stop()
+	env := []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "down.db"), "CMEX_SECRET_KEY=e2e-secret-key-0123456789"}
+	s := startServer(t, env, "-sandbox", "-sandbox-board-delay", "1h", "-outbox-status-every", "300ms")
+	defer s.stop()
+	if out, code := runCLI(t, env, "sandbox\n", "destinations", "add", "-provider", "1234567", "-name", "upstream", "-kind", "pars", "-url", up.base,
+		"-username", "webserviceuser@yourdomain.org", "-upstream-provider", "1234567", "-forward-activities"); code != 0 {
+		t.Fatalf("destinations add: %s", out)
+	}
+	// The upstream has registered another activity first, so its ids differ.
+	d := around(time.Now())
+	if r := up.post(savePath, submit(mocActivity(d, "someone-else"), providerA, d.start[:4])); r.StatusCode != "Accepted" {
+		t.Fatalf("upstream activity: %+v", r)
+	}
+	r := s.post(savePath, submit(mocActivity(d, "fwd"), providerA, d.start[:4]))
+	if r.StatusCode != "Accepted" {
+		t.Fatalf("activity: %+v", r)
+	}
+	act := activityID(t, r)
+	credits := []credit{{"AMA PRA Category 1", "2", "ccid:up:1"}, {"ABIM Medical Knowledge", "1.5", "ccid:up:2"}}
+	if r := s.post(saveLearnerPath, learnerSubmit(learnerDoc(jane, act, d.completed, "add", credits...), providerA)); r.StatusCode != "Accepted" {
+		t.Fatalf("completion: %+v", r)
+	}
+	seen := map[string]bool{}
+	s.waitFor(byCreditPath, statusByCredit("ccid:up:2", providerA), "ccid:up:2", "Submitted", seen)
+	s.waitFor(byCreditPath, statusByCredit("ccid:up:2", providerA), "ccid:up:2", "Approved", seen)
+	upStatus := up.status(byCreditPath, statusByCredit("ccid:up:2", providerA))
+	if len(upStatus.Messages) != 1 || strings.Contains(upStatus.Messages[0].Data, "Activity Id: "+act) {
+		t.Errorf("upstream holds the record under its own activity id: %+v", upStatus)
+	}
+	out, _ := runCLI(t, env, "", "deliveries", "list")
+	if strings.Count(out, "delivered") != 3 {
+		t.Errorf("deliveries: %s", out)
+	}
+}

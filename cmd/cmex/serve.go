@@ -47,6 +47,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		secretKeyFile := fs.String("secret-key-file", "", "file holding the server key that encrypts destinations' credentials (or set CMEX_SECRET_KEY; a fixed sandbox key with -sandbox)")
 		outboxLease := fs.Duration("outbox-lease", outbox.DefaultLease, "how long a claimed delivery is the worker's before another may take it over")
 		outboxAlert := fs.Duration("outbox-alert-after", outbox.DefaultAlertAfter, "how long a delivery may stay undelivered before it is flagged and logged as an error")
+		outboxStatus := fs.Duration("outbox-status-every", outbox.DefaultStatusEvery, "how often MOC records delivered to an upstream PARS are checked for the board's decision")
 		if err := parse(fs, args, e); err != nil {
 			return err
 		}
@@ -123,7 +124,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 
 		deliveries := sqlstore.NewDeliveryService(db)
 		worker := newWorker(deliveries, logger)
-		worker.Lease, worker.AlertAfter = *outboxLease, *outboxAlert
+		worker.Lease, worker.AlertAfter, worker.StatusEvery = *outboxLease, *outboxAlert, *outboxStatus
 
 		parsMode := pars.Strict
 		if *permissive {

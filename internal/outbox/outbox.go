@@ -32,6 +32,14 @@ type Forwarder interface {
 	Send(ctx context.Context, d *cmex.Destination, dl *cmex.Delivery, payload []byte) cmex.Outcome
 }
 
+// StatusChecker is a forwarder that can ask its destination where a
+// delivered record stands (a board's approval through PARS).
+type StatusChecker interface {
+	// Status returns the record's status upstream in Outcome.Status, or ""
+	// when it has not moved or cannot be read now.
+	Status(ctx context.Context, d *cmex.Destination, dl *cmex.Delivery) cmex.Outcome
+}
+
 // Defaults of a Worker.
 const (
 	DefaultPoll        = 250 * time.Millisecond
@@ -39,6 +47,7 @@ const (
 	DefaultTimeout     = 30 * time.Second
 	DefaultMaxInFlight = 64
 	DefaultAlertAfter  = time.Hour
+	DefaultStatusEvery = 5 * time.Minute
 )
 
 // Backoff is the retry schedule: Base doubled per attempt up to Max, then
@@ -80,6 +89,9 @@ type Worker struct {
 	// AlertAfter is how long a delivery may stay undelivered before it is
 	// flagged and logged at error level.
 	AlertAfter time.Duration
+	// StatusEvery is how often delivered MOC records still waiting for a
+	// board are checked with destinations that can tell.
+	StatusEvery time.Duration
 
 	Stats Stats
 
@@ -102,7 +114,7 @@ func New(deliveries cmex.DeliveryService, forwarders map[cmex.DestinationKind]Fo
 	return &Worker{
 		Deliveries: deliveries, Forwarders: forwarders, Logger: logger, ID: "worker-" + hex.EncodeToString(b[:]),
 		Now: time.Now, Poll: DefaultPoll, Lease: DefaultLease, Timeout: DefaultTimeout, MaxInFlight: DefaultMaxInFlight,
-		Backoff: DefaultBackoff, AlertAfter: DefaultAlertAfter,
+		Backoff: DefaultBackoff, AlertAfter: DefaultAlertAfter, StatusEvery: DefaultStatusEvery,
 		dests: map[cmex.DestinationID]*destination{},
 	}
 }
@@ -111,11 +123,15 @@ func New(deliveries cmex.DeliveryService, forwarders map[cmex.DestinationKind]Fo
 func (w *Worker) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, w.MaxInFlight)
-	lastOverdue := time.Time{}
+	var lastOverdue, lastStatus time.Time
 	for ctx.Err() == nil {
 		if now := w.Now(); now.Sub(lastOverdue) > min(w.AlertAfter/10, time.Minute) {
 			w.checkOverdue(ctx, now)
 			lastOverdue = now
+		}
+		if now := w.Now(); w.StatusEvery > 0 && now.Sub(lastStatus) > w.StatusEvery {
+			w.checkStatuses(ctx, now)
+			lastStatus = now
 		}
 		free := cap(slots) - len(slots)
 		var claimed []*cmex.Delivery
@@ -239,5 +255,36 @@ func (w *Worker) checkOverdue(ctx context.Context, now time.Time) {
 		w.Stats.Overdue.Add(1)
 		w.Logger.ErrorContext(ctx, "outbox: delivery overdue", "delivery", d.ID, "destination", d.Destination, "credit_id", d.CreditID,
 			"attempts", d.Attempts, "since", d.CreatedAt, "last_error", d.LastError)
+	}
+}
+
+// checkStatuses asks destinations that can tell where the delivered MOC
+// records waiting for a board stand, and moves the records.
+func (w *Worker) checkStatuses(ctx context.Context, now time.Time) {
+	for kind, fwd := range w.Forwarders {
+		sc, ok := fwd.(StatusChecker)
+		if !ok {
+			continue
+		}
+		waiting, err := w.Deliveries.AwaitingStatus(ctx, kind, now, 200)
+		if err != nil {
+			w.Logger.ErrorContext(ctx, "outbox: deliveries awaiting status", "err", err)
+			continue
+		}
+		for _, dl := range waiting {
+			ds, err := w.destination(ctx, dl.DestinationID)
+			if err != nil {
+				continue
+			}
+			sctx, cancel := context.WithTimeout(ctx, w.Timeout)
+			o := sc.Status(sctx, ds.d, dl)
+			cancel()
+			if o.Status == "" {
+				continue
+			}
+			if err := w.Deliveries.RecordStatus(ctx, dl.ID, o, now); err != nil {
+				w.Logger.ErrorContext(ctx, "outbox: record status", "delivery", dl.ID, "err", err)
+			}
+		}
 	}
 }

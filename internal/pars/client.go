@@ -276,3 +276,63 @@ func assignedActivityID(doc string) string {
 		}
 	}
 }
+
+// Status implements outbox.StatusChecker: GetLearnerStatusByCreditId
+// upstream, read from the status text (" Status: Approved") and the
+// response's StatusCode and errors.
+func (f *Forwarder) Status(ctx context.Context, d *cmex.Destination, dl *cmex.Delivery) cmex.Outcome {
+	base := d.URL
+	if d.Settings.LearnerURL != "" {
+		base = d.Settings.LearnerURL
+	}
+	var b bytes.Buffer
+	b.WriteString(xml.Header + `<LearnerStatusSearchByCreditId xmlns="` + NSLearnerService + `"><CreditId>`)
+	escapeText(&b, string(dl.CreditID))
+	b.WriteString(`</CreditId><Password>`)
+	escapeText(&b, d.Secrets.Password)
+	b.WriteString(`</Password><ProviderId>` + string(d.Settings.ProviderID) + `</ProviderId><User>`)
+	escapeText(&b, d.Secrets.Username)
+	b.WriteString(`</User></LearnerStatusSearchByCreditId>`)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+PathLearnerStatusByCredit, &b)
+	if err != nil {
+		return cmex.Outcome{}
+	}
+	req.Header.Set("Content-Type", "application/xml; charset=utf-8")
+	client := f.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return cmex.Outcome{}
+	}
+	defer res.Body.Close()
+	var arr struct {
+		Messages []upstreamResponse `xml:"ResponseMessage"`
+	}
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if res.StatusCode != http.StatusOK || xml.Unmarshal(body, &arr) != nil {
+		return cmex.Outcome{}
+	}
+	for _, m := range arr.Messages {
+		_, st, ok := strings.Cut(m.Data, "Status: ")
+		if !ok {
+			continue
+		}
+		st, reason, _ := strings.Cut(st, "; Reason: ")
+		switch s := cmex.LearnerStatus(strings.TrimSpace(st)); s {
+		case cmex.StatusSubmitted, cmex.StatusApproved:
+			return cmex.Outcome{Status: s}
+		case cmex.StatusRejected:
+			o := cmex.Outcome{Status: s}
+			for _, e := range m.ErrorMessages {
+				o.Codes = append(o.Codes, cmex.RemoteCode{Code: e.Code, Message: e.Message})
+			}
+			if len(o.Codes) == 0 {
+				o.Codes = []cmex.RemoteCode{{Code: "Rejected", Message: strings.TrimSpace(reason)}}
+			}
+			return o
+		}
+	}
+	return cmex.Outcome{}
+}

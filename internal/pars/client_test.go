@@ -75,6 +75,16 @@ func TestForwarderToAnotherCmex(t *testing.T) {
 	if recs, _ := up.Learners.FindLearnerRecords(ctx, cmex.LearnerRecordFilter{ProviderID: cmextest.ProviderA, CreditID: rec.CreditID}); len(recs) != 1 || recs[0].ActivityID.String() != o.RemoteID {
 		t.Fatalf("upstream records = %+v", recs)
 	}
+	// The board's decision upstream flows back.
+	if o := f.Status(ctx, dest, lr); o.Status != "" {
+		t.Errorf("status before the board decided = %+v", o)
+	}
+	upRecs, _ := up.Learners.FindLearnerRecords(ctx, cmex.LearnerRecordFilter{ProviderID: cmextest.ProviderA, CreditID: rec.CreditID})
+	up.Learners.MoveLearnerRecord(ctx, upRecs[0].ID, upRecs[0].Status, cmex.StatusChange{Status: cmex.StatusRejected, At: time.Now(), Source: "board:ABIM",
+		Code: "661", Reason: "Diplomate ID not found in Board records."})
+	if o := f.Status(ctx, dest, lr); o.Status != cmex.StatusRejected || len(o.Codes) == 0 || !strings.Contains(o.Codes[0].Message, "Diplomate ID not found") {
+		t.Errorf("status after the board rejected = %+v", o)
+	}
 	// The same bytes again, as after a lost answer: already there.
 	if o := f.Send(ctx, dest, lr, payload); o.Result != cmex.DeliveryDelivered || len(o.Codes) == 0 || o.Codes[0].Code != "603" {
 		t.Errorf("resent learner record = %+v", o)

@@ -508,3 +508,47 @@ func affected(res sql.Result, err error, msg string) error {
 	}
 	return nil
 }
+
+// AwaitingStatus implements cmex.DeliveryService. The delivery's
+// updated_at records when its status was last checked.
+func (s *DeliveryService) AwaitingStatus(ctx context.Context, kind cmex.DestinationKind, now time.Time, limit int) ([]*cmex.Delivery, error) {
+	var out []*cmex.Delivery
+	err := s.db.inTx(ctx, func(tx conn) error {
+		var err error
+		out, err = scanDeliveries(tx.query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d JOIN destinations t ON t.id = d.destination_id
+			JOIN learner_records r ON r.id = d.record_id
+			WHERE d.state = 'delivered' AND d.subject = ? AND t.kind = ? AND r.board <> '' AND NOT r.deleted AND r.status IN (?, ?)
+			ORDER BY d.updated_at, d.id LIMIT ?`,
+			cmex.SubjectLearnerRecord, string(kind), string(cmex.StatusAccepted), string(cmex.StatusSubmitted), limit))
+		if err != nil || len(out) == 0 {
+			return err
+		}
+		ids := make([]any, len(out))
+		for i, d := range out {
+			ids[i] = d.ID
+		}
+		_, err = tx.exec(ctx, `UPDATE deliveries SET updated_at = ? WHERE id IN (`+placeholders(len(ids))+`)`, append([]any{now.UTC()}, ids...)...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("deliveries awaiting status: %w", err)
+	}
+	return out, nil
+}
+
+// RecordStatus implements cmex.DeliveryService.
+func (s *DeliveryService) RecordStatus(ctx context.Context, id cmex.DeliveryID, o cmex.Outcome, now time.Time) error {
+	return s.db.inTx(ctx, func(tx conn) error {
+		var subject, dest string
+		var recordID int64
+		err := tx.queryRow(ctx, `SELECT d.subject, d.record_id, t.name FROM deliveries d JOIN destinations t ON t.id = d.destination_id WHERE d.id = ?`, id).
+			Scan(&subject, &recordID, &dest)
+		if err != nil {
+			return notFound(err, "delivery not found")
+		}
+		if subject != cmex.SubjectLearnerRecord || o.Status == "" {
+			return nil
+		}
+		return moveFromDestination(ctx, tx, cmex.LearnerRecordID(recordID), o, dest, now.UTC())
+	})
+}

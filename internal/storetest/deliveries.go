@@ -138,6 +138,20 @@ func testDeliveries(t *testing.T, open Opener) {
 	if len(rec) != 1 || rec[0].Status != cmex.StatusSubmitted {
 		t.Errorf("the record after delivery: %+v", rec)
 	}
+	waiting, err := ds.AwaitingStatus(ctx, cmex.DestWebhook, now, 10)
+	if err != nil || len(waiting) != 1 || waiting[0].ID != moc.ID {
+		t.Fatalf("awaiting status = %+v, %v", waiting, err)
+	}
+	if err := ds.RecordStatus(ctx, moc.ID, cmex.Outcome{Status: cmex.StatusApproved}, now); err != nil {
+		t.Fatal(err)
+	}
+	if waiting, _ := ds.AwaitingStatus(ctx, cmex.DestWebhook, now, 10); len(waiting) != 0 {
+		t.Errorf("still awaiting after approval: %+v", waiting)
+	}
+	rec, _ = le.learners.FindLearnerRecords(ctx, cmex.LearnerRecordFilter{ProviderID: cmextest.ProviderA, CreditID: moc.CreditID})
+	if rec[0].Status != cmex.StatusApproved {
+		t.Errorf("the record after the destination approved it: %+v", rec[0])
+	}
 	if id, ok, err := ds.RemoteID(ctx, hook.ID, cmex.SubjectLearnerRecord, moc.RecordID); !ok || id != "R-1" || err != nil {
 		t.Errorf("remote id = %q %v %v", id, ok, err)
 	}
