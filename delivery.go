@@ -228,6 +228,16 @@ type Outcome struct {
 	Status LearnerStatus
 }
 
+// Unanswered is the outcome of an attempt that got no answer from who
+// ("PARS", "the exchange"): it is retried. ctx is the attempt's, to tell a
+// timeout from a destination that cannot be reached.
+func Unanswered(ctx context.Context, who string) Outcome {
+	if ctx.Err() != nil {
+		return Outcome{Result: DeliveryPending, Error: who + " did not answer in time"}
+	}
+	return Outcome{Result: DeliveryPending, Error: who + " could not be reached"}
+}
+
 // ErrNotReady is what an encoder returns when a delivery must wait for
 // another (a learner record for its activity's registration upstream).
 var ErrNotReady = errors.New("waiting for another delivery")

@@ -116,10 +116,7 @@ func (f *Forwarder) Send(ctx context.Context, d *cmex.Destination, dl *cmex.Deli
 	}
 	res, err := client.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return cmex.Outcome{Result: cmex.DeliveryPending, Error: "CE Broker did not answer in time"}
-		}
-		return cmex.Outcome{Result: cmex.DeliveryPending, Error: "CE Broker could not be reached"}
+		return cmex.Unanswered(ctx, "CE Broker")
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(res.Body, 16<<20))

@@ -54,10 +54,7 @@ func (f *Forwarder) Send(ctx context.Context, d *cmex.Destination, dl *cmex.Deli
 	}
 	res, err := client.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return cmex.Outcome{Result: cmex.DeliveryPending, Error: "the exchange did not answer in time"}
-		}
-		return cmex.Outcome{Result: cmex.DeliveryPending, Error: "the exchange could not be reached"}
+		return cmex.Unanswered(ctx, "the exchange")
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))

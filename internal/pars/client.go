@@ -179,10 +179,7 @@ func (f *Forwarder) Send(ctx context.Context, d *cmex.Destination, dl *cmex.Deli
 	}
 	res, err := client.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return cmex.Outcome{Result: cmex.DeliveryPending, Error: "PARS did not answer in time"}
-		}
-		return cmex.Outcome{Result: cmex.DeliveryPending, Error: "PARS could not be reached"}
+		return cmex.Unanswered(ctx, "PARS")
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(res.Body, 16<<20))

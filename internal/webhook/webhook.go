@@ -92,7 +92,7 @@ func (f *Forwarder) Send(ctx context.Context, d *cmex.Destination, dl *cmex.Deli
 	req.Header.Set(HeaderEvent, dl.Subject+"."+dl.Event)
 	res, err := f.client().Do(req)
 	if err != nil {
-		return cmex.Outcome{Result: cmex.DeliveryPending, Error: transportError(ctx, err)}
+		return cmex.Unanswered(ctx, "the destination")
 	}
 	defer res.Body.Close()
 	reply, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
@@ -104,13 +104,6 @@ func (f *Forwarder) client() *http.Client {
 		return f.Client
 	}
 	return http.DefaultClient
-}
-
-func transportError(ctx context.Context, err error) string {
-	if ctx.Err() != nil {
-		return "the destination did not answer in time"
-	}
-	return "the destination could not be reached"
 }
 
 // Judge turns a receiver's answer into an outcome: a 2xx acknowledges
