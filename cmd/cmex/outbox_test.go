@@ -28,7 +28,7 @@ func TestEndToEndOutboxSurvivesSIGKILL(t *testing.T) {
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
 		}
-		time.Sleep(150 * time.Millisecond)
+		time.Sleep(400 * time.Millisecond)
 		var e webhook.Event
 		json.Unmarshal(body, &e)
 		mu.Lock()
@@ -41,7 +41,7 @@ func TestEndToEndOutboxSurvivesSIGKILL(t *testing.T) {
 	env := []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "cmex.db"), "CMEX_SECRET_KEY=e2e-secret-key-0123456789"}
 	args := []string{"-sandbox", "-outbox-lease", "1s", "-sandbox-board-delay", "1h"}
 	s := startServer(t, env, args...)
-	if out, code := runCLI(t, env, "whsec-e2e\n", "destinations", "add", "-provider", "1234567", "-name", "hook", "-kind", "webhook", "-url", srv.URL, "-concurrency", "4"); code != 0 {
+	if out, code := runCLI(t, env, "whsec-e2e\n", "destinations", "add", "-provider", "1234567", "-name", "hook", "-kind", "webhook", "-url", srv.URL, "-concurrency", "2"); code != 0 {
 		t.Fatalf("destinations add: %s", out)
 	}
 	d := around(time.Now())
