@@ -305,25 +305,11 @@ func (s *DeliveryService) ClaimDeliveries(ctx context.Context, worker string, no
 	now = now.UTC()
 	var ids []cmex.DeliveryID
 	err := s.db.inTx(ctx, func(tx conn) error {
-		rows, err := tx.query(ctx, `SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
-			ORDER BY next_attempt_at, id LIMIT ?`+s.db.dialect.SkipLocked(), now, now, limit)
-		if err != nil {
+		var err error
+		ids, err = scanColumn[cmex.DeliveryID](tx.query(ctx, `SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ?
+			AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt_at, id LIMIT ?`+s.db.dialect.SkipLocked(), now, now, limit))
+		if err != nil || len(ids) == 0 {
 			return err
-		}
-		ids = ids[:0]
-		for rows.Next() {
-			var id cmex.DeliveryID
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		if len(ids) == 0 {
-			return nil
 		}
 		_, err = tx.exec(ctx, `UPDATE deliveries SET lease_until = ?, leased_by = ?, attempts = attempts + 1, updated_at = ? WHERE id IN (`+placeholders(len(ids))+`)`,
 			append([]any{now.Add(lease), worker, now}, anys(ids)...)...)

@@ -107,21 +107,12 @@ func (s *PlanService) PersonsByIdentifier(ctx context.Context, value string) ([]
 	if key == "" {
 		return nil, nil
 	}
-	rows, err := s.db.read().query(ctx, `SELECT person_id FROM person_identifiers WHERE value = ?
-		UNION SELECT person_id FROM role_instances WHERE unique_identifier = ? ORDER BY 1`, key, key)
+	ids, err := scanColumn[cmex.PersonID](s.db.read().query(ctx, `SELECT person_id FROM person_identifiers WHERE value = ?
+		UNION SELECT person_id FROM role_instances WHERE unique_identifier = ? ORDER BY 1`, key, key))
 	if err != nil {
 		return nil, fmt.Errorf("persons by identifier: %w", err)
 	}
-	defer rows.Close()
-	var out []cmex.PersonID
-	for rows.Next() {
-		var id cmex.PersonID
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return ids, nil
 }
 
 // PersonCredits implements cmex.PlanService: the learner records

@@ -178,20 +178,11 @@ func (s *SocietyService) Approve(ctx context.Context, provider, puller cmex.Soci
 
 // ApprovedProviders implements cmex.SocietyService.
 func (s *SocietyService) ApprovedProviders(ctx context.Context, puller cmex.SocietyID) ([]cmex.SocietyID, error) {
-	rows, err := s.db.read().query(ctx, `SELECT provider_id FROM society_approvals WHERE puller_id = ? ORDER BY provider_id`, puller)
+	ids, err := scanColumn[cmex.SocietyID](s.db.read().query(ctx, `SELECT provider_id FROM society_approvals WHERE puller_id = ? ORDER BY provider_id`, puller))
 	if err != nil {
 		return nil, fmt.Errorf("approved providers: %w", err)
 	}
-	defer rows.Close()
-	var out []cmex.SocietyID
-	for rows.Next() {
-		var id cmex.SocietyID
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return ids, nil
 }
 
 // AddMember implements cmex.SocietyService.

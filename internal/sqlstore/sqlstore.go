@@ -153,3 +153,20 @@ func notFound(err error, msg string) error {
 func (db *DB) SQL() *sql.DB { return db.sql }
 
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// scanColumn reads a query of one column into a slice.
+func scanColumn[T any](rows *sql.Rows, err error) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
