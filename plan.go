@@ -133,9 +133,6 @@ func DefaultViews() Views {
 	}
 }
 
-// Has reports whether the view includes field.
-func (v View) Has(level []string, field string) bool { return slices.Contains(level, field) }
-
 // PlanProblem is what is wrong with a plan file, at a field path such as
 // roles[0].learningPlans[1].cycle.
 type PlanProblem struct {

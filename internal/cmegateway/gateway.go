@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/cmexhub/cmex"
@@ -134,16 +135,11 @@ func (g *Gateway) gather(ctx context.Context, bindings []*cmex.Binding) ([]cmex.
 		societies[i] = s
 	}
 	results := make([]cmex.SourceResult, len(bindings))
-	done := make(chan struct{}, len(bindings))
+	var wg sync.WaitGroup
 	for i, b := range bindings {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			results[i] = g.fetch(ctx, societies[i], b.MemberID)
-		}()
+		wg.Go(func() { results[i] = g.fetch(ctx, societies[i], b.MemberID) })
 	}
-	for range bindings {
-		<-done
-	}
+	wg.Wait()
 	return results, nil
 }
 

@@ -2,6 +2,7 @@ package planfile_test
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,7 +24,7 @@ func TestReadExample(t *testing.T) {
 		len(pl.TaskGroups) != 3 || pl.TaskGroups[0].Filter.CreditTypes[0] != "Medical Knowledge" || pl.TaskGroups[2].RequiredUnits != 2500 {
 		t.Errorf("plans = %+v", p)
 	}
-	if !p.Views.Detail.Has(p.Views.Detail.Role, "Extrinsic") || p.Views.Summary.Has(p.Views.Summary.Role, "Extrinsic") {
+	if !slices.Contains(p.Views.Detail.Role, "Extrinsic") || slices.Contains(p.Views.Summary.Role, "Extrinsic") {
 		t.Errorf("views = %+v", p.Views)
 	}
 }

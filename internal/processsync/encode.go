@@ -116,7 +116,7 @@ func writeResult(w io.Writer, res *result) {
 
 func roleInstance(e *el, rp *cmex.RoleProgress, res *result) {
 	v := res.view
-	has := func(f string) bool { return v.Has(v.Role, f) }
+	has := func(f string) bool { return slices.Contains(v.Role, f) }
 	if has("Role") {
 		e.add("Role", rp.Role)
 	}
@@ -155,7 +155,7 @@ func roleInstance(e *el, rp *cmex.RoleProgress, res *result) {
 
 func learningPlan(e *el, p *cmex.PlanProgress, res *result) {
 	v := res.view
-	has := func(f string) bool { return v.Has(v.LearningPlan, f) }
+	has := func(f string) bool { return slices.Contains(v.LearningPlan, f) }
 	e.add("LearningPlanType", p.Type) // always provided (CERTAIN)
 	for _, f := range []struct {
 		name, value string
@@ -187,7 +187,7 @@ func learningPlan(e *el, p *cmex.PlanProgress, res *result) {
 		acts := tg.node("ActivitiesForTaskGroup")
 		for _, a := range g.Activities {
 			ae := acts.node("ActivityForTaskGroup")
-			av := func(f string) bool { return v.Has(v.Activity, f) }
+			av := func(f string) bool { return slices.Contains(v.Activity, f) }
 			if av("ActivityTitle") {
 				ae.add("ActivityTitle", a.Title)
 			}
