@@ -40,7 +40,7 @@ func decodeActivityData(data string, mode Mode, lineOffset int) (*decodedActivit
 func parseData(data string, lineOffset int) (*node, *failure) {
 	lim := defaultLimits
 	lim.lineOffset = lineOffset
-	root, err := parseTree([]byte(data), lim)
+	root, err := parseTreeFast([]byte(data), lim)
 	if err != nil {
 		f := fail(http.StatusOK, cmex.RuleXMLError, cmex.Args{Detail: errText(err)})
 		f.problem.Line = syntaxLine(err, lineOffset)

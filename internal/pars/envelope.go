@@ -60,7 +60,7 @@ func (m members) text(name string) (string, bool) {
 // or member order is a failure; in Permissive mode each is a warning.
 // Unknown members are ignored, as WCF ignores them; Permissive mode says so.
 func readEnvelope(body []byte, e envelope, mode Mode) (members, cmex.Problems, *failure) {
-	root, err := parseTree(body, defaultLimits)
+	root, err := parseTreeFast(body, defaultLimits)
 	if err != nil {
 		f := xmlError(http.StatusBadRequest, "%s", errText(err))
 		f.problem.Line = syntaxLine(err, 0)

@@ -11,7 +11,7 @@ import (
 // rules) and returns the problems with the line each was found on.
 // Credentials are not checked.
 func ValidateDocument(body []byte, mode Mode, today cmex.Date) cmex.Problems {
-	root, err := parseTree(body, defaultLimits)
+	root, err := parseTreeFast(body, defaultLimits)
 	if err != nil {
 		p := cmex.RuleXMLError.Problem(cmex.Args{Detail: errText(err)})
 		p.Line = syntaxLine(err, 0)
