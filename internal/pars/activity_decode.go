@@ -38,9 +38,14 @@ func decodeActivityData(data string, mode Mode, lineOffset int) (*decodedActivit
 // parseData parses the document a SubmitMessage's Data carried; a document
 // that is not well-formed is 455, at its line in the enclosing file.
 func parseData(data string, lineOffset int) (*node, *failure) {
+	return parseDoc([]byte(data), lineOffset)
+}
+
+// parseDoc parses a document whose line 1 is line lineOffset+1 of its file.
+func parseDoc(data []byte, lineOffset int) (*node, *failure) {
 	lim := defaultLimits
 	lim.lineOffset = lineOffset
-	root, err := parseTreeFast([]byte(data), lim)
+	root, err := parseTreeFast(data, lim)
 	if err != nil {
 		f := fail(http.StatusOK, cmex.RuleXMLError, cmex.Args{Detail: errText(err)})
 		f.problem.Line = syntaxLine(err, lineOffset)

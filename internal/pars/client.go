@@ -88,46 +88,11 @@ func (f *Forwarder) upstreamActivity(ctx context.Context, d *cmex.Destination, l
 // document with one ActivityReport and one CreditCertificate.
 func encodeLearnerReport(r *cmex.LearnerRecord, activity cmex.ActivityID, provider cmex.ProviderID, event string) string {
 	w := &xw{}
-	w.start("accme:ACCMELearnerReports", "xmlns:accme", NSLearnerReports, "xmlns:ex", NSLearnerExtension, "xmlns:ar", NSActivityReport,
-		"xmlns:m", NSMember, "xmlns:n", NSName, "xmlns:hx", NSHealthcare)
+	w.start("accme:ACCMELearnerReports", learnerFileNamespaces...)
 	w.start("ar:ActivityReports")
-	w.start("ar:ActivityReport")
-	if r.ReportingOrganization != "" {
-		w.elem("ar:ReportingOrganization", r.ReportingOrganization)
-	}
-	w.start("ar:Member")
-	for _, u := range r.Learner.UniqueIDs {
-		w.elem("m:UniqueID", u.Value, "domain", u.Domain)
-	}
-	w.start("m:Name")
-	w.elem("n:GivenName", r.Learner.GivenName)
-	w.elem("n:FamilyName", r.Learner.FamilyName)
-	w.end("m:Name")
-	w.start("m:PersonalInfo")
-	w.elem("m:BirthDate", r.Learner.BirthDate.String())
-	w.end("m:PersonalInfo")
-	w.end("ar:Member")
-	w.start("ar:Activity")
-	w.elem("ar:ProviderOrganization", string(provider))
-	w.elem("ar:ActivityName", activity.String())
-	w.start("ar:Module")
-	w.elem("ar:ModuleName", r.ActivityTitle, "moduleID", activity.String())
-	w.elem("ar:Status", "Completed")
-	w.elem("ar:CompletedDateTime", r.CompletionDate.String())
-	w.start("ar:CreditCertificate")
-	w.start("ar:CreditReceived")
-	w.elem("hx:activityCertification", r.Certification)
-	w.elem("hx:creditUnit", orDefault(r.Unit, "Point"))
-	w.elem("hx:numberOfCredits", r.Points.String())
-	w.end("ar:CreditReceived")
-	w.elem("ar:CreditID", string(r.CreditID))
-	w.end("ar:CreditCertificate")
-	w.end("ar:Module")
-	w.end("ar:Activity")
-	w.start("ar:XtensibleInfo")
-	w.elem("ex:learnerRecordAction", event)
-	w.end("ar:XtensibleInfo")
-	w.end("ar:ActivityReport")
+	rep := RecordReport(r, provider)
+	rep.ActivityID, rep.Action = activity, event
+	writeActivityReport(w, rep)
 	w.end("ar:ActivityReports")
 	w.end("accme:ACCMELearnerReports")
 	return w.b.String()
