@@ -22,8 +22,8 @@ func syntheticReports(n int) []*cmex.LearnerReport {
 		out[i] = &cmex.LearnerReport{
 			Action: "add", ReportingOrganization: "AAA Test Organization & Co",
 			Learner: cmex.LearnerIdentity{
-				UniqueIDs:  []cmex.UniqueID{{Domain: "ME", Value: fmt.Sprintf("MD%06d", i)}, {Domain: "ABIM", Value: fmt.Sprint(900000 + i)}},
-				GivenName:  "Jane", FamilyName: fmt.Sprintf("Doe-%d", i), BirthDate: cmex.Date{Year: 1970, Month: time.Month(1 + i%12), Day: 1 + i%28},
+				UniqueIDs: []cmex.UniqueID{{Domain: "ME", Value: fmt.Sprintf("MD%06d", i)}, {Domain: "ABIM", Value: fmt.Sprint(900000 + i)}},
+				GivenName: "Jane", FamilyName: fmt.Sprintf("Doe-%d", i), BirthDate: cmex.Date{Year: 1970, Month: time.Month(1 + i%12), Day: 1 + i%28},
 			},
 			ProviderOrganization: "1234567", ActivityID: cmex.ActivityID(210015516 + i%3), ActivityTitle: "Update <2>",
 			Status: "Completed", CompletionDate: cmex.Date{Year: 2025, Month: 3, Day: 1 + i%28},
