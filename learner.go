@@ -250,3 +250,57 @@ type LearnerService interface {
 	// it moved the record, so that several workers may race.
 	MoveLearnerRecord(ctx context.Context, id LearnerRecordID, from LearnerStatus, ch StatusChange) (bool, error)
 }
+
+// Outcomes of a record in an import.
+const (
+	// OutcomeAccepted: the record was added (or deleted) now.
+	OutcomeAccepted = "accepted"
+	// OutcomePresent: the ledger already holds the record exactly as
+	// reported (or, for a delete, already deleted it), so nothing changed.
+	OutcomePresent = "present"
+	// OutcomeRejected: the rules refused the record; nothing changed.
+	OutcomeRejected = "rejected"
+)
+
+// LearnerImportResult is what became of one change of an import.
+type LearnerImportResult struct {
+	Outcome string
+	// Records are those added or deleted (accepted), or found (present).
+	Records []*LearnerRecord
+	// Problems are the errors of a rejection, or the warnings of an
+	// accepted record.
+	Problems Problems
+}
+
+// LearnerImporter takes learner reports in bulk, as batch files bring them.
+type LearnerImporter interface {
+	// ImportLearnerReports judges each change by the same rules as
+	// SaveLearnerReport, in order, each seeing those before it, and
+	// returns one result per change. A change the ledger already holds
+	// exactly is present rather than a duplicate, so that a file may be
+	// imported again, or after an interruption, and end with the records
+	// of one clean run. The changes are committed together: when an error
+	// is returned, none of them is.
+	ImportLearnerReports(ctx context.Context, chs []LearnerChange) ([]LearnerImportResult, error)
+}
+
+// Matches reports whether the record is what credit c of report rep
+// describes: the same activity, completion, credit and learner.
+func (r *LearnerRecord) Matches(rep *LearnerReport, c CreditCertificate) bool {
+	if r.CreditID != c.CreditID || r.ActivityID != rep.ActivityID || r.CompletionDate != rep.CompletionDate ||
+		!strings.EqualFold(strings.TrimSpace(r.Certification), strings.TrimSpace(c.Certification)) ||
+		c.Points == nil || r.Points != *c.Points {
+		return false
+	}
+	a, b := r.Learner, rep.Learner
+	if NameKey(a.GivenName) != NameKey(b.GivenName) || NameKey(a.FamilyName) != NameKey(b.FamilyName) ||
+		a.BirthDate != b.BirthDate || len(a.UniqueIDs) != len(b.UniqueIDs) {
+		return false
+	}
+	for i := range a.UniqueIDs {
+		if !strings.EqualFold(a.UniqueIDs[i].Domain, b.UniqueIDs[i].Domain) || IDKey(a.UniqueIDs[i].Value) != IDKey(b.UniqueIDs[i].Value) {
+			return false
+		}
+	}
+	return true
+}

@@ -17,6 +17,8 @@ type LearnerService struct {
 	db *DB
 	// Mode is how reported identities are checked.
 	Mode cmex.MatchingMode
+
+	group groupCommit
 }
 
 var _ cmex.LearnerService = (*LearnerService)(nil)
@@ -27,7 +29,8 @@ func NewLearnerService(db *DB, mode cmex.MatchingMode) *LearnerService {
 	return &LearnerService{db: db, Mode: mode}
 }
 
-// SaveLearnerReport implements cmex.LearnerService.
+// SaveLearnerReport implements cmex.LearnerService. Concurrent calls share
+// transactions (group commit); each returns once its record is committed.
 func (s *LearnerService) SaveLearnerReport(ctx context.Context, ch cmex.LearnerChange) ([]*cmex.LearnerRecord, cmex.Problems, error) {
 	if ch.Report == nil {
 		return nil, nil, cmex.Errorf(cmex.EINVALID, "no learner report in the change")
@@ -35,136 +38,14 @@ func (s *LearnerService) SaveLearnerReport(ctx context.Context, ch cmex.LearnerC
 	if ch.By.Organization.ID == 0 || ch.By.Organization.ProviderID == "" {
 		return nil, nil, cmex.Errorf(cmex.EUNAUTHORIZED, "no provider")
 	}
-	mode := s.Mode
-	if mode == "" {
-		mode = cmex.MatchRegistry
-	}
-	source := ch.Source
-	if source == "" {
-		source = "pars"
-	}
-	source += ":" + ch.By.User.Username
-
-	var out []*cmex.LearnerRecord
-	var warnings cmex.Problems
-	err := s.db.inTx(ctx, func(tx conn) error {
-		st, err := s.state(ctx, tx, ch, mode)
-		if err != nil {
-			return err
-		}
-		now := s.db.now()
-		v := cmex.CheckLearnerChange(&ch, st, mode, cmex.DateOf(now))
-		if v.Problems.HasErrors() {
-			return cmex.Rejected(v.Problems.Dedup())
-		}
-		warnings = v.Problems.Warnings()
-		out = nil
-		for _, r := range v.Add {
-			if err := s.insert(ctx, tx, ch.By.Organization.ID, r, source, now); err != nil {
-				return err
-			}
-			out = append(out, r)
-		}
-		// The records' deliveries are made with them, or not at all.
-		if err := enqueueLearnerRecords(ctx, tx, ch.By.Organization.ID, v.Add, cmex.LearnerAdd, source, now); err != nil {
-			return err
-		}
-		for _, r := range v.Delete {
-			moved, err := s.move(ctx, tx, r.ID, r.Status, cmex.StatusChange{Status: cmex.StatusDeleted, At: now, Source: source})
-			if err != nil {
-				return err
-			}
-			if !moved {
-				return fmt.Errorf("delete learner record %d: it changed meanwhile", r.ID)
-			}
-			r.Deleted, r.Status, r.StatusAt = true, cmex.StatusDeleted, now
-			out = append(out, r)
-		}
-		return enqueueLearnerRecords(ctx, tx, ch.By.Organization.ID, v.Delete, cmex.LearnerDelete, source, now)
-	})
+	res, err := s.save(ctx, ch)
 	if err != nil {
 		return nil, nil, err
 	}
-	return out, warnings, nil
-}
-
-// state loads what the rules need, locking the activity's row on engines
-// that need it so that concurrent reports for one activity are judged one
-// after the other.
-func (s *LearnerService) state(ctx context.Context, tx conn, ch cmex.LearnerChange, mode cmex.MatchingMode) (cmex.LearnerState, error) {
-	r := ch.Report
-	org := ch.By.Organization.ID
-	st := cmex.LearnerState{ByCreditID: map[cmex.CreditID]*cmex.LearnerRecord{}}
-	if r.ActivityID != 0 {
-		row, err := scanActivityRow(tx.queryRow(ctx, `SELECT `+activityColumns+` FROM activities WHERE id = ? AND organization_id = ? AND NOT deleted`+s.db.dialect.ForUpdate(), r.ActivityID, org))
-		switch {
-		case err == nil:
-			st.Activity = row.activity
-		case !isNoRows(err):
-			return st, fmt.Errorf("load activity %d: %w", r.ActivityID, err)
-		}
+	if res.Outcome == cmex.OutcomeRejected {
+		return nil, nil, cmex.Rejected(res.Problems)
 	}
-	if mode == cmex.MatchRegistry && strings.EqualFold(r.Action, cmex.LearnerAdd) {
-		q := r.Learner.Query()
-		if q.HasIdentifier() {
-			cands, err := candidates(ctx, tx, q)
-			if err != nil {
-				return st, err
-			}
-			st.Candidates = cands
-		}
-	}
-	if st.Activity != nil {
-		keys := cmex.CandidateKeys(r.Learner, st.Candidates)
-		recs, err := scanRecords(tx.query(ctx, `SELECT `+recordColumns+` FROM learner_records
-			WHERE activity_id = ? AND NOT deleted AND learner_key IN (`+placeholders(len(keys))+`)`, append([]any{r.ActivityID}, anys(keys)...)...))
-		if err != nil {
-			return st, fmt.Errorf("learner's records: %w", err)
-		}
-		st.Records = recs
-	}
-	var ids []cmex.CreditID
-	for _, c := range r.Credits {
-		if c.CreditID != "" {
-			ids = append(ids, c.CreditID)
-		}
-	}
-	if len(ids) > 0 {
-		recs, err := scanRecords(tx.query(ctx, `SELECT `+recordColumns+` FROM learner_records
-			WHERE organization_id = ? AND NOT deleted AND credit_id IN (`+placeholders(len(ids))+`)`, append([]any{org}, anys(ids)...)...))
-		if err != nil {
-			return st, fmt.Errorf("records by credit id: %w", err)
-		}
-		for _, rec := range recs {
-			st.ByCreditID[rec.CreditID] = rec
-		}
-	}
-	return st, nil
-}
-
-func (s *LearnerService) insert(ctx context.Context, tx conn, org cmex.OrganizationID, r *cmex.LearnerRecord, source string, now time.Time) error {
-	r.SubmittedAt, r.StatusAt = now, now
-	doc, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("encode learner record: %w", err)
-	}
-	var person any
-	if r.PersonID != 0 {
-		person = r.PersonID
-	}
-	err = tx.queryRow(ctx, `INSERT INTO learner_records
-		(organization_id, credit_id, activity_id, person_id, learner_key, completion_date, board, status, status_code, status_reason, status_at, deleted, document, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', '', ?, ?, ?, ?) RETURNING id`,
-		org, string(r.CreditID), r.ActivityID, person, r.LearnerKey, r.CompletionDate, r.Board, string(r.Status), now, false, string(doc), now).Scan(&r.ID)
-	if s.db.dialect.IsUniqueViolation(err) {
-		var ps cmex.Problems
-		ps.Add(cmex.RuleDuplicateCreditID, cmex.Args{})
-		return cmex.Rejected(ps)
-	}
-	if err != nil {
-		return fmt.Errorf("insert learner record: %w", err)
-	}
-	return s.appendEvent(ctx, tx, cmex.StatusChange{RecordID: r.ID, Status: r.Status, At: now, Source: source})
+	return res.Records, res.Problems, nil
 }
 
 func (s *LearnerService) appendEvent(ctx context.Context, tx conn, ch cmex.StatusChange) error {

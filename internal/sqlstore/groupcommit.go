@@ -1,0 +1,110 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/cmexhub/cmex"
+)
+
+// Group commit: concurrent SaveLearnerReport calls share transactions.
+// A call joins the queue; whoever finds no batch running starts one, which
+// takes everything queued, judges it in one transaction (saveBatch), commits
+// it with one sync to disk, answers every caller, and goes on while calls
+// keep arriving. Each caller is answered only after the commit that holds
+// its record, so an Accepted answer still means a durable record; under
+// load, one commit serves many calls instead of one each.
+
+// maxGroup bounds the calls one transaction serves.
+const maxGroup = 256
+
+type groupCommit struct {
+	mu      sync.Mutex
+	queue   []*groupCall
+	running bool
+}
+
+type groupCall struct {
+	ch   cmex.LearnerChange
+	res  cmex.LearnerImportResult
+	err  error
+	done chan struct{}
+}
+
+// save queues ch and waits for its answer.
+func (s *LearnerService) save(ctx context.Context, ch cmex.LearnerChange) (cmex.LearnerImportResult, error) {
+	c := &groupCall{ch: ch, done: make(chan struct{})}
+	g := &s.group
+	g.mu.Lock()
+	g.queue = append(g.queue, c)
+	if !g.running {
+		g.running = true
+		go s.runGroups(context.WithoutCancel(ctx))
+	}
+	g.mu.Unlock()
+	// The call is answered even if its caller has gone: the record may be
+	// committed by then, and the answer is cheap.
+	<-c.done
+	return c.res, c.err
+}
+
+// runGroups commits queued calls until the queue is empty.
+func (s *LearnerService) runGroups(ctx context.Context) {
+	g := &s.group
+	for {
+		g.mu.Lock()
+		n := min(len(g.queue), maxGroup)
+		if n == 0 {
+			g.running = false
+			g.mu.Unlock()
+			return
+		}
+		batch := g.queue[:n:n]
+		g.queue = g.queue[n:]
+		if len(g.queue) == 0 {
+			g.queue = nil
+		}
+		g.mu.Unlock()
+		s.commitGroup(ctx, batch)
+	}
+}
+
+// commitGroup judges and commits a group. When it fails as a whole (a
+// concurrent writer took a CreditID, or any other error), each call is
+// tried again alone, so that one call's trouble is its own.
+func (s *LearnerService) commitGroup(ctx context.Context, batch []*groupCall) {
+	chs := make([]cmex.LearnerChange, len(batch))
+	for i, c := range batch {
+		chs[i] = c.ch
+	}
+	var results []cmex.LearnerImportResult
+	err := s.db.inTx(ctx, func(tx conn) error {
+		var err error
+		results, err = s.saveBatch(ctx, tx, chs, false)
+		return err
+	})
+	if err == nil {
+		for i, c := range batch {
+			c.res = results[i]
+			close(c.done)
+		}
+		return
+	}
+	if len(batch) > 1 {
+		for _, c := range batch {
+			s.commitGroup(ctx, []*groupCall{c})
+		}
+		return
+	}
+	c := batch[0]
+	if errors.Is(err, errBatchConflict) {
+		// Alone and still in conflict: another writer holds the CreditID.
+		var ps cmex.Problems
+		ps.Add(cmex.RuleDuplicateCreditID, cmex.Args{})
+		c.res = cmex.LearnerImportResult{Outcome: cmex.OutcomeRejected, Problems: ps}
+	} else {
+		c.err = err
+	}
+	close(c.done)
+}

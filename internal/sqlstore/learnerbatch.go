@@ -1,0 +1,536 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cmexhub/cmex"
+)
+
+// Learner reports are written in batches, whether a batch file brings
+// them (ImportLearnerReports) or concurrent web-service calls do (group
+// commit, in groupcommit.go). A batch is judged in one transaction: what
+// the rules need of the ledger is read with a few queries for the whole
+// batch, each change is judged in order against that state as the changes
+// before it left it, and the new records are written together. The rules
+// are those of a single SaveLearnerReport: cmex.CheckLearnerChange.
+
+var _ cmex.LearnerImporter = (*LearnerService)(nil)
+
+// ImportLearnerReports implements cmex.LearnerImporter.
+func (s *LearnerService) ImportLearnerReports(ctx context.Context, chs []cmex.LearnerChange) ([]cmex.LearnerImportResult, error) {
+	var out []cmex.LearnerImportResult
+	err := s.db.inTx(ctx, func(tx conn) error {
+		var err error
+		out, err = s.saveBatch(ctx, tx, chs, true)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// errBatchConflict says that a concurrent writer took a CreditID the batch
+// was about to add; the batch is rolled back and may be retried.
+var errBatchConflict = errors.New("a concurrent writer added one of the batch's CreditIDs")
+
+// batchState is what the rules need of the ledger for a batch, kept up to
+// date as the batch's changes are applied.
+type batchState struct {
+	activities map[cmex.ActivityID]activityRow
+	persons    map[cmex.PersonID]*cmex.Person
+	// idents are registry identifiers by value: kind, scope, person.
+	idents map[string][]identRow
+	// records are live records by activity and learner key.
+	records map[string][]*cmex.LearnerRecord
+	// byCredit are live records by organization and CreditID.
+	byCredit map[string]*cmex.LearnerRecord
+	// deleted are CreditIDs with a deleted record, by organization.
+	deleted map[string]bool
+}
+
+type identRow struct {
+	kind, scope string
+	person      cmex.PersonID
+}
+
+func creditKey(org cmex.OrganizationID, id cmex.CreditID) string {
+	return fmt.Sprintf("%d|%s", org, id)
+}
+
+func recordsKey(act cmex.ActivityID, learnerKey string) string {
+	return fmt.Sprintf("%d|%s", act, learnerKey)
+}
+
+// batchChunk bounds the values of one IN list or multi-row INSERT.
+const batchChunk = 500
+
+// saveBatch judges and applies chs in tx. With idempotent, a change the
+// ledger already holds exactly is present rather than a duplicate (imports);
+// without, it is judged as SaveLearnerReport judges it (web services).
+func (s *LearnerService) saveBatch(ctx context.Context, tx conn, chs []cmex.LearnerChange, idempotent bool) ([]cmex.LearnerImportResult, error) {
+	mode := s.Mode
+	if mode == "" {
+		mode = cmex.MatchRegistry
+	}
+	out := make([]cmex.LearnerImportResult, len(chs))
+	st, err := s.loadBatch(ctx, tx, chs, mode)
+	if err != nil {
+		return nil, err
+	}
+	now := s.db.now()
+	today := cmex.DateOf(now)
+	type added struct {
+		org    cmex.OrganizationID
+		source string
+		rec    *cmex.LearnerRecord
+	}
+	var adds []added
+	var deletes []added
+	for i := range chs {
+		ch := &chs[i]
+		res := &out[i]
+		if ch.Report == nil {
+			res.Outcome, res.Problems = cmex.OutcomeRejected, cmex.Problems{{Message: "no learner report"}}
+			continue
+		}
+		org := ch.By.Organization.ID
+		if org == 0 || ch.By.Organization.ProviderID == "" {
+			return nil, cmex.Errorf(cmex.EUNAUTHORIZED, "no provider")
+		}
+		source := orDefault(ch.Source, "pars") + ":" + ch.By.User.Username
+		lst := st.stateOf(ch, mode)
+		if idempotent {
+			if recs, ok := st.present(ch, lst); ok {
+				res.Outcome, res.Records = cmex.OutcomePresent, recs
+				continue
+			}
+		}
+		v := cmex.CheckLearnerChange(ch, lst, mode, today)
+		if v.Problems.HasErrors() {
+			res.Outcome, res.Problems = cmex.OutcomeRejected, v.Problems.Dedup()
+			continue
+		}
+		res.Outcome, res.Problems = cmex.OutcomeAccepted, v.Problems.Warnings()
+		for _, r := range v.Add {
+			r.SubmittedAt, r.StatusAt = now, now
+			adds = append(adds, added{org, source, r})
+			st.byCredit[creditKey(org, r.CreditID)] = r
+			k := recordsKey(r.ActivityID, r.LearnerKey)
+			st.records[k] = append(st.records[k], r)
+			res.Records = append(res.Records, r)
+		}
+		for _, r := range v.Delete {
+			deletes = append(deletes, added{org, source, r})
+			delete(st.byCredit, creditKey(org, r.CreditID))
+			st.deleted[creditKey(org, r.CreditID)] = true
+			k := recordsKey(r.ActivityID, r.LearnerKey)
+			st.records[k] = slices.DeleteFunc(st.records[k], func(x *cmex.LearnerRecord) bool { return x == r })
+			res.Records = append(res.Records, r)
+		}
+	}
+
+	// Write: the new records, their first status, their deliveries; then
+	// the deletes, which are rare and go one by one.
+	if len(adds) > 0 {
+		recs := make([]*cmex.LearnerRecord, len(adds))
+		orgs := make([]cmex.OrganizationID, len(adds))
+		sources := make([]string, len(adds))
+		for i, a := range adds {
+			recs[i], orgs[i], sources[i] = a.rec, a.org, a.source
+		}
+		if err := s.insertRecords(ctx, tx, orgs, sources, recs, now); err != nil {
+			return nil, err
+		}
+		for i := 0; i < len(adds); {
+			j := i + 1
+			for j < len(adds) && adds[j].org == adds[i].org && adds[j].source == adds[i].source {
+				j++
+			}
+			if err := enqueueLearnerRecords(ctx, tx, adds[i].org, recs[i:j], cmex.LearnerAdd, adds[i].source, now); err != nil {
+				return nil, err
+			}
+			i = j
+		}
+	}
+	for _, d := range deletes {
+		r := d.rec
+		moved, err := s.move(ctx, tx, r.ID, r.Status, cmex.StatusChange{Status: cmex.StatusDeleted, At: now, Source: d.source})
+		if err != nil {
+			return nil, err
+		}
+		if !moved {
+			return nil, fmt.Errorf("delete learner record %d: %w", r.ID, errBatchConflict)
+		}
+		r.Deleted, r.Status, r.StatusAt = true, cmex.StatusDeleted, now
+		if err := enqueueLearnerRecords(ctx, tx, d.org, []*cmex.LearnerRecord{r}, cmex.LearnerDelete, d.source, now); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func orDefault(s, otherwise string) string {
+	if s == "" {
+		return otherwise
+	}
+	return s
+}
+
+// stateOf assembles the cmex.LearnerState of one change from the batch.
+func (st *batchState) stateOf(ch *cmex.LearnerChange, mode cmex.MatchingMode) cmex.LearnerState {
+	r := ch.Report
+	org := ch.By.Organization.ID
+	lst := cmex.LearnerState{ByCreditID: map[cmex.CreditID]*cmex.LearnerRecord{}}
+	if a, ok := st.activities[r.ActivityID]; ok && a.org == org {
+		lst.Activity = a.activity
+	}
+	if mode == cmex.MatchRegistry && strings.EqualFold(strings.TrimSpace(r.Action), cmex.LearnerAdd) {
+		lst.Candidates = st.candidates(r.Learner.Query())
+	}
+	if lst.Activity != nil {
+		seen := map[*cmex.LearnerRecord]bool{}
+		for _, k := range cmex.CandidateKeys(r.Learner, lst.Candidates) {
+			for _, rec := range st.records[recordsKey(r.ActivityID, k)] {
+				if !seen[rec] {
+					seen[rec] = true
+					lst.Records = append(lst.Records, rec)
+				}
+			}
+		}
+		slices.SortFunc(lst.Records, func(a, b *cmex.LearnerRecord) int { return int(a.ID - b.ID) })
+	}
+	for _, c := range r.Credits {
+		if rec, ok := st.byCredit[creditKey(org, c.CreditID)]; ok && c.CreditID != "" {
+			lst.ByCreditID[c.CreditID] = rec
+		}
+	}
+	return lst
+}
+
+// candidates are the persons holding any identifier of q, as the query
+// in candidates() finds them.
+func (st *batchState) candidates(q cmex.MatchQuery) []*cmex.Person {
+	if !q.HasIdentifier() {
+		return nil // looked up by name before the batch: see loadBatch
+	}
+	ids := map[cmex.PersonID]bool{}
+	match := func(kind, scope, value string) {
+		for _, row := range st.idents[cmex.IDKey(value)] {
+			if row.kind == kind && (scope == "" || row.scope == scope) {
+				ids[row.person] = true
+			}
+		}
+	}
+	if q.NPI != "" {
+		match("npi", "", q.NPI)
+	}
+	if q.LicenseNumber != "" {
+		match("license", strings.ToUpper(q.LicenseState), q.LicenseNumber)
+	}
+	for _, b := range q.BoardIDs {
+		if b.ID == "" {
+			continue
+		}
+		board, _ := cmex.Boards.Lookup(b.Board)
+		match("board", board, b.ID)
+	}
+	var out []*cmex.Person
+	for id := range ids {
+		if p := st.persons[id]; p != nil {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b *cmex.Person) int { return int(a.ID - b.ID) })
+	return out
+}
+
+// present reports whether the ledger already holds the change exactly:
+// every credit of an add as a live record that matches it, or every
+// CreditID of a delete deleted and none live.
+func (st *batchState) present(ch *cmex.LearnerChange, lst cmex.LearnerState) ([]*cmex.LearnerRecord, bool) {
+	r := ch.Report
+	if len(r.Credits) == 0 || ch.Problems.HasErrors() {
+		return nil, false
+	}
+	var out []*cmex.LearnerRecord
+	switch strings.ToLower(strings.TrimSpace(r.Action)) {
+	case cmex.LearnerAdd:
+		for _, c := range r.Credits {
+			rec := lst.ByCreditID[c.CreditID]
+			if rec == nil || !rec.Matches(r, c) {
+				return nil, false
+			}
+			out = append(out, rec)
+		}
+		return out, true
+	case cmex.LearnerDelete:
+		for _, c := range r.Credits {
+			if c.CreditID == "" || lst.ByCreditID[c.CreditID] != nil || !st.deleted[creditKey(ch.By.Organization.ID, c.CreditID)] {
+				return nil, false
+			}
+		}
+		return nil, true
+	}
+	return nil, false
+}
+
+// loadBatch reads what the batch's changes need, with a few queries.
+func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.LearnerChange, mode cmex.MatchingMode) (*batchState, error) {
+	st := &batchState{
+		activities: map[cmex.ActivityID]activityRow{},
+		persons:    map[cmex.PersonID]*cmex.Person{},
+		idents:     map[string][]identRow{},
+		records:    map[string][]*cmex.LearnerRecord{},
+		byCredit:   map[string]*cmex.LearnerRecord{},
+		deleted:    map[string]bool{},
+	}
+	actSet := map[cmex.ActivityID]bool{}
+	valueSet := map[string]bool{}
+	credits := map[cmex.OrganizationID]map[cmex.CreditID]bool{}
+	for i := range chs {
+		r := chs[i].Report
+		if r == nil {
+			continue
+		}
+		if r.ActivityID != 0 {
+			actSet[r.ActivityID] = true
+		}
+		if mode == cmex.MatchRegistry && strings.EqualFold(strings.TrimSpace(r.Action), cmex.LearnerAdd) {
+			for _, u := range r.Learner.UniqueIDs {
+				if u.Value != "" {
+					valueSet[cmex.IDKey(u.Value)] = true
+				}
+			}
+		}
+		org := chs[i].By.Organization.ID
+		for _, c := range r.Credits {
+			if c.CreditID == "" {
+				continue
+			}
+			if credits[org] == nil {
+				credits[org] = map[cmex.CreditID]bool{}
+			}
+			credits[org][c.CreditID] = true
+		}
+	}
+	for _, ids := range chunks(keys(actSet)) {
+		rows, err := tx.query(ctx, `SELECT `+activityColumns+` FROM activities WHERE NOT deleted AND id IN (`+placeholders(len(ids))+`)`+s.db.dialect.ForUpdate(), anys(ids)...)
+		if err != nil {
+			return nil, fmt.Errorf("batch activities: %w", err)
+		}
+		for rows.Next() {
+			row, err := scanActivityRow(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			st.activities[row.activity.ID] = row
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	personIDs := map[cmex.PersonID]bool{}
+	for _, vals := range chunks(keys(valueSet)) {
+		rows, err := tx.query(ctx, `SELECT value, kind, scope, person_id FROM person_identifiers WHERE value IN (`+placeholders(len(vals))+`)`, anys(vals)...)
+		if err != nil {
+			return nil, fmt.Errorf("batch identifiers: %w", err)
+		}
+		for rows.Next() {
+			var v string
+			var ir identRow
+			if err := rows.Scan(&v, &ir.kind, &ir.scope, &ir.person); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			st.idents[v] = append(st.idents[v], ir)
+			personIDs[ir.person] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	for _, ids := range chunks(keys(personIDs)) {
+		ps, err := scanPersons(tx.query(ctx, `SELECT id, document FROM persons WHERE id IN (`+placeholders(len(ids))+`)`, anys(ids)...))
+		if err != nil {
+			return nil, fmt.Errorf("batch persons: %w", err)
+		}
+		for _, p := range ps {
+			st.persons[p.ID] = p
+		}
+	}
+	// The learners' records on their activities, under every key they may
+	// have: the passthrough key and each candidate's.
+	learnerKeys := map[string]bool{}
+	for i := range chs {
+		r := chs[i].Report
+		if r == nil {
+			continue
+		}
+		var cands []*cmex.Person
+		if mode == cmex.MatchRegistry && strings.EqualFold(strings.TrimSpace(r.Action), cmex.LearnerAdd) {
+			cands = st.candidates(r.Learner.Query())
+		}
+		for _, k := range cmex.CandidateKeys(r.Learner, cands) {
+			learnerKeys[k] = true
+		}
+	}
+	for _, acts := range chunks(keys(actSet)) {
+		for _, ks := range chunks(keys(learnerKeys)) {
+			recs, err := scanRecords(tx.query(ctx, `SELECT `+recordColumns+` FROM learner_records
+				WHERE NOT deleted AND activity_id IN (`+placeholders(len(acts))+`) AND learner_key IN (`+placeholders(len(ks))+`)`,
+				append(anys(acts), anys(ks)...)...))
+			if err != nil {
+				return nil, fmt.Errorf("batch learners' records: %w", err)
+			}
+			for _, r := range recs {
+				k := recordsKey(r.ActivityID, r.LearnerKey)
+				st.records[k] = append(st.records[k], r)
+			}
+		}
+	}
+	for org, set := range credits {
+		for _, ids := range chunks(keys(set)) {
+			recs, err := scanRecordsWithOrg(tx.query(ctx, `SELECT organization_id, `+recordColumns+` FROM learner_records
+				WHERE organization_id = ? AND credit_id IN (`+placeholders(len(ids))+`)`, append([]any{org}, anys(ids)...)...))
+			if err != nil {
+				return nil, fmt.Errorf("batch records by credit id: %w", err)
+			}
+			for _, r := range recs {
+				if r.Deleted {
+					st.deleted[creditKey(org, r.CreditID)] = true
+					continue
+				}
+				st.byCredit[creditKey(org, r.CreditID)] = r
+			}
+		}
+	}
+	return st, nil
+}
+
+// scanRecordsWithOrg reads rows of organization_id and recordColumns.
+func scanRecordsWithOrg(rows *sql.Rows, err error) ([]*cmex.LearnerRecord, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*cmex.LearnerRecord
+	for rows.Next() {
+		var org cmex.OrganizationID
+		var id cmex.LearnerRecordID
+		var status, code, reason, doc string
+		var at time.Time
+		var deleted bool
+		if err := rows.Scan(&org, &id, &status, &code, &reason, &at, &deleted, &doc); err != nil {
+			return nil, err
+		}
+		r := new(cmex.LearnerRecord)
+		if err := json.Unmarshal([]byte(doc), r); err != nil {
+			return nil, fmt.Errorf("decode learner record %d: %w", id, err)
+		}
+		r.ID, r.Status, r.StatusCode, r.StatusReason, r.StatusAt, r.Deleted = id, cmex.LearnerStatus(status), code, reason, at.UTC(), deleted
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// insertRecords writes new records and their first status change with
+// multi-row statements, ids reserved beforehand.
+func (s *LearnerService) insertRecords(ctx context.Context, tx conn, orgs []cmex.OrganizationID, sources []string, recs []*cmex.LearnerRecord, now time.Time) error {
+	ids, err := s.db.reserveIDs(ctx, tx, "learner_records", len(recs))
+	if err != nil {
+		return err
+	}
+	for i, r := range recs {
+		r.ID = cmex.LearnerRecordID(ids[i])
+	}
+	for lo := 0; lo < len(recs); lo += batchChunk {
+		hi := min(lo+batchChunk, len(recs))
+		args := make([]any, 0, (hi-lo)*14)
+		for i := lo; i < hi; i++ {
+			r := recs[i]
+			doc, err := json.Marshal(r)
+			if err != nil {
+				return fmt.Errorf("encode learner record: %w", err)
+			}
+			var person any
+			if r.PersonID != 0 {
+				person = r.PersonID
+			}
+			args = append(args, r.ID, orgs[i], string(r.CreditID), r.ActivityID, person, r.LearnerKey, r.CompletionDate, r.Board,
+				string(r.Status), now, false, string(doc), now)
+		}
+		_, err := tx.exec(ctx, `INSERT INTO learner_records
+			(id, organization_id, credit_id, activity_id, person_id, learner_key, completion_date, board, status, status_code, status_reason, status_at, deleted, document, created_at)
+			VALUES `+rowsOf("(?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', ?, ?, ?, ?)", hi-lo), args...)
+		if s.db.dialect.IsUniqueViolation(err) {
+			return errBatchConflict
+		}
+		if err != nil {
+			return fmt.Errorf("insert learner records: %w", err)
+		}
+		args = args[:0]
+		for i := lo; i < hi; i++ {
+			args = append(args, recs[i].ID, string(recs[i].Status), now, sources[i])
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO learner_record_events (record_id, seq, status, at, source, code, reason)
+			VALUES `+rowsOf("(?, 1, ?, ?, ?, '', '')", hi-lo), args...); err != nil {
+			return fmt.Errorf("insert learner record events: %w", err)
+		}
+	}
+	return nil
+}
+
+// rowsOf repeats a VALUES tuple n times.
+func rowsOf(tuple string, n int) string {
+	return strings.TrimSuffix(strings.Repeat(tuple+", ", n), ", ")
+}
+
+// reserveIDs returns n new ids of table, in increasing order.
+func (db *DB) reserveIDs(ctx context.Context, tx conn, table string, n int) ([]int64, error) {
+	ids := make([]int64, 0, n)
+	if db.dialect.Numbered() {
+		rows, err := tx.query(ctx, `SELECT nextval(pg_get_serial_sequence('`+table+`', 'id')) FROM generate_series(1, ?)`, n)
+		out, err := scanColumn[int64](rows, err)
+		if err != nil {
+			return nil, fmt.Errorf("reserve ids of %s: %w", table, err)
+		}
+		slices.Sort(out)
+		return out, nil
+	}
+	// SQLite: one writer at a time, and this transaction is it.
+	var max int64
+	if err := tx.queryRow(ctx, `SELECT coalesce(max(id), 0) FROM `+table).Scan(&max); err != nil {
+		return nil, fmt.Errorf("reserve ids of %s: %w", table, err)
+	}
+	for i := range n {
+		ids = append(ids, max+1+int64(i))
+	}
+	return ids, nil
+}
+
+func keys[K comparable](m map[K]bool) []K {
+	out := make([]K, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func chunks[T any](xs []T) [][]T {
+	var out [][]T
+	for lo := 0; lo < len(xs); lo += batchChunk {
+		out = append(out, xs[lo:min(lo+batchChunk, len(xs))])
+	}
+	return out
+}
