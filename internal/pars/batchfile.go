@@ -29,6 +29,8 @@ const (
 
 // FileRecord is one record of a batch file.
 type FileRecord struct {
+	// Kind is the file's: FileActivities or FileLearners.
+	Kind string
 	// Position is the record's place in the file, from 1.
 	Position int
 	// Line is the line of the record's start tag.
@@ -116,7 +118,7 @@ func ReadFile(ctx context.Context, r io.Reader, mode Mode, fn func(*FileRecord) 
 				return
 			}
 			position++
-			j := &job{rec: &FileRecord{Position: position, Line: line}, doc: doc, done: make(chan struct{})}
+			j := &job{rec: &FileRecord{Kind: kind, Position: position, Line: line}, doc: doc, done: make(chan struct{})}
 			if problem != nil {
 				j.rec.Problems = cmex.Problems{*problem}
 				j.doc = nil

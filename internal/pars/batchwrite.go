@@ -106,9 +106,11 @@ func (f *FileWriter) WriteLearnerReport(r *cmex.LearnerReport) error {
 	return f.flush()
 }
 
-// WriteActivity writes one MedicalEducationMetrics, as GetActivity returns it.
-func (f *FileWriter) WriteActivity(a *cmex.Activity) error {
-	encodeActivity(&f.x, a, encodeOptions{providerName: f.ProviderName})
+// WriteActivity writes one MedicalEducationMetrics as GetActivity returns
+// it; with an action (Add, Update, Delete) it carries activityRecordAction
+// and closeActivityRecord, as a SaveActivity request does.
+func (f *FileWriter) WriteActivity(a *cmex.Activity, action string) error {
+	encodeActivity(&f.x, a, encodeOptions{providerName: f.ProviderName, action: action, close: a.Closed})
 	f.x.b.WriteByte('\n')
 	return f.flush()
 }

@@ -327,3 +327,87 @@ func scanActivityRow(row scanner) (activityRow, error) {
 	}
 	return r, nil
 }
+
+// Holds reports whether the registry already holds what ch would make:
+// an Add or Update whose activity, judged as new, is the live activity it
+// names, or a Delete of an activity already deleted. Batch imports use it
+// so that a file imported twice changes nothing the second time.
+func (s *ActivityService) Holds(ctx context.Context, ch cmex.ActivityChange) (bool, error) {
+	if ch.Activity == nil {
+		return false, nil
+	}
+	org := ch.By.Organization.ID
+	a := ch.Activity
+	var where string
+	var args []any
+	switch {
+	case a.ID != 0:
+		where, args = `id = ?`, []any{a.ID}
+	case a.ProviderActivityID != "":
+		where, args = `provider_activity_id = ?`, []any{a.ProviderActivityID}
+	default:
+		return false, nil
+	}
+	rows, err := s.db.read().query(ctx, `SELECT `+activityColumns+` FROM activities WHERE organization_id = ? AND `+where+` ORDER BY deleted, id DESC`, append([]any{org}, args...)...)
+	if err != nil {
+		return false, fmt.Errorf("activity held: %w", err)
+	}
+	var live, gone *cmex.Activity
+	for rows.Next() {
+		row, err := scanActivityRow(rows)
+		if err != nil {
+			rows.Close()
+			return false, err
+		}
+		switch {
+		case !row.activity.Deleted && live == nil:
+			live = row.activity
+		case row.activity.Deleted && gone == nil:
+			gone = row.activity
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	action, _ := cmex.ParseActivityAction(ch.Action)
+	switch action {
+	case cmex.ActionDelete:
+		return live == nil && gone != nil, nil
+	case cmex.ActionAdd, cmex.ActionUpdate:
+		if live == nil {
+			return false, nil
+		}
+		// Judge a copy as a new activity, so that it is normalised as the
+		// stored one was, then compare all but the bookkeeping.
+		b, err := json.Marshal(a)
+		if err != nil {
+			return false, err
+		}
+		cp := new(cmex.Activity)
+		if err := json.Unmarshal(b, cp); err != nil {
+			return false, err
+		}
+		cp.ID, cp.ProviderID = 0, ch.By.Organization.ProviderID
+		if cp.ProviderActivityID == "" {
+			cp.ProviderActivityID = live.ProviderActivityID
+		}
+		probe := ch
+		probe.Action, probe.Activity = string(cmex.ActionAdd), cp
+		if cmex.CheckActivityChange(&probe, cmex.ActivityState{}, cmex.DateOf(s.db.now())).HasErrors() {
+			return false, nil
+		}
+		cp.ID, cp.Revision, cp.Deleted, cp.CreatedAt, cp.UpdatedAt = live.ID, live.Revision, live.Deleted, live.CreatedAt, live.UpdatedAt
+		cp.Closed = ch.Close || live.Closed && action == cmex.ActionUpdate
+		x, err := json.Marshal(cp)
+		if err != nil {
+			return false, err
+		}
+		y, err := json.Marshal(live)
+		if err != nil {
+			return false, err
+		}
+		return string(x) == string(y), nil
+	}
+	return false, nil
+}

@@ -98,7 +98,7 @@ func (s *LearnerService) commitGroup(ctx context.Context, batch []*groupCall) {
 		return
 	}
 	c := batch[0]
-	if errors.Is(err, errBatchConflict) {
+	if errors.Is(err, ErrConflict) {
 		// Alone and still in conflict: another writer holds the CreditID.
 		var ps cmex.Problems
 		ps.Add(cmex.RuleDuplicateCreditID, cmex.Args{})

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,9 +36,9 @@ func (s *LearnerService) ImportLearnerReports(ctx context.Context, chs []cmex.Le
 	return out, nil
 }
 
-// errBatchConflict says that a concurrent writer took a CreditID the batch
-// was about to add; the batch is rolled back and may be retried.
-var errBatchConflict = errors.New("a concurrent writer added one of the batch's CreditIDs")
+// ErrConflict says that a concurrent writer took a CreditID the batch
+// was about to add; the batch was rolled back and may be tried again.
+var ErrConflict = errors.New("a concurrent writer added one of the batch's CreditIDs")
 
 // batchState is what the rules need of the ledger for a batch, kept up to
 // date as the batch's changes are applied.
@@ -167,7 +166,7 @@ func (s *LearnerService) saveBatch(ctx context.Context, tx conn, chs []cmex.Lear
 			return nil, err
 		}
 		if !moved {
-			return nil, fmt.Errorf("delete learner record %d: %w", r.ID, errBatchConflict)
+			return nil, fmt.Errorf("delete learner record %d: %w", r.ID, ErrConflict)
 		}
 		r.Deleted, r.Status, r.StatusAt = true, cmex.StatusDeleted, now
 		if err := enqueueLearnerRecords(ctx, tx, d.org, []*cmex.LearnerRecord{r}, cmex.LearnerDelete, d.source, now); err != nil {
@@ -295,11 +294,13 @@ func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.Lear
 	actSet := map[cmex.ActivityID]bool{}
 	valueSet := map[string]bool{}
 	credits := map[cmex.OrganizationID]map[cmex.CreditID]bool{}
+	deletes := false
 	for i := range chs {
 		r := chs[i].Report
 		if r == nil {
 			continue
 		}
+		deletes = deletes || !strings.EqualFold(strings.TrimSpace(r.Action), cmex.LearnerAdd)
 		if r.ActivityID != 0 {
 			actSet[r.ActivityID] = true
 		}
@@ -371,10 +372,14 @@ func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.Lear
 	}
 	// The learners' records on their activities, under every key they may
 	// have: the passthrough key and each candidate's.
-	learnerKeys := map[string]bool{}
+	type pair struct {
+		act cmex.ActivityID
+		key string
+	}
+	pairs := map[pair]bool{}
 	for i := range chs {
 		r := chs[i].Report
-		if r == nil {
+		if r == nil || !actSet[r.ActivityID] {
 			continue
 		}
 		var cands []*cmex.Person
@@ -382,66 +387,50 @@ func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.Lear
 			cands = st.candidates(r.Learner.Query())
 		}
 		for _, k := range cmex.CandidateKeys(r.Learner, cands) {
-			learnerKeys[k] = true
+			pairs[pair{r.ActivityID, k}] = true
 		}
 	}
-	for _, acts := range chunks(keys(actSet)) {
-		for _, ks := range chunks(keys(learnerKeys)) {
-			recs, err := scanRecords(tx.query(ctx, `SELECT `+recordColumns+` FROM learner_records
-				WHERE NOT deleted AND activity_id IN (`+placeholders(len(acts))+`) AND learner_key IN (`+placeholders(len(ks))+`)`,
-				append(anys(acts), anys(ks)...)...))
-			if err != nil {
-				return nil, fmt.Errorf("batch learners' records: %w", err)
-			}
-			for _, r := range recs {
-				k := recordsKey(r.ActivityID, r.LearnerKey)
-				st.records[k] = append(st.records[k], r)
-			}
+	for _, ps := range chunks(keys(pairs)) {
+		args := make([]any, 0, 2*len(ps))
+		for _, p := range ps {
+			args = append(args, p.act, p.key)
+		}
+		recs, err := scanRecords(tx.query(ctx, `SELECT `+recordColumns+` FROM learner_records
+			WHERE NOT deleted AND (activity_id, learner_key) IN (VALUES `+rowsOf("(CAST(? AS BIGINT), ?)", len(ps))+`)`, args...))
+		if err != nil {
+			return nil, fmt.Errorf("batch learners' records: %w", err)
+		}
+		for _, r := range recs {
+			k := recordsKey(r.ActivityID, r.LearnerKey)
+			st.records[k] = append(st.records[k], r)
 		}
 	}
 	for org, set := range credits {
 		for _, ids := range chunks(keys(set)) {
-			recs, err := scanRecordsWithOrg(tx.query(ctx, `SELECT organization_id, `+recordColumns+` FROM learner_records
-				WHERE organization_id = ? AND credit_id IN (`+placeholders(len(ids))+`)`, append([]any{org}, anys(ids)...)...))
+			args := append([]any{org}, anys(ids)...)
+			recs, err := scanRecords(tx.query(ctx, `SELECT `+recordColumns+` FROM learner_records
+				WHERE organization_id = ? AND credit_id IN (`+placeholders(len(ids))+`) AND NOT deleted`, args...))
 			if err != nil {
 				return nil, fmt.Errorf("batch records by credit id: %w", err)
 			}
 			for _, r := range recs {
-				if r.Deleted {
-					st.deleted[creditKey(org, r.CreditID)] = true
-					continue
-				}
 				st.byCredit[creditKey(org, r.CreditID)] = r
+			}
+			// Deleted CreditIDs matter only to a repeated delete.
+			if !deletes {
+				continue
+			}
+			gone, err := scanColumn[string](tx.query(ctx, `SELECT credit_id FROM learner_records
+				WHERE organization_id = ? AND credit_id IN (`+placeholders(len(ids))+`) AND deleted`, args...))
+			if err != nil {
+				return nil, fmt.Errorf("batch deleted records by credit id: %w", err)
+			}
+			for _, id := range gone {
+				st.deleted[creditKey(org, cmex.CreditID(id))] = true
 			}
 		}
 	}
 	return st, nil
-}
-
-// scanRecordsWithOrg reads rows of organization_id and recordColumns.
-func scanRecordsWithOrg(rows *sql.Rows, err error) ([]*cmex.LearnerRecord, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*cmex.LearnerRecord
-	for rows.Next() {
-		var org cmex.OrganizationID
-		var id cmex.LearnerRecordID
-		var status, code, reason, doc string
-		var at time.Time
-		var deleted bool
-		if err := rows.Scan(&org, &id, &status, &code, &reason, &at, &deleted, &doc); err != nil {
-			return nil, err
-		}
-		r := new(cmex.LearnerRecord)
-		if err := json.Unmarshal([]byte(doc), r); err != nil {
-			return nil, fmt.Errorf("decode learner record %d: %w", id, err)
-		}
-		r.ID, r.Status, r.StatusCode, r.StatusReason, r.StatusAt, r.Deleted = id, cmex.LearnerStatus(status), code, reason, at.UTC(), deleted
-		out = append(out, r)
-	}
-	return out, rows.Err()
 }
 
 // insertRecords writes new records and their first status change with
@@ -474,7 +463,7 @@ func (s *LearnerService) insertRecords(ctx context.Context, tx conn, orgs []cmex
 			(id, organization_id, credit_id, activity_id, person_id, learner_key, completion_date, board, status, status_code, status_reason, status_at, deleted, document, created_at)
 			VALUES `+rowsOf("(?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', ?, ?, ?, ?)", hi-lo), args...)
 		if s.db.dialect.IsUniqueViolation(err) {
-			return errBatchConflict
+			return ErrConflict
 		}
 		if err != nil {
 			return fmt.Errorf("insert learner records: %w", err)

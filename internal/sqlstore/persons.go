@@ -90,6 +90,33 @@ func (s *PersonService) ImportPersons(ctx context.Context, ps []*cmex.Person) (c
 	return res, err
 }
 
+// PersonOutcome is what an import did with one person: "created",
+// "updated" or "unchanged", or the problem that kept it out.
+type PersonOutcome struct {
+	Outcome, Problem string
+}
+
+// ImportPersonsEach imports each person that does not conflict with the
+// registry, in one transaction, and says what became of every one; unlike
+// ImportPersons, a conflict refuses that person only. Batch imports use it
+// to report person by person.
+func (s *PersonService) ImportPersonsEach(ctx context.Context, ps []*cmex.Person) ([]PersonOutcome, error) {
+	var out []PersonOutcome
+	err := s.db.inTx(ctx, func(tx conn) error {
+		out = make([]PersonOutcome, len(ps))
+		now := s.db.now()
+		for i, p := range ps {
+			outcome, problem, err := s.importOne(ctx, tx, p, now)
+			if err != nil {
+				return fmt.Errorf("import person %d: %w", i+1, err)
+			}
+			out[i] = PersonOutcome{outcome, problem}
+		}
+		return nil
+	})
+	return out, err
+}
+
 // importOne adds p or merges it into the person it already is.
 func (s *PersonService) importOne(ctx context.Context, tx conn, p *cmex.Person, now time.Time) (outcome, problem string, err error) {
 	ids := identifiers(p)
