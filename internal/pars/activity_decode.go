@@ -208,8 +208,25 @@ func (r *actReader) invalid(field, value string, n *node) {
 	r.problem(cmex.RuleInvalidValue.At(field), cmex.Args{Entry: r.entry, Element: display(n.name), Value: value}, n)
 }
 
-// handlers dispatch the children of an element by namespace and name.
-type handlers map[xml.Name]func(*node)
+// handlers dispatch the children of an element by namespace and name. A
+// slice, not a map: an element has a handful of kinds of children, and
+// comparing names beats hashing namespace URIs.
+type handlers []handler
+
+type handler struct {
+	name xml.Name
+	fn   func(*node)
+}
+
+// find returns the handler of name.
+func (hs handlers) find(name xml.Name) (func(*node), bool) {
+	for i := range hs {
+		if hs[i].name == name {
+			return hs[i].fn, true
+		}
+	}
+	return nil, false
+}
 
 // each calls the handler of every child of n, and reports children with no
 // handler as unknown. The two ACCME extension namespaces are one. In
@@ -221,7 +238,7 @@ func (r *actReader) each(n *node, path string, hs handlers) {
 		if name.Space == NSExtensionRQ {
 			name.Space = NSExtension
 		}
-		if h, ok := hs[name]; ok {
+		if h, ok := hs.find(name); ok {
 			h(c)
 			continue
 		}
@@ -237,9 +254,9 @@ func (r *actReader) each(n *node, path string, hs handlers) {
 }
 
 func foldMatch(hs handlers, name xml.Name) (func(*node), xml.Name, bool) {
-	for k, h := range hs {
-		if k.Space == name.Space && strings.EqualFold(k.Local, name.Local) {
-			return h, k, true
+	for _, h := range hs {
+		if h.name.Space == name.Space && strings.EqualFold(h.name.Local, name.Local) {
+			return h.fn, h.name, true
 		}
 	}
 	return nil, xml.Name{}, false
@@ -288,10 +305,10 @@ func (r *actReader) mem(n *node) {
 	r.mark("", n)
 	seen := map[string]bool{}
 	r.each(n, "", handlers{
-		ns(NSMetrics, "ReportDescription"):    r.single(seen, "ReportDescription", r.reportDescription),
-		ns(NSMetrics, "ActivityDescription"):  r.single(seen, "ActivityDescription", r.activityDescription),
-		ns(NSMetrics, "ParticipationMetrics"): r.single(seen, "ParticipationMetrics", r.participation),
-		ns(NSMetrics, "XtensibleInfo"):        r.single(seen, "XtensibleInfo", r.xtensible),
+		{ns(NSMetrics, "ReportDescription"), r.single(seen, "ReportDescription", r.reportDescription)},
+		{ns(NSMetrics, "ActivityDescription"), r.single(seen, "ActivityDescription", r.activityDescription)},
+		{ns(NSMetrics, "ParticipationMetrics"), r.single(seen, "ParticipationMetrics", r.participation)},
+		{ns(NSMetrics, "XtensibleInfo"), r.single(seen, "XtensibleInfo", r.xtensible)},
 	})
 }
 
@@ -311,8 +328,8 @@ func (r *actReader) reportDescription(n *node) {
 		}
 	}
 	r.each(n, "ReportDescription", handlers{
-		ns(NSMetrics, "ReportingStartDate"): date(cmex.FieldReportingStartDate, cmex.RuleInvalidReportStart, false, &r.a.ReportingStart),
-		ns(NSMetrics, "ReportingEndDate"):   date(cmex.FieldReportingEndDate, cmex.RuleInvalidReportEnd, true, &r.a.ReportingEnd),
+		{ns(NSMetrics, "ReportingStartDate"), date(cmex.FieldReportingStartDate, cmex.RuleInvalidReportStart, false, &r.a.ReportingStart)},
+		{ns(NSMetrics, "ReportingEndDate"), date(cmex.FieldReportingEndDate, cmex.RuleInvalidReportEnd, true, &r.a.ReportingEnd)},
 	})
 }
 
@@ -336,8 +353,8 @@ func parseReportingDate(s string, end bool) (cmex.Date, error) {
 func (r *actReader) activityDescription(n *node) {
 	seen := map[string]bool{}
 	r.each(n, "ActivityDescription", handlers{
-		ns(NSLOM, "lom"):                         r.single(seen, "ActivityDescription/lom:lom", r.lom),
-		ns(NSMetrics, "CommercialSupportAmount"): r.supportAmount,
+		{ns(NSLOM, "lom"), r.single(seen, "ActivityDescription/lom:lom", r.lom)},
+		{ns(NSMetrics, "CommercialSupportAmount"), r.supportAmount},
 	})
 }
 
@@ -360,17 +377,17 @@ func (r *actReader) lom(n *node) {
 	seen := map[string]bool{}
 	const path = "ActivityDescription/lom:lom"
 	r.each(n, path, handlers{
-		ns(NSLOM, "general"):     r.single(seen, path+"/lom:general", r.general),
-		ns(NSLOM, "educational"): ignore,
-		ns(NSHealthcare, "healthcareMetadata"): func(c *node) {
+		{ns(NSLOM, "general"), r.single(seen, path+"/lom:general", r.general)},
+		{ns(NSLOM, "educational"), ignore},
+		{ns(NSHealthcare, "healthcareMetadata"), func(c *node) {
 			if !r.once(seen, path+"/hx:healthcareMetadata", c) {
 				return
 			}
 			edu := map[string]bool{}
 			r.each(c, path+"/hx:healthcareMetadata", handlers{
-				ns(NSHealthcare, "healthcareEducation"): r.single(edu, path+"/hx:healthcareMetadata/hx:healthcareEducation", r.education),
+				{ns(NSHealthcare, "healthcareEducation"), r.single(edu, path+"/hx:healthcareMetadata/hx:healthcareEducation", r.education)},
 			})
-		},
+		}},
 	})
 }
 
@@ -378,16 +395,16 @@ func (r *actReader) general(n *node) {
 	seen := map[string]bool{}
 	const path = "ActivityDescription/lom:lom/lom:general"
 	r.each(n, path, handlers{
-		ns(NSLOM, "identifier"):  r.identifier,
-		ns(NSLOM, "title"):       r.single(seen, cmex.FieldTitle, func(c *node) { r.a.Title = langString(c) }),
-		ns(NSLOM, "description"): r.single(seen, cmex.FieldDescription, func(c *node) { r.a.Description = langString(c) }),
-		ns(NSLOM, "keyword"): func(c *node) {
+		{ns(NSLOM, "identifier"), r.identifier},
+		{ns(NSLOM, "title"), r.single(seen, cmex.FieldTitle, func(c *node) { r.a.Title = langString(c) })},
+		{ns(NSLOM, "description"), r.single(seen, cmex.FieldDescription, func(c *node) { r.a.Description = langString(c) })},
+		{ns(NSLOM, "keyword"), func(c *node) {
 			r.mark(cmex.Item(cmex.FieldKeyword, len(r.a.Keywords)+1), c)
 			k := cmex.Keyword{Value: langString(c)}
 			k.Source, _ = c.attr("source")
 			k.ID, _ = c.attr("id")
 			r.a.Keywords = append(r.a.Keywords, k)
-		},
+		}},
 	})
 }
 
@@ -470,24 +487,24 @@ func (r *actReader) education(n *node) {
 		}
 	}
 	r.each(n, path, handlers{
-		ns(NSHealthcare, "credits"): r.credits,
-		ns(NSHealthcare, "targetAudience"): func(c *node) {
+		{ns(NSHealthcare, "credits"), r.credits},
+		{ns(NSHealthcare, "targetAudience"), func(c *node) {
 			if !r.once(seen, path+"/hx:targetAudience", c) {
 				return
 			}
 			r.each(c, path+"/hx:targetAudience", handlers{
-				ns(NSHealthcare, "specialty"): func(s *node) {
+				{ns(NSHealthcare, "specialty"), func(s *node) {
 					r.mark(cmex.Item(cmex.FieldSpecialty, len(a.Specialties)+1), s)
 					a.Specialties = append(a.Specialties, langString(s))
-				},
+				}},
 			})
-		},
-		ns(NSHealthcare, "activityLocation"):    r.single(seen, cmex.FieldLocation, r.location),
-		ns(NSHealthcare, "startDateTime"):       date(cmex.FieldStartDate, cmex.RuleStartDateFormat, &a.StartDate),
-		ns(NSHealthcare, "endDateTime"):         date(cmex.FieldEndDate, cmex.RuleEndDateFormat, &a.EndDate),
-		ns(NSHealthcare, "activitySponsorship"): text(cmex.FieldSponsorship, &a.Sponsorship),
-		ns(NSHealthcare, "activityFormat"):      r.single(seen, cmex.FieldActivityFormat, func(c *node) { a.Type = langString(c) }),
-		ns(NSHealthcare, "commercialSupport"):   text(cmex.FieldCommercialSupport, &a.CommercialSupport),
+		}},
+		{ns(NSHealthcare, "activityLocation"), r.single(seen, cmex.FieldLocation, r.location)},
+		{ns(NSHealthcare, "startDateTime"), date(cmex.FieldStartDate, cmex.RuleStartDateFormat, &a.StartDate)},
+		{ns(NSHealthcare, "endDateTime"), date(cmex.FieldEndDate, cmex.RuleEndDateFormat, &a.EndDate)},
+		{ns(NSHealthcare, "activitySponsorship"), text(cmex.FieldSponsorship, &a.Sponsorship)},
+		{ns(NSHealthcare, "activityFormat"), r.single(seen, cmex.FieldActivityFormat, func(c *node) { a.Type = langString(c) })},
+		{ns(NSHealthcare, "commercialSupport"), text(cmex.FieldCommercialSupport, &a.CommercialSupport)},
 	})
 }
 
@@ -502,13 +519,13 @@ func (r *actReader) credits(n *node) {
 	offer := cmex.CreditOffer{}
 	seen := map[string]bool{}
 	r.each(n, base, handlers{
-		ns(NSHealthcare, "activityCertification"): r.single(seen, base+"/hx:activityCertification", func(c *node) { offer.Certification = c.value() }),
-		ns(NSHealthcare, "accreditedProvider"):    ignore,
-		ns(NSHealthcare, "nonAccreditedProvider"): func(c *node) {
+		{ns(NSHealthcare, "activityCertification"), r.single(seen, base+"/hx:activityCertification", func(c *node) { offer.Certification = c.value() })},
+		{ns(NSHealthcare, "accreditedProvider"), ignore},
+		{ns(NSHealthcare, "nonAccreditedProvider"), func(c *node) {
 			r.mark(cmex.Item(cmex.FieldJointProvider, len(a.JointProviders)+1), c)
 			a.JointProviders = append(a.JointProviders, c.value())
-		},
-		ns(NSHealthcare, "numberOfCredits"): func(c *node) {
+		}},
+		{ns(NSHealthcare, "numberOfCredits"), func(c *node) {
 			field := base + "/hx:numberOfCredits"
 			if !r.once(seen, field, c) || c.value() == "" {
 				return
@@ -519,7 +536,7 @@ func (r *actReader) credits(n *node) {
 				return
 			}
 			offer.Amount = &p
-		},
+		}},
 	})
 	a.Credits = append(a.Credits, offer)
 }
@@ -531,22 +548,22 @@ func (r *actReader) location(n *node) {
 		return r.single(seen, field, func(c *node) { *dst = c.value() })
 	}
 	r.each(n, cmex.FieldLocation, handlers{
-		ns(NSAddress, "StreetAddressLine"): func(c *node) {
+		{ns(NSAddress, "StreetAddressLine"), func(c *node) {
 			if c.value() != "" {
 				loc.StreetAddressLines = append(loc.StreetAddressLines, c.value())
 			}
-		},
-		ns(NSAddress, "City"):            text(cmex.FieldCity, &loc.City),
-		ns(NSAddress, "StateOrProvince"): text(cmex.FieldStateOrProvince, &loc.StateOrProvince),
-		ns(NSAddress, "PostalCode"):      text(cmex.FieldLocation+"/ad:PostalCode", &loc.PostalCode),
-		ns(NSAddress, "Country"): func(c *node) {
+		}},
+		{ns(NSAddress, "City"), text(cmex.FieldCity, &loc.City)},
+		{ns(NSAddress, "StateOrProvince"), text(cmex.FieldStateOrProvince, &loc.StateOrProvince)},
+		{ns(NSAddress, "PostalCode"), text(cmex.FieldLocation+"/ad:PostalCode", &loc.PostalCode)},
+		{ns(NSAddress, "Country"), func(c *node) {
 			if !r.once(seen, cmex.FieldLocation+"/ad:Country", c) {
 				return
 			}
 			r.each(c, cmex.FieldLocation+"/ad:Country", handlers{
-				ns(NSAddress, "CountryCode"): text(cmex.FieldCountry, &loc.Country),
+				{ns(NSAddress, "CountryCode"), text(cmex.FieldCountry, &loc.Country)},
 			})
-		},
+		}},
 	})
 	if loc.City != "" || loc.StateOrProvince != "" || loc.PostalCode != "" || loc.Country != "" || len(loc.StreetAddressLines) > 0 {
 		r.a.Location = loc
@@ -555,7 +572,7 @@ func (r *actReader) location(n *node) {
 
 func (r *actReader) participation(n *node) {
 	r.each(n, "ParticipationMetrics", handlers{
-		ns(NSMetrics, "ParticipantsByCategory"): func(c *node) {
+		{ns(NSMetrics, "ParticipantsByCategory"), func(c *node) {
 			field := cmex.Item(cmex.FieldParticipants, len(r.a.Participants)+1)
 			r.mark(field, c)
 			p := cmex.ParticipantCount{}
@@ -566,7 +583,7 @@ func (r *actReader) participation(n *node) {
 			}
 			p.Count = count
 			r.a.Participants = append(r.a.Participants, p)
-		},
+		}},
 	})
 }
 
@@ -579,10 +596,10 @@ func (r *actReader) xtensible(n *node) {
 				return
 			}
 			r.each(c, path, handlers{
-				ns(NSExtension, item): func(e *node) {
+				{ns(NSExtension, item), func(e *node) {
 					r.mark(cmex.Item(field, len(*dst)+1), e)
 					*dst = append(*dst, value(e))
-				},
+				}},
 			})
 		}
 	}
@@ -605,17 +622,17 @@ func (r *actReader) xtensible(n *node) {
 		}
 	}
 	r.each(n, "XtensibleInfo", handlers{
-		ns(NSExtension, "CommendationTags"): list("XtensibleInfo/ex:CommendationTags", "CommendationTag", cmex.FieldCommendationTag, &a.CommendationTags, (*node).value),
-		ns(NSExtension, "InKindSupports"):   list("XtensibleInfo/ex:InKindSupports", "InKindSupport", cmex.FieldInKindSupport, &a.InKindSupports, guessInKindSupport),
-		ns(NSExtension, "DeliveryMethods"):  list("XtensibleInfo/ex:DeliveryMethods", "DeliveryMethod", cmex.FieldDeliveryMethod, &a.DeliveryMethods, (*node).value),
-		ns(NSExtension, "MeasuredOutcomes"): r.measuredOutcomes,
-		ns(NSExtension, "MOCRegistrations"): func(c *node) {
+		{ns(NSExtension, "CommendationTags"), list("XtensibleInfo/ex:CommendationTags", "CommendationTag", cmex.FieldCommendationTag, &a.CommendationTags, (*node).value)},
+		{ns(NSExtension, "InKindSupports"), list("XtensibleInfo/ex:InKindSupports", "InKindSupport", cmex.FieldInKindSupport, &a.InKindSupports, guessInKindSupport)},
+		{ns(NSExtension, "DeliveryMethods"), list("XtensibleInfo/ex:DeliveryMethods", "DeliveryMethod", cmex.FieldDeliveryMethod, &a.DeliveryMethods, (*node).value)},
+		{ns(NSExtension, "MeasuredOutcomes"), r.measuredOutcomes},
+		{ns(NSExtension, "MOCRegistrations"), func(c *node) {
 			if !r.once(seen, "XtensibleInfo/ex:MOCRegistrations", c) {
 				return
 			}
-			r.each(c, "XtensibleInfo/ex:MOCRegistrations", handlers{ns(NSExtension, "MOCRegistration"): r.mocRegistration})
-		},
-		ns(NSExtension, "CreditClaimDate"): func(c *node) {
+			r.each(c, "XtensibleInfo/ex:MOCRegistrations", handlers{{ns(NSExtension, "MOCRegistration"), r.mocRegistration}})
+		}},
+		{ns(NSExtension, "CreditClaimDate"), func(c *node) {
 			if !r.once(seen, cmex.FieldCreditClaimDate, c) || c.value() == "" {
 				return
 			}
@@ -625,13 +642,13 @@ func (r *actReader) xtensible(n *node) {
 				return
 			}
 			a.CreditClaimDate = d
-		},
-		ns(NSExtension, "ForPublicList"):                      boolean(cmex.FieldForPublicList, func(b bool) { a.ForPublicList = &b }),
-		ns(NSExtension, "FeeForParticipation"):                text(cmex.FieldFeeForParticipation, &a.FeeForParticipation),
-		ns(NSExtension, "ActivityRegistration"):               text(cmex.FieldActivityRegistration, &a.Registration),
-		ns(NSExtension, "IsMeritBasedIncentivePaymentSystem"): boolean(cmex.FieldMIPS, func(b bool) { a.MIPS = &b }),
-		ns(NSExtension, "activityRecordAction"):               text(cmex.FieldRecordAction, &r.action),
-		ns(NSExtension, "closeActivityRecord"):                boolean(cmex.FieldCloseRecord, func(b bool) { r.close = b }),
+		}},
+		{ns(NSExtension, "ForPublicList"), boolean(cmex.FieldForPublicList, func(b bool) { a.ForPublicList = &b })},
+		{ns(NSExtension, "FeeForParticipation"), text(cmex.FieldFeeForParticipation, &a.FeeForParticipation)},
+		{ns(NSExtension, "ActivityRegistration"), text(cmex.FieldActivityRegistration, &a.Registration)},
+		{ns(NSExtension, "IsMeritBasedIncentivePaymentSystem"), boolean(cmex.FieldMIPS, func(b bool) { a.MIPS = &b })},
+		{ns(NSExtension, "activityRecordAction"), text(cmex.FieldRecordAction, &r.action)},
+		{ns(NSExtension, "closeActivityRecord"), boolean(cmex.FieldCloseRecord, func(b bool) { r.close = b })},
 	})
 }
 
@@ -641,18 +658,18 @@ func (r *actReader) xtensible(n *node) {
 func (r *actReader) measuredOutcomes(n *node) {
 	a := r.a
 	r.each(n, "XtensibleInfo/ex:MeasuredOutcomes", handlers{
-		ns(NSExtension, "MeasuredOutcome"): func(c *node) {
+		{ns(NSExtension, "MeasuredOutcome"), func(c *node) {
 			r.mark(cmex.Item(cmex.FieldMeasuredOutcome, len(a.MeasuredOutcomes)+1), c)
 			a.MeasuredOutcomes = append(a.MeasuredOutcomes, cmex.MeasuredOutcome{Outcome: c.value()})
-		},
-		ns(NSExtension, "MeasurementType"): func(c *node) {
+		}},
+		{ns(NSExtension, "MeasurementType"), func(c *node) {
 			r.mark(cmex.FieldMeasurementType, c)
 			if len(a.MeasuredOutcomes) == 0 {
 				a.MeasuredOutcomes = append(a.MeasuredOutcomes, cmex.MeasuredOutcome{})
 			}
 			last := &a.MeasuredOutcomes[len(a.MeasuredOutcomes)-1]
 			last.Types = append(last.Types, c.value())
-		},
+		}},
 	})
 }
 
@@ -663,8 +680,8 @@ func (r *actReader) mocRegistration(n *node) {
 	m := cmex.MOCRegistration{}
 	seen := map[string]bool{}
 	r.each(n, reg, handlers{
-		ns(NSExtension, "boardName"): r.single(seen, reg+"/"+cmex.FieldBoardName, func(c *node) { m.Board = c.value() }),
-		ns(NSExtension, "mocPoints"): func(c *node) {
+		{ns(NSExtension, "boardName"), r.single(seen, reg+"/"+cmex.FieldBoardName, func(c *node) { m.Board = c.value() })},
+		{ns(NSExtension, "mocPoints"), func(c *node) {
 			field := reg + "/" + cmex.FieldMOCPoints
 			if !r.once(seen, field, c) || c.value() == "" {
 				return
@@ -675,11 +692,11 @@ func (r *actReader) mocRegistration(n *node) {
 				return
 			}
 			m.Points = &p
-		},
-		ns(NSExtension, "MOCCreditType"): func(c *node) {
+		}},
+		{ns(NSExtension, "MOCCreditType"), func(c *node) {
 			r.mark(cmex.Item(reg+"/"+cmex.FieldMOCCreditType, len(m.CreditTypes)+1), c)
 			m.CreditTypes = append(m.CreditTypes, c.value())
-		},
+		}},
 	})
 	r.a.MOCRegistrations = append(r.a.MOCRegistrations, m)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -35,9 +36,21 @@ type fastParser struct {
 
 type nsBinding struct{ prefix, uri string }
 
+// parsers keeps fastParsers, for their interned names: documents of one
+// kind share their few dozen names, so most are found without allocating.
+var parsers = sync.Pool{New: func() any { return &fastParser{names: make(map[string]string, 64)} }}
+
 // fastTree is the fast reader; ok is false when parseTree must decide.
 func fastTree(data []byte, lim limits) (root *node, ok bool) {
-	p := &fastParser{data: data, line: 1, lim: lim, names: make(map[string]string, 64)}
+	p := parsers.Get().(*fastParser)
+	if len(p.names) > 1024 { // a document of many names: start afresh
+		clear(p.names)
+	}
+	p.data, p.pos, p.line, p.lim, p.ns = data, 0, 1, lim, p.ns[:0]
+	defer func() {
+		p.data = nil
+		parsers.Put(p)
+	}()
 	var stack []*node
 	var marks []int // len(p.ns) when each open element started
 	var raw [][]byte

@@ -133,7 +133,7 @@ func orRoot(path string) string {
 // each dispatches the children of n, as actReader.each does for activities.
 func (r *lrReader) each(n *node, path string, hs handlers) {
 	for _, c := range n.children {
-		if h, ok := hs[c.name]; ok {
+		if h, ok := hs.find(c.name); ok {
 			h(c)
 			continue
 		}
@@ -195,15 +195,15 @@ func (r *lrReader) activityReport(n *node) {
 	r.mark(cmex.FieldDocument, n)
 	xtensible := 0
 	r.each(n, "", handlers{
-		ns(NSActivityReport, "ReportingOrganization"): r.text(seen, "ar:ReportingOrganization", &rep.ReportingOrganization),
-		ns(NSActivityReport, "Member"):                r.single(seen, cmex.FieldLearnerMember, cmex.RuleOneMemberNode, r.member),
-		ns(NSActivityReport, "Participants"): func(c *node) {
+		{ns(NSActivityReport, "ReportingOrganization"), r.text(seen, "ar:ReportingOrganization", &rep.ReportingOrganization)},
+		{ns(NSActivityReport, "Member"), r.single(seen, cmex.FieldLearnerMember, cmex.RuleOneMemberNode, r.member)},
+		{ns(NSActivityReport, "Participants"), func(c *node) {
 			// REMS participant data: no activity in cmex is registered for
 			// REMS, so the record cannot be accepted.
 			r.problem(cmex.RuleNotREMSActivity, "ar:Participants", c, "")
-		},
-		ns(NSActivityReport, "Activity"): r.activity,
-		ns(NSActivityReport, "XtensibleInfo"): func(c *node) {
+		}},
+		{ns(NSActivityReport, "Activity"), r.activity},
+		{ns(NSActivityReport, "XtensibleInfo"), func(c *node) {
 			xtensible++
 			if xtensible > 1 {
 				r.problem(cmex.RuleOneXtensibleInfoNode, "ar:XtensibleInfo", c, "")
@@ -212,9 +212,9 @@ func (r *lrReader) activityReport(n *node) {
 			r.mark("ar:XtensibleInfo", c)
 			actions := map[string]bool{}
 			r.each(c, "ar:XtensibleInfo", handlers{
-				ns(NSLearnerExtension, "learnerRecordAction"): r.text(actions, cmex.FieldLearnerAction, &rep.Action),
+				{ns(NSLearnerExtension, "learnerRecordAction"), r.text(actions, cmex.FieldLearnerAction, &rep.Action)},
 			})
-		},
+		}},
 	})
 	if xtensible == 0 {
 		// No XtensibleInfo means no action either: 601 will say so, 744 why.
@@ -226,7 +226,7 @@ func (r *lrReader) member(n *node) {
 	l := &r.rep.Learner
 	seen := map[string]bool{}
 	r.each(n, cmex.FieldLearnerMember, handlers{
-		ns(NSMember, "UniqueID"): func(c *node) {
+		{ns(NSMember, "UniqueID"), func(c *node) {
 			field := cmex.Item(cmex.FieldLearnerUniqueID, len(l.UniqueIDs)+1)
 			r.mark(field, c)
 			if len(l.UniqueIDs) == 0 {
@@ -234,22 +234,22 @@ func (r *lrReader) member(n *node) {
 			}
 			domain, _ := c.attr("domain")
 			l.UniqueIDs = append(l.UniqueIDs, cmex.UniqueID{Domain: domain, Value: c.value()})
-		},
-		ns(NSMember, "Name"): r.single(seen, "ar:Member/m:Name", cmex.RuleOneNameNode, func(c *node) {
+		}},
+		{ns(NSMember, "Name"), r.single(seen, "ar:Member/m:Name", cmex.RuleOneNameNode, func(c *node) {
 			names := map[string]bool{}
 			r.each(c, "ar:Member/m:Name", handlers{
-				ns(NSName, "GivenName"):  r.text(names, cmex.FieldLearnerGivenName, &l.GivenName),
-				ns(NSName, "FamilyName"): r.text(names, cmex.FieldLearnerFamilyName, &l.FamilyName),
-				ns(NSName, "MiddleName"): ignore,
-				ns(NSName, "Prefix"):     ignore,
-				ns(NSName, "Suffix"):     ignore,
-				ns(NSName, "Degree"):     ignore,
+				{ns(NSName, "GivenName"), r.text(names, cmex.FieldLearnerGivenName, &l.GivenName)},
+				{ns(NSName, "FamilyName"), r.text(names, cmex.FieldLearnerFamilyName, &l.FamilyName)},
+				{ns(NSName, "MiddleName"), ignore},
+				{ns(NSName, "Prefix"), ignore},
+				{ns(NSName, "Suffix"), ignore},
+				{ns(NSName, "Degree"), ignore},
 			})
-		}),
-		ns(NSMember, "PersonalInfo"): r.single(seen, "ar:Member/m:PersonalInfo", cmex.RuleOneBirthDateNode, func(c *node) {
+		})},
+		{ns(NSMember, "PersonalInfo"), r.single(seen, "ar:Member/m:PersonalInfo", cmex.RuleOneBirthDateNode, func(c *node) {
 			births := map[string]bool{}
 			r.each(c, "ar:Member/m:PersonalInfo", handlers{
-				ns(NSMember, "BirthDate"): r.single(births, cmex.FieldLearnerBirthDate, cmex.RuleOneBirthDateNode, func(b *node) {
+				{ns(NSMember, "BirthDate"), r.single(births, cmex.FieldLearnerBirthDate, cmex.RuleOneBirthDateNode, func(b *node) {
 					if b.value() == "" {
 						return
 					}
@@ -259,9 +259,9 @@ func (r *lrReader) member(n *node) {
 						return
 					}
 					l.BirthDate = d
-				}),
+				})},
 			})
-		}),
+		})},
 	})
 }
 
@@ -271,16 +271,16 @@ func (r *lrReader) activity(n *node) {
 	var activityName, moduleID string
 	var nameNode *node
 	r.each(n, "ar:Activity", handlers{
-		ns(NSActivityReport, "ProviderOrganization"): r.text(seen, "ar:Activity/ar:ProviderOrganization", &rep.ProviderOrganization),
-		ns(NSActivityReport, "ActivityName"): r.single(seen, cmex.FieldLearnerActivity, cmex.RuleLearnerGeneral, func(c *node) {
+		{ns(NSActivityReport, "ProviderOrganization"), r.text(seen, "ar:Activity/ar:ProviderOrganization", &rep.ProviderOrganization)},
+		{ns(NSActivityReport, "ActivityName"), r.single(seen, cmex.FieldLearnerActivity, cmex.RuleLearnerGeneral, func(c *node) {
 			activityName, nameNode = c.value(), c
-		}),
-		ns(NSActivityReport, "RegulatoryInformation"): func(c *node) {
+		})},
+		{ns(NSActivityReport, "RegulatoryInformation"), func(c *node) {
 			r.problem(cmex.RuleNotREMSActivity, "ar:Activity/ar:RegulatoryInformation", c, "")
-		},
-		ns(NSActivityReport, "Module"): r.single(seen, "ar:Activity/ar:Module", cmex.RuleOneModuleNode, func(c *node) {
+		}},
+		{ns(NSActivityReport, "Module"), r.single(seen, "ar:Activity/ar:Module", cmex.RuleOneModuleNode, func(c *node) {
 			moduleID = r.module(c)
-		}),
+		})},
 	})
 	id := activityName
 	if id == "" {
@@ -312,12 +312,12 @@ func (r *lrReader) module(n *node) string {
 	seen := map[string]bool{}
 	var moduleID string
 	r.each(n, "ar:Activity/ar:Module", handlers{
-		ns(NSActivityReport, "ModuleName"): r.single(seen, "ar:Activity/ar:Module/ar:ModuleName", cmex.RuleLearnerGeneral, func(c *node) {
+		{ns(NSActivityReport, "ModuleName"), r.single(seen, "ar:Activity/ar:Module/ar:ModuleName", cmex.RuleLearnerGeneral, func(c *node) {
 			rep.ActivityTitle = c.value()
 			moduleID, _ = c.attr("moduleID")
-		}),
-		ns(NSActivityReport, "Status"): r.text(seen, "ar:Activity/ar:Module/ar:Status", &rep.Status),
-		ns(NSActivityReport, "CompletedDateTime"): r.single(seen, cmex.FieldCompletionDate, cmex.RuleLearnerGeneral, func(c *node) {
+		})},
+		{ns(NSActivityReport, "Status"), r.text(seen, "ar:Activity/ar:Module/ar:Status", &rep.Status)},
+		{ns(NSActivityReport, "CompletedDateTime"), r.single(seen, cmex.FieldCompletionDate, cmex.RuleLearnerGeneral, func(c *node) {
 			if c.value() == "" {
 				return
 			}
@@ -327,8 +327,8 @@ func (r *lrReader) module(n *node) string {
 				return
 			}
 			rep.CompletionDate = d
-		}),
-		ns(NSActivityReport, "CreditCertificate"): r.certificate,
+		})},
+		{ns(NSActivityReport, "CreditCertificate"), r.certificate},
 	})
 	return moduleID
 }
@@ -345,19 +345,19 @@ func (r *lrReader) certificate(n *node) {
 	seen := map[string]bool{}
 	var points *node
 	r.each(n, base, handlers{
-		ns(NSActivityReport, "CreditReceived"): r.single(seen, base+"/ar:CreditReceived", cmex.RuleLearnerGeneral, func(c *node) {
+		{ns(NSActivityReport, "CreditReceived"), r.single(seen, base+"/ar:CreditReceived", cmex.RuleLearnerGeneral, func(c *node) {
 			got := map[string]bool{}
 			r.each(c, base+"/ar:CreditReceived", handlers{
-				ns(NSHealthcare, "activityCertification"): r.text(got, base+"/ar:CreditReceived/hx:activityCertification", &cr.Certification),
-				ns(NSHealthcare, "creditUnit"):            r.text(got, base+"/ar:CreditReceived/hx:creditUnit", &cr.Unit),
-				ns(NSHealthcare, "numberOfCredits"): r.single(got, base+"/ar:CreditReceived/hx:numberOfCredits", cmex.RuleLearnerGeneral, func(p *node) {
+				{ns(NSHealthcare, "activityCertification"), r.text(got, base+"/ar:CreditReceived/hx:activityCertification", &cr.Certification)},
+				{ns(NSHealthcare, "creditUnit"), r.text(got, base+"/ar:CreditReceived/hx:creditUnit", &cr.Unit)},
+				{ns(NSHealthcare, "numberOfCredits"), r.single(got, base+"/ar:CreditReceived/hx:numberOfCredits", cmex.RuleLearnerGeneral, func(p *node) {
 					points = p
-				}),
+				})},
 			})
-		}),
-		ns(NSActivityReport, "CreditID"): r.single(seen, base+"/ar:CreditID", cmex.RuleLearnerGeneral, func(c *node) {
+		})},
+		{ns(NSActivityReport, "CreditID"), r.single(seen, base+"/ar:CreditID", cmex.RuleLearnerGeneral, func(c *node) {
 			cr.CreditID = cmex.CreditID(c.value())
-		}),
+		})},
 	})
 	if points != nil && points.value() != "" {
 		p, err := cmex.ParsePoints(points.value())

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -459,9 +460,9 @@ func (s *LearnerService) insertRecords(ctx context.Context, tx conn, orgs []cmex
 			args = append(args, r.ID, orgs[i], string(r.CreditID), r.ActivityID, person, r.LearnerKey, r.CompletionDate, r.Board,
 				string(r.Status), now, false, string(doc), now)
 		}
-		_, err := tx.exec(ctx, `INSERT INTO learner_records
+		_, err := s.db.execMany(ctx, tx, `INSERT INTO learner_records
 			(id, organization_id, credit_id, activity_id, person_id, learner_key, completion_date, board, status, status_code, status_reason, status_at, deleted, document, created_at)
-			VALUES `+rowsOf("(?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', ?, ?, ?, ?)", hi-lo), args...)
+			VALUES `, "(?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', ?, ?, ?, ?)", hi-lo, args)
 		if s.db.dialect.IsUniqueViolation(err) {
 			return ErrConflict
 		}
@@ -472,12 +473,48 @@ func (s *LearnerService) insertRecords(ctx context.Context, tx conn, orgs []cmex
 		for i := lo; i < hi; i++ {
 			args = append(args, recs[i].ID, string(recs[i].Status), now, sources[i])
 		}
-		if _, err := tx.exec(ctx, `INSERT INTO learner_record_events (record_id, seq, status, at, source, code, reason)
-			VALUES `+rowsOf("(?, 1, ?, ?, ?, '', '')", hi-lo), args...); err != nil {
+		if _, err := s.db.execMany(ctx, tx, `INSERT INTO learner_record_events (record_id, seq, status, at, source, code, reason)
+			VALUES `, "(?, 1, ?, ?, ?, '', '')", hi-lo, args); err != nil {
 			return fmt.Errorf("insert learner record events: %w", err)
 		}
 	}
 	return nil
+}
+
+// execMany runs a multi-row INSERT of n tuples. Statements of a full
+// chunk are prepared once per connection and kept: preparing one of
+// thousands of parameters costs about as much as running it.
+func (db *DB) execMany(ctx context.Context, tx conn, head, tuple string, n int, args []any) (sql.Result, error) {
+	if n != batchChunk {
+		return tx.exec(ctx, head+rowsOf(tuple, n), args...)
+	}
+	stmt, err := db.prepared(ctx, head+rowsOf(tuple, n))
+	if err != nil {
+		return nil, err
+	}
+	t, ok := tx.q.(*sql.Tx)
+	if !ok {
+		return stmt.ExecContext(ctx, args...)
+	}
+	return t.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+}
+
+// prepared returns the statement of query, prepared on the database.
+func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	db.stmtMu.Lock()
+	defer db.stmtMu.Unlock()
+	if st, ok := db.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := db.sql.PrepareContext(ctx, db.rebind(query))
+	if err != nil {
+		return nil, err
+	}
+	if db.stmts == nil {
+		db.stmts = map[string]*sql.Stmt{}
+	}
+	db.stmts[query] = st
+	return st, nil
 }
 
 // rowsOf repeats a VALUES tuple n times.

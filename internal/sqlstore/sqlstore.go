@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cmexhub/cmex"
@@ -48,6 +49,9 @@ type DB struct {
 	// Secrets encrypts the credentials of destinations; nil refuses to
 	// store any.
 	Secrets *SecretBox
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt // prepared once, for bulk writes
 }
 
 // New wraps an open database. The caller migrates it (Migrate) before use.
