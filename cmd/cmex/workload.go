@@ -70,14 +70,3 @@ func workloadReport(i int, provider cmex.ProviderID, acts []cmex.ActivityID, yea
 			CreditID: cmex.CreditID(fmt.Sprintf("ccid:bench.example.org:%d", i))}},
 	}
 }
-
-// writeLearnerFile writes records [from, to) of the synthetic workload.
-func writeLearnerFile(w io.Writer, from, to int, provider cmex.ProviderID, acts []cmex.ActivityID, year int) error {
-	fw := pars.NewFileWriter(w, pars.FileLearners)
-	for i := from; i < to; i++ {
-		if err := fw.WriteLearnerReport(workloadReport(i, provider, acts, year)); err != nil {
-			return err
-		}
-	}
-	return fw.Close()
-}

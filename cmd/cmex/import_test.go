@@ -1,0 +1,279 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cmexhub/cmex"
+	"github.com/cmexhub/cmex/internal/sqlite"
+	"github.com/cmexhub/cmex/internal/sqlstore"
+)
+
+// importFixture is a database with a provider and its activities, and a
+// learner file of n records of which every 500th names no activity.
+type importFixture struct {
+	dir, db, file string
+	acts          []cmex.ActivityID
+	n             int
+}
+
+func newImportFixture(t *testing.T, n int) *importFixture {
+	t.Helper()
+	dir := t.TempDir()
+	f := &importFixture{dir: dir, db: "sqlite:" + filepath.Join(dir, "ref.db"), n: n}
+	f.acts = f.newDB(t, f.db)
+	f.file = filepath.Join(dir, "learners.xml")
+	if out, code := runCLI(t, nil, "", "bench", "generate", "-db", f.db, "-provider", "1234567", "-records", fmt.Sprint(n), "-reject-every", "500", f.file); code != 0 {
+		t.Fatalf("generate: %s", out)
+	}
+	return f
+}
+
+// newDB makes a database with provider 1234567 and 10 activities,
+// imported from an activity file by the binary, and returns their ids.
+func (f *importFixture) newDB(t *testing.T, db string) []cmex.ActivityID {
+	t.Helper()
+	if out, code := runCLI(t, nil, "", "provider", "add", "-db", db, "-id", "1234567", "-name", "AAA Test Organization"); code != 0 {
+		t.Fatalf("provider add: %s", out)
+	}
+	acts := filepath.Join(f.dir, "activities.xml")
+	if out, code := runCLI(t, nil, "", "bench", "generate", "-activities", "10", acts); code != 0 {
+		t.Fatalf("generate: %s", out)
+	}
+	if out, code := runCLI(t, nil, "", "import", "-db", db, "-provider", "1234567", acts); code != 0 || !strings.Contains(out, "10 accepted") {
+		t.Fatalf("activity import: %d %s", code, out)
+	}
+	// Again: nothing changes.
+	if out, code := runCLI(t, nil, "", "import", "-db", db, "-provider", "1234567", acts); code != 0 || !strings.Contains(out, "10 already present") {
+		t.Fatalf("activity import again: %d %s", code, out)
+	}
+	var ids []cmex.ActivityID
+	err := openStore(db, func(s *sqlstore.DB) error {
+		as, err := sqlstore.NewActivityService(s).FindActivities(context.Background(), cmex.ActivityFilter{ProviderID: "1234567"})
+		for _, a := range as {
+			ids = append(ids, a.ID)
+		}
+		return err
+	})
+	if err != nil || len(ids) != 10 {
+		t.Fatalf("activities: %v %v", ids, err)
+	}
+	return ids
+}
+
+func openStore(db string, fn func(*sqlstore.DB) error) error {
+	s, err := sqlite.Open(context.Background(), strings.TrimPrefix(db, "sqlite:"))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return fn(s)
+}
+
+// ledger is what a database holds: each live CreditID with its learner
+// and activity, the number of records, and the number of status events.
+type ledger struct {
+	credits        map[string]string
+	records, event int
+}
+
+func readLedger(t *testing.T, db string) ledger {
+	t.Helper()
+	l := ledger{credits: map[string]string{}}
+	err := openStore(db, func(s *sqlstore.DB) error {
+		rows, err := s.SQL().Query(`SELECT credit_id, learner_key, activity_id FROM learner_records WHERE NOT deleted`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, key string
+			var act int64
+			if err := rows.Scan(&id, &key, &act); err != nil {
+				return err
+			}
+			if _, dup := l.credits[id]; dup {
+				return fmt.Errorf("CreditID %s twice", id)
+			}
+			l.credits[id] = fmt.Sprint(key, " ", act)
+		}
+		if err := s.SQL().QueryRow(`SELECT count(*) FROM learner_records`).Scan(&l.records); err != nil {
+			return err
+		}
+		return s.SQL().QueryRow(`SELECT count(*) FROM learner_record_events`).Scan(&l.event)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func readReport(t *testing.T, path string) map[string]int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) == 0 || strings.Join(rows[0], ",") != "file,position,line,id,outcome,codes,messages" {
+		t.Fatalf("report header: %v", rows)
+	}
+	counts := map[string]int{}
+	for _, r := range rows[1:] {
+		counts[r[4]]++
+		if r[4] == cmex.OutcomeRejected && r[5] == "" {
+			t.Errorf("rejected without a code: %v", r)
+		}
+	}
+	return counts
+}
+
+// TestImportIdempotentAndCrashSafe kills the real binary in the middle of
+// imports, several times, then lets it finish: the ledger ends as after
+// one clean run, and a further run changes nothing.
+func TestImportIdempotentAndCrashSafe(t *testing.T) {
+	f := newImportFixture(t, 20000)
+	rejected := f.n / 500
+
+	// The clean run.
+	report := filepath.Join(f.dir, "clean.csv")
+	out, code := runCLI(t, nil, "", "import", "-db", f.db, "-provider", "1234567", "-report", report, f.file)
+	if code != 1 || !strings.Contains(out, fmt.Sprintf("%d records: %d accepted, 0 already present, %d rejected", f.n, f.n-rejected, rejected)) {
+		t.Fatalf("clean import: exit %d\n%s", code, out)
+	}
+	if c := readReport(t, report); c[cmex.OutcomeAccepted] != f.n-rejected || c[cmex.OutcomeRejected] != rejected {
+		t.Fatalf("clean report: %v", c)
+	}
+	clean := readLedger(t, f.db)
+	if len(clean.credits) != f.n-rejected || clean.records != len(clean.credits) || clean.event != clean.records {
+		t.Fatalf("clean ledger: %d credits, %d records, %d events", len(clean.credits), clean.records, clean.event)
+	}
+
+	// Again: every record is present or rejected as before, nothing changes.
+	out, code = runCLI(t, nil, "", "import", "-db", f.db, "-provider", "1234567", "-report", report, f.file)
+	if code != 1 || !strings.Contains(out, fmt.Sprintf("0 accepted, %d already present, %d rejected", f.n-rejected, rejected)) {
+		t.Fatalf("repeated import: exit %d\n%s", code, out)
+	}
+	if again := readLedger(t, f.db); again.records != clean.records || again.event != clean.event {
+		t.Fatalf("a repeated import changed the ledger: %+v", again)
+	}
+
+	// Killed runs against a second database.
+	db := "sqlite:" + filepath.Join(f.dir, "killed.db")
+	if acts := f.newDB(t, db); !slices.Equal(acts, f.acts) {
+		t.Fatalf("activity ids differ: %v %v", acts, f.acts)
+	}
+	midway := 0
+	for attempt, delay := 0, 150*time.Millisecond; attempt < 6 && midway < 2; attempt, delay = attempt+1, delay+150*time.Millisecond {
+		cmd := exec.Command(bin, "import", "-db", db, "-provider", "1234567", "-progress", "none", f.file)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(delay)
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+		l := readLedger(t, db)
+		if l.event != l.records {
+			t.Fatalf("after a kill: %d records but %d events", l.records, l.event)
+		}
+		if l.records > 0 && l.records < clean.records {
+			midway++
+			t.Logf("killed after %v with %d of %d records in", delay, l.records, clean.records)
+		}
+	}
+	if midway == 0 {
+		t.Fatalf("no kill fell in the middle of an import")
+	}
+	report = filepath.Join(f.dir, "resumed.json")
+	out, code = runCLI(t, nil, "", "import", "-db", db, "-provider", "1234567", "-report", report, f.file)
+	if code != 1 {
+		t.Fatalf("resumed import: exit %d\n%s", code, out)
+	}
+	resumed := readLedger(t, db)
+	if resumed.records != clean.records || resumed.event != clean.event || len(resumed.credits) != len(clean.credits) {
+		t.Fatalf("resumed ledger: %d records %d events, clean: %d %d", resumed.records, resumed.event, clean.records, clean.event)
+	}
+	for id, v := range clean.credits {
+		if resumed.credits[id] != v {
+			t.Fatalf("CreditID %s: %q after the kills, %q after a clean run", id, resumed.credits[id], v)
+		}
+	}
+	var outcomes []struct {
+		Outcome  string `json:"outcome"`
+		Position int    `json:"position"`
+		Problems []struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"problems"`
+	}
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &outcomes); err != nil || len(outcomes) != f.n {
+		t.Fatalf("JSON report: %d outcomes, %v", len(outcomes), err)
+	}
+	for i, o := range outcomes {
+		if o.Position != i+1 || (o.Outcome == cmex.OutcomeRejected) != (i%500 == 499) || (o.Outcome == cmex.OutcomeRejected) != (len(o.Problems) > 0) {
+			t.Fatalf("outcome %d: %+v", i, o)
+		}
+	}
+}
+
+// TestImportCSVAndRegistry: the learner-record CSV and the registry CSV.
+func TestImportCSVAndRegistry(t *testing.T) {
+	f := &importFixture{dir: t.TempDir()}
+	f.db = "sqlite:" + filepath.Join(f.dir, "c.db")
+	acts := f.newDB(t, f.db)
+	registry := filepath.Join(f.dir, "registry.csv")
+	os.WriteFile(registry, []byte("first_name,last_name,birth_date,license_state,license_id\nHelen,Markman,1970-09-26,OH,44861\nBad,Date,1970-13-01,,\n"), 0o644)
+	out, code := runCLI(t, nil, "", "import", "-db", f.db, registry)
+	if code != 1 || !strings.Contains(out, "1 rejected") || !strings.Contains(out, "birth_date") && !strings.Contains(out, "rejected") {
+		t.Fatalf("registry with a bad row: %d %s", code, out)
+	}
+	os.WriteFile(registry, []byte("first_name,last_name,birth_date,license_state,license_id\nHelen,Markman,1970-09-26,OH,44861\n"), 0o644)
+	if out, code := runCLI(t, nil, "", "import", "-db", f.db, registry); code != 0 || !strings.Contains(out, "1 accepted") {
+		t.Fatalf("registry: %d %s", code, out)
+	}
+	if out, code := runCLI(t, nil, "", "import", "-db", f.db, registry); code != 0 || !strings.Contains(out, "1 already present") {
+		t.Fatalf("registry again: %d %s", code, out)
+	}
+	records := filepath.Join(f.dir, "records.csv")
+	csvText := "credit_id,activity_id,completion_date,certification,points,first_name,last_name,birth_date,license_state,license_id\n" +
+		fmt.Sprintf("ccid:x.org:1,%d,2025-01-03,AMA PRA Category 1,1.5,Helen,Markman,1970-09-26,OH,44861\n", acts[0]) +
+		fmt.Sprintf("ccid:x.org:2,%d,2025-01-03,AMA PRA Category 1,lots,Helen,Markman,1970-09-26,OH,44861\n", acts[1]) +
+		"ccid:x.org:3,999999999,2025-01-03,AMA PRA Category 1,1,Helen,Markman,1970-09-26,OH,44861\n"
+	os.WriteFile(records, []byte(csvText), 0o644)
+	report := filepath.Join(f.dir, "r.csv")
+	for i, want := range []string{"1 accepted, 0 already present, 2 rejected", "0 accepted, 1 already present, 2 rejected"} {
+		out, code := runCLI(t, nil, "", "import", "-db", f.db, "-provider", "1234567", "-matching", "registry", "-report", report, records)
+		if code != 1 || !strings.Contains(out, want) {
+			t.Fatalf("run %d: %d %s", i, code, out)
+		}
+	}
+	b, _ := os.ReadFile(report)
+	if !strings.Contains(string(b), `"lots"`) || !strings.Contains(string(b), "r.csv") && !strings.Contains(string(b), "records.csv,3,4,ccid:x.org:3,rejected") {
+		t.Errorf("report:\n%s", b)
+	}
+	if out, code := runCLI(t, nil, "", "import", "-db", f.db, records); code != 2 || !strings.Contains(out, "-provider") {
+		t.Errorf("no provider: %d %s", code, out)
+	}
+	os.WriteFile(records, []byte("what,is,this\n1,2,3\n"), 0o644)
+	if out, code := runCLI(t, nil, "", "import", "-db", f.db, "-provider", "1234567", records); code == 0 || !strings.Contains(out, "not a batch file") {
+		t.Errorf("unknown file: %d %s", code, out)
+	}
+}
