@@ -38,7 +38,7 @@ type command struct {
 
 // commands returns every subcommand, by name.
 func commands() map[string]*command {
-	cs := []*command{serveCommand(), importCommand(), benchCommand(), providerCommand(), userCommand(), learnersCommand(), apikeyCommand(), validateCommand(), versionCommand(),
+	cs := []*command{serveCommand(), importCommand(), exportCommand(), benchCommand(), providerCommand(), userCommand(), learnersCommand(), apikeyCommand(), validateCommand(), versionCommand(),
 		societyCommand(), accountCommand(), transcriptCommand(), plansCommand(), rolesCommand(), tokenCommand(), destinationsCommand(), deliveriesCommand()}
 	m := map[string]*command{}
 	for _, c := range cs {

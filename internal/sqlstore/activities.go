@@ -411,3 +411,38 @@ func (s *ActivityService) Holds(ctx context.Context, ch cmex.ActivityChange) (bo
 	}
 	return false, nil
 }
+
+// EachActivity calls fn with each of the provider's live activities, by
+// id, a page at a time.
+func (s *ActivityService) EachActivity(ctx context.Context, provider cmex.ProviderID, fn func(*cmex.Activity) error) error {
+	var last cmex.ActivityID
+	for {
+		rows, err := s.db.read().query(ctx, `SELECT `+prefixed("a.", activityColumns)+` FROM activities a JOIN organizations o ON o.id = a.organization_id
+			WHERE o.provider_id = ? AND NOT a.deleted AND a.id > ? ORDER BY a.id LIMIT ?`, string(provider), last, exportPage)
+		if err != nil {
+			return fmt.Errorf("export activities: %w", err)
+		}
+		var page []*cmex.Activity
+		for rows.Next() {
+			row, err := scanActivityRow(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			page = append(page, row.activity)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, a := range page {
+			if err := fn(a); err != nil {
+				return err
+			}
+		}
+		if len(page) < exportPage {
+			return nil
+		}
+		last = page[len(page)-1].ID
+	}
+}

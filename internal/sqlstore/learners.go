@@ -225,3 +225,78 @@ func anys[T any](xs []T) []any {
 	}
 	return out
 }
+
+// RecordQuery selects live learner records for export.
+type RecordQuery struct {
+	Provider cmex.ProviderID // "" for every provider's
+	From, To cmex.Date       // completion dates, inclusive; zero for no bound
+	Person   cmex.PersonID   // the registry person's, 0 for anyone's
+	UniqueID string          // records of a learner with this identifier value
+}
+
+// exportPage is how many records EachLearnerRecord reads at a time.
+const exportPage = 2000
+
+// EachLearnerRecord calls fn with every live record q selects, in id
+// order. It reads a page at a time, so an export of any size holds one
+// page in memory and no long-running transaction.
+func (s *LearnerService) EachLearnerRecord(ctx context.Context, q RecordQuery, fn func(*cmex.LearnerRecord) error) error {
+	where := []string{"NOT r.deleted", "r.id > ?"}
+	var args []any
+	if q.Provider != "" {
+		where, args = append(where, "r.organization_id = (SELECT id FROM organizations WHERE provider_id = ?)"), append(args, string(q.Provider))
+	}
+	if !q.From.IsZero() {
+		where, args = append(where, "r.completion_date >= ?"), append(args, q.From)
+	}
+	if !q.To.IsZero() {
+		where, args = append(where, "r.completion_date <= ?"), append(args, q.To)
+	}
+	if q.Person != 0 {
+		where, args = append(where, "r.person_id = ?"), append(args, q.Person)
+	}
+	query := `SELECT ` + prefixed("r.", recordColumns) + `, o.provider_id FROM learner_records r JOIN organizations o ON o.id = r.organization_id
+		WHERE ` + strings.Join(where, " AND ") + ` ORDER BY r.id LIMIT ?`
+	var last cmex.LearnerRecordID
+	for {
+		rows, err := s.db.read().query(ctx, query, append(append([]any{last}, args...), exportPage)...)
+		if err != nil {
+			return fmt.Errorf("export learner records: %w", err)
+		}
+		var page []*cmex.LearnerRecord
+		for rows.Next() {
+			var id cmex.LearnerRecordID
+			var status, code, reason, doc, provider string
+			var at time.Time
+			var deleted bool
+			if err := rows.Scan(&id, &status, &code, &reason, &at, &deleted, &doc, &provider); err != nil {
+				rows.Close()
+				return err
+			}
+			r := new(cmex.LearnerRecord)
+			if err := json.Unmarshal([]byte(doc), r); err != nil {
+				rows.Close()
+				return fmt.Errorf("decode learner record %d: %w", id, err)
+			}
+			r.ID, r.Status, r.StatusCode, r.StatusReason, r.StatusAt, r.Deleted = id, cmex.LearnerStatus(status), code, reason, at.UTC(), deleted
+			r.ProviderID = cmex.ProviderID(provider)
+			page = append(page, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, r := range page {
+			if q.UniqueID != "" && !hasUniqueID(r.Learner, q.UniqueID) {
+				continue
+			}
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if len(page) < exportPage {
+			return nil
+		}
+		last = page[len(page)-1].ID
+	}
+}
