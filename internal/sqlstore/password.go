@@ -1,13 +1,16 @@
 package sqlstore
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 
@@ -26,6 +29,69 @@ type PasswordHasher struct {
 
 	dummyOnce sync.Once
 	dummy     string
+
+	// verified remembers recent successful checks; see Verify.
+	verified verifiedCache
+}
+
+// Verified checks are remembered for VerifiedTTL: PARS sends the password
+// with every call, and argon2id at its production cost allows about 45
+// checks a second per core, which would cap SaveLearnerActivity there.
+// An entry is an HMAC of the stored hash and the password under a key
+// that lives only in this process, so it reveals no password, and a new
+// password (a new hash with a new salt) never matches an old entry: a
+// password change takes effect at once, on every replica. Failed checks
+// are never remembered.
+const (
+	VerifiedTTL    = 5 * time.Minute
+	maxVerifiedLen = 10000
+)
+
+type verifiedCache struct {
+	once    sync.Once
+	key     [32]byte
+	mu      sync.Mutex
+	entries map[[32]byte]time.Time
+}
+
+func (c *verifiedCache) mac(hash, password string) [32]byte {
+	c.once.Do(func() {
+		if _, err := rand.Read(c.key[:]); err != nil {
+			panic(err) // crypto/rand does not fail on supported systems
+		}
+		c.entries = map[[32]byte]time.Time{}
+	})
+	m := hmac.New(sha256.New, c.key[:])
+	m.Write([]byte(hash))
+	m.Write([]byte{0})
+	m.Write([]byte(password))
+	var out [32]byte
+	copy(out[:], m.Sum(nil))
+	return out
+}
+
+func (c *verifiedCache) seen(k [32]byte, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	exp, ok := c.entries[k]
+	if ok && now.After(exp) {
+		delete(c.entries, k)
+		return false
+	}
+	return ok
+}
+
+func (c *verifiedCache) remember(k [32]byte, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= maxVerifiedLen {
+		for e, exp := range c.entries {
+			if now.After(exp) || len(c.entries) >= maxVerifiedLen {
+				delete(c.entries, e)
+			}
+		}
+	}
+	c.entries[k] = now.Add(VerifiedTTL)
 }
 
 // DefaultPasswordHasher uses OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane.
@@ -48,8 +114,22 @@ func (h *PasswordHasher) Hash(password string) (string, error) {
 var errBadHash = errors.New("malformed password hash")
 
 // Verify reports whether password matches the PHC string hash, using the
-// parameters recorded in the hash.
+// parameters recorded in the hash; a match made within VerifiedTTL is
+// remembered rather than computed again.
 func (h *PasswordHasher) Verify(hash, password string) (bool, error) {
+	k := h.verified.mac(hash, password)
+	now := time.Now()
+	if h.verified.seen(k, now) {
+		return true, nil
+	}
+	ok, err := h.verify(hash, password)
+	if ok && err == nil {
+		h.verified.remember(k, now)
+	}
+	return ok, err
+}
+
+func (h *PasswordHasher) verify(hash, password string) (bool, error) {
 	parts := strings.Split(hash, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
 		return false, errBadHash
@@ -82,7 +162,7 @@ func (h *PasswordHasher) Burn(password string) {
 	h.dummyOnce.Do(func() {
 		h.dummy, _ = h.Hash("cmex: no such user")
 	})
-	_, _ = h.Verify(h.dummy, password)
+	_, _ = h.verify(h.dummy, password)
 }
 
 // checkLogin judges a login looked up by username: err is the lookup's

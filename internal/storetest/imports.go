@@ -14,6 +14,7 @@ func init() {
 	extra = append(extra,
 		named{"LearnerImport", testLearnerImport},
 		named{"GroupCommit", testGroupCommit},
+		named{"RememberedLogins", testRememberedLogins},
 	)
 }
 
@@ -146,5 +147,29 @@ func testGroupCommit(t *testing.T, open Opener) {
 	}
 	if got := count(t, le.db, "learner_records"); got != accepted || accepted != n-n/10 {
 		t.Errorf("%d records stored, %d accepted, want %d", got, accepted, n-n/10)
+	}
+}
+
+// testRememberedLogins: a remembered login never outlives its password.
+func testRememberedLogins(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	ctx := context.Background()
+	p := e.MustProvider(t, cmextest.ProviderA, "AAA Test Organization", "webserviceuser@yourdomain.org", "first-password")
+	for range 3 {
+		if _, err := e.users.Authenticate(ctx, cmextest.ProviderA, "webserviceuser@yourdomain.org", "first-password"); err != nil {
+			t.Fatalf("first password: %v", err)
+		}
+	}
+	if err := e.users.SetWebServiceUserPassword(ctx, p.Organization.ID, "webserviceuser@yourdomain.org", "second-password"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.users.Authenticate(ctx, cmextest.ProviderA, "webserviceuser@yourdomain.org", "first-password"); cmex.ErrorCode(err) != cmex.EUNAUTHORIZED {
+		t.Errorf("the old password after a change: %v", err)
+	}
+	if _, err := e.users.Authenticate(ctx, cmextest.ProviderA, "webserviceuser@yourdomain.org", "second-password"); err != nil {
+		t.Errorf("the new password: %v", err)
+	}
+	if _, err := e.users.Authenticate(ctx, cmextest.ProviderA, "webserviceuser@yourdomain.org", "Second-password"); cmex.ErrorCode(err) != cmex.EUNAUTHORIZED {
+		t.Errorf("a wrong password: %v", err)
 	}
 }
