@@ -2,11 +2,24 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
-	"flag"
+	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"text/tabwriter"
+	"time"
 
 	"github.com/cmexhub/cmex"
 	"github.com/cmexhub/cmex/internal/pars"
@@ -101,8 +114,252 @@ func writeLearnerFileRejecting(w io.Writer, from, to int, provider cmex.Provider
 	return fw.Close()
 }
 
-var _ = flag.ErrHelp
-
 func (c *command) bench(ctx context.Context, e *env, args []string) error {
-	return fmt.Errorf("not yet")
+	fs := c.flagSet(e)
+	db := fs.String("db", "", "database to measure: a postgres:// URL of an empty database, or sqlite:PATH; a new SQLite file in -dir by default")
+	dir := fs.String("dir", "", "where to write the synthetic files and database (a new temporary directory by default, removed afterwards)")
+	records := fs.Int("records", 200000, "learner records in the file imported")
+	clients := fs.Int("clients", 64, "concurrent SaveLearnerActivity clients")
+	duration := fs.Duration("duration", 10*time.Second, "how long the SaveLearnerActivity load runs")
+	if err := parse(fs, args, e); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	work := *dir
+	if work == "" {
+		if work, err = os.MkdirTemp("", "cmex-bench-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(work)
+	}
+	if *db == "" {
+		*db = "sqlite:" + filepath.Join(work, "bench.db")
+	}
+	b := &benchRun{e: e, self: self, db: *db, dir: work}
+	fmt.Fprintf(e.stderr, "cmex bench: %s, files in %s\n", redactSpec(*db), work)
+
+	// A provider, a web-service user, 10 activities.
+	const provider, user, password = "1234567", "bench@example.org", "bench-password-1"
+	if _, err := b.cmex("", "provider", "add", "-db", b.db, "-id", provider, "-name", "cmex benchmark"); err != nil {
+		return err
+	}
+	if _, err := b.cmex(password+"\n", "user", "add", "-db", b.db, "-provider", provider, "-user", user); err != nil {
+		return err
+	}
+	acts := filepath.Join(work, "activities.xml")
+	if _, err := b.cmex("", "bench", "generate", "-activities", "10", acts); err != nil {
+		return err
+	}
+	if _, err := b.cmex("", "import", "-db", b.db, "-provider", provider, "-progress", "none", acts); err != nil {
+		return err
+	}
+
+	// Import against the parse-only floor.
+	file := filepath.Join(work, "learners.xml")
+	if _, err := b.cmex("", "bench", "generate", "-db", b.db, "-provider", provider, "-records", strconv.Itoa(*records), file); err != nil {
+		return err
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		return err
+	}
+	var rows [][2]string
+	add := func(k, v string) { rows = append(rows, [2]string{k, v}) }
+	add("learner file", fmt.Sprintf("%d records, %.0f MB", *records, float64(fi.Size())/1e6))
+	var floor time.Duration
+	if xmllint, err := exec.LookPath("xmllint"); err == nil {
+		start := time.Now()
+		if out, err := exec.CommandContext(ctx, xmllint, "--stream", "--noout", file).CombinedOutput(); err != nil {
+			return fmt.Errorf("xmllint: %v: %s", err, out)
+		}
+		floor = time.Since(start)
+		add("xmllint --stream --noout", floor.Round(time.Millisecond).String())
+	} else {
+		add("xmllint --stream --noout", "not installed (apt-get install libxml2-utils)")
+	}
+	start := time.Now()
+	usage, err := b.cmex("", "import", "-db", b.db, "-provider", provider, "-progress", "none", file)
+	if err != nil {
+		return err
+	}
+	took := time.Since(start)
+	add("cmex import", fmt.Sprintf("%s, %.0f records/s", took.Round(time.Millisecond), float64(*records)/took.Seconds()))
+	if floor > 0 {
+		add("import / xmllint", fmt.Sprintf("%.1f×", took.Seconds()/floor.Seconds()))
+	}
+	add("import peak memory (max RSS)", fmt.Sprintf("%.0f MB", float64(usage.Maxrss)/1024))
+
+	// SaveLearnerActivity under load, through a running server.
+	srv, err := b.serve(ctx)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	var actIDs []cmex.ActivityID
+	err = withDB(ctx, b.db, func(s *sqlstore.DB) error {
+		as, err := sqlstore.NewActivityService(s).FindActivities(ctx, cmex.ActivityFilter{ProviderID: provider})
+		for _, a := range as {
+			actIDs = append(actIDs, a.ID)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	lat, n, failed, err := loadSaveLearner(srv.base, *clients, *duration, provider, user, password, actIDs, *records)
+	if err != nil {
+		return err
+	}
+	add(fmt.Sprintf("SaveLearnerActivity, %d clients", *clients), fmt.Sprintf("%.0f requests/s (%d in %s, %d not Accepted)", float64(n)/duration.Seconds(), n, *duration, failed))
+	add("SaveLearnerActivity latency", fmt.Sprintf("p50 %s, p99 %s", pct(lat, 50), pct(lat, 99)))
+
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "MEASURE\tRESULT\n")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
+	}
+	return tw.Flush()
+}
+
+func redactSpec(db string) string {
+	if strings.HasPrefix(db, "postgres") {
+		return redactURL(db)
+	}
+	return db
+}
+
+func pct(lat []time.Duration, p int) string {
+	if len(lat) == 0 {
+		return "-"
+	}
+	slices.Sort(lat)
+	i := min(len(lat)-1, len(lat)*p/100)
+	return fmt.Sprintf("%.1f ms", float64(lat[i].Microseconds())/1000)
+}
+
+// benchRun runs the cmex binary as the benchmark's subject.
+type benchRun struct {
+	e             *env
+	self, db, dir string
+}
+
+// cmex runs a cmex command and returns its resource usage.
+func (b *benchRun) cmex(stdin string, args ...string) (*syscall.Rusage, error) {
+	cmd := exec.Command(b.self, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 1 && args[0] == "import" {
+		err = nil // some records rejected: reported, not a failure
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cmex %s: %v\n%s", strings.Join(args[:min(2, len(args))], " "), err, out.String())
+	}
+	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return ru, nil
+}
+
+type benchServer struct {
+	cmd  *exec.Cmd
+	base string
+}
+
+func (s *benchServer) stop() {
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	_ = s.cmd.Wait()
+}
+
+// serve starts cmex serve on a free port and waits until it listens.
+func (b *benchRun) serve(ctx context.Context) (*benchServer, error) {
+	cmd := exec.Command(b.self, "serve", "-db", b.db, "-addr", "127.0.0.1:0", "-log-format", "json", "-matching", "passthrough")
+	cmd.Env = append(os.Environ(), "CMEX_SECRET_KEY=cmex-bench-secret-key")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &benchServer{cmd: cmd}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		var line struct {
+			Msg  string `json:"msg"`
+			Addr string `json:"addr"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "cmex listening" {
+			s.base = "http://" + line.Addr
+			go func() { _, _ = io.Copy(io.Discard, stderr) }()
+			return s, nil
+		}
+	}
+	s.stop()
+	return nil, fmt.Errorf("cmex serve did not start")
+}
+
+// loadSaveLearner runs clients that each send SaveLearnerActivity calls
+// for new records back to back, for d, and returns the latencies of the
+// Accepted ones.
+func loadSaveLearner(base string, clients int, d time.Duration, provider, user, password string, acts []cmex.ActivityID, from int) ([]time.Duration, int, int, error) {
+	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
+	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	defer tr.CloseIdleConnections()
+	var next atomic.Int64
+	next.Store(int64(from))
+	deadline := time.Now().Add(d)
+	lats := make([][]time.Duration, clients)
+	failures := make([]int, clients)
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				i := int(next.Add(1))
+				r := workloadReport(i, cmex.ProviderID(provider), acts, 2025)
+				body := learnerSubmit(pars.LearnerDocument(r), user, password, provider)
+				start := time.Now()
+				resp, err := hc.Post(base+pars.PathSaveLearnerActivity, "application/xml", bytes.NewReader(body))
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					failures[c]++
+					continue
+				}
+				out, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if !bytes.Contains(out, []byte("Accepted")) {
+					failures[c]++
+					continue
+				}
+				lats[c] = append(lats[c], time.Since(start))
+			}
+		})
+	}
+	wg.Wait()
+	var all []time.Duration
+	fails := 0
+	for c := range clients {
+		all = append(all, lats[c]...)
+		fails += failures[c]
+	}
+	if len(all) == 0 {
+		return nil, 0, fails, fmt.Errorf("no SaveLearnerActivity call was accepted (%v)", firstErr.Load())
+	}
+	return all, len(all), fails, nil
+}
+
+// learnerSubmit is a SaveLearnerActivity request.
+func learnerSubmit(doc, user, password, provider string) []byte {
+	var b bytes.Buffer
+	b.WriteString(`<SubmitMessage xmlns="` + pars.NSLearnerService + `"><Data>`)
+	_ = xml.EscapeText(&b, []byte(doc))
+	b.WriteString(`</Data><Password>`)
+	_ = xml.EscapeText(&b, []byte(password))
+	b.WriteString(`</Password><ProviderId>` + provider + `</ProviderId><User>`)
+	_ = xml.EscapeText(&b, []byte(user))
+	b.WriteString(`</User></SubmitMessage>`)
+	return b.Bytes()
 }

@@ -328,3 +328,17 @@ func TestExportRoundTrip(t *testing.T) {
 		t.Errorf("transcript without a person: %d %s", code, out)
 	}
 }
+
+// TestBenchCommand runs the benchmark small: every stage must work, and
+// every SaveLearnerActivity call under load must be accepted.
+func TestBenchCommand(t *testing.T) {
+	out, code := runCLI(t, nil, "", "bench", "-records", "3000", "-clients", "8", "-duration", "1s")
+	if code != 0 {
+		t.Fatalf("bench: %d\n%s", code, out)
+	}
+	for _, want := range []string{"3000 records", "cmex import", "records/s", "peak memory", "SaveLearnerActivity, 8 clients", ", 0 not Accepted)", "p99"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bench output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -127,3 +127,15 @@ func (f *FileWriter) Close() error {
 	}
 	return f.w.Flush()
 }
+
+// LearnerDocument is the ACCMELearnerReports document of one report, as a
+// SaveLearnerActivity request carries it in Data.
+func LearnerDocument(r *cmex.LearnerReport) string {
+	w := &xw{}
+	w.start("accme:ACCMELearnerReports", learnerFileNamespaces...)
+	w.start("ar:ActivityReports")
+	writeActivityReport(w, r)
+	w.end("ar:ActivityReports")
+	w.end("accme:ACCMELearnerReports")
+	return w.b.String()
+}
