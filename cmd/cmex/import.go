@@ -92,7 +92,7 @@ cmex import registry.csv                # the learner registry; no provider`,
 				if err != nil {
 					return fmt.Errorf("%s: %w", name, cliError(err))
 				}
-				rejected = rejected || st.rejected > 0
+				rejected = rejected || st.rejected.Load() > 0
 			}
 			if im.report != nil {
 				if err := im.report.close(); err != nil {
@@ -168,14 +168,10 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-type finalStats struct {
-	rejected int64
-}
-
-func (im *importer) importFile(ctx context.Context, name string) (finalStats, error) {
+func (im *importer) importFile(ctx context.Context, name string) (*importStats, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return finalStats{}, err
+		return nil, err
 	}
 	defer f.Close()
 	var size int64
@@ -186,10 +182,10 @@ func (im *importer) importFile(ctx context.Context, name string) (finalStats, er
 	br := bufio.NewReaderSize(cr, 1<<20)
 	kind, err := sniff(br)
 	if err != nil {
-		return finalStats{}, err
+		return nil, err
 	}
 	if kind != fileRegistryCSV && im.by == nil {
-		return finalStats{}, fmt.Errorf("%w: this file holds provider records; say whose with -provider", errUsage)
+		return nil, fmt.Errorf("%w: this file holds provider records; say whose with -provider", errUsage)
 	}
 	st := &importStats{}
 	start := time.Now()
@@ -207,7 +203,7 @@ func (im *importer) importFile(ctx context.Context, name string) (finalStats, er
 	rate := float64(st.records.Load()) / max(elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(im.e.stderr, "%s: %d records: %d accepted, %d already present, %d rejected (%s, %.0f records/s)\n",
 		name, st.records.Load(), st.accepted.Load(), st.present.Load(), st.rejected.Load(), elapsed.Round(time.Millisecond), rate)
-	return finalStats{rejected: st.rejected.Load()}, err
+	return st, err
 }
 
 // sniff tells XML from the two CSVs by the first bytes and the header.

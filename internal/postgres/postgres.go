@@ -75,6 +75,12 @@ func (Dialect) IsUniqueViolation(err error) bool {
 // migrationLock is the advisory lock key of migration runs ("cmex" in ASCII).
 const migrationLock = 0x636d6578
 
+// ReserveIDs implements sqlstore.Dialect: values of the identity column's
+// sequence, which concurrent writers never share.
+func (Dialect) ReserveIDs(table string) string {
+	return `SELECT nextval(pg_get_serial_sequence('` + table + `', 'id')) FROM generate_series(1, ?)`
+}
+
 // LockMigrations implements sqlstore.Dialect with a session advisory lock.
 func (Dialect) LockMigrations(ctx context.Context, conn *sql.Conn) (func(), error) {
 	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrationLock); err != nil {

@@ -89,6 +89,13 @@ func (Dialect) IsUniqueViolation(err error) bool {
 	return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
 
+// ReserveIDs implements sqlstore.Dialect: the n ids after the largest, which
+// no one else can take while this transaction, the only writer, runs.
+func (Dialect) ReserveIDs(table string) string {
+	return `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+		SELECT (SELECT coalesce(max(id), 0) FROM ` + table + `) + i FROM n`
+}
+
 // LockMigrations implements sqlstore.Dialect. Each migration runs in an
 // IMMEDIATE transaction, which already excludes other writers.
 func (Dialect) LockMigrations(context.Context, *sql.Conn) (func(), error) { return func() {}, nil }

@@ -54,6 +54,8 @@ type batchState struct {
 	byCredit map[string]*cmex.LearnerRecord
 	// deleted are CreditIDs with a deleted record, by organization.
 	deleted map[string]bool
+	// cands are each change's registry candidates, by its index.
+	cands [][]*cmex.Person
 }
 
 type identRow struct {
@@ -106,7 +108,7 @@ func (s *LearnerService) saveBatch(ctx context.Context, tx conn, chs []cmex.Lear
 			return nil, cmex.Errorf(cmex.EUNAUTHORIZED, "no provider")
 		}
 		source := orDefault(ch.Source, "pars") + ":" + ch.By.User.Username
-		lst := st.stateOf(ch, mode)
+		lst := st.stateOf(ch, st.cands[i])
 		if idempotent {
 			if recs, ok := st.present(ch, lst); ok {
 				res.Outcome, res.Records = cmex.OutcomePresent, recs
@@ -185,16 +187,14 @@ func orDefault(s, otherwise string) string {
 }
 
 // stateOf assembles the cmex.LearnerState of one change from the batch.
-func (st *batchState) stateOf(ch *cmex.LearnerChange, mode cmex.MatchingMode) cmex.LearnerState {
+func (st *batchState) stateOf(ch *cmex.LearnerChange, cands []*cmex.Person) cmex.LearnerState {
 	r := ch.Report
 	org := ch.By.Organization.ID
 	lst := cmex.LearnerState{ByCreditID: map[cmex.CreditID]*cmex.LearnerRecord{}}
 	if a, ok := st.activities[r.ActivityID]; ok && a.org == org {
 		lst.Activity = a.activity
 	}
-	if mode == cmex.MatchRegistry && strings.EqualFold(strings.TrimSpace(r.Action), cmex.LearnerAdd) {
-		lst.Candidates = st.candidates(r.Learner.Query())
-	}
+	lst.Candidates = cands
 	if lst.Activity != nil {
 		seen := map[*cmex.LearnerRecord]bool{}
 		for _, k := range cmex.CandidateKeys(r.Learner, lst.Candidates) {
@@ -378,16 +378,19 @@ func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.Lear
 		key string
 	}
 	pairs := map[pair]bool{}
+	st.cands = make([][]*cmex.Person, len(chs))
 	for i := range chs {
 		r := chs[i].Report
-		if r == nil || !actSet[r.ActivityID] {
+		if r == nil {
 			continue
 		}
-		var cands []*cmex.Person
 		if mode == cmex.MatchRegistry && strings.EqualFold(strings.TrimSpace(r.Action), cmex.LearnerAdd) {
-			cands = st.candidates(r.Learner.Query())
+			st.cands[i] = st.candidates(r.Learner.Query())
 		}
-		for _, k := range cmex.CandidateKeys(r.Learner, cands) {
+		if !actSet[r.ActivityID] {
+			continue
+		}
+		for _, k := range cmex.CandidateKeys(r.Learner, st.cands[i]) {
 			pairs[pair{r.ActivityID, k}] = true
 		}
 	}
@@ -522,26 +525,17 @@ func rowsOf(tuple string, n int) string {
 	return strings.TrimSuffix(strings.Repeat(tuple+", ", n), ", ")
 }
 
-// reserveIDs returns n new ids of table, in increasing order.
+// reserveIDs returns n new ids of table, in increasing order, as the
+// dialect reserves them.
 func (db *DB) reserveIDs(ctx context.Context, tx conn, table string, n int) ([]int64, error) {
-	ids := make([]int64, 0, n)
-	if db.dialect.Numbered() {
-		rows, err := tx.query(ctx, `SELECT nextval(pg_get_serial_sequence('`+table+`', 'id')) FROM generate_series(1, ?)`, n)
-		out, err := scanColumn[int64](rows, err)
-		if err != nil {
-			return nil, fmt.Errorf("reserve ids of %s: %w", table, err)
-		}
-		slices.Sort(out)
-		return out, nil
-	}
-	// SQLite: one writer at a time, and this transaction is it.
-	var max int64
-	if err := tx.queryRow(ctx, `SELECT coalesce(max(id), 0) FROM `+table).Scan(&max); err != nil {
+	ids, err := scanColumn[int64](tx.query(ctx, db.dialect.ReserveIDs(table), n))
+	if err != nil {
 		return nil, fmt.Errorf("reserve ids of %s: %w", table, err)
 	}
-	for i := range n {
-		ids = append(ids, max+1+int64(i))
+	if len(ids) != n {
+		return nil, fmt.Errorf("reserve ids of %s: %d of %d", table, len(ids), n)
 	}
+	slices.Sort(ids)
 	return ids, nil
 }
 

@@ -32,6 +32,9 @@ type Dialect interface {
 	// IsUniqueViolation reports whether err is a unique-constraint violation,
 	// judged by the driver's error code.
 	IsUniqueViolation(err error) bool
+	// ReserveIDs is a query of one parameter, n, that returns n new ids
+	// of table's id column, for rows inserted in bulk with their ids.
+	ReserveIDs(table string) string
 	// LockMigrations serialises migration runs of several processes on conn
 	// and returns the function that releases the lock.
 	LockMigrations(ctx context.Context, conn *sql.Conn) (unlock func(), err error)
