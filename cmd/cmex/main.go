@@ -25,6 +25,9 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+	// ownsProcess is set when the command runs as the cmex process rather
+	// than inside a test's: only then may it tune the runtime.
+	ownsProcess bool
 }
 
 // command is a subcommand: cmex NAME [flags] [args].
@@ -59,7 +62,9 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}))
+	code := run(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, ownsProcess: true})
+	profStop()
+	os.Exit(code)
 }
 
 // run executes one command line and returns the exit status.

@@ -324,7 +324,7 @@ func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.Lear
 		}
 	}
 	for _, ids := range chunks(keys(actSet)) {
-		rows, err := tx.query(ctx, `SELECT `+activityColumns+` FROM activities WHERE NOT deleted AND id IN (`+placeholders(len(ids))+`)`+s.db.dialect.ForUpdate(), anys(ids)...)
+		rows, err := s.db.queryChunk(ctx, tx, `SELECT `+activityColumns+` FROM activities WHERE NOT deleted AND id IN (`+placeholders(len(ids))+`)`+s.db.dialect.ForUpdate(), len(ids), anys(ids))
 		if err != nil {
 			return nil, fmt.Errorf("batch activities: %w", err)
 		}
@@ -343,7 +343,7 @@ func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.Lear
 	}
 	personIDs := map[cmex.PersonID]bool{}
 	for _, vals := range chunks(keys(valueSet)) {
-		rows, err := tx.query(ctx, `SELECT value, kind, scope, person_id FROM person_identifiers WHERE value IN (`+placeholders(len(vals))+`)`, anys(vals)...)
+		rows, err := s.db.queryChunk(ctx, tx, `SELECT value, kind, scope, person_id FROM person_identifiers WHERE value IN (`+placeholders(len(vals))+`)`, len(vals), anys(vals))
 		if err != nil {
 			return nil, fmt.Errorf("batch identifiers: %w", err)
 		}
@@ -363,7 +363,7 @@ func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.Lear
 		}
 	}
 	for _, ids := range chunks(keys(personIDs)) {
-		ps, err := scanPersons(tx.query(ctx, `SELECT id, document FROM persons WHERE id IN (`+placeholders(len(ids))+`)`, anys(ids)...))
+		ps, err := scanPersons(s.db.queryChunk(ctx, tx, `SELECT id, document FROM persons WHERE id IN (`+placeholders(len(ids))+`)`, len(ids), anys(ids)))
 		if err != nil {
 			return nil, fmt.Errorf("batch persons: %w", err)
 		}
@@ -399,8 +399,8 @@ func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.Lear
 		for _, p := range ps {
 			args = append(args, p.act, p.key)
 		}
-		recs, err := scanRecords(tx.query(ctx, `SELECT `+recordColumns+` FROM learner_records
-			WHERE NOT deleted AND (activity_id, learner_key) IN (VALUES `+rowsOf("(CAST(? AS BIGINT), ?)", len(ps))+`)`, args...))
+		recs, err := scanRecords(s.db.queryChunk(ctx, tx, `SELECT `+recordColumns+` FROM learner_records
+			WHERE NOT deleted AND (activity_id, learner_key) IN (VALUES `+rowsOf("(CAST(? AS BIGINT), ?)", len(ps))+`)`, len(ps), args))
 		if err != nil {
 			return nil, fmt.Errorf("batch learners' records: %w", err)
 		}
@@ -412,8 +412,8 @@ func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.Lear
 	for org, set := range credits {
 		for _, ids := range chunks(keys(set)) {
 			args := append([]any{org}, anys(ids)...)
-			recs, err := scanRecords(tx.query(ctx, `SELECT `+recordColumns+` FROM learner_records
-				WHERE organization_id = ? AND credit_id IN (`+placeholders(len(ids))+`) AND NOT deleted`, args...))
+			recs, err := scanRecords(s.db.queryChunk(ctx, tx, `SELECT `+recordColumns+` FROM learner_records
+				WHERE organization_id = ? AND credit_id IN (`+placeholders(len(ids))+`) AND NOT deleted`, len(ids), args))
 			if err != nil {
 				return nil, fmt.Errorf("batch records by credit id: %w", err)
 			}
@@ -424,8 +424,8 @@ func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.Lear
 			if !deletes {
 				continue
 			}
-			gone, err := scanColumn[string](tx.query(ctx, `SELECT credit_id FROM learner_records
-				WHERE organization_id = ? AND credit_id IN (`+placeholders(len(ids))+`) AND deleted`, args...))
+			gone, err := scanColumn[string](s.db.queryChunk(ctx, tx, `SELECT credit_id FROM learner_records
+				WHERE organization_id = ? AND credit_id IN (`+placeholders(len(ids))+`) AND deleted`, len(ids), args))
 			if err != nil {
 				return nil, fmt.Errorf("batch deleted records by credit id: %w", err)
 			}
@@ -488,18 +488,41 @@ func (s *LearnerService) insertRecords(ctx context.Context, tx conn, orgs []cmex
 // chunk are prepared once per connection and kept: preparing one of
 // thousands of parameters costs about as much as running it.
 func (db *DB) execMany(ctx context.Context, tx conn, head, tuple string, n int, args []any) (sql.Result, error) {
+	query := head + rowsOf(tuple, n)
 	if n != batchChunk {
-		return tx.exec(ctx, head+rowsOf(tuple, n), args...)
+		return tx.exec(ctx, query, args...)
 	}
-	stmt, err := db.prepared(ctx, head+rowsOf(tuple, n))
+	stmt, err := db.stmtIn(ctx, tx, query)
 	if err != nil {
 		return nil, err
 	}
-	t, ok := tx.q.(*sql.Tx)
-	if !ok {
-		return stmt.ExecContext(ctx, args...)
+	return stmt.ExecContext(ctx, args...)
+}
+
+// queryChunk runs a query over a chunk of n values, which is prepared
+// once and kept when the chunk is full, as execMany does.
+func (db *DB) queryChunk(ctx context.Context, tx conn, query string, n int, args []any) (*sql.Rows, error) {
+	if n != batchChunk {
+		return tx.query(ctx, query, args...)
 	}
-	return t.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	stmt, err := db.stmtIn(ctx, tx, query)
+	if err != nil {
+		return nil, err
+	}
+	return stmt.QueryContext(ctx, args...)
+}
+
+// stmtIn returns query prepared on the database, bound to tx when tx is a
+// transaction.
+func (db *DB) stmtIn(ctx context.Context, tx conn, query string) (*sql.Stmt, error) {
+	stmt, err := db.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if t, ok := tx.q.(*sql.Tx); ok {
+		return t.StmtContext(ctx, stmt), nil
+	}
+	return stmt, nil
 }
 
 // prepared returns the statement of query, prepared on the database.
