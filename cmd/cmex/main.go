@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -71,11 +72,13 @@ func main() {
 
 // startCPUProfile writes a CPU profile of the whole command to path, for
 // go tool pprof, when path is set (CMEX_CPUPROFILE); it returns the
-// function that finishes the profile.
+// function that finishes the profile. A %p in path is replaced by the
+// process id, for commands that run others (cmex bench).
 func startCPUProfile(path string) func() {
 	if path == "" {
 		return func() {}
 	}
+	path = strings.ReplaceAll(path, "%p", strconv.Itoa(os.Getpid()))
 	f, err := os.Create(path)
 	if err == nil {
 		err = pprof.StartCPUProfile(f)

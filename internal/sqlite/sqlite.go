@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"time"
 
 	"github.com/cmexhub/cmex/internal/sqlstore"
 	sqlite "modernc.org/sqlite"
@@ -35,12 +36,18 @@ func Migrations() fs.FS {
 // so two writers never deadlock upgrading a read lock; a busy database is
 // waited on for up to 10 s. synchronous=FULL makes every commit durable
 // before it is acknowledged, which is what an acknowledged record promises.
+//
+// Checkpoints (copying the WAL back into the database file) run in the
+// background, not in the commit that happens to fill the WAL: see
+// startCheckpointer.
 func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "wal_autocheckpoint(0)")
+	q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walSizeLimit))
 	q.Set("_txlock", "immediate")
 	q.Set("_time_format", "sqlite")
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
@@ -48,6 +55,13 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	// Opening a connection reads the whole schema, which costs more than
+	// most queries: connections are kept rather than closed whenever more
+	// than database/sql's default two sit idle. Readers do not block one
+	// another in WAL mode; the bound keeps each connection's page cache
+	// from adding up without end.
+	sqldb.SetMaxOpenConns(maxConns)
+	sqldb.SetMaxIdleConns(maxConns)
 	if err := sqldb.PingContext(ctx); err != nil {
 		sqldb.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -57,7 +71,53 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 		sqldb.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
+	db.OnClose(startCheckpointer(sqldb, checkpointEvery))
 	return db, nil
+}
+
+const (
+	// maxConns bounds the connections open at once.
+	maxConns = 32
+	// checkpointEvery is how often the background checkpointer runs.
+	checkpointEvery = 200 * time.Millisecond
+	// walSizeLimit is what the WAL file is cut back to when it starts
+	// over, so that one large import does not leave it large for good.
+	walSizeLimit = 64 << 20
+)
+
+// startCheckpointer copies the WAL into the database file every interval,
+// on a connection of its own, and returns the function that stops it.
+//
+// SQLite's own automatic checkpoint (disabled in Open) runs inside the
+// commit that takes the WAL past 1,000 pages: that commit, and every
+// request waiting behind it, pays for copying the pages and syncing the
+// database file. A PASSIVE checkpoint from another connection does the
+// same work without holding the write lock, so writers go on appending
+// meanwhile; the WAL starts over from its beginning at the first write
+// after a checkpoint has caught up. When the last connection closes,
+// SQLite checkpoints whatever is left.
+func startCheckpointer(db *sql.DB, interval time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			// A failure (a busy database, say) is retried at the next
+			// tick; nothing is lost meanwhile, the WAL only grows.
+			_, _ = db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // Dialect is SQLite's sqlstore.Dialect.

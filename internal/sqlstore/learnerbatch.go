@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -324,7 +323,7 @@ func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.Lear
 		}
 	}
 	for _, ids := range chunks(keys(actSet)) {
-		rows, err := s.db.queryChunk(ctx, tx, `SELECT `+activityColumns+` FROM activities WHERE NOT deleted AND id IN (`+placeholders(len(ids))+`)`+s.db.dialect.ForUpdate(), len(ids), anys(ids))
+		rows, err := s.db.bulkQuery(ctx, tx, bulk{head: `SELECT ` + activityColumns + ` FROM activities WHERE NOT deleted AND id IN (`, tuple: "?", tail: `)` + s.db.dialect.ForUpdate(), width: 1}, nil, anys(ids))
 		if err != nil {
 			return nil, fmt.Errorf("batch activities: %w", err)
 		}
@@ -343,7 +342,7 @@ func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.Lear
 	}
 	personIDs := map[cmex.PersonID]bool{}
 	for _, vals := range chunks(keys(valueSet)) {
-		rows, err := s.db.queryChunk(ctx, tx, `SELECT value, kind, scope, person_id FROM person_identifiers WHERE value IN (`+placeholders(len(vals))+`)`, len(vals), anys(vals))
+		rows, err := s.db.bulkQuery(ctx, tx, bulk{head: `SELECT value, kind, scope, person_id FROM person_identifiers WHERE value IN (`, tuple: "?", tail: `)`, width: 1}, nil, anys(vals))
 		if err != nil {
 			return nil, fmt.Errorf("batch identifiers: %w", err)
 		}
@@ -363,7 +362,7 @@ func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.Lear
 		}
 	}
 	for _, ids := range chunks(keys(personIDs)) {
-		ps, err := scanPersons(s.db.queryChunk(ctx, tx, `SELECT id, document FROM persons WHERE id IN (`+placeholders(len(ids))+`)`, len(ids), anys(ids)))
+		ps, err := scanPersons(s.db.bulkQuery(ctx, tx, bulk{head: `SELECT id, document FROM persons WHERE id IN (`, tuple: "?", tail: `)`, width: 1}, nil, anys(ids)))
 		if err != nil {
 			return nil, fmt.Errorf("batch persons: %w", err)
 		}
@@ -399,8 +398,8 @@ func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.Lear
 		for _, p := range ps {
 			args = append(args, p.act, p.key)
 		}
-		recs, err := scanRecords(s.db.queryChunk(ctx, tx, `SELECT `+recordColumns+` FROM learner_records
-			WHERE NOT deleted AND (activity_id, learner_key) IN (VALUES `+rowsOf("(CAST(? AS BIGINT), ?)", len(ps))+`)`, len(ps), args))
+		recs, err := scanRecords(s.db.bulkQuery(ctx, tx, bulk{head: `SELECT ` + recordColumns + ` FROM learner_records
+			WHERE NOT deleted AND (activity_id, learner_key) IN (VALUES `, tuple: "(CAST(? AS BIGINT), ?)", tail: `)`, width: 2}, nil, args))
 		if err != nil {
 			return nil, fmt.Errorf("batch learners' records: %w", err)
 		}
@@ -411,9 +410,9 @@ func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.Lear
 	}
 	for org, set := range credits {
 		for _, ids := range chunks(keys(set)) {
-			args := append([]any{org}, anys(ids)...)
-			recs, err := scanRecords(s.db.queryChunk(ctx, tx, `SELECT `+recordColumns+` FROM learner_records
-				WHERE organization_id = ? AND credit_id IN (`+placeholders(len(ids))+`) AND NOT deleted`, len(ids), args))
+			prefix, values := []any{org}, anys(ids)
+			recs, err := scanRecords(s.db.bulkQuery(ctx, tx, bulk{head: `SELECT ` + recordColumns + ` FROM learner_records
+				WHERE organization_id = ? AND credit_id IN (`, tuple: "?", tail: `) AND NOT deleted`, width: 1}, prefix, values))
 			if err != nil {
 				return nil, fmt.Errorf("batch records by credit id: %w", err)
 			}
@@ -424,8 +423,8 @@ func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.Lear
 			if !deletes {
 				continue
 			}
-			gone, err := scanColumn[string](s.db.queryChunk(ctx, tx, `SELECT credit_id FROM learner_records
-				WHERE organization_id = ? AND credit_id IN (`+placeholders(len(ids))+`) AND deleted`, len(ids), args))
+			gone, err := scanColumn[string](s.db.bulkQuery(ctx, tx, bulk{head: `SELECT credit_id FROM learner_records
+				WHERE organization_id = ? AND credit_id IN (`, tuple: "?", tail: `) AND deleted`, width: 1}, prefix, values))
 			if err != nil {
 				return nil, fmt.Errorf("batch deleted records by credit id: %w", err)
 			}
@@ -436,6 +435,14 @@ func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.Lear
 	}
 	return st, nil
 }
+
+var (
+	bulkRecords = bulk{head: `INSERT INTO learner_records
+		(id, organization_id, credit_id, activity_id, person_id, learner_key, completion_date, board, status, status_code, status_reason, status_at, deleted, document, created_at)
+		VALUES `, tuple: "(?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', ?, ?, ?, ?)", width: 13}
+	bulkRecordEvents = bulk{head: `INSERT INTO learner_record_events (record_id, seq, status, at, source, code, reason) VALUES `,
+		tuple: "(?, 1, ?, ?, ?, '', '')", width: 4}
+)
 
 // insertRecords writes new records and their first status change with
 // multi-row statements, ids reserved beforehand.
@@ -463,9 +470,7 @@ func (s *LearnerService) insertRecords(ctx context.Context, tx conn, orgs []cmex
 			args = append(args, r.ID, orgs[i], string(r.CreditID), r.ActivityID, person, r.LearnerKey, r.CompletionDate, r.Board,
 				string(r.Status), now, false, string(doc), now)
 		}
-		_, err := s.db.execMany(ctx, tx, `INSERT INTO learner_records
-			(id, organization_id, credit_id, activity_id, person_id, learner_key, completion_date, board, status, status_code, status_reason, status_at, deleted, document, created_at)
-			VALUES `, "(?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', ?, ?, ?, ?)", hi-lo, args)
+		err := s.db.bulkExec(ctx, tx, bulkRecords, args)
 		if s.db.dialect.IsUniqueViolation(err) {
 			return ErrConflict
 		}
@@ -476,71 +481,11 @@ func (s *LearnerService) insertRecords(ctx context.Context, tx conn, orgs []cmex
 		for i := lo; i < hi; i++ {
 			args = append(args, recs[i].ID, string(recs[i].Status), now, sources[i])
 		}
-		if _, err := s.db.execMany(ctx, tx, `INSERT INTO learner_record_events (record_id, seq, status, at, source, code, reason)
-			VALUES `, "(?, 1, ?, ?, ?, '', '')", hi-lo, args); err != nil {
+		if err := s.db.bulkExec(ctx, tx, bulkRecordEvents, args); err != nil {
 			return fmt.Errorf("insert learner record events: %w", err)
 		}
 	}
 	return nil
-}
-
-// execMany runs a multi-row INSERT of n tuples. Statements of a full
-// chunk are prepared once per connection and kept: preparing one of
-// thousands of parameters costs about as much as running it.
-func (db *DB) execMany(ctx context.Context, tx conn, head, tuple string, n int, args []any) (sql.Result, error) {
-	query := head + rowsOf(tuple, n)
-	if n != batchChunk {
-		return tx.exec(ctx, query, args...)
-	}
-	stmt, err := db.stmtIn(ctx, tx, query)
-	if err != nil {
-		return nil, err
-	}
-	return stmt.ExecContext(ctx, args...)
-}
-
-// queryChunk runs a query over a chunk of n values, which is prepared
-// once and kept when the chunk is full, as execMany does.
-func (db *DB) queryChunk(ctx context.Context, tx conn, query string, n int, args []any) (*sql.Rows, error) {
-	if n != batchChunk {
-		return tx.query(ctx, query, args...)
-	}
-	stmt, err := db.stmtIn(ctx, tx, query)
-	if err != nil {
-		return nil, err
-	}
-	return stmt.QueryContext(ctx, args...)
-}
-
-// stmtIn returns query prepared on the database, bound to tx when tx is a
-// transaction.
-func (db *DB) stmtIn(ctx context.Context, tx conn, query string) (*sql.Stmt, error) {
-	stmt, err := db.prepared(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	if t, ok := tx.q.(*sql.Tx); ok {
-		return t.StmtContext(ctx, stmt), nil
-	}
-	return stmt, nil
-}
-
-// prepared returns the statement of query, prepared on the database.
-func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
-	db.stmtMu.Lock()
-	defer db.stmtMu.Unlock()
-	if st, ok := db.stmts[query]; ok {
-		return st, nil
-	}
-	st, err := db.sql.PrepareContext(ctx, db.rebind(query))
-	if err != nil {
-		return nil, err
-	}
-	if db.stmts == nil {
-		db.stmts = map[string]*sql.Stmt{}
-	}
-	db.stmts[query] = st
-	return st, nil
 }
 
 // rowsOf repeats a VALUES tuple n times.

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"golang.org/x/crypto/argon2"
 
 	"github.com/cmexhub/cmex"
@@ -52,6 +54,10 @@ type verifiedCache struct {
 	key     [32]byte
 	mu      sync.Mutex
 	entries map[[32]byte]time.Time
+	// flight shares one computation among concurrent checks of the same
+	// hash and password: a client opening many connections at once would
+	// otherwise pay for as many argon2id runs.
+	flight singleflight.Group
 }
 
 func (c *verifiedCache) mac(hash, password string) [32]byte {
@@ -122,11 +128,14 @@ func (h *PasswordHasher) Verify(hash, password string) (bool, error) {
 	if h.verified.seen(k, now) {
 		return true, nil
 	}
-	ok, err := h.verify(hash, password)
-	if ok && err == nil {
-		h.verified.remember(k, now)
-	}
-	return ok, err
+	v, err, _ := h.verified.flight.Do(string(k[:]), func() (any, error) {
+		ok, err := h.verify(hash, password)
+		if ok && err == nil {
+			h.verified.remember(k, now)
+		}
+		return ok, err
+	})
+	return v.(bool), err
 }
 
 func (h *PasswordHasher) verify(hash, password string) (bool, error) {

@@ -55,6 +55,8 @@ type DB struct {
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt // prepared once, for bulk writes
+
+	onClose []func()
 }
 
 // New wraps an open database. The caller migrates it (Migrate) before use.
@@ -62,8 +64,18 @@ func New(db *sql.DB, d Dialect) *DB {
 	return &DB{sql: db, dialect: d, Now: time.Now, Hasher: DefaultPasswordHasher()}
 }
 
+// OnClose registers f to run when the database closes, before its
+// connections do: an engine's background work stops there.
+func (db *DB) OnClose(f func()) { db.onClose = append(db.onClose, f) }
+
 // Close closes the database.
-func (db *DB) Close() error { return db.sql.Close() }
+func (db *DB) Close() error {
+	for _, f := range db.onClose {
+		f()
+	}
+	db.onClose = nil
+	return db.sql.Close()
+}
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }

@@ -120,7 +120,8 @@ func (s *UserService) Authenticate(ctx context.Context, provider cmex.ProviderID
 		q += ` AND o.provider_id = ?`
 		args = append(args, string(provider))
 	}
-	rows, err := s.db.read().query(ctx, q+` ORDER BY u.id`, args...)
+	// Every web-service call comes here: the statement is kept prepared.
+	rows, err := s.db.read().queryKept(ctx, q+` ORDER BY u.id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}

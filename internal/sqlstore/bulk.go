@@ -1,0 +1,127 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// A bulk statement repeats a tuple of placeholders: the list of an IN or
+// the rows of a multi-row INSERT. Its text depends on how many tuples it
+// holds, and parsing a statement of hundreds of parameters costs the
+// engine about as much as running it. So bulk statements come in a few
+// sizes only (powers of two, and batchChunk), each prepared once per
+// connection and kept; a list is padded up to its size, a set of rows is
+// cut into sizes.
+type bulk struct {
+	head, tuple, tail string
+	width             int // parameters per tuple
+}
+
+// bulkSize is the size a list of n tuples is padded to.
+func bulkSize(n int) int {
+	s := 1
+	for s < n && s < batchChunk {
+		s <<= 1
+	}
+	return min(s, batchChunk)
+}
+
+func (b bulk) text(n int) string { return b.head + rowsOf(b.tuple, n) + b.tail }
+
+// query runs b over the tuples in values (b.width values each, at most
+// batchChunk tuples), after the prefix arguments. The list is padded by
+// repeating its last tuple, which changes nothing a list is used for (IN).
+func (db *DB) bulkQuery(ctx context.Context, tx conn, b bulk, prefix, values []any) (*sql.Rows, error) {
+	n := len(values) / b.width
+	if n == 0 || n > batchChunk || len(values)%b.width != 0 {
+		return nil, fmt.Errorf("bulk query of %d values in tuples of %d", len(values), b.width)
+	}
+	size := bulkSize(n)
+	args := make([]any, 0, len(prefix)+size*b.width)
+	args = append(append(args, prefix...), values...)
+	last := values[len(values)-b.width:]
+	for range size - n {
+		args = append(args, last...)
+	}
+	stmt, err := db.stmtIn(ctx, tx, b.text(size))
+	if err != nil {
+		return nil, err
+	}
+	return stmt.QueryContext(ctx, args...)
+}
+
+// bulkExec runs the INSERT b over the tuples in values, in statements of
+// the kept sizes, largest first.
+func (db *DB) bulkExec(ctx context.Context, tx conn, b bulk, values []any) error {
+	if len(values)%b.width != 0 {
+		return fmt.Errorf("bulk insert of %d values in tuples of %d", len(values), b.width)
+	}
+	for len(values) > 0 {
+		size := largestSize(len(values) / b.width)
+		stmt, err := db.stmtIn(ctx, tx, b.text(size))
+		if err != nil {
+			return err
+		}
+		if _, err := stmt.ExecContext(ctx, values[:size*b.width]...); err != nil {
+			return err
+		}
+		values = values[size*b.width:]
+	}
+	return nil
+}
+
+// largestSize is the largest kept size not above n (n ≥ 1).
+func largestSize(n int) int {
+	if n >= batchChunk {
+		return batchChunk
+	}
+	s := 1
+	for s*2 <= n {
+		s <<= 1
+	}
+	return s
+}
+
+// stmtIn returns query prepared on the database, bound to tx when tx is a
+// transaction.
+func (db *DB) stmtIn(ctx context.Context, tx conn, query string) (*sql.Stmt, error) {
+	stmt, err := db.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if t, ok := tx.q.(*sql.Tx); ok {
+		return t.StmtContext(ctx, stmt), nil
+	}
+	return stmt, nil
+}
+
+// queryKept runs a query of fixed text, which is prepared once per
+// connection and kept: for the queries every request runs.
+func (c conn) queryKept(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	stmt, err := c.db.stmtIn(ctx, c, query)
+	if err != nil {
+		return nil, err
+	}
+	return stmt.QueryContext(ctx, args...)
+}
+
+// prepared returns the statement of query, prepared on the database and
+// kept for the database's lifetime: only statements of fixed text, of
+// which there are few, belong here.
+func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	db.stmtMu.Lock()
+	defer db.stmtMu.Unlock()
+	if st, ok := db.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := db.sql.PrepareContext(ctx, db.rebind(query))
+	if err != nil {
+		return nil, err
+	}
+	if db.stmts == nil {
+		db.stmts = map[string]*sql.Stmt{}
+	}
+	db.stmts[query] = st
+	return st, nil
+}
