@@ -121,6 +121,10 @@ func (c *command) bench(ctx context.Context, e *env, args []string) error {
 	records := fs.Int("records", 200000, "learner records in the file imported")
 	clients := fs.Int("clients", 64, "concurrent SaveLearnerActivity clients")
 	duration := fs.Duration("duration", 10*time.Second, "how long the SaveLearnerActivity load runs")
+	ledger := fs.Int("ledger", 1_000_000, "learner records the ledger holds when GetRoleData and transcripts are measured (0: skip those)")
+	credits := fs.Int("credits", 500, "credits of the physician GetRoleData and the transcript are asked about")
+	readClients := fs.Int("read-clients", 4, "concurrent GetRoleData and transcript clients")
+	readDuration := fs.Duration("read-duration", 5*time.Second, "how long each of the GetRoleData and transcript loads runs")
 	if err := parse(fs, args, e); err != nil {
 		return err
 	}
@@ -197,7 +201,7 @@ func (c *command) bench(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
+	defer func() { srv.stop() }()
 	var actIDs []cmex.ActivityID
 	err = withDB(ctx, b.db, func(s *sqlstore.DB) error {
 		as, err := sqlstore.NewActivityService(s).FindActivities(ctx, cmex.ActivityFilter{ProviderID: provider})
@@ -215,6 +219,26 @@ func (c *command) bench(ctx context.Context, e *env, args []string) error {
 	}
 	add(fmt.Sprintf("SaveLearnerActivity, %d clients", *clients), fmt.Sprintf("%.0f requests/s (%d in %s, %d not Accepted)", float64(n)/duration.Seconds(), n, *duration, failed))
 	add("SaveLearnerActivity latency", fmt.Sprintf("p50 %s, p99 %s", pct(lat, 50), pct(lat, 99)))
+
+	// GetRoleData and a transcript, for one physician in a large ledger.
+	if *ledger > 0 {
+		srv.stop()
+		sub, err := b.setUpSubject(ctx, provider, *credits)
+		if err != nil {
+			return err
+		}
+		held, err := b.fillLedger(ctx, provider, actIDs, *ledger)
+		if err != nil {
+			return err
+		}
+		add("ledger", fmt.Sprintf("%d learner records", held))
+		if srv, err = b.serve(ctx, "-gateway-cache-ttl", "0"); err != nil {
+			return err
+		}
+		if err := measureReads(srv.base, sub, *readClients, *readDuration, add); err != nil {
+			return err
+		}
+	}
 
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "MEASURE\tRESULT\n")
@@ -269,14 +293,19 @@ type benchServer struct {
 }
 
 func (s *benchServer) stop() {
+	if s.cmd.ProcessState != nil {
+		return // stopped already
+	}
 	_ = s.cmd.Process.Signal(os.Interrupt)
 	_ = s.cmd.Wait()
 }
 
-// serve starts cmex serve on a free port and waits until it listens.
-func (b *benchRun) serve(ctx context.Context) (*benchServer, error) {
-	cmd := exec.Command(b.self, "serve", "-db", b.db, "-addr", "127.0.0.1:0", "-log-format", "json", "-matching", "passthrough")
-	cmd.Env = append(os.Environ(), "CMEX_SECRET_KEY=cmex-bench-secret-key")
+// serve starts cmex serve on a free port, with the bench's keys and any
+// further flags, and waits until it listens.
+func (b *benchRun) serve(ctx context.Context, flags ...string) (*benchServer, error) {
+	args := append([]string{"serve", "-db", b.db, "-addr", "127.0.0.1:0", "-log-format", "json", "-matching", "passthrough"}, flags...)
+	cmd := exec.Command(b.self, args...)
+	cmd.Env = append(os.Environ(), "CMEX_SECRET_KEY=cmex-bench-secret-key", "CMEX_PROCESSSYNC_KEY="+subjectKey)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err

@@ -29,19 +29,45 @@ func (e *el) node(name string) *el {
 }
 
 func (e *el) write(w *strings.Builder, indent string) {
-	w.WriteString(indent + "<a:" + e.name + ">")
+	w.WriteString(indent)
+	w.WriteString("<a:")
+	w.WriteString(e.name)
+	w.WriteByte('>')
 	if len(e.children) == 0 {
-		_ = xml.EscapeText(w, []byte(e.text))
-		w.WriteString("</a:" + e.name + ">\n")
+		escapeText(w, e.text)
+		w.WriteString("</a:")
+		w.WriteString(e.name)
+		w.WriteString(">\n")
 		return
 	}
-	w.WriteString("\n")
-	kids := slices.Clone(e.children)
-	slices.SortStableFunc(kids, func(a, b *el) int { return strings.Compare(a.name, b.name) })
-	for _, c := range kids {
-		c.write(w, indent+"  ")
+	w.WriteByte('\n')
+	kids := e.children
+	byName := func(a, b *el) int { return strings.Compare(a.name, b.name) }
+	if !slices.IsSortedFunc(kids, byName) {
+		kids = slices.Clone(kids)
+		slices.SortStableFunc(kids, byName)
 	}
-	w.WriteString(indent + "</a:" + e.name + ">\n")
+	inner := indent + "  "
+	for _, c := range kids {
+		c.write(w, inner)
+	}
+	w.WriteString(indent)
+	w.WriteString("</a:")
+	w.WriteString(e.name)
+	w.WriteString(">\n")
+}
+
+// escapeText writes s as xml.EscapeText does, without its copy when s
+// needs no escaping, as most values do.
+func escapeText(w *strings.Builder, s string) {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 0x80, c < 0x20, c == '&', c == '<', c == '>', c == '"', c == '\'':
+			_ = xml.EscapeText(w, []byte(s))
+			return
+		}
+	}
+	w.WriteString(s)
 }
 
 // date is MM/dd/yyyy (CERTAIN).

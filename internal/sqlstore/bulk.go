@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync"
+
+	"github.com/cmexhub/cmex"
 )
 
 // A bulk statement repeats a tuple of placeholders: the list of an IN or
@@ -124,4 +127,54 @@ func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 	}
 	db.stmts[query] = st
 	return st, nil
+}
+
+// kept is a bounded map of decoded documents, safe for concurrent use;
+// when full, it starts over.
+type kept[K comparable, V any] struct {
+	mu      sync.Mutex
+	entries map[K]V
+}
+
+// maxKept bounds each kept map.
+const maxKept = 20000
+
+func (c *kept[K, V]) get(k K) V {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.entries[k]
+}
+
+func (c *kept[K, V]) put(k K, v V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || len(c.entries) >= maxKept {
+		c.entries = map[K]V{}
+	}
+	c.entries[k] = v
+}
+
+// activityCache keeps decoded activity documents for the reads that need
+// hundreds at once (a physician's transcript and progress). An entry is
+// good for one revision: any change of an activity makes a new revision,
+// so a stale entry is never used. The activities are shared and must not
+// be changed.
+type activityCache struct {
+	kept[cmex.ActivityID, cachedActivity]
+}
+
+type cachedActivity struct {
+	revision int64
+	activity *cmex.Activity
+}
+
+func (c *activityCache) get(id cmex.ActivityID, revision int64) *cmex.Activity {
+	if e := c.kept.get(id); e.activity != nil && e.revision == revision {
+		return e.activity
+	}
+	return nil
+}
+
+func (c *activityCache) put(id cmex.ActivityID, revision int64, a *cmex.Activity) {
+	c.kept.put(id, cachedActivity{revision, a})
 }

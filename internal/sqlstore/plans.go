@@ -119,11 +119,7 @@ func (s *PlanService) PersonsByIdentifier(ctx context.Context, value string) ([]
 // providers reported for the person, and the self-attested credits of the
 // gateway accounts bound to a society membership of hers.
 func (s *PlanService) PersonCredits(ctx context.Context, person cmex.PersonID) ([]cmex.Credit, error) {
-	recs, err := personRecords(ctx, s.db, person)
-	if err != nil {
-		return nil, err
-	}
-	activities, err := recordActivities(ctx, s.db, recs)
+	recs, activities, err := personRecords(ctx, s.db, person)
 	if err != nil {
 		return nil, err
 	}

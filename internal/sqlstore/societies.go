@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -388,11 +389,7 @@ func (s *SocietyService) MemberCredits(ctx context.Context, society cmex.Society
 
 // ledgerCEUs returns the credits providers reported for a registry person.
 func (s *SocietyService) ledgerCEUs(ctx context.Context, person cmex.PersonID) ([]cmex.CEU, error) {
-	recs, err := personRecords(ctx, s.db, person)
-	if err != nil {
-		return nil, err
-	}
-	activities, err := recordActivities(ctx, s.db, recs)
+	recs, activities, err := personRecords(ctx, s.db, person)
 	if err != nil {
 		return nil, err
 	}
@@ -403,15 +400,70 @@ func (s *SocietyService) ledgerCEUs(ctx context.Context, person cmex.PersonID) (
 }
 
 // personRecords returns the live learner records of a registry person that
-// no board rejected, by completion date.
-func personRecords(ctx context.Context, db *DB, person cmex.PersonID) ([]*cmex.LearnerRecord, error) {
-	recs, err := scanRecords(db.read().query(ctx, `SELECT `+recordColumns+` FROM learner_records
-		WHERE person_id = ? AND NOT deleted AND status <> ? ORDER BY completion_date, activity_id, id`,
-		person, string(cmex.StatusRejected)))
+// no board rejected, by completion date, and the activity of each (with
+// its provider's name). One query reads the records with their
+// activities' revisions; a second reads the documents of the activities
+// not decoded before at that revision.
+func personRecords(ctx context.Context, db *DB, person cmex.PersonID) ([]*cmex.LearnerRecord, map[cmex.ActivityID]recordActivity, error) {
+	rows, err := db.read().queryKept(ctx, `SELECT `+prefixed("r.", recordColumns)+`, a.revision, o.name
+		FROM learner_records r
+		JOIN activities a ON a.id = r.activity_id
+		JOIN organizations o ON o.id = a.organization_id
+		WHERE r.person_id = ? AND NOT r.deleted AND r.status <> ?
+		ORDER BY r.completion_date, r.activity_id, r.id`, person, string(cmex.StatusRejected))
+	revisions := map[cmex.ActivityID]int64{}
+	activities := map[cmex.ActivityID]recordActivity{}
+	recs, err := db.scanRecordsKept(rows, err, func(r *cmex.LearnerRecord, extra []any) {
+		rev, sponsor := *extra[0].(*int64), *extra[1].(*string)
+		if _, ok := activities[r.ActivityID]; ok {
+			return
+		}
+		revisions[r.ActivityID] = rev
+		activities[r.ActivityID] = recordActivity{Activity: db.activities.get(r.ActivityID, rev), sponsor: sponsor}
+	}, new(int64), new(string))
 	if err != nil {
-		return nil, fmt.Errorf("person's learner records: %w", err)
+		return nil, nil, fmt.Errorf("person's learner records: %w", err)
 	}
-	return recs, nil
+	var missing []cmex.ActivityID
+	for id, a := range activities {
+		if a.Activity == nil {
+			missing = append(missing, id)
+		}
+	}
+	for _, ids := range chunks(missing) {
+		rows, err := db.bulkQuery(ctx, db.read(), bulk{head: `SELECT id, revision, document FROM activities WHERE id IN (`, tuple: "?", tail: ")", width: 1}, nil, anys(ids))
+		if err != nil {
+			return nil, nil, fmt.Errorf("activities of learner records: %w", err)
+		}
+		for rows.Next() {
+			var id cmex.ActivityID
+			var rev int64
+			var doc string
+			if err := rows.Scan(&id, &rev, &doc); err != nil {
+				rows.Close()
+				return nil, nil, err
+			}
+			a := new(cmex.Activity)
+			if err := json.Unmarshal([]byte(doc), a); err != nil {
+				rows.Close()
+				return nil, nil, fmt.Errorf("decode activity %d: %w", id, err)
+			}
+			db.activities.put(id, rev, a)
+			ra := activities[id]
+			ra.Activity = a
+			activities[id] = ra
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, nil, err
+		}
+	}
+	for id, a := range activities {
+		if a.Activity == nil {
+			return nil, nil, fmt.Errorf("activity %d of a learner record: %w", id, sql.ErrNoRows)
+		}
+	}
+	return recs, activities, nil
 }
 
 // recordActivity is the activity of a learner record, with its provider's
@@ -419,26 +471,4 @@ func personRecords(ctx context.Context, db *DB, person cmex.PersonID) ([]*cmex.L
 type recordActivity struct {
 	*cmex.Activity
 	sponsor string
-}
-
-// recordActivities loads the activity of each record, once each.
-func recordActivities(ctx context.Context, db *DB, recs []*cmex.LearnerRecord) (map[cmex.ActivityID]recordActivity, error) {
-	out := map[cmex.ActivityID]recordActivity{}
-	for _, r := range recs {
-		if _, ok := out[r.ActivityID]; ok {
-			continue
-		}
-		var doc, sponsor string
-		err := db.read().queryRow(ctx, `SELECT a.document, o.name FROM activities a JOIN organizations o ON o.id = a.organization_id WHERE a.id = ?`,
-			r.ActivityID).Scan(&doc, &sponsor)
-		if err != nil {
-			return nil, fmt.Errorf("activity %d of a learner record: %w", r.ActivityID, err)
-		}
-		a := new(cmex.Activity)
-		if err := json.Unmarshal([]byte(doc), a); err != nil {
-			return nil, fmt.Errorf("decode activity %d: %w", r.ActivityID, err)
-		}
-		out[r.ActivityID] = recordActivity{Activity: a, sponsor: sponsor}
-	}
-	return out, nil
 }

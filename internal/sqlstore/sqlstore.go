@@ -57,6 +57,11 @@ type DB struct {
 	stmts  map[string]*sql.Stmt // prepared once, for bulk writes
 
 	onClose []func()
+
+	// activities are decoded activity documents, by id and revision.
+	activities activityCache
+	// records are the decoded contents of learner records, by id.
+	records kept[cmex.LearnerRecordID, *cmex.LearnerRecord]
 }
 
 // New wraps an open database. The caller migrates it (Migrate) before use.

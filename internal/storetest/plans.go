@@ -114,6 +114,16 @@ func testPersonCredits(t *testing.T, open Opener) {
 		t.Errorf("after the board approved one and rejected the other: %+v", credits)
 	}
 
+	// A new title reaches her credits: what was read before is not reused
+	// once the activity changed.
+	upd := cmextest.Activity("moc-1", 2025)
+	upd.Title = "Internal Medicine Manuscript, revised"
+	mustSave(t, le.env, le.p, "Update", upd)
+	credits, _ = ps.PersonCredits(ctx, jane)
+	if len(credits) != 2 || credits[0].Title != upd.Title || credits[1].Title != upd.Title {
+		t.Errorf("after the activity's title changed: %+v", credits)
+	}
+
 	// Her self-attested credits reach her through a society membership
 	// linked to her and a gateway account bound to it.
 	societies, gateway := sqlstore.NewSocietyService(le.db), sqlstore.NewGatewayService(le.db)

@@ -1,0 +1,304 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cmexhub/cmex"
+	"github.com/cmexhub/cmex/internal/processsync"
+	"github.com/cmexhub/cmex/internal/sqlstore"
+)
+
+// The read side of cmex bench: one physician with many credits in a large
+// ledger, asked about the way a member-management system (GetRoleData at
+// Activity depth) and the physician herself (her gateway transcript) ask.
+
+// The subject of the read measures, and what she is set up with.
+const (
+	subjectNPI      = "1234567893" // the NPI standard's own example number
+	subjectMember   = "BENCH-0001"
+	subjectUsername = "bench.subject"
+	subjectPassword = "bench subject password"
+	subjectSociety  = "BENCH"
+	// subjectKey is the Process Synchronization key of the bench's server.
+	subjectKey = "cmex-bench-processsync-key"
+	// fillFrom numbers the records that fill the ledger, past any the
+	// import and the load could have used.
+	fillFrom = 100_000_000
+)
+
+// subject is the physician the read measures ask about.
+type subject struct {
+	person  cmex.PersonID
+	credits int
+}
+
+// setUpSubject gives a registry person credits credits, on as many new
+// activities of provider, a Practitioner role under the sandbox's plans,
+// and a gateway account bound to a local society whose member she is.
+func (b *benchRun) setUpSubject(ctx context.Context, provider string, credits int) (*subject, error) {
+	// Her credits are of this year (last year's may be past the reporting
+	// deadline), completed on 3 January; her 3-year cycle began two years
+	// before.
+	now := time.Now()
+	year := now.Year()
+	if now.Before(time.Date(year, time.January, 4, 0, 0, 0, 0, time.UTC)) {
+		year--
+	}
+	registry := filepath.Join(b.dir, "registry.csv")
+	if err := os.WriteFile(registry, []byte("first_name,last_name,birth_date,npi\nSubject,Bench,1970-05-05,"+subjectNPI+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	acts := filepath.Join(b.dir, "subject-activities.xml")
+	plans := filepath.Join(b.dir, "plans.yaml")
+	if err := os.WriteFile(plans, sandboxPlans, 0o644); err != nil {
+		return nil, err
+	}
+	steps := [][]string{
+		{"import", "-db", b.db, "-progress", "none", registry},
+		{"bench", "generate", "-activities", strconv.Itoa(credits), "-year", strconv.Itoa(year), acts},
+		{"import", "-db", b.db, "-provider", provider, "-progress", "none", acts},
+		{"plans", "load", "-db", b.db, plans},
+	}
+	for _, s := range steps {
+		if _, err := b.cmex("", s...); err != nil {
+			return nil, err
+		}
+	}
+	var person cmex.PersonID
+	var actIDs []cmex.ActivityID
+	err := withDB(ctx, b.db, func(s *sqlstore.DB) error {
+		ids, err := sqlstore.NewPlanService(s).PersonsByIdentifier(ctx, subjectNPI)
+		if err != nil || len(ids) != 1 {
+			return fmt.Errorf("the subject is not in the registry: %v", err)
+		}
+		person = ids[0]
+		as, err := sqlstore.NewActivityService(s).FindActivities(ctx, cmex.ActivityFilter{ProviderID: cmex.ProviderID(provider)})
+		for _, a := range as {
+			if strings.HasPrefix(a.ProviderActivityID, fmt.Sprintf("bench-%d-", year)) {
+				actIDs = append(actIDs, a.ID)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(actIDs) < credits {
+		return nil, fmt.Errorf("%d of the subject's %d activities found", len(actIDs), credits)
+	}
+
+	// Her credits, one on each activity, matched to her by the registry.
+	var csv bytes.Buffer
+	csv.WriteString("credit_id,activity_id,completion_date,certification,points,first_name,last_name,birth_date,npi\n")
+	for i, id := range actIDs[:credits] {
+		fmt.Fprintf(&csv, "ccid:bench.example.org:subject-%d,%s,%d-01-03,AMA PRA Category 1,1.5,Subject,Bench,1970-05-05,%s\n", i, id, year, subjectNPI)
+	}
+	records := filepath.Join(b.dir, "subject-records.csv")
+	if err := os.WriteFile(records, csv.Bytes(), 0o644); err != nil {
+		return nil, err
+	}
+	pid := strconv.FormatInt(int64(person), 10)
+	steps = [][]string{
+		{"import", "-db", b.db, "-provider", provider, "-matching", "registry", "-progress", "none", records},
+		{"roles", "add", "-db", b.db, "-person", pid, "-role", "Practitioner", "-label", "Internal Medicine", "-status", "Member-Active", "-granted", "-begin", fmt.Sprintf("%d-01-01", year-2)},
+		{"society", "add", "-db", b.db, "-code", subjectSociety, "-name", "cmex benchmark society"},
+	}
+	for _, s := range steps {
+		if _, err := b.cmex("", s...); err != nil {
+			return nil, err
+		}
+	}
+	withPassword := [][]string{
+		{"society", "member-add", "-db", b.db, "-society", subjectSociety, "-member-id", subjectMember, "-username", subjectUsername, "-given", "Subject", "-family", "Bench", "-person", pid},
+		{"account", "add", "-db", b.db, "-username", subjectUsername, "-given", "Subject", "-family", "Bench"},
+		{"account", "bind", "-db", b.db, "-username", subjectUsername, "-society", subjectSociety, "-society-username", subjectUsername},
+	}
+	for _, s := range withPassword {
+		if _, err := b.cmex(subjectPassword+"\n", s...); err != nil {
+			return nil, err
+		}
+	}
+	var held int
+	err = withDB(ctx, b.db, func(s *sqlstore.DB) error {
+		return s.SQL().QueryRowContext(ctx, `SELECT count(*) FROM learner_records WHERE person_id = ? AND NOT deleted`, int64(person)).Scan(&held)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if held != credits {
+		return nil, fmt.Errorf("the subject holds %d of her %d credits: see %s", held, credits, records)
+	}
+	return &subject{person: person, credits: credits}, nil
+}
+
+// fillLedger adds passthrough learner records on acts until the ledger
+// holds n, in import-sized transactions, and returns how many it holds.
+func (b *benchRun) fillLedger(ctx context.Context, provider string, acts []cmex.ActivityID, n int) (int, error) {
+	var held int
+	err := withDB(ctx, b.db, func(s *sqlstore.DB) error {
+		if err := s.SQL().QueryRowContext(ctx, `SELECT count(*) FROM learner_records`).Scan(&held); err != nil {
+			return err
+		}
+		org, err := sqlstore.NewOrganizationService(s).FindOrganizationByProviderID(ctx, cmex.ProviderID(provider))
+		if err != nil {
+			return err
+		}
+		by := cmex.Principal{Organization: *org, User: cmex.WebServiceUser{OrganizationID: org.ID, Username: "bench"}}
+		learners := sqlstore.NewLearnerService(s, cmex.MatchPassthrough)
+		last := time.Now()
+		for i := fillFrom; held < n; {
+			k := min(importBatch, n-held)
+			chs := make([]cmex.LearnerChange, k)
+			for j := range chs {
+				chs[j] = cmex.LearnerChange{Report: workloadReport(i+j, cmex.ProviderID(provider), acts, 2025), By: by, Source: "bench"}
+			}
+			res, err := learners.ImportLearnerReports(ctx, chs)
+			if err != nil {
+				return err
+			}
+			for _, r := range res {
+				if r.Outcome == cmex.OutcomeRejected {
+					return fmt.Errorf("a filling record was rejected: %v", r.Problems)
+				}
+				held += len(r.Records)
+			}
+			i += k
+			if time.Since(last) > 5*time.Second {
+				fmt.Fprintf(b.e.stderr, "cmex bench: ledger at %d of %d records\n", held, n)
+				last = time.Now()
+			}
+		}
+		return nil
+	})
+	return held, err
+}
+
+// measureReads runs GetRoleData and transcript calls for the subject, each
+// from clients clients for d, and adds their figures to the table.
+func measureReads(base string, sub *subject, clients int, d time.Duration, add func(k, v string)) error {
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	roleData := func(check bool) error {
+		ts := processsync.TimeStamp(time.Now())
+		body := `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><GetRoleData xmlns="` + processsync.NSTempuri + `">` +
+			`<Version>` + processsync.Version + `</Version><TimeStamp>` + ts + `</TimeStamp><Role>Practitioner</Role><UniqueId>` + subjectNPI + `</UniqueId>` +
+			`<RequestDepth>Activity</RequestDepth><RequestType>Summary</RequestType><Token>` + processsync.Token(subjectNPI, ts, subjectKey) + `</Token></GetRoleData></s:Body></s:Envelope>`
+		req, _ := http.NewRequest(http.MethodPost, base+processsync.Path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+		req.Header.Set("SOAPAction", `"`+processsync.SOAPAction+`"`)
+		out, err := call(hc, req)
+		if err != nil {
+			return err
+		}
+		if !bytes.Contains(out, []byte("Success>0<")) {
+			return fmt.Errorf("GetRoleData did not succeed: %.300s", out)
+		}
+		if n := bytes.Count(out, []byte("<a:ActivityTitle>")); check && n < sub.credits {
+			return fmt.Errorf("GetRoleData at Activity depth lists %d activities, want %d", n, sub.credits)
+		}
+		return nil
+	}
+	transcript := func(check bool) error {
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/account/transcript", nil)
+		req.SetBasicAuth(subjectUsername, subjectPassword)
+		out, err := call(hc, req)
+		if err != nil || !check {
+			return err
+		}
+		var t cmex.Transcript
+		if err := json.Unmarshal(out, &t); err != nil {
+			return fmt.Errorf("transcript: %v: %.300s", err, out)
+		}
+		if n := len(t.Credits); n < sub.credits {
+			return fmt.Errorf("the transcript holds %d credits, want %d: %.300s", len(t.Credits), sub.credits, out)
+		}
+		return nil
+	}
+	for _, m := range []struct {
+		name string
+		do   func(bool) error
+	}{
+		{fmt.Sprintf("GetRoleData, Activity depth, %d activities", sub.credits), roleData},
+		{fmt.Sprintf("transcript of %d credits", sub.credits), transcript},
+	} {
+		// The first call checks the answer holds every credit, and warms
+		// the password check the transcript's login makes.
+		if err := m.do(true); err != nil {
+			return err
+		}
+		lat, fails, err := closedLoop(clients, d, func() error { return m.do(false) })
+		if err != nil {
+			return err
+		}
+		add(fmt.Sprintf("%s, %d clients", m.name, clients), fmt.Sprintf("p50 %s, p99 %s (%.0f requests/s, %d failed)",
+			pct(lat, 50), pct(lat, 99), float64(len(lat))/d.Seconds(), fails))
+	}
+	return nil
+}
+
+// call sends req and returns the body of a 200 answer.
+func call(hc *http.Client, req *http.Request) ([]byte, error) {
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s %s: %s: %.300s", req.Method, req.URL.Path, resp.Status, out)
+	}
+	return out, nil
+}
+
+// closedLoop runs clients that each call do back to back for d, and
+// returns the latencies of the calls that succeeded and how many failed;
+// it fails when none succeeded.
+func closedLoop(clients int, d time.Duration, do func() error) ([]time.Duration, int, error) {
+	deadline := time.Now().Add(d)
+	lats := make([][]time.Duration, clients)
+	fails := make([]int, clients)
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				start := time.Now()
+				if err := do(); err != nil {
+					fails[c]++
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					continue
+				}
+				lats[c] = append(lats[c], time.Since(start))
+			}
+		})
+	}
+	wg.Wait()
+	var all []time.Duration
+	failed := 0
+	for c := range clients {
+		all = append(all, lats[c]...)
+		failed += fails[c]
+	}
+	if len(all) == 0 {
+		return nil, failed, fmt.Errorf("no call succeeded: %v", first)
+	}
+	return all, failed, nil
+}
