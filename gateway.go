@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // AccountID is cmex's key for a gateway account.
@@ -278,8 +280,32 @@ func totals(credits []TranscriptCredit) Totals {
 // spacing.
 func (c *CEU) Key() string {
 	var b strings.Builder
+	b.Grow(128)
+	// norm writes s lower-cased, its runs of spaces as one and without
+	// leading or trailing ones: strings.ToLower(strings.Join(strings.Fields(s), " ")),
+	// without the copies.
 	norm := func(s string) {
-		b.WriteString(strings.ToLower(strings.Join(strings.Fields(s), " ")))
+		space := false
+		started := false
+		for _, r := range s {
+			if unicode.IsSpace(r) {
+				space = started
+				continue
+			}
+			if space {
+				b.WriteByte(' ')
+				space = false
+			}
+			started = true
+			if r < utf8.RuneSelf {
+				if 'A' <= r && r <= 'Z' {
+					r += 'a' - 'A'
+				}
+				b.WriteByte(byte(r))
+				continue
+			}
+			b.WriteRune(unicode.ToLower(r))
+		}
 		b.WriteByte(0)
 	}
 	norm(c.Sponsor)

@@ -1,6 +1,7 @@
 package cmex_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -98,4 +99,19 @@ func TestCheckCEU(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+}
+
+// Key normalises each field as strings.ToLower(strings.Join(strings.Fields(s), " "))
+// does, whatever the text: Unicode spaces and capitals, invalid UTF-8.
+func FuzzCEUKeyNormalization(f *testing.F) {
+	for _, s := range []string{"", " ", "Radiology  Review", "\u00a0Éire\u2003Ünïcode ", "a\xffB\tc\n", "İstanbul ΣΑΣ", "x \x80 y"} {
+		f.Add(s)
+	}
+	empty := (&cmex.CEU{}).Key() // the other fields, empty, after the sponsor's
+	f.Fuzz(func(t *testing.T, s string) {
+		want := strings.ToLower(strings.Join(strings.Fields(s), " ")) + empty
+		if got := (&cmex.CEU{Sponsor: s}).Key(); got != want {
+			t.Fatalf("Key(%q) = %q, want %q", s, got, want)
+		}
+	})
 }

@@ -232,7 +232,7 @@ func (c *command) bench(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		add("ledger", fmt.Sprintf("%d learner records", held))
-		if srv, err = b.serve(ctx, "-gateway-cache-ttl", "0"); err != nil {
+		if srv, err = b.serve(ctx); err != nil {
 			return err
 		}
 		if err := measureReads(srv.base, sub, *readClients, *readDuration, add); err != nil {

@@ -144,9 +144,21 @@ func (g *Gateway) gather(ctx context.Context, bindings []*cmex.Binding) ([]cmex.
 }
 
 // fetch returns one society's credits for a member: a fresh cached answer,
-// a new one, or on failure the last one marked stale.
+// a new one, or on failure the last one marked stale. A society this cmex
+// hosts is read at every transcript and never cached: its answer comes
+// from the same database the cache would, as fast, and always current.
 func (g *Gateway) fetch(ctx context.Context, s *cmex.Society, memberID string) cmex.SourceResult {
 	r := cmex.SourceResult{TranscriptSource: cmex.TranscriptSource{Society: s.Code, Name: s.Name, MemberID: memberID}}
+	if s.Kind == cmex.SocietyLocal {
+		cust, err := g.order(ctx, s, memberID)
+		if err != nil {
+			g.Logger.WarnContext(ctx, "gateway: local society failed", "society", s.Code, "err", err)
+			r.Status, r.Error = cmex.SourceFailed, err.Error()
+			return r
+		}
+		r.Status, r.FetchedAt, r.Customer = cmex.SourceOK, g.Now().UTC(), cust
+		return r
+	}
 	cached, err := g.Accounts.CachedOrder(ctx, s.ID, memberID)
 	if err != nil && cmex.ErrorCode(err) != cmex.ENOTFOUND {
 		g.Logger.WarnContext(ctx, "gateway: reading the cache failed", "society", s.Code, "err", err)

@@ -287,3 +287,36 @@ func TestFeedApprovals(t *testing.T) {
 		t.Errorf("wrong login: %v", err)
 	}
 }
+
+// A society this cmex hosts is read afresh at every transcript: a credit
+// it gains shows at once, well within the cache's TTL, and nothing of it
+// goes to the cache.
+func TestLocalSocietyIsNeverCached(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a := e.account(t, "ned")
+	b, err := e.gateway.Bind(ctx, a.ID, "EXAMPLE", "NedBaker", "mYpAsSwOrD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := e.gateway.Transcript(ctx, a.ID)
+	if err != nil || first.Sources[0].Status != cmex.SourceOK {
+		t.Fatalf("first transcript: %+v, %v", first, err)
+	}
+	ex, err := e.store.Societies.SocietyByCode(ctx, "EXAMPLE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.Societies.AddSocietyCredits(ctx, ex.ID, b.MemberID, []cmex.CEU{ceu("EXAMPLE", "A new course", "2026-03-01", 100)}); err != nil {
+		t.Fatal(err)
+	}
+	e.store.Clock.Advance(time.Minute)
+	tr, err := e.gateway.Transcript(ctx, a.ID)
+	if err != nil || tr.Sources[0].Status != cmex.SourceOK || len(tr.Credits) != len(first.Credits)+1 {
+		t.Fatalf("after a new credit: %d credits (were %d), %+v, %v", len(tr.Credits), len(first.Credits), tr.Sources, err)
+	}
+	var cached int
+	if err := e.store.DB.SQL().QueryRow(`SELECT count(*) FROM gateway_orders`).Scan(&cached); err != nil || cached != 0 {
+		t.Errorf("%d cached orders (%v); a local society's answers are not cached", cached, err)
+	}
+}

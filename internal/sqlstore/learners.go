@@ -211,45 +211,6 @@ func scanRecords(rows *sql.Rows, err error) ([]*cmex.LearnerRecord, error) {
 	return out, rows.Err()
 }
 
-// scanRecordsKept is scanRecords for reads of many records a physician
-// holds: a record's content never changes (a trigger refuses it), so the
-// decoded document is kept, by record id, and only the columns that move
-// are read again. The records returned share the kept content: slices and
-// pointers in them must not be changed. Columns after recordColumns are
-// scanned into extra, and each record is passed to also with them.
-func (db *DB) scanRecordsKept(rows *sql.Rows, err error, also func(*cmex.LearnerRecord, []any), extra ...any) ([]*cmex.LearnerRecord, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*cmex.LearnerRecord
-	for rows.Next() {
-		var id cmex.LearnerRecordID
-		var status, code, reason string
-		var doc sql.RawBytes
-		var at time.Time
-		var deleted bool
-		if err := rows.Scan(append([]any{&id, &status, &code, &reason, &at, &deleted, &doc}, extra...)...); err != nil {
-			return nil, err
-		}
-		content := db.records.get(id)
-		if content == nil {
-			content = new(cmex.LearnerRecord)
-			if err := json.Unmarshal(doc, content); err != nil {
-				return nil, fmt.Errorf("decode learner record %d: %w", id, err)
-			}
-			db.records.put(id, content)
-		}
-		r := *content
-		r.ID, r.Status, r.StatusCode, r.StatusReason, r.StatusAt, r.Deleted = id, cmex.LearnerStatus(status), code, reason, at.UTC(), deleted
-		if also != nil {
-			also(&r, extra)
-		}
-		out = append(out, &r)
-	}
-	return out, rows.Err()
-}
-
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
 
 func anys[T any](xs []T) []any {

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -8,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -401,69 +403,143 @@ func (s *SocietyService) ledgerCEUs(ctx context.Context, person cmex.PersonID) (
 
 // personRecords returns the live learner records of a registry person that
 // no board rejected, by completion date, and the activity of each (with
-// its provider's name). One query reads the records with their
-// activities' revisions; a second reads the documents of the activities
-// not decoded before at that revision.
+// its provider's name), for her transcript and progress. Their status is
+// read; their status time, code and reason are not.
+//
+// A physician's records are read again at every request for her, in their
+// hundreds, and decoding their documents would cost more than the rest of
+// the request together. But a record's content never changes (a trigger
+// refuses it), and an activity's changes with its revision: so one query
+// reads the records' ids and status with their activities' revisions, and
+// documents are read and decoded only for records and activity revisions
+// not seen before (see DB.records and DB.activities).
 func personRecords(ctx context.Context, db *DB, person cmex.PersonID) ([]*cmex.LearnerRecord, map[cmex.ActivityID]recordActivity, error) {
-	rows, err := db.read().queryKept(ctx, `SELECT `+prefixed("r.", recordColumns)+`, a.revision, o.name
+	rows, err := db.read().queryKept(ctx, `SELECT r.id, r.status, r.activity_id, a.revision, o.name
 		FROM learner_records r
 		JOIN activities a ON a.id = r.activity_id
 		JOIN organizations o ON o.id = a.organization_id
-		WHERE r.person_id = ? AND NOT r.deleted AND r.status <> ?
-		ORDER BY r.completion_date, r.activity_id, r.id`, person, string(cmex.StatusRejected))
-	revisions := map[cmex.ActivityID]int64{}
-	activities := map[cmex.ActivityID]recordActivity{}
-	recs, err := db.scanRecordsKept(rows, err, func(r *cmex.LearnerRecord, extra []any) {
-		rev, sponsor := *extra[0].(*int64), *extra[1].(*string)
-		if _, ok := activities[r.ActivityID]; ok {
-			return
-		}
-		revisions[r.ActivityID] = rev
-		activities[r.ActivityID] = recordActivity{Activity: db.activities.get(r.ActivityID, rev), sponsor: sponsor}
-	}, new(int64), new(string))
+		WHERE r.person_id = ? AND NOT r.deleted AND r.status <> ?`, person, string(cmex.StatusRejected))
 	if err != nil {
 		return nil, nil, fmt.Errorf("person's learner records: %w", err)
 	}
-	var missing []cmex.ActivityID
-	for id, a := range activities {
-		if a.Activity == nil {
-			missing = append(missing, id)
+	type row struct {
+		id     cmex.LearnerRecordID
+		status string
+	}
+	var found []row
+	activities := map[cmex.ActivityID]recordActivity{}
+	var missingActs []cmex.ActivityID
+	for rows.Next() {
+		var r row
+		var act cmex.ActivityID
+		var rev int64
+		var sponsor string
+		if err := rows.Scan(&r.id, &r.status, &act, &rev, &sponsor); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		found = append(found, r)
+		if _, ok := activities[act]; !ok {
+			a := db.activities.get(act, rev)
+			if a == nil {
+				missingActs = append(missingActs, act)
+			}
+			activities[act] = recordActivity{Activity: a, sponsor: sponsor}
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("person's learner records: %w", err)
+	}
+
+	contents := make(map[cmex.LearnerRecordID]*cmex.LearnerRecord, len(found))
+	var missing []cmex.LearnerRecordID
+	for _, r := range found {
+		if c := db.records.get(r.id); c != nil {
+			contents[r.id] = c
+		} else {
+			missing = append(missing, r.id)
 		}
 	}
 	for _, ids := range chunks(missing) {
-		rows, err := db.bulkQuery(ctx, db.read(), bulk{head: `SELECT id, revision, document FROM activities WHERE id IN (`, tuple: "?", tail: ")", width: 1}, nil, anys(ids))
+		err := db.eachDocument(ctx, "learner_records", anys(ids), func(id int64, _ int64, doc string) error {
+			c := new(cmex.LearnerRecord)
+			if err := json.Unmarshal([]byte(doc), c); err != nil {
+				return fmt.Errorf("decode learner record %d: %w", id, err)
+			}
+			db.records.put(cmex.LearnerRecordID(id), c)
+			contents[cmex.LearnerRecordID(id)] = c
+			return nil
+		})
 		if err != nil {
-			return nil, nil, fmt.Errorf("activities of learner records: %w", err)
-		}
-		for rows.Next() {
-			var id cmex.ActivityID
-			var rev int64
-			var doc string
-			if err := rows.Scan(&id, &rev, &doc); err != nil {
-				rows.Close()
-				return nil, nil, err
-			}
-			a := new(cmex.Activity)
-			if err := json.Unmarshal([]byte(doc), a); err != nil {
-				rows.Close()
-				return nil, nil, fmt.Errorf("decode activity %d: %w", id, err)
-			}
-			db.activities.put(id, rev, a)
-			ra := activities[id]
-			ra.Activity = a
-			activities[id] = ra
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return nil, nil, err
 		}
 	}
-	for id, a := range activities {
-		if a.Activity == nil {
-			return nil, nil, fmt.Errorf("activity %d of a learner record: %w", id, sql.ErrNoRows)
+	for _, ids := range chunks(missingActs) {
+		err := db.eachDocument(ctx, "activities", anys(ids), func(id, rev int64, doc string) error {
+			a := new(cmex.Activity)
+			if err := json.Unmarshal([]byte(doc), a); err != nil {
+				return fmt.Errorf("decode activity %d: %w", id, err)
+			}
+			db.activities.put(cmex.ActivityID(id), rev, a)
+			ra := activities[cmex.ActivityID(id)]
+			ra.Activity = a
+			activities[cmex.ActivityID(id)] = ra
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
 		}
 	}
+
+	recs := make([]*cmex.LearnerRecord, 0, len(found))
+	for _, r := range found {
+		c := contents[r.id]
+		if c == nil {
+			return nil, nil, fmt.Errorf("learner record %d: %w", r.id, sql.ErrNoRows)
+		}
+		rec := *c
+		rec.ID, rec.Status = r.id, cmex.LearnerStatus(r.status)
+		recs = append(recs, &rec)
+		if activities[rec.ActivityID].Activity == nil {
+			return nil, nil, fmt.Errorf("activity %d of learner record %d: %w", rec.ActivityID, r.id, sql.ErrNoRows)
+		}
+	}
+	// Sorted here rather than by the engine, which for a few hundred rows
+	// costs more than the query itself.
+	slices.SortFunc(recs, func(a, b *cmex.LearnerRecord) int {
+		if c := a.CompletionDate.Compare(b.CompletionDate); c != 0 {
+			return c
+		}
+		return cmp.Or(cmp.Compare(a.ActivityID, b.ActivityID), cmp.Compare(a.ID, b.ID))
+	})
 	return recs, activities, nil
+}
+
+// eachDocument reads the documents of the rows of table (activities or
+// learner_records) with the given ids, at most batchChunk, and the
+// revision of activities (0 for learner records).
+func (db *DB) eachDocument(ctx context.Context, table string, ids []any, fn func(id, revision int64, doc string) error) error {
+	rev := "0"
+	if table == "activities" {
+		rev = "revision"
+	}
+	rows, err := db.bulkQuery(ctx, db.read(), bulk{head: `SELECT id, ` + rev + `, document FROM ` + table + ` WHERE id IN (`, tuple: "?", tail: ")", width: 1}, nil, ids)
+	if err != nil {
+		return fmt.Errorf("documents of %s: %w", table, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, revision int64
+		var doc string
+		if err := rows.Scan(&id, &revision, &doc); err != nil {
+			return err
+		}
+		if err := fn(id, revision, doc); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // recordActivity is the activity of a learner record, with its provider's
