@@ -13,8 +13,9 @@ import (
 	"io/fs"
 
 	"github.com/cmexhub/cmex/internal/sqlstore"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jackc/pgx/v5/stdlib" // and registers the "pgx" driver
 )
 
 //go:embed migrations/*.sql
@@ -89,4 +90,23 @@ func (Dialect) LockMigrations(ctx context.Context, conn *sql.Conn) (func(), erro
 	return func() {
 		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLock)
 	}, nil
+}
+
+var _ sqlstore.Copier = Dialect{}
+
+// Copy implements sqlstore.Copier with COPY FROM STDIN, in the transaction
+// open on the pgx connection.
+func (Dialect) Copy(ctx context.Context, driverConn any, table string, columns []string, rows [][]any) error {
+	c, ok := driverConn.(*stdlib.Conn)
+	if !ok {
+		return fmt.Errorf("copy into %s: the driver connection is a %T, not pgx's", table, driverConn)
+	}
+	n, err := c.Conn().CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromRows(rows))
+	if err != nil {
+		return err
+	}
+	if n != int64(len(rows)) {
+		return fmt.Errorf("copy into %s: %d of %d rows", table, n, len(rows))
+	}
+	return nil
 }

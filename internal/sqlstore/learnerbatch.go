@@ -454,21 +454,53 @@ func (s *LearnerService) insertRecords(ctx context.Context, tx conn, orgs []cmex
 	for i, r := range recs {
 		r.ID = cmex.LearnerRecordID(ids[i])
 	}
+	docs := make([]string, len(recs))
+	for i, r := range recs {
+		doc, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("encode learner record: %w", err)
+		}
+		docs[i] = string(doc)
+	}
+	person := func(r *cmex.LearnerRecord) any {
+		if r.PersonID == 0 {
+			return nil
+		}
+		return int64(r.PersonID)
+	}
+
+	// COPY where the engine has it.
+	rows := make([][]any, len(recs))
+	for i, r := range recs {
+		rows[i] = []any{int64(r.ID), int64(orgs[i]), string(r.CreditID), int64(r.ActivityID), person(r), r.LearnerKey,
+			time.Date(r.CompletionDate.Year, r.CompletionDate.Month, r.CompletionDate.Day, 0, 0, 0, 0, time.UTC),
+			r.Board, string(r.Status), "", "", now, false, docs[i], now}
+	}
+	copied, err := tx.copyRows(ctx, "learner_records", recordCopyColumns, rows)
+	if s.db.dialect.IsUniqueViolation(err) {
+		return ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("copy learner records: %w", err)
+	}
+	if copied {
+		for i, r := range recs {
+			rows[i] = []any{int64(r.ID), int64(1), string(r.Status), now, sources[i], "", ""}
+		}
+		if _, err := tx.copyRows(ctx, "learner_record_events", eventCopyColumns, rows); err != nil {
+			return fmt.Errorf("copy learner record events: %w", err)
+		}
+		return nil
+	}
+
+	// Multi-row INSERTs otherwise.
 	for lo := 0; lo < len(recs); lo += batchChunk {
 		hi := min(lo+batchChunk, len(recs))
-		args := make([]any, 0, (hi-lo)*14)
+		args := make([]any, 0, (hi-lo)*bulkRecords.width)
 		for i := lo; i < hi; i++ {
 			r := recs[i]
-			doc, err := json.Marshal(r)
-			if err != nil {
-				return fmt.Errorf("encode learner record: %w", err)
-			}
-			var person any
-			if r.PersonID != 0 {
-				person = r.PersonID
-			}
-			args = append(args, r.ID, orgs[i], string(r.CreditID), r.ActivityID, person, r.LearnerKey, r.CompletionDate, r.Board,
-				string(r.Status), now, false, string(doc), now)
+			args = append(args, r.ID, orgs[i], string(r.CreditID), r.ActivityID, person(r), r.LearnerKey, r.CompletionDate, r.Board,
+				string(r.Status), now, false, docs[i], now)
 		}
 		err := s.db.bulkExec(ctx, tx, bulkRecords, args)
 		if s.db.dialect.IsUniqueViolation(err) {
@@ -487,6 +519,12 @@ func (s *LearnerService) insertRecords(ctx context.Context, tx conn, orgs []cmex
 	}
 	return nil
 }
+
+var (
+	recordCopyColumns = []string{"id", "organization_id", "credit_id", "activity_id", "person_id", "learner_key", "completion_date", "board",
+		"status", "status_code", "status_reason", "status_at", "deleted", "document", "created_at"}
+	eventCopyColumns = []string{"record_id", "seq", "status", "at", "source", "code", "reason"}
+)
 
 // rowsOf repeats a VALUES tuple n times.
 func rowsOf(tuple string, n int) string {
