@@ -131,7 +131,10 @@ func (b *benchRun) setUpSubject(ctx context.Context, provider string, credits in
 	}
 	var held int
 	err = withDB(ctx, b.db, func(s *sqlstore.DB) error {
-		return s.SQL().QueryRowContext(ctx, `SELECT count(*) FROM learner_records WHERE person_id = ? AND NOT deleted`, int64(person)).Scan(&held)
+		return sqlstore.NewLearnerService(s, cmex.MatchRegistry).EachLearnerRecord(ctx, sqlstore.RecordQuery{Person: person}, func(*cmex.LearnerRecord) error {
+			held++
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, err

@@ -47,6 +47,8 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "wal_autocheckpoint(0)")
+	q.Add("_pragma", "temp_store(memory)")
+	q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -cacheKB))
 	q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walSizeLimit))
 	q.Set("_txlock", "immediate")
 	q.Set("_time_format", "sqlite")
@@ -76,6 +78,10 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 }
 
 const (
+	// cacheKB is each connection's page cache. SQLite's default, 2 MB,
+	// is less than one import batch writes, and a transaction whose dirty
+	// pages overflow the cache writes them out before it commits.
+	cacheKB = 16 << 10
 	// maxConns bounds the connections open at once.
 	maxConns = 32
 	// checkpointEvery is how often the background checkpointer runs.

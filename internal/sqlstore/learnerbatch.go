@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cmexhub/cmex"
@@ -454,13 +456,9 @@ func (s *LearnerService) insertRecords(ctx context.Context, tx conn, orgs []cmex
 	for i, r := range recs {
 		r.ID = cmex.LearnerRecordID(ids[i])
 	}
-	docs := make([]string, len(recs))
-	for i, r := range recs {
-		doc, err := json.Marshal(r)
-		if err != nil {
-			return fmt.Errorf("encode learner record: %w", err)
-		}
-		docs[i] = string(doc)
+	docs, err := encodeRecords(recs)
+	if err != nil {
+		return err
 	}
 	person := func(r *cmex.LearnerRecord) any {
 		if r.PersonID == 0 {
@@ -518,6 +516,35 @@ func (s *LearnerService) insertRecords(ctx context.Context, tx conn, orgs []cmex
 		}
 	}
 	return nil
+}
+
+// encodeRecords returns the documents of recs. A large batch is encoded
+// on every CPU: the writer holds the database meanwhile, and encoding is
+// the largest part of its work that needs no database.
+func encodeRecords(recs []*cmex.LearnerRecord) ([]string, error) {
+	docs := make([]string, len(recs))
+	encode := func(lo, hi int) error {
+		for i := lo; i < hi; i++ {
+			doc, err := json.Marshal(recs[i])
+			if err != nil {
+				return fmt.Errorf("encode learner record: %w", err)
+			}
+			docs[i] = string(doc)
+		}
+		return nil
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if len(recs) < 256 || workers == 1 {
+		return docs, encode(0, len(recs))
+	}
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	per := (len(recs) + workers - 1) / workers
+	for w := range workers {
+		wg.Go(func() { errs[w] = encode(min(w*per, len(recs)), min((w+1)*per, len(recs))) })
+	}
+	wg.Wait()
+	return docs, errors.Join(errs...)
 }
 
 var (
