@@ -29,7 +29,7 @@ func benchCommand() *command {
 	c := &command{
 		name:    "bench",
 		summary: "Measure cmex on this machine (import, SaveLearnerActivity under load, GetRoleData and transcripts over a large ledger), or generate synthetic batch files.",
-		usage: "cmex bench [-db DB] [-records N] [-ledger N] [-clients N] [-duration D] | " +
+		usage: "cmex bench [-db DB] [-dir DIR] [-records N] [-clients N] [-duration D] [-ledger N] [-credits N] [-read-clients N] [-read-duration D] | " +
 			"cmex bench generate (-activities N | -records N -provider ID [-db DB] [-reject-every N]) FILE",
 		example: `cmex bench -records 200000 -ledger 1000000
 cmex bench -db postgres://localhost/cmexbench -records 200000
@@ -122,7 +122,7 @@ func (c *command) bench(ctx context.Context, e *env, args []string) error {
 	duration := fs.Duration("duration", 10*time.Second, "how long the SaveLearnerActivity load runs")
 	ledger := fs.Int("ledger", 1_000_000, "learner records the ledger holds when GetRoleData and transcripts are measured (0: skip those)")
 	credits := fs.Int("credits", 500, "credits of the physician GetRoleData and the transcript are asked about")
-	readClients := fs.Int("read-clients", 4, "concurrent GetRoleData and transcript clients")
+	readClients := fs.Int("read-clients", 1, "concurrent GetRoleData and transcript clients (1: each call's latency alone)")
 	readDuration := fs.Duration("read-duration", 5*time.Second, "how long each of the GetRoleData and transcript loads runs")
 	if err := parse(fs, args, e); err != nil {
 		return err

@@ -116,7 +116,7 @@ cmex import registry.csv                # the learner registry; no provider`,
 // only as the heap nears this limit, rather than each time it doubles,
 // saves most of the collector's work while keeping the process well under
 // 150 MB whatever the file's size.
-const importMemory = 96 << 20
+const importMemory = 80 << 20
 
 // tuneGC collects garbage by importMemory rather than by heap growth,
 // unless GOGC or GOMEMLIMIT says otherwise.

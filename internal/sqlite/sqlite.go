@@ -81,7 +81,7 @@ const (
 	// cacheKB is each connection's page cache. SQLite's default, 2 MB,
 	// is less than one import batch writes, and a transaction whose dirty
 	// pages overflow the cache writes them out before it commits.
-	cacheKB = 16 << 10
+	cacheKB = 8 << 10
 	// maxConns bounds the connections open at once.
 	maxConns = 32
 	// checkpointEvery is how often the background checkpointer runs.
