@@ -336,13 +336,13 @@ func TestExportRoundTrip(t *testing.T) {
 // and the transcript must list every credit of the physician asked about.
 func TestBenchCommand(t *testing.T) {
 	out, code := runCLI(t, nil, "", "bench", "-records", "3000", "-clients", "8", "-duration", "1s",
-		"-ledger", "6000", "-credits", "20", "-read-clients", "2", "-read-duration", "500ms")
+		"-ledger", "20000", "-credits", "20", "-read-clients", "2", "-read-duration", "500ms")
 	if code != 0 {
 		t.Fatalf("bench: %d\n%s", code, out)
 	}
 	// The read measures check their first answers hold every credit.
 	for _, want := range []string{"3000 records", "cmex import", "records/s", "peak memory", "SaveLearnerActivity, 8 clients", ", 0 not Accepted)", "p99",
-		"ledger  ", "6000 learner records", "GetRoleData, Activity depth, 20 activities, 2 clients", "transcript of 20 credits", ", 0 failed)"} {
+		"ledger  ", "20000 learner records", "GetRoleData, Activity depth, 20 activities, 2 clients", "transcript of 20 credits", ", 0 failed)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("bench output lacks %q:\n%s", want, out)
 		}
