@@ -31,11 +31,22 @@ func Migrations() fs.FS {
 }
 
 // Open connects to the database at url (postgres://…) and migrates it.
+//
+// Every statement is planned for its own values (plan_cache_mode
+// force_custom_plan). cmex keeps its bulk statements prepared, and after a
+// few runs PostgreSQL would otherwise settle on one generic plan for all
+// values: for "credit_id IN ($2, …)" over a table that a batch import is
+// filling, statistics still say it is small, and the generic plan scans
+// every record of the organization, each batch more than the last.
 func Open(ctx context.Context, url string) (*sqlstore.DB, error) {
-	sqldb, err := sql.Open("pgx", url)
+	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
+	if _, set := cfg.RuntimeParams["plan_cache_mode"]; !set {
+		cfg.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
+	sqldb := stdlib.OpenDB(*cfg)
 	sqldb.SetMaxOpenConns(20)
 	sqldb.SetMaxIdleConns(10)
 	if err := sqldb.PingContext(ctx); err != nil {

@@ -60,3 +60,21 @@ func TestConcurrentMigrations(t *testing.T) {
 		t.Errorf("%d migration rows for %d versions", n, distinct)
 	}
 }
+
+// Every connection plans each statement for its own values: a generic
+// plan of the batch lookups scans an organization's every record.
+func TestCustomPlans(t *testing.T) {
+	db := open(t)
+	ctx := context.Background()
+	for range 3 { // several connections of the pool
+		conn, err := db.SQL().Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		var mode string
+		if err := conn.QueryRowContext(ctx, `SHOW plan_cache_mode`).Scan(&mode); err != nil || mode != "force_custom_plan" {
+			t.Fatalf("plan_cache_mode = %q, %v", mode, err)
+		}
+	}
+}
