@@ -52,7 +52,7 @@ func (c *command) generate(ctx context.Context, e *env, args []string) error {
 	activities := fs.Int("activities", 0, "write an activity file of this many Add records")
 	records := fs.Int("records", 0, "write a learner file of this many records, on the provider's activities")
 	provider := fs.String("provider", "", "the provider whose activities the learner records name")
-	year := fs.Int("year", 2025, "the year of the activities and completions")
+	year := fs.Int("year", workloadYear(time.Now()), "the year of the activities and completions (this year by default)")
 	from := fs.Int("from", 0, "number the learner records from this one (CreditIDs are ccid:bench.example.org:N)")
 	rejectEvery := fs.Int("reject-every", 0, "make every Nth learner record name an activity that does not exist")
 	if err := parse(fs, args, e); err != nil {
@@ -341,7 +341,7 @@ func loadSaveLearner(base string, clients int, d time.Duration, provider, user, 
 	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	defer tr.CloseIdleConnections()
 	body := func(i int) []byte {
-		return learnerSubmit(pars.LearnerDocument(workloadReport(i, cmex.ProviderID(provider), acts, 2025)), user, password, provider)
+		return learnerSubmit(pars.LearnerDocument(workloadReport(i, cmex.ProviderID(provider), acts, workloadYear(time.Now()))), user, password, provider)
 	}
 	bodies := make([][]byte, min(int(d.Seconds()*8000), 100000))
 	for i := range bodies {

@@ -47,14 +47,9 @@ type subject struct {
 // activities of provider, a Practitioner role under the sandbox's plans,
 // and a gateway account bound to a local society whose member she is.
 func (b *benchRun) setUpSubject(ctx context.Context, provider string, credits int) (*subject, error) {
-	// Her credits are of this year (last year's may be past the reporting
-	// deadline), completed on 3 January; her 3-year cycle began two years
-	// before.
-	now := time.Now()
-	year := now.Year()
-	if now.Before(time.Date(year, time.January, 4, 0, 0, 0, 0, time.UTC)) {
-		year--
-	}
+	// Her credits are of the workload's year, completed on 3 January; her
+	// 3-year cycle began two years before.
+	year := workloadYear(time.Now())
 	registry := filepath.Join(b.dir, "registry.csv")
 	if err := os.WriteFile(registry, []byte("first_name,last_name,birth_date,npi\nSubject,Bench,1970-05-05,"+subjectNPI+"\n"), 0o644); err != nil {
 		return nil, err
@@ -164,7 +159,7 @@ func (b *benchRun) fillLedger(ctx context.Context, provider string, acts []cmex.
 			k := min(importBatch, n-held)
 			chs := make([]cmex.LearnerChange, k)
 			for j := range chs {
-				chs[j] = cmex.LearnerChange{Report: workloadReport(i+j, cmex.ProviderID(provider), acts, 2025), By: by, Source: "bench"}
+				chs[j] = cmex.LearnerChange{Report: workloadReport(i+j, cmex.ProviderID(provider), acts, workloadYear(time.Now())), By: by, Source: "bench"}
 			}
 			res, err := learners.ImportLearnerReports(ctx, chs)
 			if err != nil {

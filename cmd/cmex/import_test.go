@@ -253,10 +253,11 @@ func TestImportCSVAndRegistry(t *testing.T) {
 		t.Fatalf("registry again: %d %s", code, out)
 	}
 	records := filepath.Join(f.dir, "records.csv")
+	y := benchYear()
 	csvText := "credit_id,activity_id,completion_date,certification,points,first_name,last_name,birth_date,license_state,license_id\n" +
-		fmt.Sprintf("ccid:x.org:1,%d,2025-01-03,AMA PRA Category 1,1.5,Helen,Markman,1970-09-26,OH,44861\n", acts[0]) +
-		fmt.Sprintf("ccid:x.org:2,%d,2025-01-03,AMA PRA Category 1,lots,Helen,Markman,1970-09-26,OH,44861\n", acts[1]) +
-		"ccid:x.org:3,999999999,2025-01-03,AMA PRA Category 1,1,Helen,Markman,1970-09-26,OH,44861\n"
+		fmt.Sprintf("ccid:x.org:1,%d,%d-01-03,AMA PRA Category 1,1.5,Helen,Markman,1970-09-26,OH,44861\n", acts[0], y) +
+		fmt.Sprintf("ccid:x.org:2,%d,%d-01-03,AMA PRA Category 1,lots,Helen,Markman,1970-09-26,OH,44861\n", acts[1], y) +
+		fmt.Sprintf("ccid:x.org:3,999999999,%d-01-03,AMA PRA Category 1,1,Helen,Markman,1970-09-26,OH,44861\n", y)
 	os.WriteFile(records, []byte(csvText), 0o644)
 	report := filepath.Join(f.dir, "r.csv")
 	for i, want := range []string{"1 accepted, 0 already present, 2 rejected", "0 accepted, 1 already present, 2 rejected"} {
@@ -318,12 +319,12 @@ func TestExportRoundTrip(t *testing.T) {
 	if err := json.Unmarshal([]byte(one), &recs); code != 0 || err != nil || len(recs) != 1 || recs[0].CreditID != "ccid:bench.example.org:7" {
 		t.Fatalf("learner export: %d %v %s", code, err, one)
 	}
-	none, code := runCLI(t, nil, "", "export", "learners", "-db", f.db, "-to", "2024-12-31", "-format", "json")
+	none, code := runCLI(t, nil, "", "export", "learners", "-db", f.db, "-to", fmt.Sprintf("%d-12-31", benchYear()-1), "-format", "json")
 	if code != 0 || strings.TrimSpace(none) != "[]" {
 		t.Fatalf("export before the completions: %d %q", code, none)
 	}
 	acts, code := runCLI(t, nil, "", "export", "activities", "-db", f.db, "-provider", "1234567", "-format", "csv")
-	if code != 0 || strings.Count(acts, "\n") != 11 || !strings.Contains(acts, "bench-2025-0003") {
+	if code != 0 || strings.Count(acts, "\n") != 11 || !strings.Contains(acts, fmt.Sprintf("bench-%d-0003", benchYear())) {
 		t.Fatalf("activities export: %d %s", code, acts)
 	}
 	if out, code := runCLI(t, nil, "", "export", "transcript", "-db", f.db); code != 2 || !strings.Contains(out, "-person") {
@@ -347,4 +348,55 @@ func TestBenchCommand(t *testing.T) {
 			t.Errorf("bench output lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// TestReadmeImportExample runs the README's batch import example as
+// written, against a database with the sandbox's fixtures.
+func TestReadmeImportExample(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "example, with the sandbox's provider:\n\n```sh\n")
+	block, _, ok2 := strings.Cut(after, "```")
+	if !ok || !ok2 {
+		t.Fatal("README lost the import example (\"example, with the sandbox's provider:\" and its sh block)")
+	}
+	dir := t.TempDir()
+	env := []string{"CMEX_DB=sqlite:" + filepath.Join(dir, "cmex.db")}
+	s := startServer(t, env, "-sandbox") // creates the sandbox's provider
+	s.stop()
+	var outs []string
+	for _, line := range strings.Split(strings.TrimSpace(block), "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		args := strings.Fields(line)
+		if len(args) == 0 || args[0] != "cmex" {
+			t.Fatalf("README import example: %q is not a cmex command", line)
+		}
+		cmd := exec.Command(bin, args[1:]...)
+		cmd.Dir, cmd.Env = dir, append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", line, err, out)
+		}
+		outs = append(outs, string(out))
+	}
+	if len(outs) != 5 || !strings.Contains(outs[1], "10 accepted") || !strings.Contains(outs[3], "1000 accepted") ||
+		!strings.Contains(outs[4], "0 accepted, 1000 already present") {
+		t.Errorf("README import example printed:\n%s", strings.Join(outs, "\n"))
+	}
+	report, err := os.ReadFile(filepath.Join(dir, "report.csv"))
+	if err != nil || strings.Count(string(report), ",accepted,") != 1000 {
+		t.Errorf("report.csv: %d accepted rows, %v", strings.Count(string(report), ",accepted,"), err)
+	}
+}
+
+// benchYear is the year cmex bench generate writes by default: this year,
+// or last year before 4 January.
+func benchYear() int {
+	now := time.Now()
+	if now.Before(time.Date(now.Year(), time.January, 4, 0, 0, 0, 0, time.UTC)) {
+		return now.Year() - 1
+	}
+	return now.Year()
 }

@@ -13,6 +13,17 @@ import (
 // like the seed's, and learner files of any size whose every record the
 // rules accept in passthrough mode.
 
+// workloadYear is the year of synthetic activities and completions: this
+// year, whose records PARS still takes (a past year's may be past the
+// boards' reporting deadline), or last year in the first days of January,
+// before this year's completion date (3 January) has come.
+func workloadYear(now time.Time) int {
+	if now.Before(time.Date(now.Year(), time.January, 4, 0, 0, 0, 0, time.UTC)) {
+		return now.Year() - 1
+	}
+	return now.Year()
+}
+
 // workloadActivity is the n-th synthetic activity of a year: a live
 // course offering 2 AMA PRA Category 1 credits.
 func workloadActivity(n, year int) *cmex.Activity {
