@@ -47,8 +47,12 @@ func Open(ctx context.Context, url string) (*sqlstore.DB, error) {
 		cfg.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	}
 	sqldb := stdlib.OpenDB(*cfg)
-	sqldb.SetMaxOpenConns(20)
-	sqldb.SetMaxIdleConns(10)
+	// Idle connections are kept up to the limit: one closed when more than
+	// a few were idle must be opened again under the next burst, and each
+	// opening forks a PostgreSQL backend (under 64 concurrent clients the
+	// default churn spent most of the machine in the kernel).
+	sqldb.SetMaxOpenConns(maxConns)
+	sqldb.SetMaxIdleConns(maxConns)
 	if err := sqldb.PingContext(ctx); err != nil {
 		sqldb.Close()
 		return nil, fmt.Errorf("open postgres: %w", err)
@@ -60,6 +64,9 @@ func Open(ctx context.Context, url string) (*sqlstore.DB, error) {
 	}
 	return db, nil
 }
+
+// maxConns bounds each replica's connections to the database.
+const maxConns = 20
 
 // Dialect is PostgreSQL's sqlstore.Dialect.
 type Dialect struct{}
