@@ -32,6 +32,19 @@ type fastParser struct {
 	// ns is the namespace scope: bindings pushed by each open element,
 	// looked up from the end.
 	ns []nsBinding
+	// slab holds nodes not yet handed out: a document's nodes are
+	// allocated a few dozen at a time rather than one by one.
+	slab []node
+}
+
+// newNode returns a zero node from the slab.
+func (p *fastParser) newNode() *node {
+	if len(p.slab) == 0 {
+		p.slab = make([]node, 32)
+	}
+	n := &p.slab[0]
+	p.slab = p.slab[1:]
+	return n
 }
 
 type nsBinding struct{ prefix, uri string }
@@ -228,7 +241,7 @@ func (p *fastParser) startTag(b []byte) (n *node, rawName []byte, length int, em
 		attrs = append(attrs, rawAttr{an, b[i+1 : i+1+end]})
 		i += 1 + end + 1
 	}
-	n = &node{}
+	n = p.newNode()
 	if len(attrs) > 0 {
 		n.attrs = make([]xml.Attr, len(attrs))
 	}

@@ -69,7 +69,7 @@ func decodeLearnerTree(root *node, mode Mode) (*decodedLearner, *failure) {
 		f.problem.Line = line
 		return nil, f
 	}
-	r := &lrReader{mode: mode, rep: &cmex.LearnerReport{}, lines: map[string]int{}}
+	r := &lrReader{mode: mode, rep: &cmex.LearnerReport{}, lines: make(map[string]int, 32)}
 	r.document(root)
 	r.activityReport(reports[0])
 	return &decodedLearner{report: r.rep, problems: r.ps, lines: r.lines, line: reports[0].line}, nil
