@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"sync"
 
@@ -23,6 +24,13 @@ type groupCommit struct {
 	mu      sync.Mutex
 	queue   []*groupCall
 	running bool
+
+	// conn is the committer's own connection, kept between groups so that
+	// its page cache stays warm; connMu guards it against the database
+	// closing. closing is registered with the database once.
+	connMu  sync.Mutex
+	conn    *sql.Conn
+	closing sync.Once
 }
 
 type groupCall struct {
@@ -79,11 +87,24 @@ func (s *LearnerService) commitGroup(ctx context.Context, batch []*groupCall) {
 		chs[i] = c.ch
 	}
 	var results []cmex.LearnerImportResult
-	err := s.db.inTx(ctx, func(tx conn) error {
+	g := &s.group
+	g.closing.Do(func() {
+		s.db.OnClose(func() {
+			g.connMu.Lock()
+			defer g.connMu.Unlock()
+			if g.conn != nil {
+				_ = g.conn.Close()
+				g.conn = nil
+			}
+		})
+	})
+	g.connMu.Lock()
+	err := s.db.inTxOn(ctx, &g.conn, func(tx conn) error {
 		var err error
 		results, err = s.saveBatch(ctx, tx, chs, false)
 		return err
 	})
+	g.connMu.Unlock()
 	if err == nil {
 		for i, c := range batch {
 			c.res = results[i]

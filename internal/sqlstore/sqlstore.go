@@ -66,6 +66,7 @@ type DB struct {
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt // prepared once, for bulk writes
 
+	closeMu sync.Mutex
 	onClose []func()
 
 	// activities are decoded activity documents, by id and revision.
@@ -81,14 +82,21 @@ func New(db *sql.DB, d Dialect) *DB {
 
 // OnClose registers f to run when the database closes, before its
 // connections do: an engine's background work stops there.
-func (db *DB) OnClose(f func()) { db.onClose = append(db.onClose, f) }
+func (db *DB) OnClose(f func()) {
+	db.closeMu.Lock()
+	defer db.closeMu.Unlock()
+	db.onClose = append(db.onClose, f)
+}
 
 // Close closes the database.
 func (db *DB) Close() error {
-	for _, f := range db.onClose {
+	db.closeMu.Lock()
+	fs := db.onClose
+	db.onClose = nil
+	db.closeMu.Unlock()
+	for _, f := range fs {
 		f()
 	}
-	db.onClose = nil
 	return db.sql.Close()
 }
 
@@ -167,9 +175,32 @@ func (db *DB) read() conn { return conn{db: db, q: db.sql} }
 
 // inTx runs fn in a transaction and commits it if fn returns nil. The
 // transaction is rolled back on any error, including a panic in fn.
-func (db *DB) inTx(ctx context.Context, fn func(tx conn) error) (err error) {
+func (db *DB) inTx(ctx context.Context, fn func(tx conn) error) error {
+	return db.inTxOn(ctx, nil, fn)
+}
+
+// inTxOn is inTx on a connection kept between calls in *kept, when kept
+// is not nil: taken from the pool the first time, and again after a
+// transaction on it failed. One writer that keeps its connection keeps
+// that connection's page cache warm (SQLite's cache is a connection's own);
+// the caller makes sure the calls do not overlap.
+func (db *DB) inTxOn(ctx context.Context, kept **sql.Conn, fn func(tx conn) error) (err error) {
 	var raw *sql.Conn
-	if _, ok := db.dialect.(Copier); ok {
+	switch _, copier := db.dialect.(Copier); {
+	case kept != nil:
+		if *kept == nil {
+			if *kept, err = db.sql.Conn(ctx); err != nil {
+				return fmt.Errorf("begin: %w", err)
+			}
+		}
+		raw = *kept
+		defer func() {
+			if err != nil { // the connection may be what failed
+				_ = raw.Close()
+				*kept = nil
+			}
+		}()
+	case copier:
 		if raw, err = db.sql.Conn(ctx); err != nil {
 			return fmt.Errorf("begin: %w", err)
 		}
