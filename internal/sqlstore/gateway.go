@@ -61,18 +61,28 @@ func (s *GatewayService) CreateAccount(ctx context.Context, a *cmex.Account, pas
 	if err != nil {
 		return err
 	}
-	a.CreatedAt = s.db.now()
-	err = s.db.read().queryRow(ctx, `INSERT INTO gateway_accounts
-		(username, username_key, password_hash, given_name, family_name, email, address, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		a.Username, usernameKey(a.Username), hash, a.GivenName, a.FamilyName, a.Email, string(addr), a.CreatedAt).Scan(&a.ID)
-	if s.db.dialect.IsUniqueViolation(err) {
-		return cmex.Errorf(cmex.ECONFLICT, "the username %s is taken", a.Username)
-	}
-	if err != nil {
-		return fmt.Errorf("create account: %w", err)
-	}
-	return nil
+	return s.db.inTx(ctx, func(tx conn) error {
+		// One namespace for every portal sign-in: a staff username is taken.
+		var n int
+		if err := tx.queryRow(ctx, `SELECT count(*) FROM staff_accounts WHERE username_key = ?`, usernameKey(a.Username)).Scan(&n); err != nil {
+			return fmt.Errorf("create account: %w", err)
+		}
+		if n > 0 {
+			return cmex.Errorf(cmex.ECONFLICT, "the username %s is taken", a.Username)
+		}
+		a.CreatedAt = s.db.now()
+		err := tx.queryRow(ctx, `INSERT INTO gateway_accounts
+			(username, username_key, password_hash, given_name, family_name, email, address, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			a.Username, usernameKey(a.Username), hash, a.GivenName, a.FamilyName, a.Email, string(addr), a.CreatedAt).Scan(&a.ID)
+		if s.db.dialect.IsUniqueViolation(err) {
+			return cmex.Errorf(cmex.ECONFLICT, "the username %s is taken", a.Username)
+		}
+		if err != nil {
+			return fmt.Errorf("create account: %w", err)
+		}
+		return nil
+	})
 }
 
 // AuthenticateAccount implements cmex.GatewayService.
