@@ -460,6 +460,29 @@ func TestCLIAdministration(t *testing.T) {
 		t.Errorf("user list: %s", out)
 	}
 
+	// Portal staff accounts: the provider's, and an administrator.
+	if out, code := runCLI(t, env, "a long staff password\n", "staff", "add", "-username", "olga", "-name", "Olga Staff", "-role", "provider-staff", "-provider", "12345"); code != 0 || strings.Contains(out, "a long staff") {
+		t.Errorf("staff add: %d %s", code, out)
+	}
+	if out, code := runCLI(t, env, "a long admin password\n", "staff", "add", "-username", "root", "-name", "Rita Root", "-role", "admin"); code != 0 {
+		t.Errorf("staff add admin: %d %s", code, out)
+	}
+	for _, bad := range [][]string{
+		{"-username", "x", "-name", "X", "-role", "provider-staff"},                          // no provider
+		{"-username", "y", "-name", "Y", "-role", "admin", "-provider", "12345"},             // an admin of nothing
+		{"-username", "OLGA", "-name", "Z", "-role", "provider-admin", "-provider", "12345"}, // taken
+	} {
+		if out, code := runCLI(t, env, "a long staff password\n", append([]string{"staff", "add"}, bad...)...); code != 1 {
+			t.Errorf("staff add %v: %d %s", bad, code, out)
+		}
+	}
+	if out, code := runCLI(t, env, "", "staff", "add", "-username", "w", "-name", "W", "-role", "physician"); code != 2 {
+		t.Errorf("staff add with a physician's role: %d %s", code, out)
+	}
+	if out, _ := runCLI(t, env, "", "staff", "list"); strings.Count(out, "\n") != 3 || !strings.Contains(out, "olga") || !strings.Contains(out, "provider 12345") || !strings.Contains(out, "root") {
+		t.Errorf("staff list: %s", out)
+	}
+
 	// The new user works against the server started on the same database.
 	s := startServer(t, env)
 	lake := creds{"12345", "lms@lakeside.example", "correct horse battery"}
