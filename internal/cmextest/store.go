@@ -24,6 +24,7 @@ type Store struct {
 	Gateway       *sqlstore.GatewayService
 	Plans         *sqlstore.PlanService
 	Deliveries    *sqlstore.DeliveryService
+	Portal        *sqlstore.PortalService
 }
 
 // SecretKey is the server key of the stores NewStore makes.
@@ -62,6 +63,7 @@ func NewStore(tb testing.TB, now time.Time) *Store {
 		Gateway:       sqlstore.NewGatewayService(db),
 		Plans:         sqlstore.NewPlanService(db),
 		Deliveries:    sqlstore.NewDeliveryService(db),
+		Portal:        sqlstore.NewPortalService(db),
 	}
 	for _, p := range []struct {
 		id         cmex.ProviderID

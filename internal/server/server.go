@@ -19,6 +19,7 @@ import (
 	"github.com/cmexhub/cmex/internal/api"
 	"github.com/cmexhub/cmex/internal/cmegateway"
 	"github.com/cmexhub/cmex/internal/pars"
+	"github.com/cmexhub/cmex/internal/portal"
 	"github.com/cmexhub/cmex/internal/processsync"
 )
 
@@ -39,6 +40,8 @@ type Config struct {
 	// ProcessSync serves LearningBuilder's Process Synchronization
 	// (GetRoleData) and its WSDL.
 	ProcessSync *processsync.Handler
+	// Portal serves the web portal at /.
+	Portal *portal.Handler
 }
 
 // Server is cmex's HTTP surface.
@@ -73,6 +76,9 @@ func (s *Server) routes() *http.ServeMux {
 	}
 	if s.cfg.ProcessSync != nil {
 		s.cfg.ProcessSync.Register(mux)
+	}
+	if s.cfg.Portal != nil {
+		s.cfg.Portal.Register(mux)
 	}
 	return mux
 }

@@ -1,0 +1,240 @@
+// Package portal serves cmex's web portal at /: server-rendered pages
+// (html/template, templates and static files embedded, no build step,
+// usable without JavaScript) for physicians and for the staff of providers
+// and societies. It owns sign-in and sessions: a session cookie holds a
+// random token, of which the store keeps only a hash; every form is
+// protected against cross-origin posts; sign-in attempts are throttled by
+// username and by client address.
+package portal
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cmexhub/cmex"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// pages are the parsed templates, one set per page, each with the layout.
+var pages = func() map[string]*template.Template {
+	names, err := fs.Glob(templateFiles, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	out := map[string]*template.Template{}
+	for _, n := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if base == "layout" {
+			continue
+		}
+		out[base] = template.Must(template.New("layout.html").ParseFS(templateFiles, "templates/layout.html", n))
+	}
+	return out
+}()
+
+// SessionCookie is the name of the portal's session cookie.
+const SessionCookie = "cmex_session"
+
+// DefaultSessionTTL is how long a session lasts from sign-in.
+const DefaultSessionTTL = 12 * time.Hour
+
+// Handler serves the portal.
+type Handler struct {
+	Portal cmex.PortalService
+	Logger *slog.Logger
+	// SessionTTL is how long a session lasts; DefaultSessionTTL if zero.
+	SessionTTL time.Duration
+	// Now is the clock of sign-in throttling; time.Now if nil.
+	Now func() time.Time
+
+	byUser, byAddr *throttle
+}
+
+// Sign-in throttling: a username may be tried 5 times at once and then
+// once every 12 seconds; a client address 20 times, then once every 3
+// seconds. Guessing a password at 5 a minute is hopeless against the
+// minimum password length, and a person who mistypes is not held up.
+const (
+	userBurst, userEvery = 5, 12 * time.Second
+	addrBurst, addrEvery = 20, 3 * time.Second
+)
+
+// Register adds the portal's routes to mux, every one behind protection
+// against cross-origin form posts.
+func (h *Handler) Register(mux *http.ServeMux) {
+	now := h.Now
+	if now == nil {
+		now = time.Now
+	}
+	h.byUser = newThrottle(userEvery, userBurst, now)
+	h.byAddr = newThrottle(addrEvery, addrBurst, now)
+	csrf := http.NewCrossOriginProtection()
+	route := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, csrf.Handler(f)) }
+	route("GET /{$}", h.home)
+	route("GET /signin", h.signInForm)
+	route("POST /signin", h.signIn)
+	route("POST /signout", h.signOut)
+	static, err := fs.Sub(staticFiles, "static")
+	if err != nil {
+		panic(err)
+	}
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+}
+
+func (h *Handler) ttl() time.Duration {
+	if h.SessionTTL > 0 {
+		return h.SessionTTL
+	}
+	return DefaultSessionTTL
+}
+
+// view is what every page template is given.
+type view struct {
+	Title string
+	User  *cmex.PortalUser
+	// Error is the page's problem, shown at its top.
+	Error string
+	// Username is what was typed in the sign-in form.
+	Username string
+}
+
+// render writes page with status; a template failure is logged and
+// answered 500 without its detail.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
+	var b bytes.Buffer
+	if err := pages[page].Execute(&b, v); err != nil {
+		h.Logger.ErrorContext(r.Context(), "portal: render", "page", page, "err", err)
+		http.Error(w, "The page could not be shown.", http.StatusInternalServerError)
+		return
+	}
+	setPageHeaders(w)
+	w.WriteHeader(status)
+	_, _ = w.Write(b.Bytes())
+}
+
+// setPageHeaders keeps pages out of caches and frames, and lets them load
+// only cmex's own styles and images.
+func setPageHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+}
+
+// session returns the request's live session, or nil.
+func (h *Handler) session(r *http.Request) *cmex.Session {
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || c.Value == "" {
+		return nil
+	}
+	s, err := h.Portal.Session(r.Context(), c.Value)
+	if err != nil {
+		if cmex.ErrorCode(err) != cmex.EUNAUTHORIZED {
+			h.Logger.ErrorContext(r.Context(), "portal: session", "err", err)
+		}
+		return nil
+	}
+	return s
+}
+
+func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
+	s := h.session(r)
+	if s == nil {
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return
+	}
+	h.render(w, r, http.StatusOK, "home", view{Title: "Your cmex", User: &s.User})
+}
+
+func (h *Handler) signInForm(w http.ResponseWriter, r *http.Request) {
+	if s := h.session(r); s != nil {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	h.render(w, r, http.StatusOK, "signin", view{Title: "Sign in"})
+}
+
+// maxForm bounds a sign-in form's body.
+const maxForm = 16 << 10
+
+func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		h.render(w, r, http.StatusBadRequest, "signin", view{Title: "Sign in", Error: "The form could not be read; please try again."})
+		return
+	}
+	username := strings.TrimSpace(r.PostForm.Get("username"))
+	password := r.PostForm.Get("password")
+	v := view{Title: "Sign in", Username: username}
+	if username == "" || password == "" {
+		v.Error = "Enter your username and your password."
+		h.render(w, r, http.StatusBadRequest, "signin", v)
+		return
+	}
+	if !h.byAddr.allow(clientAddr(r)) || !h.byUser.allow(strings.ToLower(username)) {
+		h.Logger.WarnContext(r.Context(), "portal: sign-in throttled", "addr", clientAddr(r))
+		v.Error = "Too many attempts to sign in. Wait a minute, then try again."
+		w.Header().Set("Retry-After", "60")
+		h.render(w, r, http.StatusTooManyRequests, "signin", v)
+		return
+	}
+	s, err := h.Portal.SignIn(r.Context(), username, password, h.ttl())
+	if cmex.ErrorCode(err) == cmex.EUNAUTHORIZED {
+		v.Error = "That username and password do not match an account."
+		h.render(w, r, http.StatusUnauthorized, "signin", v)
+		return
+	}
+	if err != nil {
+		h.Logger.ErrorContext(r.Context(), "portal: sign in", "err", err)
+		v.Error = "Signing in failed on our side; please try again."
+		h.render(w, r, http.StatusServiceUnavailable, "signin", v)
+		return
+	}
+	http.SetCookie(w, sessionCookie(r, s.Token, int(s.ExpiresAt.Sub(s.CreatedAt).Seconds())))
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+		if err := h.Portal.SignOut(r.Context(), c.Value); err != nil {
+			h.Logger.ErrorContext(r.Context(), "portal: sign out", "err", err)
+		}
+	}
+	http.SetCookie(w, sessionCookie(r, "", -1))
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}
+
+// sessionCookie is the session cookie: not readable by scripts, not sent
+// with cross-site subrequests or posts, only over TLS when the request
+// came over TLS, and kept for maxAge seconds (a negative maxAge deletes
+// it). Max-Age rather than Expires: a browser whose clock is wrong keeps
+// it as long.
+func sessionCookie(r *http.Request, token string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name: SessionCookie, Value: token, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil,
+	}
+}
+
+// clientAddr is the client's IP address, without its port.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

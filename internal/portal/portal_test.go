@@ -1,0 +1,240 @@
+package portal_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cmexhub/cmex"
+	"github.com/cmexhub/cmex/internal/cmextest"
+	"github.com/cmexhub/cmex/internal/portal"
+)
+
+type env struct {
+	srv   *httptest.Server
+	store *cmextest.Store
+	now   time.Time
+}
+
+// newEnv serves the portal over a store with Jane ACCME's account and a
+// staff account of provider 1234567.
+func newEnv(t *testing.T, tls bool) *env {
+	t.Helper()
+	store := cmextest.NewStore(t, time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC))
+	ctx := context.Background()
+	if err := store.Gateway.CreateAccount(ctx, &cmex.Account{Username: "jane.accme", GivenName: "Jane", FamilyName: "ACCME"}, "jane's long password"); err != nil {
+		t.Fatal(err)
+	}
+	org, err := store.Organizations.FindOrganizationByProviderID(ctx, cmextest.ProviderA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Portal.CreateStaff(ctx, &cmex.Staff{Username: "olga", Name: "Olga <Staff>", Role: cmex.RoleProviderStaff, Organization: org.ID}, "olga's long password"); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{store: store, now: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)}
+	h := &portal.Handler{Portal: store.Portal, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return e.now }}
+	mux := http.NewServeMux()
+	h.Register(mux)
+	if tls {
+		e.srv = httptest.NewTLSServer(mux)
+	} else {
+		e.srv = httptest.NewServer(mux)
+	}
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// client is a browser: it keeps cookies and does not follow redirects.
+func (e *env) client(t *testing.T) *http.Client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.srv.Client()
+	c.Jar = jar
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return c
+}
+
+type page struct {
+	status   int
+	body     string
+	location string
+	header   http.Header
+}
+
+func do(t *testing.T, c *http.Client, req *http.Request) page {
+	t.Helper()
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return page{resp.StatusCode, string(b), resp.Header.Get("Location"), resp.Header}
+}
+
+func (e *env) get(t *testing.T, c *http.Client, path string) page {
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
+	return do(t, c, req)
+}
+
+// post sends a form as a browser on the portal's own page does.
+func (e *env) post(t *testing.T, c *http.Client, path string, form url.Values) page {
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", e.srv.URL)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	return do(t, c, req)
+}
+
+func signInForm(user, password string) url.Values {
+	return url.Values{"username": {user}, "password": {password}}
+}
+
+func TestSignInAndOut(t *testing.T) {
+	e := newEnv(t, false)
+	c := e.client(t)
+	if p := e.get(t, c, "/"); p.status != http.StatusSeeOther || p.location != "/signin" {
+		t.Fatalf("home before signing in: %d %q", p.status, p.location)
+	}
+	p := e.get(t, c, "/signin")
+	if p.status != 200 || !strings.Contains(p.body, `<label for="username">`) || !strings.Contains(p.body, `<label for="password">`) ||
+		!strings.Contains(p.body, `action="/signin"`) {
+		t.Fatalf("sign-in page: %d %s", p.status, p.body)
+	}
+	if csp := p.header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || p.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("page headers: %v", p.header)
+	}
+
+	// A wrong password: the form again, with the username kept, the
+	// password not, and no session.
+	p = e.post(t, c, "/signin", signInForm("jane.accme", "not her password"))
+	if p.status != http.StatusUnauthorized || !strings.Contains(p.body, "do not match an account") ||
+		!strings.Contains(p.body, `value="jane.accme"`) || strings.Contains(p.body, "not her password") {
+		t.Fatalf("wrong password: %d %s", p.status, p.body)
+	}
+	if p := e.post(t, c, "/signin", signInForm("", "")); p.status != http.StatusBadRequest || !strings.Contains(p.body, "Enter your username") {
+		t.Errorf("empty form: %d %s", p.status, p.body)
+	}
+
+	p = e.post(t, c, "/signin", signInForm("Jane.ACCME", "jane's long password"))
+	if p.status != http.StatusSeeOther || p.location != "/" {
+		t.Fatalf("sign in: %d %q %s", p.status, p.location, p.body)
+	}
+	cookie := p.header.Get("Set-Cookie")
+	for _, want := range []string{portal.SessionCookie + "=", "HttpOnly", "SameSite=Lax", "Path=/"} {
+		if !strings.Contains(cookie, want) {
+			t.Errorf("session cookie %q lacks %s", cookie, want)
+		}
+	}
+	if strings.Contains(cookie, "Secure") {
+		t.Errorf("session cookie over plain HTTP is Secure, and would never come back: %q", cookie)
+	}
+	p = e.get(t, c, "/")
+	if p.status != 200 || !strings.Contains(p.body, "Welcome, Jane ACCME") || !strings.Contains(p.body, "(physician)") {
+		t.Fatalf("home: %d %s", p.status, p.body)
+	}
+	if p := e.get(t, c, "/signin"); p.status != http.StatusSeeOther || p.location != "/" {
+		t.Errorf("sign-in page when signed in: %d %q", p.status, p.location)
+	}
+
+	p = e.post(t, c, "/signout", nil)
+	if p.status != http.StatusSeeOther || p.location != "/signin" {
+		t.Fatalf("sign out: %d %q", p.status, p.location)
+	}
+	if p := e.get(t, c, "/"); p.status != http.StatusSeeOther {
+		t.Errorf("home after signing out: %d", p.status)
+	}
+}
+
+// Staff sign in on the same form; their data is escaped wherever shown.
+func TestStaffSignInEscapes(t *testing.T) {
+	e := newEnv(t, false)
+	c := e.client(t)
+	if p := e.post(t, c, "/signin", signInForm("olga", "olga's long password")); p.status != http.StatusSeeOther {
+		t.Fatalf("sign in: %d %s", p.status, p.body)
+	}
+	p := e.get(t, c, "/")
+	if p.status != 200 || !strings.Contains(p.body, "Olga &lt;Staff&gt;") || strings.Contains(p.body, "<Staff>") || !strings.Contains(p.body, "provider-staff") {
+		t.Fatalf("home: %d %s", p.status, p.body)
+	}
+	p = e.post(t, e.client(t), "/signin", signInForm(`"><script>alert(1)</script>`, "x"))
+	if strings.Contains(p.body, "<script>alert") || !strings.Contains(p.body, "&lt;script&gt;") {
+		t.Errorf("a typed username is not escaped: %s", p.body)
+	}
+}
+
+// A form posted from another site is refused, signed in or not.
+func TestCrossOriginPostRefused(t *testing.T) {
+	e := newEnv(t, false)
+	c := e.client(t)
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/signin", strings.NewReader(signInForm("jane.accme", "jane's long password").Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if p := do(t, c, req); p.status != http.StatusForbidden || p.header.Get("Set-Cookie") != "" {
+		t.Fatalf("cross-site sign-in: %d %v", p.status, p.header)
+	}
+	e.post(t, c, "/signin", signInForm("jane.accme", "jane's long password"))
+	req, _ = http.NewRequest(http.MethodPost, e.srv.URL+"/signout", nil)
+	req.Header.Set("Origin", "https://evil.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if p := do(t, c, req); p.status != http.StatusForbidden {
+		t.Fatalf("cross-site sign-out: %d", p.status)
+	}
+	if p := e.get(t, c, "/"); p.status != 200 {
+		t.Errorf("the cross-site post ended the session: %d", p.status)
+	}
+}
+
+// After five wrong passwords a username waits; its owner's right password
+// is refused too until then, and another username is not held up.
+func TestSignInThrottled(t *testing.T) {
+	e := newEnv(t, false)
+	c := e.client(t)
+	for i := range 5 {
+		if p := e.post(t, c, "/signin", signInForm("jane.accme", "guess")); p.status != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: %d", i+1, p.status)
+		}
+	}
+	p := e.post(t, c, "/signin", signInForm("jane.accme", "jane's long password"))
+	if p.status != http.StatusTooManyRequests || !strings.Contains(p.body, "Too many attempts") || p.header.Get("Retry-After") == "" || p.header.Get("Set-Cookie") != "" {
+		t.Fatalf("sixth attempt: %d %s", p.status, p.body)
+	}
+	if p := e.post(t, c, "/signin", signInForm("olga", "olga's long password")); p.status != http.StatusSeeOther {
+		t.Errorf("another username: %d", p.status)
+	}
+	e.now = e.now.Add(time.Minute)
+	if p := e.post(t, e.client(t), "/signin", signInForm("jane.accme", "jane's long password")); p.status != http.StatusSeeOther {
+		t.Errorf("a minute later: %d %s", p.status, p.body)
+	}
+}
+
+// Over TLS the session cookie is Secure.
+func TestSecureCookieOverTLS(t *testing.T) {
+	e := newEnv(t, true)
+	p := e.post(t, e.client(t), "/signin", signInForm("jane.accme", "jane's long password"))
+	if p.status != http.StatusSeeOther || !strings.Contains(p.header.Get("Set-Cookie"), "Secure") {
+		t.Fatalf("sign in over TLS: %d %q", p.status, p.header.Get("Set-Cookie"))
+	}
+}
+
+func TestStaticFiles(t *testing.T) {
+	e := newEnv(t, false)
+	p := e.get(t, e.client(t), "/static/portal.css")
+	if p.status != 200 || !strings.Contains(p.body, ".card") {
+		t.Fatalf("portal.css: %d", p.status)
+	}
+	if p := e.get(t, e.client(t), "/static/../templates/layout.html"); p.status == 200 && strings.Contains(p.body, "{{") {
+		t.Errorf("templates are served as static files")
+	}
+}
