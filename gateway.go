@@ -325,3 +325,63 @@ func (c *CEU) Key() string {
 	}
 	return b.String()
 }
+
+// TranscriptFilter selects part of a transcript. Zero fields select
+// everything.
+type TranscriptFilter struct {
+	// From and To bound the credits' dates, inclusive.
+	From, To Date
+	// Type keeps only details of this type: DetailCME or DetailMOC.
+	Type string
+	// Board keeps only the MOC details of this board (MOCCategory).
+	Board string
+}
+
+// IsZero reports whether f selects everything.
+func (f TranscriptFilter) IsZero() bool { return f == TranscriptFilter{} }
+
+// Filter returns the transcript with only the credits and details f
+// selects, and its totals over them. A credit none of whose details f
+// selects is left out; the sources are kept as they are.
+func (t *Transcript) Filter(f TranscriptFilter) *Transcript {
+	out := *t
+	out.Credits = []TranscriptCredit{}
+	for _, c := range t.Credits {
+		if (!f.From.IsZero() && c.Date.Before(f.From)) || (!f.To.IsZero() && c.Date.After(f.To)) {
+			continue
+		}
+		if f.Type != "" || f.Board != "" {
+			var details []CEUDetail
+			for _, d := range c.Details {
+				if f.Type != "" && !strings.EqualFold(d.Type, f.Type) {
+					continue
+				}
+				if f.Board != "" && (d.Type != DetailMOC || !strings.EqualFold(d.Category, MOCCategory(f.Board))) {
+					continue
+				}
+				details = append(details, d)
+			}
+			if len(details) == 0 {
+				continue
+			}
+			c.Details = details
+		}
+		out.Credits = append(out.Credits, c)
+	}
+	out.Totals = totals(out.Credits)
+	return &out
+}
+
+// Boards returns the boards whose MOC credit the transcript holds, sorted.
+func (t *Transcript) Boards() []string {
+	var out []string
+	for _, c := range t.Credits {
+		for _, d := range c.Details {
+			if b, ok := strings.CutSuffix(d.Category, " MOC"); ok && d.Type == DetailMOC && !slices.Contains(out, b) {
+				out = append(out, b)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}

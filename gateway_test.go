@@ -115,3 +115,36 @@ func FuzzCEUKeyNormalization(f *testing.F) {
 		}
 	})
 }
+
+func TestTranscriptFilter(t *testing.T) {
+	credits := append(seedCredits(), cmex.CEU{Sponsor: "AAA Test Organization", Title: "Internal Medicine Update", Date: cmex.MustParseDate("2026-01-03"),
+		Details: []cmex.CEUDetail{
+			{Type: cmex.DetailCME, Credits: 200, Category: cmex.CategoryAMA1},
+			{Type: cmex.DetailMOC, Focus: []string{"Medical Knowledge"}, Credits: 150, Category: cmex.MOCCategory("ABIM")},
+			{Type: cmex.DetailMOC, Focus: []string{"Patient Safety"}, Credits: 50, Category: cmex.MOCCategory("ABP")},
+		}})
+	tr := cmex.BuildTranscript(cmex.Account{Username: "ned"}, time.Now(), []cmex.SourceResult{{TranscriptSource: cmex.TranscriptSource{Society: "EXAMPLE", Status: cmex.SourceOK},
+		Customer: &cmex.Customer{ID: "01234567", CEUs: credits}}}, nil)
+	if got := tr.Boards(); len(got) != 2 || got[0] != "ABIM" || got[1] != "ABP" {
+		t.Errorf("boards = %v", got)
+	}
+	if f := tr.Filter(cmex.TranscriptFilter{}); len(f.Credits) != 3 || f.Totals.Category1 != tr.Totals.Category1 {
+		t.Errorf("no filter: %d credits, %v", len(f.Credits), f.Totals)
+	}
+	f := tr.Filter(cmex.TranscriptFilter{From: cmex.MustParseDate("2003-01-01"), To: cmex.MustParseDate("2003-12-31")})
+	if len(f.Credits) != 1 || f.Credits[0].Title != "PET Imaging Conference -- June 2003" || f.Totals.Category1 != 1325 {
+		t.Errorf("2003: %+v, totals %+v", f.Credits, f.Totals)
+	}
+	f = tr.Filter(cmex.TranscriptFilter{Type: cmex.DetailMOC, Board: "ABIM"})
+	if len(f.Credits) != 1 || len(f.Credits[0].Details) != 1 || f.Totals.Category1 != 0 ||
+		len(f.Totals.MOC) != 1 || f.Totals.MOC[0].Credits != 150 || f.Totals.MOC[0].Competency != "Medical Knowledge" {
+		t.Errorf("ABIM MOC: %+v, totals %+v", f.Credits, f.Totals)
+	}
+	f = tr.Filter(cmex.TranscriptFilter{Type: cmex.DetailCME})
+	if len(f.Credits) != 2 || f.Totals.Category1Subspecialty != 1625 || len(f.Totals.MOC) != 0 {
+		t.Errorf("CME only: %d credits, totals %+v", len(f.Credits), f.Totals)
+	}
+	if len(tr.Credits[2].Details) != 3 {
+		t.Error("filtering changed the transcript it filtered")
+	}
+}
