@@ -39,10 +39,17 @@ var pages = func() map[string]*template.Template {
 		if base == "layout" {
 			continue
 		}
-		out[base] = template.Must(template.New("layout.html").ParseFS(templateFiles, "templates/layout.html", n))
+		out[base] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", n))
 	}
 	return out
 }()
+
+// funcs are the helpers templates use.
+var funcs = template.FuncMap{
+	// when shows an instant as a day and a time in UTC.
+	"when": func(t time.Time) string { return t.UTC().Format("2 January 2006, 15:04 UTC") },
+	"join": strings.Join,
+}
 
 // SessionCookie is the name of the portal's session cookie.
 const SessionCookie = "cmex_session"
@@ -53,7 +60,9 @@ const DefaultSessionTTL = 12 * time.Hour
 // Handler serves the portal.
 type Handler struct {
 	Portal cmex.PortalService
-	Logger *slog.Logger
+	// Transcripts gathers a physician's credits from every source.
+	Transcripts cmex.TranscriptService
+	Logger      *slog.Logger
 	// SessionTTL is how long a session lasts; DefaultSessionTTL if zero.
 	SessionTTL time.Duration
 	// Now is the clock of sign-in throttling; time.Now if nil.
@@ -86,6 +95,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	route("GET /signin", h.signInForm)
 	route("POST /signin", h.signIn)
 	route("POST /signout", h.signOut)
+	route("GET /transcript", h.transcript)
 	static, err := fs.Sub(staticFiles, "static")
 	if err != nil {
 		panic(err)
@@ -108,6 +118,13 @@ type view struct {
 	Error string
 	// Username is what was typed in the sign-in form.
 	Username string
+	// Fields are what was typed in a form, by field name; FieldErrors the
+	// problems with them, shown next to each.
+	Fields, FieldErrors map[string]string
+	// Transcript is a physician's transcript as filtered; Boards the boards
+	// of the whole transcript, for its filter.
+	Transcript *cmex.Transcript
+	Boards     []string
 }
 
 // render writes page with status; a template failure is logged and
@@ -158,6 +175,24 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.render(w, r, http.StatusOK, "home", view{Title: "Your cmex", User: &s.User})
+}
+
+// signedIn returns the session of a user holding one of roles, having
+// answered the request itself otherwise: the sign-in page for nobody, a
+// refusal for another role.
+func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, roles ...cmex.PortalRole) *cmex.Session {
+	s := h.session(r)
+	if s == nil {
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return nil
+	}
+	for _, role := range roles {
+		if s.User.Role == role {
+			return s
+		}
+	}
+	h.render(w, r, http.StatusForbidden, "forbidden", view{Title: "Not for this account", User: &s.User})
+	return nil
 }
 
 func (h *Handler) signInForm(w http.ResponseWriter, r *http.Request) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cmexhub/cmex"
+	"github.com/cmexhub/cmex/internal/cmegateway"
 	"github.com/cmexhub/cmex/internal/cmextest"
 	"github.com/cmexhub/cmex/internal/portal"
 )
@@ -40,7 +41,9 @@ func newEnv(t *testing.T, tls bool) *env {
 		t.Fatal(err)
 	}
 	e := &env{store: store, now: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)}
-	h := &portal.Handler{Portal: store.Portal, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return e.now }}
+	gw := cmegateway.New(store.Societies, store.Gateway, slog.New(slog.DiscardHandler))
+	gw.Now = store.Clock.Now
+	h := &portal.Handler{Portal: store.Portal, Transcripts: gw, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return e.now }}
 	mux := http.NewServeMux()
 	h.Register(mux)
 	if tls {
@@ -236,5 +239,77 @@ func TestStaticFiles(t *testing.T) {
 	}
 	if p := e.get(t, e.client(t), "/static/../templates/layout.html"); p.status == 200 && strings.Contains(p.body, "{{") {
 		t.Errorf("templates are served as static files")
+	}
+}
+
+// bindJane binds Jane's account to the seed's society EXAMPLE (Ned
+// Baker's two credits) and to a remote society that does not answer.
+func (e *env) bindJane(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	ex, _, err := cmegateway.LoadExample(ctx, e.store.Societies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jane, err := e.store.Gateway.AccountByUsername(ctx, "jane.accme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusBadGateway) }))
+	t.Cleanup(down.Close)
+	acr := &cmex.Society{Code: "ACR", Name: "American College of Radiology", Kind: cmex.SocietyRemote, BindingURL: down.URL + "/b", OrderURL: down.URL + "/o"}
+	if err := e.store.Societies.CreateSociety(ctx, acr); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []cmex.Binding{{AccountID: jane.ID, SocietyID: ex.ID, MemberID: cmegateway.ExampleMemberID}, {AccountID: jane.ID, SocietyID: acr.ID, MemberID: "A-1"}} {
+		if err := e.store.Gateway.SaveBinding(ctx, &b); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestTranscriptPage(t *testing.T) {
+	e := newEnv(t, false)
+	e.bindJane(t)
+	c := e.client(t)
+	if p := e.get(t, c, "/transcript"); p.status != http.StatusSeeOther || p.location != "/signin" {
+		t.Fatalf("transcript before signing in: %d %q", p.status, p.location)
+	}
+	e.post(t, c, "/signin", signInForm("jane.accme", "jane's long password"))
+	p := e.get(t, c, "/transcript")
+	for _, want := range []string{
+		"Symposium on Radiology of the Pneumoconioses", "PET Imaging Conference -- June 2003", // the seed's credits
+		"Total Overall Category 1 Credits</dt><dd>30.25", "Total Category 1 Subspecialties Credits</dt><dd>16.25", // its totals
+		"American College of Radiology</strong> (ACR), member A-1:", "could not be reached", // the society that failed
+		`<label for="from">`, `<label for="board">`,
+	} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("transcript lacks %q", want)
+		}
+	}
+	if p.status != 200 || t.Failed() {
+		t.Fatalf("transcript: %d\n%s", p.status, p.body)
+	}
+
+	p = e.get(t, c, "/transcript?from=2003-01-01&to=2003-12-31&type=CME")
+	if p.status != 200 || strings.Contains(p.body, "Pneumoconioses") || !strings.Contains(p.body, "PET Imaging Conference") ||
+		!strings.Contains(p.body, "Total Overall Category 1 Credits</dt><dd>13.25") || !strings.Contains(p.body, `value="2003-01-01"`) {
+		t.Errorf("filtered transcript: %d\n%s", p.status, p.body)
+	}
+	// A bad date is shown beside its field, with what was typed kept.
+	p = e.get(t, c, "/transcript?from=2003-13-45&type=CME")
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, `id="from-error"`) || !strings.Contains(p.body, "Enter a date as YYYY-MM-DD") ||
+		!strings.Contains(p.body, `value="2003-13-45"`) || !strings.Contains(p.body, `<option value="CME" selected>`) {
+		t.Errorf("bad date: %d\n%s", p.status, p.body)
+	}
+	if p := e.get(t, c, "/transcript?board=%3Cscript%3E"); strings.Contains(p.body, "<script>") {
+		t.Error("a board from the query is not escaped")
+	}
+
+	// Staff have no transcript.
+	staff := e.client(t)
+	e.post(t, staff, "/signin", signInForm("olga", "olga's long password"))
+	if p := e.get(t, staff, "/transcript"); p.status != http.StatusForbidden || !strings.Contains(p.body, "not open to provider-staff") {
+		t.Errorf("staff on the transcript: %d %s", p.status, p.body)
 	}
 }
