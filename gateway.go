@@ -83,6 +83,9 @@ type GatewayService interface {
 	BindingByMember(ctx context.Context, society SocietyID, memberID string) (*Binding, error)
 	// DeleteBinding removes an account's binding to a society, or ENOTFOUND.
 	DeleteBinding(ctx context.Context, account AccountID, society SocietyID) error
+	// AccountPersons returns the registry persons an account reaches: those
+	// linked to the members of local societies it is bound to, by id.
+	AccountPersons(ctx context.Context, account AccountID) ([]PersonID, error)
 
 	// AddSelfCredit stores a self-attested credit and sets its ID.
 	AddSelfCredit(ctx context.Context, c *SelfCredit) error

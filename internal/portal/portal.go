@@ -49,6 +49,21 @@ var funcs = template.FuncMap{
 	// when shows an instant as a day and a time in UTC.
 	"when": func(t time.Time) string { return t.UTC().Format("2 January 2006, 15:04 UTC") },
 	"join": strings.Join,
+	// daysLeft is how many days remain until end, counting today.
+	"daysLeft": func(today, end cmex.Date) int {
+		if end.IsZero() || end.Before(today) {
+			return 0
+		}
+		utc := func(d cmex.Date) time.Time { return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, time.UTC) }
+		return int(utc(end).Sub(utc(today)).Hours()/24) + 1
+	},
+	// percent is 100·part/whole, at most 100.
+	"percent": func(part, whole cmex.Points) int {
+		if whole <= 0 {
+			return 100
+		}
+		return int(min(100, 100*int64(part)/int64(whole)))
+	},
 }
 
 // SessionCookie is the name of the portal's session cookie.
@@ -62,7 +77,11 @@ type Handler struct {
 	Portal cmex.PortalService
 	// Transcripts gathers a physician's credits from every source.
 	Transcripts cmex.TranscriptService
-	Logger      *slog.Logger
+	// Accounts finds the registry persons a physician's account reaches;
+	// Plans their roles, plans and credits, for her progress.
+	Accounts cmex.GatewayService
+	Plans    cmex.PlanService
+	Logger   *slog.Logger
 	// SessionTTL is how long a session lasts; DefaultSessionTTL if zero.
 	SessionTTL time.Duration
 	// Now is the clock of sign-in throttling; time.Now if nil.
@@ -96,6 +115,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	route("POST /signin", h.signIn)
 	route("POST /signout", h.signOut)
 	route("GET /transcript", h.transcript)
+	route("GET /progress", h.progress)
 	static, err := fs.Sub(staticFiles, "static")
 	if err != nil {
 		panic(err)
@@ -125,6 +145,10 @@ type view struct {
 	// of the whole transcript, for its filter.
 	Transcript *cmex.Transcript
 	Boards     []string
+	// Progress is where a physician stands in each role and plan; Today the
+	// date it was judged on.
+	Progress []cmex.RoleProgress
+	Today    cmex.Date
 }
 
 // render writes page with status; a template failure is logged and

@@ -43,7 +43,8 @@ func newEnv(t *testing.T, tls bool) *env {
 	e := &env{store: store, now: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)}
 	gw := cmegateway.New(store.Societies, store.Gateway, slog.New(slog.DiscardHandler))
 	gw.Now = store.Clock.Now
-	h := &portal.Handler{Portal: store.Portal, Transcripts: gw, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return e.now }}
+	h := &portal.Handler{Portal: store.Portal, Transcripts: gw, Accounts: store.Gateway, Plans: store.Plans,
+		Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return e.now }}
 	mux := http.NewServeMux()
 	h.Register(mux)
 	if tls {
@@ -311,5 +312,68 @@ func TestTranscriptPage(t *testing.T) {
 	e.post(t, staff, "/signin", signInForm("olga", "olga's long password"))
 	if p := e.get(t, staff, "/transcript"); p.status != http.StatusForbidden || !strings.Contains(p.body, "not open to provider-staff") {
 		t.Errorf("staff on the transcript: %d %s", p.status, p.body)
+	}
+}
+
+// TestProgressPage: Jane's account reaches her registry record through her
+// membership of a local society; she is a Practitioner under a 2026 plan
+// of 10 units, and has entered one self-attested credit of 2.
+func TestProgressPage(t *testing.T) {
+	e := newEnv(t, false)
+	ctx := context.Background()
+	c := e.client(t)
+	e.post(t, c, "/signin", signInForm("jane.accme", "jane's long password"))
+	if p := e.get(t, c, "/progress"); p.status != 200 || !strings.Contains(p.body, "No credential role is recorded for you") {
+		t.Fatalf("progress with no role: %d %s", p.status, p.body)
+	}
+
+	if _, err := e.store.Persons.ImportPersons(ctx, []*cmex.Person{cmextest.Jane()}); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := e.store.Plans.PersonsByIdentifier(ctx, "999902")
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("Jane in the registry: %v, %v", ids, err)
+	}
+	person := ids[0]
+	soc := &cmex.Society{Code: "SOC", Name: "Sandbox Society", Kind: cmex.SocietyLocal}
+	if err := e.store.Societies.CreateSociety(ctx, soc); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.Societies.AddMember(ctx, &cmex.Member{SocietyID: soc.ID, MemberID: "J-1", Username: "jane", GivenName: "Jane", FamilyName: "ACCME", PersonID: person}, "pw"); err != nil {
+		t.Fatal(err)
+	}
+	jane, _ := e.store.Gateway.AccountByUsername(ctx, "jane.accme")
+	if err := e.store.Gateway.SaveBinding(ctx, &cmex.Binding{AccountID: jane.ID, SocietyID: soc.ID, MemberID: "J-1"}); err != nil {
+		t.Fatal(err)
+	}
+	plans := &cmex.Plans{Views: cmex.DefaultViews(), Roles: []cmex.RoleDefinition{{Role: "Practitioner", LearningPlans: []cmex.PlanDefinition{{
+		Type: cmex.PlanMaintenance, Name: "Maintenance 2026", MinimumUnits: 1000,
+		Cycle:      cmex.CycleDefinition{Start: cmex.MustParseDate("2026-01-01"), End: cmex.MustParseDate("2026-12-31")},
+		TaskGroups: []cmex.TaskGroupDefinition{{Name: "AMA <Category 1>", RequiredUnits: 1000, Filter: cmex.CreditFilter{Certifications: []string{cmex.CreditAMA}}}},
+	}}}}}
+	if err := e.store.Plans.LoadPlans(ctx, plans); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.Plans.SaveRoleInstance(ctx, &cmex.RoleInstance{PersonID: person, Role: "Practitioner", Label: "Internal Medicine", IsGranted: true,
+		BeginDate: cmex.MustParseDate("2026-01-01")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.Gateway.AddSelfCredit(ctx, &cmex.SelfCredit{AccountID: jane.ID, CEU: cmex.CEU{Title: "Journal reading", Date: cmex.MustParseDate("2026-05-01"),
+		Details: []cmex.CEUDetail{{Type: cmex.DetailCME, Credits: 200, Category: cmex.CategoryAMA1}}}}); err != nil {
+		t.Fatal(err)
+	}
+	p := e.get(t, c, "/progress")
+	for _, want := range []string{
+		"Practitioner: Internal Medicine", "Maintenance 2026", "2026-01-01 to 2026-12-31",
+		"60 days left", // 2 November to 31 December, both counted
+		"Granted 0.00 of 10.00 required (2.00 requested)", `<progress id="plan-`, `value="0"`,
+		"AMA &lt;Category 1&gt;", "Granted 0.00, requested 2.00, required 10.00",
+	} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("progress lacks %q", want)
+		}
+	}
+	if p.status != 200 || t.Failed() {
+		t.Fatalf("progress: %d\n%s", p.status, p.body)
 	}
 }

@@ -205,6 +205,21 @@ func (s *GatewayService) Bindings(ctx context.Context, account cmex.AccountID) (
 	return out, rows.Err()
 }
 
+// AccountPersons implements cmex.GatewayService.
+func (s *GatewayService) AccountPersons(ctx context.Context, account cmex.AccountID) ([]cmex.PersonID, error) {
+	ids, err := scanColumn[int64](s.db.read().query(ctx, `SELECT DISTINCT m.person_id FROM gateway_bindings b
+		JOIN society_members m ON m.society_id = b.society_id AND m.member_id = b.member_id
+		WHERE b.account_id = ? AND m.person_id IS NOT NULL ORDER BY m.person_id`, account))
+	if err != nil {
+		return nil, fmt.Errorf("account's persons: %w", err)
+	}
+	out := make([]cmex.PersonID, len(ids))
+	for i, id := range ids {
+		out[i] = cmex.PersonID(id)
+	}
+	return out, nil
+}
+
 // BindingByMember implements cmex.GatewayService.
 func (s *GatewayService) BindingByMember(ctx context.Context, society cmex.SocietyID, memberID string) (*cmex.Binding, error) {
 	b, err := scanBinding(s.db.read().queryRow(ctx, `SELECT `+bindingColumns+` FROM gateway_bindings b JOIN societies s ON s.id = b.society_id

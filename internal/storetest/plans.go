@@ -138,8 +138,14 @@ func testPersonCredits(t *testing.T, open Opener) {
 	if err := gateway.CreateAccount(ctx, acc, "pw"); err != nil {
 		t.Fatal(err)
 	}
+	if ps, err := gateway.AccountPersons(ctx, acc.ID); err != nil || len(ps) != 0 {
+		t.Errorf("persons of an account bound nowhere: %v, %v", ps, err)
+	}
 	if err := gateway.SaveBinding(ctx, &cmex.Binding{AccountID: acc.ID, SocietyID: soc.ID, MemberID: "J-1"}); err != nil {
 		t.Fatal(err)
+	}
+	if ps, err := gateway.AccountPersons(ctx, acc.ID); err != nil || len(ps) != 1 || ps[0] != jane {
+		t.Errorf("persons of Jane's account = %v, %v; want [%d]", ps, err, jane)
 	}
 	if err := gateway.AddSelfCredit(ctx, &cmex.SelfCredit{AccountID: acc.ID, CEU: oneCEU("Reading", "2025-07-01", 150)}); err != nil {
 		t.Fatal(err)
