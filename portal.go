@@ -97,9 +97,15 @@ type PortalService interface {
 	CreateStaff(ctx context.Context, s *Staff, password string) error
 	// ListStaff returns every staff account, by username.
 	ListStaff(ctx context.Context) ([]*Staff, error)
-	// SignIn checks a login against staff accounts and physicians'
-	// accounts and starts a session of ttl; a wrong login is
-	// EUNAUTHORIZED, whichever part was wrong.
+	// StaffByUsername returns a staff account, or ENOTFOUND.
+	StaffByUsername(ctx context.Context, username string) (*Staff, error)
+	// SetStaffPassword replaces a staff account's password and ends its
+	// sessions, or is ENOTFOUND.
+	SetStaffPassword(ctx context.Context, id StaffID, password string) error
+	// Authenticate checks a login against staff accounts and physicians'
+	// accounts; a wrong login is EUNAUTHORIZED, whichever part was wrong.
+	Authenticate(ctx context.Context, username, password string) (*PortalUser, error)
+	// SignIn authenticates a login and starts a session of ttl.
 	SignIn(ctx context.Context, username, password string, ttl time.Duration) (*Session, error)
 	// Session returns the live session of token, or EUNAUTHORIZED.
 	Session(ctx context.Context, token string) (*Session, error)

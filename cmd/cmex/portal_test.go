@@ -1,11 +1,14 @@
 package main_test
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -52,5 +55,81 @@ func TestPortalSignIn(t *testing.T) {
 	s.stop()
 	if strings.Contains(s.logs.String(), "a long staff password") {
 		t.Error("the log holds the password")
+	}
+}
+
+// TestSandboxPortal signs in to the sandbox's portal as Jane ACCME, whose
+// account reaches her registry record, after a provider reported her
+// completion through PARS, and as the sandbox provider's staff.
+func TestSandboxPortal(t *testing.T) {
+	example := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("../../examples", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	env := []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "cmex.db")}
+	s := startServer(t, env, "-sandbox")
+	raw := s.postRaw(savePath, example("save-moc-activity.xml"))
+	m := regexp.MustCompile(`entry&quot;&gt;([0-9]{9})`).FindStringSubmatch(raw)
+	if m == nil {
+		s.stop()
+		t.Fatalf("save-moc-activity.xml: no activity id in %.300s", raw)
+	}
+	if r := s.post(saveLearnerPath, bytes.ReplaceAll(example("save-learner.xml"), []byte("ACTIVITY_ID"), []byte(m[1]))); r.StatusCode != "Accepted" {
+		s.stop()
+		t.Fatalf("save-learner.xml: %+v", r)
+	}
+	page := func(c *http.Client, path string) (int, string) {
+		resp, err := c.Get(s.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	signIn := func(user, password string) *http.Client {
+		jar, _ := cookiejar.New(nil)
+		c := &http.Client{Jar: jar}
+		req, _ := http.NewRequest(http.MethodPost, s.base+"/signin", strings.NewReader(url.Values{"username": {user}, "password": {password}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", s.base)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return c
+	}
+	jane := signIn("jane.accme", "sandbox")
+	code, body := page(jane, "/transcript")
+	code2, progress := page(jane, "/progress")
+	staff := signIn("aaa.staff", "sandbox")
+	code3, home := page(staff, "/")
+	code4, _ := page(staff, "/progress")
+	s.stop()
+	if code != 200 || !strings.Contains(body, "Example Society</strong> (EXAMPLE), member J-0001") || !strings.Contains(body, "Internal Medicine Update 2026") {
+		t.Errorf("Jane's transcript: %d\n%s", code, body)
+	}
+	if code2 != 200 || !strings.Contains(progress, "Practitioner: Internal Medicine") || !strings.Contains(progress, "days left") {
+		t.Errorf("Jane's progress: %d\n%s", code2, progress)
+	}
+	if code3 != 200 || !strings.Contains(home, "Welcome, AAA Staff") || code4 != http.StatusForbidden {
+		t.Errorf("staff: home %d, progress %d\n%s", code3, code4, home)
+	}
+
+	// Starting again changes nothing; a new sandbox password re-keys both.
+	s = startServer(t, env, "-sandbox", "-sandbox-password", "another sandbox password")
+	c := signIn("jane.accme", "another sandbox password")
+	code, _ = page(c, "/progress")
+	c = signIn("aaa.staff", "another sandbox password")
+	code2, _ = page(c, "/")
+	c = signIn("aaa.staff", "sandbox")
+	_, old := page(c, "/")
+	s.stop()
+	if code != 200 || code2 != 200 || !strings.Contains(old, `action="/signin"`) {
+		t.Errorf("after re-keying: Jane %d, staff %d; with the old password, / shows:\n%s", code, code2, old)
 	}
 }

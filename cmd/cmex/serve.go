@@ -119,6 +119,9 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			if err := loadSandboxPlans(ctx, plans, logger); err != nil {
 				return fmt.Errorf("sandbox: %w", err)
 			}
+			if err := loadSandboxPortal(ctx, societies, accounts, plans, orgs, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
+				return fmt.Errorf("sandbox: %w", err)
+			}
 			board := &boardsim.Board{Learners: learners, Logger: logger, Delay: *boardDelay, Reject: sandboxReject}
 			go board.Run(ctx)
 		}

@@ -113,8 +113,45 @@ func (s *PortalService) ListStaff(ctx context.Context) ([]*cmex.Staff, error) {
 	return out, rows.Err()
 }
 
-// SignIn implements cmex.PortalService.
-func (s *PortalService) SignIn(ctx context.Context, username, password string, ttl time.Duration) (*cmex.Session, error) {
+// StaffByUsername implements cmex.PortalService.
+func (s *PortalService) StaffByUsername(ctx context.Context, username string) (*cmex.Staff, error) {
+	st, err := scanStaff(s.db.read().queryRow(ctx, `SELECT `+staffColumns+` FROM staff_accounts WHERE username_key = ?`, usernameKey(username)))
+	if isNoRows(err) {
+		return nil, cmex.Errorf(cmex.ENOTFOUND, "no staff account %s", username)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("staff account: %w", err)
+	}
+	return st, nil
+}
+
+// SetStaffPassword implements cmex.PortalService.
+func (s *PortalService) SetStaffPassword(ctx context.Context, id cmex.StaffID, password string) error {
+	if err := checkPassword(password); err != nil {
+		return err
+	}
+	hash, err := s.db.Hasher.Hash(password)
+	if err != nil {
+		return fmt.Errorf("set staff password: %w", err)
+	}
+	return s.db.inTx(ctx, func(tx conn) error {
+		res, err := tx.exec(ctx, `UPDATE staff_accounts SET password_hash = ? WHERE id = ?`, hash, id)
+		if err != nil {
+			return fmt.Errorf("set staff password: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return cmex.Errorf(cmex.ENOTFOUND, "no staff account %d", id)
+		}
+		// Whoever knew the old password is signed out.
+		if _, err := tx.exec(ctx, `DELETE FROM portal_sessions WHERE staff_id = ?`, id); err != nil {
+			return fmt.Errorf("set staff password: %w", err)
+		}
+		return nil
+	})
+}
+
+// Authenticate implements cmex.PortalService.
+func (s *PortalService) Authenticate(ctx context.Context, username, password string) (*cmex.PortalUser, error) {
 	var user cmex.PortalUser
 	var hash string
 	st, err := scanStaff(withExtra{s.db.read().queryRow(ctx,
@@ -132,6 +169,16 @@ func (s *PortalService) SignIn(ctx context.Context, username, password string, t
 	if err := s.db.checkLogin("sign in", err, hash, password); err != nil {
 		return nil, err
 	}
+	return &user, nil
+}
+
+// SignIn implements cmex.PortalService.
+func (s *PortalService) SignIn(ctx context.Context, username, password string, ttl time.Duration) (*cmex.Session, error) {
+	u, err := s.Authenticate(ctx, username, password)
+	if err != nil {
+		return nil, err
+	}
+	user := *u
 	token, err := newSessionToken()
 	if err != nil {
 		return nil, err

@@ -160,8 +160,32 @@ func testPortalSessions(t *testing.T, open Opener) {
 	if err := ps.SignOut(ctx, "unknown"); err != nil {
 		t.Errorf("signing out an unknown token: %v", err)
 	}
+	// A new password ends the account's sessions.
+	so, err = ps.SignIn(ctx, "olga", "olga's long password", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ps.StaffByUsername(ctx, "OLGA"); err != nil || got.ID != staff.ID {
+		t.Fatalf("staff by username = %+v, %v", got, err)
+	}
+	if _, err := ps.StaffByUsername(ctx, "nobody"); cmex.ErrorCode(err) != cmex.ENOTFOUND {
+		t.Errorf("unknown staff: %v", err)
+	}
+	if err := ps.SetStaffPassword(ctx, staff.ID, "olga's new long password"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ps.Session(ctx, so.Token); cmex.ErrorCode(err) != cmex.EUNAUTHORIZED {
+		t.Errorf("session after a new password: %v", err)
+	}
+	if _, err := ps.SignIn(ctx, "olga", "olga's long password", time.Hour); cmex.ErrorCode(err) != cmex.EUNAUTHORIZED {
+		t.Errorf("the old password still works: %v", err)
+	}
+	if err := ps.SetStaffPassword(ctx, 9999, "a long password"); cmex.ErrorCode(err) != cmex.ENOTFOUND {
+		t.Errorf("password of an unknown account: %v", err)
+	}
 	// A new sign-in sweeps expired sessions away.
-	if _, err := ps.SignIn(ctx, "olga", "olga's long password", time.Hour); err != nil {
+	e.clock.Advance(2 * time.Hour)
+	if _, err := ps.SignIn(ctx, "olga", "olga's new long password", time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.db.SQL().QueryRow(`SELECT count(*) FROM portal_sessions`).Scan(&n); err != nil || n != 1 {
