@@ -1,0 +1,181 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromium returns the path of a Chromium to drive, or skips the test
+// saying why. CI installs Debian's chromium.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CMEX_TEST_BROWSER_REQUIRED") != "" {
+		t.Fatal("no chromium on PATH, and CMEX_TEST_BROWSER_REQUIRED is set")
+	}
+	t.Skip("browser test skipped: no chromium on PATH (apt-get install chromium)")
+	return ""
+}
+
+// browser starts a headless Chromium and returns a context driving one tab.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)), chromedp.NoSandbox, chromedp.Flag("headless", "new"),
+		chromedp.WindowSize(1280, 900))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// screenshot saves the page as PNG under CMEX_SCREENSHOTS, when it is set:
+// go test ./cmd/cmex -run Browser with CMEX_SCREENSHOTS=$PWD/docs/screenshots
+// refreshes the README's pictures.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	dir := os.Getenv("CMEX_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	var png []byte
+	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBrowserPhysician drives a real browser through the sandbox portal as
+// Jane ACCME: sign in, her transcript with the credit a provider reported
+// through PARS, a filter, her progress bars, sign out; and checks the
+// pages at a phone's 320 px width.
+func TestBrowserPhysician(t *testing.T) {
+	ctx := browser(t)
+	env := []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "cmex.db")}
+	s := startServer(t, env, "-sandbox")
+	defer s.stop()
+	example := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("../../examples", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	raw := s.postRaw(savePath, example("save-moc-activity.xml"))
+	m := regexp.MustCompile(`entry&quot;&gt;([0-9]{9})`).FindStringSubmatch(raw)
+	if m == nil {
+		t.Fatalf("save-moc-activity.xml: no activity id in %.300s", raw)
+	}
+	if r := s.post(saveLearnerPath, bytes.ReplaceAll(example("save-learner.xml"), []byte("ACTIVITY_ID"), []byte(m[1]))); r.StatusCode != "Accepted" {
+		t.Fatalf("save-learner.xml: %+v", r)
+	}
+
+	var heading, body string
+	err := chromedp.Run(ctx,
+		chromedp.Navigate(s.base+"/"),
+		chromedp.WaitVisible(`#username`, chromedp.ByID),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "signin")
+	err = chromedp.Run(ctx,
+		chromedp.SendKeys(`#username`, "jane.accme", chromedp.ByID),
+		chromedp.SendKeys(`#password`, "sandbox", chromedp.ByID),
+		chromedp.Submit(`#password`, chromedp.ByID),
+		chromedp.WaitVisible(`form[action="/signout"]`, chromedp.ByQuery), // on every page once signed in
+		chromedp.Text(`h1`, &heading, chromedp.ByQuery),
+	)
+	if err != nil || heading != "Welcome, Jane ACCME" {
+		t.Fatalf("after signing in: %q, %v", heading, err)
+	}
+
+	err = chromedp.Run(ctx,
+		chromedp.Click(`a[href="/transcript"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#credits-h`, chromedp.ByID),
+		chromedp.Text(`main`, &body, chromedp.ByQuery),
+	)
+	if err != nil || !strings.Contains(body, "Internal Medicine Update 2026") || !strings.Contains(body, "Total Overall Category 1 Credits") {
+		t.Fatalf("transcript: %v\n%s", err, body)
+	}
+	screenshot(t, ctx, "transcript")
+	// Filter to MOC credits: the AMA credit leaves the totals.
+	err = chromedp.Run(ctx,
+		chromedp.SetValue(`#type`, "MOC", chromedp.ByID),
+		chromedp.Click(`form.filters button`, chromedp.ByQuery),
+		chromedp.WaitReady(`#type option[value="MOC"][selected]`, chromedp.ByQuery), // the answer's form, as filtered
+		chromedp.Text(`.totals`, &body, chromedp.ByQuery),
+	)
+	if err != nil || !strings.Contains(body, "Total Overall Category 1 Credits\n0.00") && !strings.Contains(body, "Total Overall Category 1 Credits 0.00") {
+		t.Errorf("MOC only: %v\n%q", err, body)
+	}
+
+	var bars int
+	err = chromedp.Run(ctx,
+		chromedp.Click(`a[href="/progress"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`progress`, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelectorAll("progress").length`, &bars),
+		chromedp.Text(`main`, &body, chromedp.ByQuery),
+	)
+	if err != nil || bars < 2 || !strings.Contains(body, "Practitioner: Internal Medicine") || !strings.Contains(body, "days left") {
+		t.Fatalf("progress: %d bars, %v\n%s", bars, err, body)
+	}
+	screenshot(t, ctx, "progress")
+
+	// At 320 px nothing is wider than the screen but the credits table,
+	// which scrolls in its own box.
+	var overflow bool
+	for _, path := range []string{"/transcript", "/progress"} {
+		err = chromedp.Run(ctx,
+			chromedp.EmulateViewport(320, 640),
+			chromedp.Navigate(s.base+path),
+			chromedp.WaitVisible(`h1`, chromedp.ByQuery),
+			chromedp.Evaluate(`document.documentElement.scrollWidth > document.documentElement.clientWidth`, &overflow),
+		)
+		if err != nil || overflow {
+			var wide []string
+			_ = chromedp.Run(ctx, chromedp.Evaluate(`[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth && !e.closest(".table-wrap")).map(e => e.tagName + "." + e.className + " " + Math.round(e.getBoundingClientRect().right)).slice(0, 8)`, &wide))
+			t.Errorf("%s at 320 px: wider than the screen (%v): %v", path, err, wide)
+		}
+	}
+
+	// Keyboard: the first Tab reaches the skip link.
+	var focused string
+	err = chromedp.Run(ctx,
+		chromedp.EmulateViewport(1280, 900),
+		chromedp.Navigate(s.base+"/progress"),
+		chromedp.WaitVisible(`h1`, chromedp.ByQuery),
+		chromedp.KeyEvent("\t"),
+		chromedp.Evaluate(`document.activeElement.textContent`, &focused),
+	)
+	if err != nil || focused != "Skip to the content" {
+		t.Errorf("first Tab focuses %q (%v), want the skip link", focused, err)
+	}
+
+	err = chromedp.Run(ctx,
+		chromedp.Click(`form[action="/signout"] button`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#username`, chromedp.ByID),
+		chromedp.Navigate(s.base+"/transcript"),
+		chromedp.WaitVisible(`#username`, chromedp.ByID),
+	)
+	if err != nil {
+		t.Errorf("after signing out, the transcript should ask to sign in: %v", err)
+	}
+}
