@@ -155,7 +155,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 				Societies: societies, Accounts: accounts, Transcripts: gateway, Plans: plans, Deliveries: deliveries, Now: time.Now,
 				Logger: logger, MaxBody: min(*maxBody, api.DefaultMaxBody),
 			},
-			Portal: &portal.Handler{Portal: sqlstore.NewPortalService(db), Transcripts: gateway, Accounts: accounts, Plans: plans, Logger: logger, Now: time.Now},
+			Portal: &portal.Handler{Portal: sqlstore.NewPortalService(db), Transcripts: gateway, Accounts: accounts, Plans: plans, Societies: societies, Logger: logger, Now: time.Now},
 			ProcessSync: &processsync.Handler{
 				Plans: plans, Persons: persons, Key: psKey, Window: *psWindow, Now: time.Now,
 				Logger: logger, MaxBody: processsync.DefaultMaxBody,

@@ -81,7 +81,9 @@ type Handler struct {
 	// Plans their roles, plans and credits, for her progress.
 	Accounts cmex.GatewayService
 	Plans    cmex.PlanService
-	Logger   *slog.Logger
+	// Societies lists the societies a physician may bind her account to.
+	Societies cmex.SocietyService
+	Logger    *slog.Logger
 	// SessionTTL is how long a session lasts; DefaultSessionTTL if zero.
 	SessionTTL time.Duration
 	// Now is the clock of sign-in throttling; time.Now if nil.
@@ -116,6 +118,9 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	route("POST /signout", h.signOut)
 	route("GET /transcript", h.transcript)
 	route("GET /progress", h.progress)
+	route("GET /societies", h.societies)
+	route("POST /societies/bind", h.bind)
+	route("POST /societies/unbind", h.unbind)
 	static, err := fs.Sub(staticFiles, "static")
 	if err != nil {
 		panic(err)
@@ -149,6 +154,11 @@ type view struct {
 	// date it was judged on.
 	Progress []cmex.RoleProgress
 	Today    cmex.Date
+	// Bindings are the societies a physician's account is bound to;
+	// Societies those she may bind to; Notice what was just done.
+	Bindings  []*cmex.Binding
+	Societies []*cmex.Society
+	Notice    string
 }
 
 // render writes page with status; a template failure is logged and

@@ -43,7 +43,7 @@ func newEnv(t *testing.T, tls bool) *env {
 	e := &env{store: store, now: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)}
 	gw := cmegateway.New(store.Societies, store.Gateway, slog.New(slog.DiscardHandler))
 	gw.Now = store.Clock.Now
-	h := &portal.Handler{Portal: store.Portal, Transcripts: gw, Accounts: store.Gateway, Plans: store.Plans,
+	h := &portal.Handler{Portal: store.Portal, Transcripts: gw, Accounts: store.Gateway, Plans: store.Plans, Societies: store.Societies,
 		Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return e.now }}
 	mux := http.NewServeMux()
 	h.Register(mux)
@@ -375,5 +375,57 @@ func TestProgressPage(t *testing.T) {
 	}
 	if p.status != 200 || t.Failed() {
 		t.Fatalf("progress: %d\n%s", p.status, p.body)
+	}
+}
+
+func TestBindAndUnbind(t *testing.T) {
+	e := newEnv(t, false)
+	if _, _, err := cmegateway.LoadExample(context.Background(), e.store.Societies); err != nil {
+		t.Fatal(err)
+	}
+	c := e.client(t)
+	e.post(t, c, "/signin", signInForm("jane.accme", "jane's long password"))
+	p := e.get(t, c, "/societies")
+	if p.status != 200 || !strings.Contains(p.body, "not bound to any society yet") || !strings.Contains(p.body, `<option value="EXAMPLE"`) ||
+		!strings.Contains(p.body, `<label for="society-password">`) {
+		t.Fatalf("societies: %d %s", p.status, p.body)
+	}
+	// The society refuses a wrong password: its message beside the field,
+	// the username kept, the password not.
+	p = e.post(t, c, "/societies/bind", url.Values{"society": {"EXAMPLE"}, "username": {"NedBaker"}, "password": {"wrong-password-123"}})
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, `id="password-error"`) || !strings.Contains(p.body, "User record not found") ||
+		!strings.Contains(p.body, `value="NedBaker"`) || strings.Contains(p.body, "wrong-password-123") || !strings.Contains(p.body, `<option value="EXAMPLE" selected>`) {
+		t.Fatalf("wrong society password: %d %s", p.status, p.body)
+	}
+	if p := e.post(t, c, "/societies/bind", url.Values{"society": {""}, "username": {""}, "password": {""}}); p.status != http.StatusBadRequest ||
+		!strings.Contains(p.body, "Choose a society.") || !strings.Contains(p.body, "Enter your username at the society.") {
+		t.Errorf("empty bind form: %d %s", p.status, p.body)
+	}
+	p = e.post(t, c, "/societies/bind", url.Values{"society": {"EXAMPLE"}, "username": {"NedBaker"}, "password": {cmegateway.ExamplePassword}})
+	if p.status != http.StatusSeeOther || p.location != "/societies?done=bound" {
+		t.Fatalf("bind: %d %q %s", p.status, p.location, p.body)
+	}
+	p = e.get(t, c, p.location)
+	if !strings.Contains(p.body, "Your society account is bound") || !strings.Contains(p.body, "<strong>EXAMPLE</strong>, member 01234567") {
+		t.Fatalf("after binding: %s", p.body)
+	}
+	if p := e.get(t, c, "/transcript"); !strings.Contains(p.body, "Symposium on Radiology of the Pneumoconioses") {
+		t.Errorf("the bound society's credits are not on the transcript")
+	}
+	p = e.post(t, c, "/societies/unbind", url.Values{"society": {"EXAMPLE"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("unbind: %d %s", p.status, p.body)
+	}
+	if p := e.get(t, c, "/transcript"); strings.Contains(p.body, "Pneumoconioses") {
+		t.Errorf("the unbound society's credits are still on the transcript")
+	}
+	if p := e.post(t, c, "/societies/unbind", url.Values{"society": {"EXAMPLE"}}); p.status != http.StatusNotFound || !strings.Contains(p.body, "not bound to that society") {
+		t.Errorf("unbinding again: %d %s", p.status, p.body)
+	}
+	// Staff have no societies page.
+	staff := e.client(t)
+	e.post(t, staff, "/signin", signInForm("olga", "olga's long password"))
+	if p := e.post(t, staff, "/societies/bind", url.Values{"society": {"EXAMPLE"}, "username": {"NedBaker"}, "password": {cmegateway.ExamplePassword}}); p.status != http.StatusForbidden {
+		t.Errorf("staff binding: %d", p.status)
 	}
 }
