@@ -1,6 +1,7 @@
 package cmex
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"slices"
@@ -43,6 +44,56 @@ type SelfCredit struct {
 	AccountID AccountID `json:"-"`
 	CEU
 	CreatedAt time.Time `json:"createdAt"`
+	// Certificate is the file she keeps with it, if any; listings give
+	// its name, type and size, not its content.
+	Certificate *Certificate `json:"certificate,omitempty"`
+}
+
+// Certificate is a file kept with a self-attested credit: a PDF or an
+// image of the certificate of attendance.
+type Certificate struct {
+	Name        string `json:"name"`
+	ContentType string `json:"contentType"`
+	Size        int    `json:"size"`
+	Data        []byte `json:"-"`
+}
+
+// MaxCertificateBytes bounds a certificate file.
+const MaxCertificateBytes = 5 << 20
+
+// CertificateType returns the content type of a certificate file judged
+// by its first bytes, not by its name: application/pdf, image/png or
+// image/jpeg; any other file is refused.
+func CertificateType(data []byte) (string, bool) {
+	switch {
+	case bytes.HasPrefix(data, []byte("%PDF-")):
+		return "application/pdf", true
+	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")):
+		return "image/png", true
+	case bytes.HasPrefix(data, []byte("\xff\xd8\xff")):
+		return "image/jpeg", true
+	}
+	return "", false
+}
+
+// CheckCertificate reports what is wrong with a certificate, as EINVALID.
+func CheckCertificate(c *Certificate) error {
+	switch {
+	case len(c.Data) == 0:
+		return Errorf(EINVALID, "the certificate file is empty")
+	case len(c.Data) > MaxCertificateBytes:
+		return Errorf(EINVALID, "the certificate file is larger than %d MB", MaxCertificateBytes>>20)
+	}
+	t, ok := CertificateType(c.Data)
+	if !ok {
+		return Errorf(EINVALID, "the certificate must be a PDF, PNG or JPEG file")
+	}
+	c.ContentType, c.Size = t, len(c.Data)
+	c.Name = strings.TrimSpace(c.Name)
+	if c.Name == "" || len(c.Name) > 200 {
+		c.Name = "certificate"
+	}
+	return nil
 }
 
 // CachedOrder is the last ceu_order a society answered for a member.
@@ -87,11 +138,15 @@ type GatewayService interface {
 	// linked to the members of local societies it is bound to, by id.
 	AccountPersons(ctx context.Context, account AccountID) ([]PersonID, error)
 
-	// AddSelfCredit stores a self-attested credit and sets its ID.
+	// AddSelfCredit stores a self-attested credit, with its certificate when
+	// it has one (CheckCertificate), and sets its ID.
 	AddSelfCredit(ctx context.Context, c *SelfCredit) error
 	// SelfCredits returns an account's self-attested credits, by date.
 	SelfCredits(ctx context.Context, account AccountID) ([]*SelfCredit, error)
-	// DeleteSelfCredit removes one, or ENOTFOUND.
+	// SelfCreditCertificate returns the certificate kept with one of an
+	// account's self-attested credits, content included, or ENOTFOUND.
+	SelfCreditCertificate(ctx context.Context, account AccountID, id int64) (*Certificate, error)
+	// DeleteSelfCredit removes one, with its certificate, or ENOTFOUND.
 	DeleteSelfCredit(ctx context.Context, account AccountID, id int64) error
 
 	// CachedOrder returns the cached answer of a society for a member, or

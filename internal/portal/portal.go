@@ -121,6 +121,10 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	route("GET /societies", h.societies)
 	route("POST /societies/bind", h.bind)
 	route("POST /societies/unbind", h.unbind)
+	route("GET /self-credits", h.selfCredits)
+	route("POST /self-credits", h.addSelfCredit)
+	route("POST /self-credits/{id}/delete", h.deleteSelfCredit)
+	route("GET /self-credits/{id}/certificate", h.certificate)
 	static, err := fs.Sub(staticFiles, "static")
 	if err != nil {
 		panic(err)
@@ -159,6 +163,8 @@ type view struct {
 	Bindings  []*cmex.Binding
 	Societies []*cmex.Society
 	Notice    string
+	// SelfCredits are the credits a physician entered herself.
+	SelfCredits []*cmex.SelfCredit
 }
 
 // render writes page with status; a template failure is logged and

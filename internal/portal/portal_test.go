@@ -1,13 +1,16 @@
 package portal_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -62,10 +65,10 @@ func (e *env) client(t *testing.T) *http.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := e.srv.Client()
-	c.Jar = jar
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return c
+	// A client of its own (srv.Client returns one shared client), with the
+	// server's transport (which trusts its TLS certificate).
+	return &http.Client{Transport: e.srv.Client().Transport, Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 type page struct {
@@ -427,5 +430,95 @@ func TestBindAndUnbind(t *testing.T) {
 	e.post(t, staff, "/signin", signInForm("olga", "olga's long password"))
 	if p := e.post(t, staff, "/societies/bind", url.Values{"society": {"EXAMPLE"}, "username": {"NedBaker"}, "password": {cmegateway.ExamplePassword}}); p.status != http.StatusForbidden {
 		t.Errorf("staff binding: %d", p.status)
+	}
+}
+
+// postMultipart sends the self-attested credit form with a file.
+func (e *env) postMultipart(t *testing.T, c *http.Client, path string, fields map[string]string, fileName string, file []byte) page {
+	t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	for k, v := range fields {
+		mw.WriteField(k, v)
+	}
+	if fileName != "" {
+		fw, _ := mw.CreateFormFile("certificate", fileName)
+		fw.Write(file)
+	}
+	mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+path, &b)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Origin", e.srv.URL)
+	return do(t, c, req)
+}
+
+func TestSelfAttestedCredits(t *testing.T) {
+	e := newEnv(t, false)
+	c := e.client(t)
+	e.post(t, c, "/signin", signInForm("jane.accme", "jane's long password"))
+	p := e.get(t, c, "/self-credits")
+	if p.status != 200 || !strings.Contains(p.body, "not entered any credit yet") || !strings.Contains(p.body, `enctype="multipart/form-data"`) ||
+		!strings.Contains(p.body, `<label for="certificate">`) {
+		t.Fatalf("self-credits page: %d %s", p.status, p.body)
+	}
+	good := map[string]string{"title": "Journal <reading>", "date": "2026-05-01", "type": "CME", "credits": "1.5", "category": "CAT1"}
+
+	// Problems beside their fields, what was typed kept, nothing stored.
+	bad := map[string]string{"title": "Journal <reading>", "date": "2027-01-01", "type": "CME", "credits": "lots", "category": "CAT1"}
+	p = e.postMultipart(t, c, "/self-credits", bad, "", nil)
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, `id="date-error"`) || !strings.Contains(p.body, "in the future") ||
+		!strings.Contains(p.body, `id="credits-error"`) || !strings.Contains(p.body, `value="lots"`) || !strings.Contains(p.body, `value="Journal &lt;reading&gt;"`) {
+		t.Fatalf("bad form: %d %s", p.status, p.body)
+	}
+	p = e.postMultipart(t, c, "/self-credits", good, "certificate.pdf", []byte("<html><script>alert(1)</script></html>"))
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, "must be a PDF, PNG or JPEG file") || !strings.Contains(p.body, `value="2026-05-01"`) {
+		t.Fatalf("a file that is not a certificate: %d %s", p.status, p.body)
+	}
+	p = e.postMultipart(t, c, "/self-credits", good, "big.pdf", append([]byte("%PDF-1.4\n"), make([]byte, cmex.MaxCertificateBytes+100<<10)...))
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, "larger than 5 MB") {
+		t.Fatalf("an oversized certificate: %d %.500s", p.status, p.body)
+	}
+	jane, _ := e.store.Gateway.AccountByUsername(context.Background(), "jane.accme")
+	if list, _ := e.store.Gateway.SelfCredits(context.Background(), jane.ID); len(list) != 0 {
+		t.Fatalf("refused forms stored %d credits", len(list))
+	}
+
+	pdf := []byte("%PDF-1.4\n% certificate of attendance\n%%EOF\n")
+	p = e.postMultipart(t, c, "/self-credits", good, "attendance.pdf", pdf)
+	if p.status != http.StatusSeeOther || p.location != "/self-credits?done=added" {
+		t.Fatalf("add: %d %q %s", p.status, p.location, p.body)
+	}
+	p = e.get(t, c, p.location)
+	m := regexp.MustCompile(`href="/self-credits/([0-9]+)/certificate">attendance.pdf</a>`).FindStringSubmatch(p.body)
+	if m == nil || !strings.Contains(p.body, "Journal &lt;reading&gt;") || !strings.Contains(p.body, "CME CAT1: <strong>1.50</strong>") {
+		t.Fatalf("after adding: %s", p.body)
+	}
+	p = e.get(t, c, "/self-credits/"+m[1]+"/certificate")
+	if p.status != 200 || p.body != string(pdf) || p.header.Get("Content-Type") != "application/pdf" ||
+		!strings.Contains(p.header.Get("Content-Disposition"), `attachment; filename=attendance.pdf`) || p.header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("certificate: %d %v", p.status, p.header)
+	}
+	// The transcript marks it self-attested.
+	if p := e.get(t, c, "/transcript"); !strings.Contains(p.body, "Journal &lt;reading&gt;") || !strings.Contains(p.body, `<span class="tag">self-attested</span>`) {
+		t.Errorf("the transcript does not mark the credit self-attested")
+	}
+	// Another physician sees neither the credit nor its certificate.
+	if err := e.store.Gateway.CreateAccount(context.Background(), &cmex.Account{Username: "ned", GivenName: "Ned", FamilyName: "Baker"}, "ned's long password"); err != nil {
+		t.Fatal(err)
+	}
+	ned := e.client(t)
+	e.post(t, ned, "/signin", signInForm("ned", "ned's long password"))
+	if p := e.get(t, ned, "/self-credits/"+m[1]+"/certificate"); p.status != http.StatusNotFound || strings.Contains(p.body, "%PDF") {
+		t.Errorf("another physician's certificate: %d", p.status)
+	}
+	if p := e.post(t, ned, "/self-credits/"+m[1]+"/delete", nil); p.status != http.StatusNotFound {
+		t.Errorf("another physician deleting: %d", p.status)
+	}
+	p = e.post(t, c, "/self-credits/"+m[1]+"/delete", nil)
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("delete: %d %s", p.status, p.body)
+	}
+	if p := e.get(t, c, p.location); !strings.Contains(p.body, "The credit is deleted.") || strings.Contains(p.body, "attendance.pdf") {
+		t.Errorf("after deleting: %s", p.body)
 	}
 }

@@ -2,7 +2,6 @@ package portal
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/cmexhub/cmex"
 )
@@ -16,11 +15,7 @@ func (h *Handler) progress(w http.ResponseWriter, r *http.Request) {
 	if s == nil {
 		return
 	}
-	now := time.Now
-	if h.Now != nil {
-		now = h.Now
-	}
-	v := view{Title: "Your progress", User: &s.User, Today: cmex.DateOf(now().UTC()), Progress: []cmex.RoleProgress{}}
+	v := view{Title: "Your progress", User: &s.User, Today: h.today(), Progress: []cmex.RoleProgress{}}
 	persons, err := h.Accounts.AccountPersons(r.Context(), s.User.Account.ID)
 	if err == nil {
 		for _, p := range persons {

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/mail"
@@ -251,18 +252,44 @@ func (s *GatewayService) AddSelfCredit(ctx context.Context, c *cmex.SelfCredit) 
 	if err != nil {
 		return err
 	}
-	c.CreatedAt = s.db.now()
-	err = s.db.read().queryRow(ctx, `INSERT INTO self_credits (account_id, credit_date, document, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
-		c.AccountID, c.Date, string(doc), c.CreatedAt).Scan(&c.ID)
-	if err != nil {
-		return fmt.Errorf("add self-attested credit: %w", err)
+	if c.Certificate != nil {
+		if err := cmex.CheckCertificate(c.Certificate); err != nil {
+			return err
+		}
 	}
-	return nil
+	c.CreatedAt = s.db.now()
+	return s.db.inTx(ctx, func(tx conn) error {
+		err := tx.queryRow(ctx, `INSERT INTO self_credits (account_id, credit_date, document, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
+			c.AccountID, c.Date, string(doc), c.CreatedAt).Scan(&c.ID)
+		if err != nil {
+			return fmt.Errorf("add self-attested credit: %w", err)
+		}
+		if f := c.Certificate; f != nil {
+			if _, err := tx.exec(ctx, `INSERT INTO self_credit_certificates (self_credit_id, name, content_type, size, data) VALUES (?, ?, ?, ?, ?)`,
+				c.ID, f.Name, f.ContentType, f.Size, f.Data); err != nil {
+				return fmt.Errorf("add certificate: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// SelfCreditCertificate implements cmex.GatewayService.
+func (s *GatewayService) SelfCreditCertificate(ctx context.Context, account cmex.AccountID, id int64) (*cmex.Certificate, error) {
+	f := new(cmex.Certificate)
+	err := s.db.read().queryRow(ctx, `SELECT f.name, f.content_type, f.size, f.data FROM self_credit_certificates f
+		JOIN self_credits c ON c.id = f.self_credit_id WHERE c.account_id = ? AND c.id = ?`, account, id).Scan(&f.Name, &f.ContentType, &f.Size, &f.Data)
+	if err != nil {
+		return nil, notFound(err, "no certificate")
+	}
+	return f, nil
 }
 
 // SelfCredits implements cmex.GatewayService.
 func (s *GatewayService) SelfCredits(ctx context.Context, account cmex.AccountID) ([]*cmex.SelfCredit, error) {
-	rows, err := s.db.read().query(ctx, `SELECT id, document, created_at FROM self_credits WHERE account_id = ? ORDER BY credit_date, id`, account)
+	rows, err := s.db.read().query(ctx, `SELECT c.id, c.document, c.created_at, f.name, f.content_type, f.size FROM self_credits c
+		LEFT JOIN self_credit_certificates f ON f.self_credit_id = c.id
+		WHERE c.account_id = ? ORDER BY c.credit_date, c.id`, account)
 	if err != nil {
 		return nil, fmt.Errorf("self-attested credits: %w", err)
 	}
@@ -271,8 +298,13 @@ func (s *GatewayService) SelfCredits(ctx context.Context, account cmex.AccountID
 	for rows.Next() {
 		c := &cmex.SelfCredit{AccountID: account}
 		var doc string
-		if err := rows.Scan(&c.ID, &doc, &c.CreatedAt); err != nil {
+		var name, ctype sql.NullString
+		var size sql.NullInt64
+		if err := rows.Scan(&c.ID, &doc, &c.CreatedAt, &name, &ctype, &size); err != nil {
 			return nil, err
+		}
+		if name.Valid {
+			c.Certificate = &cmex.Certificate{Name: name.String, ContentType: ctype.String, Size: int(size.Int64)}
 		}
 		if err := json.Unmarshal([]byte(doc), &c.CEU); err != nil {
 			return nil, fmt.Errorf("decode self-attested credit %d: %w", c.ID, err)
@@ -285,14 +317,20 @@ func (s *GatewayService) SelfCredits(ctx context.Context, account cmex.AccountID
 
 // DeleteSelfCredit implements cmex.GatewayService.
 func (s *GatewayService) DeleteSelfCredit(ctx context.Context, account cmex.AccountID, id int64) error {
-	res, err := s.db.read().exec(ctx, `DELETE FROM self_credits WHERE account_id = ? AND id = ?`, account, id)
-	if err != nil {
-		return fmt.Errorf("delete self-attested credit: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return cmex.Errorf(cmex.ENOTFOUND, "no self-attested credit %d", id)
-	}
-	return nil
+	return s.db.inTx(ctx, func(tx conn) error {
+		if _, err := tx.exec(ctx, `DELETE FROM self_credit_certificates WHERE self_credit_id IN (SELECT id FROM self_credits WHERE account_id = ? AND id = ?)`,
+			account, id); err != nil {
+			return fmt.Errorf("delete certificate: %w", err)
+		}
+		res, err := tx.exec(ctx, `DELETE FROM self_credits WHERE account_id = ? AND id = ?`, account, id)
+		if err != nil {
+			return fmt.Errorf("delete self-attested credit: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return cmex.Errorf(cmex.ENOTFOUND, "no self-attested credit %d", id)
+		}
+		return nil
+	})
 }
 
 // CachedOrder implements cmex.GatewayService.

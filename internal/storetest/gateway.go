@@ -318,6 +318,42 @@ func testGatewayAccounts(t *testing.T, open Opener) {
 		t.Error(err)
 	}
 
+	// A certificate is kept with its credit: a PDF or an image, judged by
+	// its bytes, at most 5 MB; listings give its name and size only.
+	pdf := []byte("%PDF-1.4\n% a certificate of attendance\n%%EOF\n")
+	withCert := &cmex.SelfCredit{AccountID: ned.ID, CEU: oneCEU("Grand rounds", "2026-02-01", 100), Certificate: &cmex.Certificate{Name: "rounds.pdf", Data: pdf}}
+	if err := g.AddSelfCredit(ctx, withCert); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []*cmex.Certificate{
+		{Name: "evil.pdf", Data: []byte("<html><script>alert(1)</script>")},
+		{Name: "empty.png"},
+		{Name: "huge.pdf", Data: append([]byte("%PDF-"), make([]byte, cmex.MaxCertificateBytes)...)},
+	} {
+		c := &cmex.SelfCredit{AccountID: ned.ID, CEU: oneCEU("Bad file", "2026-02-02", 100), Certificate: bad}
+		if err := g.AddSelfCredit(ctx, c); cmex.ErrorCode(err) != cmex.EINVALID {
+			t.Errorf("certificate %s: %v", bad.Name, err)
+		}
+	}
+	list, err = g.SelfCredits(ctx, ned.ID)
+	if err != nil || len(list) != 1 || list[0].Certificate == nil || list[0].Certificate.Name != "rounds.pdf" ||
+		list[0].Certificate.ContentType != "application/pdf" || list[0].Certificate.Size != len(pdf) || list[0].Certificate.Data != nil {
+		t.Fatalf("self credits with a certificate = %+v, %v (a refused one must not be stored)", list, err)
+	}
+	f, err := g.SelfCreditCertificate(ctx, ned.ID, withCert.ID)
+	if err != nil || string(f.Data) != string(pdf) || f.ContentType != "application/pdf" {
+		t.Fatalf("certificate = %+v, %v", f, err)
+	}
+	if _, err := g.SelfCreditCertificate(ctx, other.ID, withCert.ID); cmex.ErrorCode(err) != cmex.ENOTFOUND {
+		t.Errorf("another account's certificate: %v", err)
+	}
+	if err := g.DeleteSelfCredit(ctx, ned.ID, withCert.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.SelfCreditCertificate(ctx, ned.ID, withCert.ID); cmex.ErrorCode(err) != cmex.ENOTFOUND {
+		t.Errorf("certificate of a deleted credit: %v", err)
+	}
+
 	// The cache keeps the last answer per society and member.
 	if _, err := g.CachedOrder(ctx, acr.ID, "A-1"); cmex.ErrorCode(err) != cmex.ENOTFOUND {
 		t.Errorf("empty cache: %v", err)
