@@ -154,6 +154,8 @@ type view struct {
 	// of the whole transcript, for its filter.
 	Transcript *cmex.Transcript
 	Boards     []string
+	// Chart draws the transcript's credits per year.
+	Chart *chart
 	// Progress is where a physician stands in each role and plan; Today the
 	// date it was judged on.
 	Progress []cmex.RoleProgress

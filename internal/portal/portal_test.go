@@ -286,6 +286,8 @@ func TestTranscriptPage(t *testing.T) {
 		"Total Overall Category 1 Credits</dt><dd>30.25", "Total Category 1 Subspecialties Credits</dt><dd>16.25", // its totals
 		"American College of Radiology</strong> (ACR), member A-1:", "could not be reached", // the society that failed
 		`<label for="from">`, `<label for="board">`,
+		// the chart, in words for screen readers and as bars
+		`aria-label="Credits per year. 2001: CME 0.00, MOC 17.00; 2003: CME 13.25, MOC 13.25."`, `<rect x="`, `<title>2003 CME: 13.25</title>`,
 	} {
 		if !strings.Contains(p.body, want) {
 			t.Errorf("transcript lacks %q", want)

@@ -58,5 +58,6 @@ func (h *Handler) transcript(w http.ResponseWriter, r *http.Request) {
 		f = cmex.TranscriptFilter{} // the whole transcript, with the problems shown
 	}
 	v.Transcript = t.Filter(f)
+	v.Chart = yearChart(v.Transcript.Credits)
 	h.render(w, r, status, "transcript", v)
 }
