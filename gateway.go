@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"strings"
 	"time"
@@ -442,4 +444,37 @@ func (t *Transcript) Boards() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TranscriptVerification lets whoever holds a printed transcript check it:
+// the code printed on it names what it held when it was printed.
+type TranscriptVerification struct {
+	Code        string    `json:"code"`
+	Account     AccountID `json:"-"`
+	Name        string    `json:"name"`
+	GeneratedAt time.Time `json:"generatedAt"`
+	Credits     int       `json:"credits"`
+	Totals      Totals    `json:"totals"`
+	// Digest is TranscriptDigest of the printed credits.
+	Digest string `json:"-"`
+}
+
+// TranscriptDigest identifies a list of credits by what each says (Key)
+// and whether it is self-attested: the same credits, in any order and
+// from any source, give the same digest.
+func TranscriptDigest(credits []TranscriptCredit) string {
+	keys := make([]string, len(credits))
+	for i, c := range credits {
+		keys[i] = c.Key()
+		if c.SelfAttested {
+			keys[i] += "\x02self"
+		}
+	}
+	slices.Sort(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		h.Write([]byte(k))
+		h.Write([]byte{'\n'})
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

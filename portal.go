@@ -111,4 +111,9 @@ type PortalService interface {
 	Session(ctx context.Context, token string) (*Session, error)
 	// SignOut ends the session of token; an unknown token is not an error.
 	SignOut(ctx context.Context, token string) error
+
+	// SaveVerification keeps the verification of a printed transcript.
+	SaveVerification(ctx context.Context, v *TranscriptVerification) error
+	// Verification returns the verification of code, or ENOTFOUND.
+	Verification(ctx context.Context, code string) (*TranscriptVerification, error)
 }

@@ -3,6 +3,8 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -43,6 +46,25 @@ func browser(t *testing.T) context.Context {
 	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// pdftotext is the text of a PDF, by poppler-utils' pdftotext.
+func pdftotext(t *testing.T, pdf []byte) string {
+	t.Helper()
+	bin, err := exec.LookPath("pdftotext")
+	if err != nil {
+		if os.Getenv("CMEX_TEST_BROWSER_REQUIRED") != "" {
+			t.Fatal("no pdftotext on PATH, and CMEX_TEST_BROWSER_REQUIRED is set")
+		}
+		t.Skip("PDF check skipped: no pdftotext on PATH (apt-get install poppler-utils)")
+	}
+	cmd := exec.Command(bin, "-layout", "-", "-")
+	cmd.Stdin = bytes.NewReader(pdf)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	return string(out)
 }
 
 // screenshot saves the page as PNG under CMEX_SCREENSHOTS, when it is set:
@@ -168,6 +190,48 @@ func TestBrowserPhysician(t *testing.T) {
 	)
 	if err != nil || !strings.Contains(body, "Journal reading: NEJM") || !strings.Contains(body, "self-attested") {
 		t.Errorf("the transcript after adding a credit: %v\n%s", err, body)
+	}
+
+	// The PDF the "Download as PDF" link gives, fetched with the browser's
+	// session, holds her credits and a verification code that checks out.
+	var href string
+	var cookies []*network.Cookie
+	err = chromedp.Run(ctx,
+		chromedp.AttributeValue(`a[href="/transcript.pdf"]`, "href", &href, nil, chromedp.ByQuery),
+		chromedp.ActionFunc(func(ctx context.Context) error {
+			var err error
+			cookies, err = network.GetCookies().Do(ctx)
+			return err
+		}),
+	)
+	if err != nil || href != "/transcript.pdf" {
+		t.Fatalf("the PDF link: %q, %v", href, err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, s.base+href, nil)
+	for _, c := range cookies {
+		req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.HasPrefix(pdf, []byte("%PDF-")) {
+		t.Fatalf("transcript.pdf: %d %.40q", resp.StatusCode, pdf)
+	}
+	text := pdftotext(t, pdf)
+	code := regexp.MustCompile(`verification code ([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4})`).FindStringSubmatch(text)
+	if !strings.Contains(text, "Jane ACCME") || !strings.Contains(text, "Internal Medicine Update 2026") || !strings.Contains(text, "Journal reading: NEJM (self-attested)") || code == nil {
+		t.Fatalf("the PDF's text:\n%s", text)
+	}
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(s.base+"/verify/"+code[1]),
+		chromedp.WaitVisible(`.notice`, chromedp.ByQuery),
+		chromedp.Text(`.notice`, &notice, chromedp.ByQuery),
+	)
+	if err != nil || !strings.Contains(notice, "still holds exactly") {
+		t.Errorf("verifying the PDF's code: %q, %v", notice, err)
 	}
 
 	// At 320 px nothing is wider than the screen but the credits table,

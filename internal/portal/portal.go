@@ -117,6 +117,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	route("POST /signin", h.signIn)
 	route("POST /signout", h.signOut)
 	route("GET /transcript", h.transcript)
+	route("GET /transcript.pdf", h.transcriptPDF)
+	route("GET /verify/{code}", h.verify)
 	route("GET /progress", h.progress)
 	route("GET /societies", h.societies)
 	route("POST /societies/bind", h.bind)
@@ -167,6 +169,13 @@ type view struct {
 	Notice    string
 	// SelfCredits are the credits a physician entered herself.
 	SelfCredits []*cmex.SelfCredit
+	// Verification is a printed transcript's; Matches whether the ledger
+	// still holds its credits, Now how many it holds, Unreached the
+	// societies that could not be asked.
+	Verification *cmex.TranscriptVerification
+	Matches      bool
+	Now          int
+	Unreached    []string
 }
 
 // render writes page with status; a template failure is logged and

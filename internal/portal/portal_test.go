@@ -10,6 +10,8 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -522,5 +524,73 @@ func TestSelfAttestedCredits(t *testing.T) {
 	}
 	if p := e.get(t, c, p.location); !strings.Contains(p.body, "The credit is deleted.") || strings.Contains(p.body, "attendance.pdf") {
 		t.Errorf("after deleting: %s", p.body)
+	}
+}
+
+// pdfText is the text of a PDF, by pdftotext (poppler-utils), or the test
+// is skipped saying so.
+func pdfText(t *testing.T, pdf []byte) string {
+	t.Helper()
+	bin, err := exec.LookPath("pdftotext")
+	if err != nil {
+		if os.Getenv("CMEX_TEST_BROWSER_REQUIRED") != "" {
+			t.Fatal("no pdftotext on PATH, and CMEX_TEST_BROWSER_REQUIRED is set")
+		}
+		t.Skip("PDF text check skipped: no pdftotext on PATH (apt-get install poppler-utils)")
+	}
+	cmd := exec.Command(bin, "-layout", "-", "-")
+	cmd.Stdin = bytes.NewReader(pdf)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	return string(out)
+}
+
+func TestTranscriptPDFAndVerify(t *testing.T) {
+	e := newEnv(t, false)
+	e.bindJane(t)
+	c := e.client(t)
+	e.post(t, c, "/signin", signInForm("jane.accme", "jane's long password"))
+	p := e.get(t, c, "/transcript.pdf")
+	if p.status != 200 || p.header.Get("Content-Type") != "application/pdf" || !strings.HasPrefix(p.body, "%PDF-") ||
+		!strings.Contains(p.header.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("transcript.pdf: %d %v %.20q", p.status, p.header, p.body)
+	}
+	text := pdfText(t, []byte(p.body))
+	for _, want := range []string{"Continuing Medical Education Transcript", "Jane ACCME", "account jane.accme",
+		"Example Society (EXAMPLE), member 01234567", "American College of Radiology (ACR), member A-1 — could not be reached",
+		"Symposium on Radiology of the Pneumoconioses", "PET Imaging Conference -- June 2003", "2003", "2001",
+		"Total Overall Category 1 Credits", "30.25", "Total Category 1 Subspecialties Credits", "16.25"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the PDF lacks %q", want)
+		}
+	}
+	m := regexp.MustCompile(`/verify/([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4})`).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("no verification code in the PDF:\n%s", text)
+	}
+
+	// Anyone may verify it, signed in or not.
+	anyone := e.client(t)
+	p = e.get(t, anyone, "/verify/"+m[1])
+	if p.status != 200 || !strings.Contains(p.body, "for <strong>Jane ACCME</strong>") || !strings.Contains(p.body, "still holds exactly the credits") ||
+		!strings.Contains(p.body, "listed 2 credits") || !strings.Contains(p.body, "American College of Radiology") {
+		t.Fatalf("verify: %d %s", p.status, p.body)
+	}
+	jane, _ := e.store.Gateway.AccountByUsername(context.Background(), "jane.accme")
+	if err := e.store.Gateway.AddSelfCredit(context.Background(), &cmex.SelfCredit{AccountID: jane.ID, CEU: cmex.CEU{Title: "Journal reading", Date: cmex.MustParseDate("2026-05-01"),
+		Details: []cmex.CEUDetail{{Type: cmex.DetailCME, Credits: 100, Category: cmex.CategoryAMA1}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if p := e.get(t, anyone, "/verify/"+m[1]); p.status != 200 || !strings.Contains(p.body, "have changed since this transcript was printed") ||
+		!strings.Contains(p.body, "the ledger now holds 3") {
+		t.Errorf("verify after a change: %d %s", p.status, p.body)
+	}
+	if p := e.get(t, anyone, "/verify/0000-0000-0000"); p.status != http.StatusNotFound || !strings.Contains(p.body, "No transcript was printed with the code") {
+		t.Errorf("an unknown code: %d %s", p.status, p.body)
+	}
+	if p := e.get(t, anyone, "/transcript.pdf"); p.status != http.StatusSeeOther {
+		t.Errorf("the PDF without signing in: %d", p.status)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -262,4 +263,34 @@ func newSessionToken() (string, error) {
 func tokenHash(token string) string {
 	h := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(h[:])
+}
+
+// SaveVerification implements cmex.PortalService.
+func (s *PortalService) SaveVerification(ctx context.Context, v *cmex.TranscriptVerification) error {
+	totals, err := json.Marshal(v.Totals)
+	if err != nil {
+		return err
+	}
+	v.GeneratedAt = v.GeneratedAt.UTC().Truncate(time.Microsecond)
+	if _, err := s.db.read().exec(ctx, `INSERT INTO transcript_verifications (code, account_id, name, generated_at, credits, totals, digest) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		v.Code, v.Account, v.Name, v.GeneratedAt, v.Credits, string(totals), v.Digest); err != nil {
+		return fmt.Errorf("save transcript verification: %w", err)
+	}
+	return nil
+}
+
+// Verification implements cmex.PortalService.
+func (s *PortalService) Verification(ctx context.Context, code string) (*cmex.TranscriptVerification, error) {
+	v := &cmex.TranscriptVerification{}
+	var totals string
+	err := s.db.read().queryRow(ctx, `SELECT code, account_id, name, generated_at, credits, totals, digest FROM transcript_verifications WHERE code = ?`,
+		strings.ToUpper(strings.TrimSpace(code))).Scan(&v.Code, &v.Account, &v.Name, &v.GeneratedAt, &v.Credits, &totals, &v.Digest)
+	if err != nil {
+		return nil, notFound(err, "no transcript was printed with this code")
+	}
+	if err := json.Unmarshal([]byte(totals), &v.Totals); err != nil {
+		return nil, fmt.Errorf("decode verification totals: %w", err)
+	}
+	v.GeneratedAt = v.GeneratedAt.UTC()
+	return v, nil
 }
