@@ -228,7 +228,11 @@ type LearnerRecordFilter struct {
 	UniqueID       string // the value of any of the learner's UniqueIDs
 	BirthMonth     time.Month
 	BirthDay       int
-	Limit          int
+	// From and To bound the completion dates, inclusive (zero: no bound).
+	From, To Date
+	// Newest lists the most recent records first.
+	Newest bool
+	Limit  int
 }
 
 // LearnerService is the ledger of learner records.

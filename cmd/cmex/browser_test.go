@@ -274,3 +274,89 @@ func TestBrowserPhysician(t *testing.T) {
 		t.Errorf("after signing out, the transcript should ask to sign in: %v", err)
 	}
 }
+
+// TestBrowserProvider: a provider reports Riley Rejected's MOC credit, the
+// simulated ABIM refuses it (661), and the provider's staff sees the
+// refusal, its code and the board's words among the submissions; a
+// physician cannot open the provider's pages.
+func TestBrowserProvider(t *testing.T) {
+	ctx := browser(t)
+	env := []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "cmex.db")}
+	s := startServer(t, env, "-sandbox", "-sandbox-board-delay", "100ms")
+	defer s.stop()
+	example := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("../../examples", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	raw := s.postRaw(savePath, example("save-moc-activity.xml"))
+	m := regexp.MustCompile(`entry&quot;&gt;([0-9]{9})`).FindStringSubmatch(raw)
+	if m == nil {
+		t.Fatalf("save-moc-activity.xml: no activity id in %.300s", raw)
+	}
+	// Jane's report, made Riley's: the board rejects her MOC records.
+	riley := strings.NewReplacer("ACTIVITY_ID", m[1],
+		"domain=&quot;ME&quot;&gt;MD999902", "domain=&quot;IL&quot;&gt;IL999990", "&gt;999902&lt;", "&gt;999990&lt;",
+		"&gt;Jane&lt;", "&gt;Riley&lt;", "&gt;ACCME&lt;", "&gt;Rejected&lt;", "1904-10-30", "1975-05-05", ":v2026-", ":riley-").Replace(string(example("save-learner.xml")))
+	if r := s.post(saveLearnerPath, []byte(riley)); r.StatusCode != "Accepted" {
+		t.Fatalf("Riley's report: %+v", r)
+	}
+
+	var body string
+	err := chromedp.Run(ctx,
+		chromedp.Navigate(s.base+"/signin"),
+		chromedp.WaitVisible(`#username`, chromedp.ByID),
+		chromedp.SendKeys(`#username`, "aaa.staff", chromedp.ByID),
+		chromedp.SendKeys(`#password`, "sandbox", chromedp.ByID),
+		chromedp.Submit(`#password`, chromedp.ByID),
+		chromedp.WaitVisible(`a[href="/provider/submissions"]`, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("staff sign-in: %v", err)
+	}
+	// The board answers within a second or so.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err = chromedp.Run(ctx,
+			chromedp.Navigate(s.base+"/provider/submissions?learner=999990"),
+			chromedp.WaitVisible(`h1`, chromedp.ByQuery),
+			chromedp.Text(`main`, &body, chromedp.ByQuery),
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(body, "661") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	for _, want := range []string{"Submissions of AAA Test Organization", "Riley Rejected", "ccid:aaatestorganization.org:riley-2",
+		"Rejected 661", "Rejected: the board refused it.", "Diplomate ID not found in Board records."} {
+		if !strings.Contains(body, want) {
+			t.Errorf("submissions lack %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "Jane") {
+		t.Errorf("the search by learner shows another learner's records")
+	}
+	screenshot(t, ctx, "provider-submissions")
+
+	// A physician is refused the provider's pages.
+	var heading string
+	err = chromedp.Run(ctx,
+		chromedp.Click(`form[action="/signout"] button`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#username`, chromedp.ByID),
+		chromedp.SendKeys(`#username`, "jane.accme", chromedp.ByID),
+		chromedp.SendKeys(`#password`, "sandbox", chromedp.ByID),
+		chromedp.Submit(`#password`, chromedp.ByID),
+		chromedp.WaitVisible(`form[action="/signout"]`, chromedp.ByQuery),
+		chromedp.Navigate(s.base+"/provider/submissions"),
+		chromedp.WaitVisible(`h1`, chromedp.ByQuery),
+		chromedp.Text(`h1`, &heading, chromedp.ByQuery),
+	)
+	if err != nil || heading != "Not for this account" {
+		t.Errorf("a physician on the provider's submissions: %q, %v", heading, err)
+	}
+}

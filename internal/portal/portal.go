@@ -49,6 +49,8 @@ var funcs = template.FuncMap{
 	// when shows an instant as a day and a time in UTC.
 	"when": func(t time.Time) string { return t.UTC().Format("2 January 2006, 15:04 UTC") },
 	"join": strings.Join,
+	// statusWords says what a learner record's status means.
+	"statusWords": func(s cmex.LearnerStatus) string { return statusWords[s] },
 	// daysLeft is how many days remain until end, counting today.
 	"daysLeft": func(today, end cmex.Date) int {
 		if end.IsZero() || end.Before(today) {
@@ -83,7 +85,13 @@ type Handler struct {
 	Plans    cmex.PlanService
 	// Societies lists the societies a physician may bind her account to.
 	Societies cmex.SocietyService
-	Logger    *slog.Logger
+	// Organizations, Activities, Learners and Deliveries serve the
+	// providers' pages.
+	Organizations cmex.OrganizationService
+	Activities    cmex.ActivityService
+	Learners      cmex.LearnerService
+	Deliveries    cmex.DeliveryService
+	Logger        *slog.Logger
 	// SessionTTL is how long a session lasts; DefaultSessionTTL if zero.
 	SessionTTL time.Duration
 	// Now is the clock of sign-in throttling; time.Now if nil.
@@ -119,6 +127,10 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	route("GET /transcript", h.transcript)
 	route("GET /transcript.pdf", h.transcriptPDF)
 	route("GET /verify/{code}", h.verify)
+	route("GET /provider/activities", h.providerActivities)
+	route("GET /provider/submissions", h.providerSubmissions)
+	route("GET /provider/deliveries", h.providerDeliveries)
+	route("POST /provider/deliveries/{id}/retry", h.retryDelivery)
 	route("GET /progress", h.progress)
 	route("GET /societies", h.societies)
 	route("POST /societies/bind", h.bind)
@@ -176,6 +188,14 @@ type view struct {
 	Matches      bool
 	Now          int
 	Unreached    []string
+	// Provider is the provider a staff member works for; Activities,
+	// Records and Deliveries its pages' rows; CanRetry whether the user
+	// may send a delivery again.
+	Provider   *cmex.Organization
+	Activities []*cmex.Activity
+	Records    []*cmex.LearnerRecord
+	Deliveries []*cmex.Delivery
+	CanRetry   bool
 }
 
 // render writes page with status; a template failure is logged and

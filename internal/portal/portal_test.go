@@ -49,6 +49,7 @@ func newEnv(t *testing.T, tls bool) *env {
 	gw := cmegateway.New(store.Societies, store.Gateway, slog.New(slog.DiscardHandler))
 	gw.Now = store.Clock.Now
 	h := &portal.Handler{Portal: store.Portal, Transcripts: gw, Accounts: store.Gateway, Plans: store.Plans, Societies: store.Societies,
+		Organizations: store.Organizations, Activities: store.Activities, Learners: store.Learners, Deliveries: store.Deliveries,
 		Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return e.now }}
 	mux := http.NewServeMux()
 	h.Register(mux)
@@ -592,5 +593,76 @@ func TestTranscriptPDFAndVerify(t *testing.T) {
 	}
 	if p := e.get(t, anyone, "/transcript.pdf"); p.status != http.StatusSeeOther {
 		t.Errorf("the PDF without signing in: %d", p.status)
+	}
+}
+
+// Provider staff see their own provider's activities and submissions, and
+// nobody else's; only a provider admin may retry a delivery; physicians
+// are refused.
+func TestProviderPages(t *testing.T) {
+	e := newEnv(t, false)
+	ctx := context.Background()
+	p, act := e.store.MOCActivity(t, "moc-1")
+	if _, err := e.store.Persons.ImportPersons(ctx, []*cmex.Person{cmextest.Jane()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.store.Learners.SaveLearnerReport(ctx, cmex.LearnerChange{Report: cmextest.JaneReport(act.ID, "2025-06-01", "j"), By: p}); err != nil {
+		t.Fatal(err, cmex.ErrorProblems(err))
+	}
+	orgB, err := e.store.Organizations.FindOrganizationByProviderID(ctx, cmextest.ProviderB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.Portal.CreateStaff(ctx, &cmex.Staff{Username: "bob", Name: "Bob B", Role: cmex.RoleProviderAdmin, Organization: orgB.ID}, "bob's long password"); err != nil {
+		t.Fatal(err)
+	}
+
+	olga := e.client(t)
+	e.post(t, olga, "/signin", signInForm("olga", "olga's long password"))
+	pg := e.get(t, olga, "/provider/activities")
+	if pg.status != 200 || !strings.Contains(pg.body, "Activities of AAA Test Organization") || !strings.Contains(pg.body, act.ID.String()) {
+		t.Fatalf("activities: %d %s", pg.status, pg.body)
+	}
+	pg = e.get(t, olga, "/provider/submissions")
+	if pg.status != 200 || strings.Count(pg.body, "ccid:aaatestorganization.org:j-") != 3 || !strings.Contains(pg.body, "Accepted: cmex holds it") {
+		t.Fatalf("submissions: %d %s", pg.status, pg.body)
+	}
+	if pg := e.get(t, olga, "/provider/submissions?credit=ccid:aaatestorganization.org:j-2"); strings.Count(pg.body, "reported ") != 1 ||
+		!strings.Contains(pg.body, "ccid:aaatestorganization.org:j-2<br>") {
+		t.Errorf("search by CreditID: %s", pg.body)
+	}
+	if pg := e.get(t, olga, "/provider/submissions?from=2025-07-01"); !strings.Contains(pg.body, "No submission matches") {
+		t.Errorf("search by date: %s", pg.body)
+	}
+	if pg := e.get(t, olga, "/provider/submissions?activity=12&from=June"); pg.status != http.StatusBadRequest ||
+		!strings.Contains(pg.body, "nine digits") || !strings.Contains(pg.body, `id="from-error"`) || !strings.Contains(pg.body, `value="June"`) {
+		t.Errorf("bad search: %d %s", pg.status, pg.body)
+	}
+	if pg := e.get(t, olga, "/provider/deliveries"); pg.status != 200 || strings.Contains(pg.body, "/retry") {
+		t.Errorf("deliveries for provider staff: %d", pg.status)
+	}
+	if pg := e.post(t, olga, "/provider/deliveries/1/retry", nil); pg.status != http.StatusForbidden {
+		t.Errorf("provider staff retrying: %d", pg.status)
+	}
+
+	// Another provider's admin sees none of it.
+	bob := e.client(t)
+	e.post(t, bob, "/signin", signInForm("bob", "bob's long password"))
+	if pg := e.get(t, bob, "/provider/submissions"); pg.status != 200 || !strings.Contains(pg.body, "Second Sandbox Organization") || strings.Contains(pg.body, "ccid:aaatestorganization.org") {
+		t.Errorf("another provider's submissions: %d %s", pg.status, pg.body)
+	}
+	if pg := e.get(t, bob, "/provider/activities"); strings.Contains(pg.body, act.ID.String()) {
+		t.Errorf("another provider's activities show")
+	}
+	if pg := e.post(t, bob, "/provider/deliveries/1/retry", nil); pg.status != http.StatusConflict {
+		t.Errorf("retrying a delivery that is not the provider's: %d", pg.status)
+	}
+
+	jane := e.client(t)
+	e.post(t, jane, "/signin", signInForm("jane.accme", "jane's long password"))
+	for _, path := range []string{"/provider/activities", "/provider/submissions", "/provider/deliveries"} {
+		if pg := e.get(t, jane, path); pg.status != http.StatusForbidden {
+			t.Errorf("a physician on %s: %d", path, pg.status)
+		}
 	}
 }

@@ -104,13 +104,23 @@ func (s *LearnerService) FindLearnerRecords(ctx context.Context, f cmex.LearnerR
 	if !f.CompletionDate.IsZero() {
 		where, args = append(where, "r.completion_date = ?"), append(args, f.CompletionDate)
 	}
+	if !f.From.IsZero() {
+		where, args = append(where, "r.completion_date >= ?"), append(args, f.From)
+	}
+	if !f.To.IsZero() {
+		where, args = append(where, "r.completion_date <= ?"), append(args, f.To)
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 1000
 	}
+	order := "r.id"
+	if f.Newest {
+		order = "r.id DESC"
+	}
 	recs, err := scanRecords(s.db.read().query(ctx, `SELECT `+prefixed("r.", recordColumns)+`
 		FROM learner_records r JOIN organizations o ON o.id = r.organization_id
-		WHERE `+strings.Join(where, " AND ")+` ORDER BY r.id LIMIT ?`, append(args, limit)...))
+		WHERE `+strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT ?`, append(args, limit)...))
 	if err != nil {
 		return nil, fmt.Errorf("find learner records: %w", err)
 	}

@@ -182,6 +182,15 @@ func testLearnerRecords(t *testing.T, open Opener) {
 	if err != nil || len(got) != 3 {
 		t.Fatalf("by learner: %d records, %v", len(got), err)
 	}
+	// A date range, newest first.
+	got, err = le.learners.FindLearnerRecords(ctx, cmex.LearnerRecordFilter{ProviderID: cmextest.ProviderA,
+		From: cmex.MustParseDate("2025-06-01"), To: cmex.MustParseDate("2025-06-01"), Newest: true})
+	if err != nil || len(got) != 3 || got[0].ID < got[1].ID || got[1].ID < got[2].ID {
+		t.Fatalf("by dates, newest first: %+v, %v", got, err)
+	}
+	if got, _ := le.learners.FindLearnerRecords(ctx, cmex.LearnerRecordFilter{ProviderID: cmextest.ProviderA, From: cmex.MustParseDate("2025-06-02")}); len(got) != 0 {
+		t.Errorf("after the completions: %d records", len(got))
+	}
 	for _, f := range []cmex.LearnerRecordFilter{
 		{ActivityID: le.activity.ID, CompletionDate: cmex.MustParseDate("2025-06-01"), UniqueID: "999902", BirthMonth: 10, BirthDay: 31},
 		{ActivityID: le.activity.ID, CompletionDate: cmex.MustParseDate("2025-06-02"), UniqueID: "999902", BirthMonth: 10, BirthDay: 30},
