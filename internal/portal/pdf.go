@@ -77,7 +77,7 @@ func verificationCode() string {
 // baseURL is where the request reached this cmex: its verification pages.
 func baseURL(r *http.Request) string {
 	scheme := "http"
-	if r.TLS != nil {
+	if overTLS(r) {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host

@@ -326,14 +326,21 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
 
 // sessionCookie is the session cookie: not readable by scripts, not sent
 // with cross-site subrequests or posts, only over TLS when the request
-// came over TLS, and kept for maxAge seconds (a negative maxAge deletes
-// it). Max-Age rather than Expires: a browser whose clock is wrong keeps
-// it as long.
+// came over TLS (here or at a proxy in front), and kept for maxAge seconds
+// (a negative maxAge deletes it). Max-Age rather than Expires: a browser
+// whose clock is wrong keeps it as long.
 func sessionCookie(r *http.Request, token string, maxAge int) *http.Cookie {
 	return &http.Cookie{
 		Name: SessionCookie, Value: token, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: overTLS(r),
 	}
+}
+
+// overTLS reports whether the browser reached cmex over TLS: directly, or
+// through a proxy that says so (X-Forwarded-Proto). Believing a false
+// header only makes the cookie stricter, so it is safe to.
+func overTLS(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https")
 }
 
 // clientAddr is the client's IP address, without its port.

@@ -229,12 +229,21 @@ func TestSignInThrottled(t *testing.T) {
 	}
 }
 
-// Over TLS the session cookie is Secure.
+// Over TLS, or behind a proxy that terminates it, the session cookie is
+// Secure.
 func TestSecureCookieOverTLS(t *testing.T) {
 	e := newEnv(t, true)
 	p := e.post(t, e.client(t), "/signin", signInForm("jane.accme", "jane's long password"))
 	if p.status != http.StatusSeeOther || !strings.Contains(p.header.Get("Set-Cookie"), "Secure") {
 		t.Fatalf("sign in over TLS: %d %q", p.status, p.header.Get("Set-Cookie"))
+	}
+	e = newEnv(t, false)
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/signin", strings.NewReader(signInForm("jane.accme", "jane's long password").Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", e.srv.URL)
+	req.Header.Set("X-Forwarded-Proto", "https")
+	if p := do(t, e.client(t), req); p.status != http.StatusSeeOther || !strings.Contains(p.header.Get("Set-Cookie"), "Secure") {
+		t.Fatalf("sign in behind a TLS proxy: %d %q", p.status, p.header.Get("Set-Cookie"))
 	}
 }
 
