@@ -15,6 +15,8 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/cmexhub/cmex/internal/cmextest"
 )
 
 // chromium returns the path of a Chromium to drive, or skips the test
@@ -48,25 +50,6 @@ func browser(t *testing.T) context.Context {
 	return ctx
 }
 
-// pdftotext is the text of a PDF, by poppler-utils' pdftotext.
-func pdftotext(t *testing.T, pdf []byte) string {
-	t.Helper()
-	bin, err := exec.LookPath("pdftotext")
-	if err != nil {
-		if os.Getenv("CMEX_TEST_BROWSER_REQUIRED") != "" {
-			t.Fatal("no pdftotext on PATH, and CMEX_TEST_BROWSER_REQUIRED is set")
-		}
-		t.Skip("PDF check skipped: no pdftotext on PATH (apt-get install poppler-utils)")
-	}
-	cmd := exec.Command(bin, "-layout", "-", "-")
-	cmd.Stdin = bytes.NewReader(pdf)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("pdftotext: %v", err)
-	}
-	return string(out)
-}
-
 // screenshot saves the page as PNG under CMEX_SCREENSHOTS, when it is set:
 // go test ./cmd/cmex -run Browser with CMEX_SCREENSHOTS=$PWD/docs/screenshots
 // refreshes the README's pictures.
@@ -93,21 +76,7 @@ func TestBrowserPhysician(t *testing.T) {
 	env := []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "cmex.db")}
 	s := startServer(t, env, "-sandbox")
 	defer s.stop()
-	example := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join("../../examples", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	raw := s.postRaw(savePath, example("save-moc-activity.xml"))
-	m := regexp.MustCompile(`entry&quot;&gt;([0-9]{9})`).FindStringSubmatch(raw)
-	if m == nil {
-		t.Fatalf("save-moc-activity.xml: no activity id in %.300s", raw)
-	}
-	if r := s.post(saveLearnerPath, bytes.ReplaceAll(example("save-learner.xml"), []byte("ACTIVITY_ID"), []byte(m[1]))); r.StatusCode != "Accepted" {
-		t.Fatalf("save-learner.xml: %+v", r)
-	}
+	reportSandboxLearner(t, s, nil)
 
 	var heading, body string
 	err := chromedp.Run(ctx,
@@ -220,7 +189,7 @@ func TestBrowserPhysician(t *testing.T) {
 	if resp.StatusCode != 200 || !bytes.HasPrefix(pdf, []byte("%PDF-")) {
 		t.Fatalf("transcript.pdf: %d %.40q", resp.StatusCode, pdf)
 	}
-	text := pdftotext(t, pdf)
+	text := cmextest.PDFText(t, pdf)
 	code := regexp.MustCompile(`verification code ([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4})`).FindStringSubmatch(text)
 	if !strings.Contains(text, "Jane ACCME") || !strings.Contains(text, "Internal Medicine Update 2026") || !strings.Contains(text, "Journal reading: NEJM (self-attested)") || code == nil {
 		t.Fatalf("the PDF's text:\n%s", text)
@@ -284,25 +253,10 @@ func TestBrowserProvider(t *testing.T) {
 	env := []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "cmex.db")}
 	s := startServer(t, env, "-sandbox", "-sandbox-board-delay", "100ms")
 	defer s.stop()
-	example := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join("../../examples", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	raw := s.postRaw(savePath, example("save-moc-activity.xml"))
-	m := regexp.MustCompile(`entry&quot;&gt;([0-9]{9})`).FindStringSubmatch(raw)
-	if m == nil {
-		t.Fatalf("save-moc-activity.xml: no activity id in %.300s", raw)
-	}
 	// Jane's report, made Riley's: the board rejects her MOC records.
-	riley := strings.NewReplacer("ACTIVITY_ID", m[1],
+	reportSandboxLearner(t, s, strings.NewReplacer(
 		"domain=&quot;ME&quot;&gt;MD999902", "domain=&quot;IL&quot;&gt;IL999990", "&gt;999902&lt;", "&gt;999990&lt;",
-		"&gt;Jane&lt;", "&gt;Riley&lt;", "&gt;ACCME&lt;", "&gt;Rejected&lt;", "1904-10-30", "1975-05-05", ":v2026-", ":riley-").Replace(string(example("save-learner.xml")))
-	if r := s.post(saveLearnerPath, []byte(riley)); r.StatusCode != "Accepted" {
-		t.Fatalf("Riley's report: %+v", r)
-	}
+		"&gt;Jane&lt;", "&gt;Riley&lt;", "&gt;ACCME&lt;", "&gt;Rejected&lt;", "1904-10-30", "1975-05-05", ":v2026-", ":riley-"))
 
 	var body string
 	err := chromedp.Run(ctx,
@@ -358,5 +312,31 @@ func TestBrowserProvider(t *testing.T) {
 	)
 	if err != nil || heading != "Not for this account" {
 		t.Errorf("a physician on the provider's submissions: %q, %v", heading, err)
+	}
+}
+
+// reportSandboxLearner registers the README's MOC activity on a sandbox
+// server and reports the README's learner sample on it (Jane ACCME's
+// completion), changed by as when not nil.
+func reportSandboxLearner(t *testing.T, s *server, as *strings.Replacer) {
+	t.Helper()
+	example := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("../../examples", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	raw := s.postRaw(savePath, example("save-moc-activity.xml"))
+	m := regexp.MustCompile(`entry&quot;&gt;([0-9]{9})`).FindStringSubmatch(raw)
+	if m == nil {
+		t.Fatalf("save-moc-activity.xml: no activity id in %.300s", raw)
+	}
+	report := bytes.ReplaceAll(example("save-learner.xml"), []byte("ACTIVITY_ID"), []byte(m[1]))
+	if as != nil {
+		report = []byte(as.Replace(string(report)))
+	}
+	if r := s.post(saveLearnerPath, report); r.StatusCode != "Accepted" {
+		t.Fatalf("the learner report: %+v", r)
 	}
 }

@@ -1,14 +1,11 @@
 package main_test
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 )
@@ -62,25 +59,9 @@ func TestPortalSignIn(t *testing.T) {
 // account reaches her registry record, after a provider reported her
 // completion through PARS, and as the sandbox provider's staff.
 func TestSandboxPortal(t *testing.T) {
-	example := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join("../../examples", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
 	env := []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "cmex.db")}
 	s := startServer(t, env, "-sandbox")
-	raw := s.postRaw(savePath, example("save-moc-activity.xml"))
-	m := regexp.MustCompile(`entry&quot;&gt;([0-9]{9})`).FindStringSubmatch(raw)
-	if m == nil {
-		s.stop()
-		t.Fatalf("save-moc-activity.xml: no activity id in %.300s", raw)
-	}
-	if r := s.post(saveLearnerPath, bytes.ReplaceAll(example("save-learner.xml"), []byte("ACTIVITY_ID"), []byte(m[1]))); r.StatusCode != "Accepted" {
-		s.stop()
-		t.Fatalf("save-learner.xml: %+v", r)
-	}
+	reportSandboxLearner(t, s, nil)
 	page := func(c *http.Client, path string) (int, string) {
 		resp, err := c.Get(s.base + path)
 		if err != nil {

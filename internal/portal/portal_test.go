@@ -10,8 +10,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -537,26 +535,6 @@ func TestSelfAttestedCredits(t *testing.T) {
 	}
 }
 
-// pdfText is the text of a PDF, by pdftotext (poppler-utils), or the test
-// is skipped saying so.
-func pdfText(t *testing.T, pdf []byte) string {
-	t.Helper()
-	bin, err := exec.LookPath("pdftotext")
-	if err != nil {
-		if os.Getenv("CMEX_TEST_BROWSER_REQUIRED") != "" {
-			t.Fatal("no pdftotext on PATH, and CMEX_TEST_BROWSER_REQUIRED is set")
-		}
-		t.Skip("PDF text check skipped: no pdftotext on PATH (apt-get install poppler-utils)")
-	}
-	cmd := exec.Command(bin, "-layout", "-", "-")
-	cmd.Stdin = bytes.NewReader(pdf)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("pdftotext: %v", err)
-	}
-	return string(out)
-}
-
 func TestTranscriptPDFAndVerify(t *testing.T) {
 	e := newEnv(t, false)
 	e.bindJane(t)
@@ -567,7 +545,7 @@ func TestTranscriptPDFAndVerify(t *testing.T) {
 		!strings.Contains(p.header.Get("Content-Disposition"), "attachment") {
 		t.Fatalf("transcript.pdf: %d %v %.20q", p.status, p.header, p.body)
 	}
-	text := pdfText(t, []byte(p.body))
+	text := cmextest.PDFText(t, []byte(p.body))
 	for _, want := range []string{"Continuing Medical Education Transcript", "Jane ACCME", "account jane.accme",
 		"Example Society (EXAMPLE), member 01234567", "American College of Radiology (ACR), member A-1 — could not be reached",
 		"Symposium on Radiology of the Pneumoconioses", "PET Imaging Conference -- June 2003", "2003", "2001",
