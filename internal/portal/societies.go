@@ -48,11 +48,8 @@ func (h *Handler) bind(w http.ResponseWriter, r *http.Request) {
 	if s == nil {
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-	v := view{Title: "Your societies", User: &s.User, Fields: map[string]string{}, FieldErrors: map[string]string{}}
-	if err := r.ParseForm(); err != nil {
-		v.Error = "The form could not be read; please try again."
-		h.renderSocieties(w, r, http.StatusBadRequest, s, v)
+	v, ok := h.societiesForm(w, r, s)
+	if !ok {
 		return
 	}
 	society := strings.TrimSpace(r.PostForm.Get("society"))
@@ -95,11 +92,8 @@ func (h *Handler) unbind(w http.ResponseWriter, r *http.Request) {
 	if s == nil {
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-	v := view{Title: "Your societies", User: &s.User, Fields: map[string]string{}, FieldErrors: map[string]string{}}
-	if err := r.ParseForm(); err != nil {
-		v.Error = "The form could not be read; please try again."
-		h.renderSocieties(w, r, http.StatusBadRequest, s, v)
+	v, ok := h.societiesForm(w, r, s)
+	if !ok {
 		return
 	}
 	so, err := h.Societies.SocietyByCode(r.Context(), r.PostForm.Get("society"))
@@ -118,4 +112,18 @@ func (h *Handler) unbind(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/societies?"+url.Values{"done": {"unbound"}}.Encode(), http.StatusSeeOther)
+}
+
+// societiesForm reads a form posted to the societies page and returns the
+// page's view; false when the form could not be read, the page being
+// answered then.
+func (h *Handler) societiesForm(w http.ResponseWriter, r *http.Request, s *cmex.Session) (view, bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	v := view{Title: "Your societies", User: &s.User, Fields: map[string]string{}, FieldErrors: map[string]string{}}
+	if err := r.ParseForm(); err != nil {
+		v.Error = "The form could not be read; please try again."
+		h.renderSocieties(w, r, http.StatusBadRequest, s, v)
+		return v, false
+	}
+	return v, true
 }
