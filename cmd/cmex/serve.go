@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"time"
@@ -45,6 +46,9 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		gwSource := fs.String("gateway-source", cmegateway.DefaultSource, "the SOURCE the credit feed writes in its answers")
 		psKeyFile := fs.String("processsync-key-file", "", "file holding the shared key of Process Synchronization tokens (or set CMEX_PROCESSSYNC_KEY; sandbox-secret with -sandbox)")
 		psWindow := fs.Duration("processsync-window", processsync.DefaultWindow, "how far a GetRoleData TimeStamp may be from the server's clock")
+		tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM, with its chain); needs -tls-key")
+		tlsKey := fs.String("tls-key", "", "the private key (PEM) of -tls-cert")
+		proxies := fs.String("trusted-proxies", "", "addresses or CIDR ranges of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (comma-separated); others' are ignored")
 		secretKeyFile := fs.String("secret-key-file", "", "file holding the server key that encrypts destinations' credentials (or set CMEX_SECRET_KEY; a fixed sandbox key with -sandbox)")
 		outboxLease := fs.Duration("outbox-lease", outbox.DefaultLease, "how long a claimed delivery is the worker's before another may take it over")
 		outboxAlert := fs.Duration("outbox-alert-after", outbox.DefaultAlertAfter, "how long a delivery may stay undelivered before it is flagged and logged as an error")
@@ -134,7 +138,21 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		if *permissive {
 			parsMode = pars.Permissive
 		}
+		var srvTLS *tls.Config
+		if (*tlsCert == "") != (*tlsKey == "") {
+			return fmt.Errorf("%w: -tls-cert and -tls-key go together", errUsage)
+		}
+		if *tlsCert != "" {
+			if srvTLS, err = server.TLSConfig(*tlsCert, *tlsKey); err != nil {
+				return err
+			}
+		}
+		trusted, err := server.ParseTrustedProxies(*proxies)
+		if err != nil {
+			return fmt.Errorf("%w: -trusted-proxies: %v", errUsage, err)
+		}
 		srv := server.New(server.Config{
+			TLS: srvTLS, TrustedProxies: trusted,
 			Logger: logger,
 			Health: db.Ping,
 			Metrics: func() []server.Metric {
@@ -173,7 +191,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		if psKey == "" {
 			logger.Warn("no Process Synchronization key: GetRoleData answers every request with a bad token (set CMEX_PROCESSSYNC_KEY or -processsync-key-file)")
 		}
-		logger.Info("cmex listening", "addr", l.Addr().String(), "db", dbName, "pars_mode", parsMode.String(), "matching", mode,
+		logger.Info("cmex listening", "addr", l.Addr().String(), "tls", srvTLS != nil, "db", dbName, "pars_mode", parsMode.String(), "matching", mode,
 			"sandbox", *sandbox, "max_body", *maxBody, "version", versionString())
 		workerDone := make(chan struct{})
 		go func() { worker.Run(ctx); close(workerDone) }()

@@ -7,6 +7,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -42,6 +43,11 @@ type Config struct {
 	ProcessSync *processsync.Handler
 	// Portal serves the web portal at /.
 	Portal *portal.Handler
+	// TrustedProxies are the proxies whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed; other clients' are removed.
+	TrustedProxies []*net.IPNet
+	// TLS, when set, serves HTTPS with it (see TLSConfig).
+	TLS *tls.Config
 }
 
 // Server is cmex's HTTP surface.
@@ -53,7 +59,7 @@ type Server struct {
 // New returns the server for cfg.
 func New(cfg Config) *Server {
 	s := &Server{cfg: cfg}
-	s.handler = s.withRequestID(s.withAccessLog(s.withRecovery(s.routes())))
+	s.handler = s.withProxies(s.withRequestID(s.withAccessLog(s.withRecovery(s.routes()))))
 	return s
 }
 
@@ -219,7 +225,12 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, grace time.Duration)
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(l) }()
+	if s.cfg.TLS != nil {
+		hs.TLSConfig = s.cfg.TLS
+		go func() { errc <- hs.ServeTLS(l, "", "") }()
+	} else {
+		go func() { errc <- hs.Serve(l) }()
+	}
 	select {
 	case err := <-errc:
 		return err

@@ -88,3 +88,37 @@ func TestPanicsStayInside(t *testing.T) {
 		t.Errorf("the panic and its stack are not logged:\n%s", logs)
 	}
 }
+
+// X-Forwarded-For is believed only from a trusted proxy: the access log's
+// remote address is the client's then, the peer's otherwise.
+func TestTrustedProxies(t *testing.T) {
+	trusted, err := server.ParseTrustedProxies("127.0.0.1, 10.0.0.0/8")
+	if err != nil || len(trusted) != 2 {
+		t.Fatalf("parse: %v, %v", trusted, err)
+	}
+	if _, err := server.ParseTrustedProxies("10.0.0.0/33"); err == nil {
+		t.Error("a bad range is accepted")
+	}
+	for _, c := range []struct {
+		trusted    string
+		peer, xff  string
+		wantRemote string
+	}{
+		{"", "127.0.0.1:5000", "203.0.113.9", "127.0.0.1:5000"},                                             // nobody trusted: the header is ignored
+		{"127.0.0.1", "127.0.0.1:5000", "203.0.113.9", "203.0.113.9:0"},                                     // the proxy names the client
+		{"127.0.0.1, 10.0.0.0/8", "127.0.0.1:5000", "198.51.100.7, 203.0.113.9, 10.1.2.3", "203.0.113.9:0"}, // the right-most untrusted hop
+		{"127.0.0.1", "192.0.2.1:5000", "203.0.113.9", "192.0.2.1:5000"},                                    // a client is not a proxy
+	} {
+		var logs bytes.Buffer
+		logger := slog.New(server.LogHandler(slog.NewJSONHandler(&logs, nil)))
+		nets, _ := server.ParseTrustedProxies(c.trusted)
+		h := server.New(server.Config{Logger: logger, PARS: &pars.Handler{Logger: logger}, TrustedProxies: nets}).Handler()
+		req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
+		req.RemoteAddr = c.peer
+		req.Header.Set("X-Forwarded-For", c.xff)
+		h.ServeHTTP(httptest.NewRecorder(), req)
+		if !strings.Contains(logs.String(), `"remote":"`+c.wantRemote+`"`) {
+			t.Errorf("trusted %q, peer %s, X-Forwarded-For %q: log %s; want remote %s", c.trusted, c.peer, c.xff, logs.String(), c.wantRemote)
+		}
+	}
+}
