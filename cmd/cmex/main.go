@@ -44,7 +44,7 @@ type command struct {
 // commands returns every subcommand, by name.
 func commands() map[string]*command {
 	cs := []*command{serveCommand(), importCommand(), exportCommand(), benchCommand(), providerCommand(), userCommand(), learnersCommand(), apikeyCommand(), validateCommand(), versionCommand(),
-		societyCommand(), accountCommand(), staffCommand(), transcriptCommand(), plansCommand(), rolesCommand(), tokenCommand(), destinationsCommand(), deliveriesCommand()}
+		societyCommand(), accountCommand(), staffCommand(), backupCommand(), transcriptCommand(), plansCommand(), rolesCommand(), tokenCommand(), destinationsCommand(), deliveriesCommand()}
 	m := map[string]*command{}
 	for _, c := range cs {
 		m[c.name] = c

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/cmexhub/cmex/internal/sqlstore"
@@ -165,3 +166,44 @@ func (Dialect) ReserveIDs(table string) string {
 // LockMigrations implements sqlstore.Dialect. Each migration runs in an
 // IMMEDIATE transaction, which already excludes other writers.
 func (Dialect) LockMigrations(context.Context, *sql.Conn) (func(), error) { return func() {}, nil }
+
+// Backup writes a consistent copy of the open database db to dest while
+// it is in use: VACUUM INTO reads one snapshot, so writers go on and the
+// copy holds exactly the transactions committed before it began. The copy
+// is written beside dest under a temporary name, checked with
+// integrity_check, synced, and only then renamed to dest, which must not
+// exist; a failed backup leaves nothing behind.
+func Backup(ctx context.Context, db *sqlstore.DB, dest string) error {
+	if _, err := os.Stat(dest); err == nil {
+		return fmt.Errorf("backup: %s exists; choose a new file", dest)
+	}
+	tmp := dest + ".partial"
+	_ = os.Remove(tmp)
+	defer os.Remove(tmp)
+	if _, err := db.SQL().ExecContext(ctx, `VACUUM INTO ?`, tmp); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	check, err := sql.Open("sqlite", "file:"+(&url.URL{Path: tmp}).EscapedPath()+"?mode=ro")
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	var verdict string
+	err = check.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&verdict)
+	check.Close()
+	if err != nil || verdict != "ok" {
+		return fmt.Errorf("backup: the copy fails its integrity check: %s %v", verdict, err)
+	}
+	f, err := os.Open(tmp)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	err = f.Sync()
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := os.Rename(tmp, dest); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	return nil
+}
