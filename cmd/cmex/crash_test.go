@@ -1,0 +1,124 @@
+package main_test
+
+import (
+	"bytes"
+	"database/sql"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+)
+
+// TestKillUnderLoad kills the server with SIGKILL while sixteen clients
+// report completions, starts it again, and checks that every record it
+// acknowledged (Accepted) is in the ledger exactly once.
+func TestKillUnderLoad(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "cmex.db")
+	env := []string{"CMEX_DB=sqlite:" + db}
+	s := startServer(t, env, "-sandbox", "-matching", "passthrough")
+	raw := s.postRaw(savePath, mustRead(t, "../../examples/save-moc-activity.xml"))
+	m := regexp.MustCompile(`entry&quot;&gt;([0-9]{9})`).FindStringSubmatch(raw)
+	if m == nil {
+		t.Fatalf("save-moc-activity.xml: no activity id in %.300s", raw)
+	}
+	report := strings.ReplaceAll(string(mustRead(t, "../../examples/save-learner.xml")), "ACTIVITY_ID", m[1])
+
+	var mu sync.Mutex
+	var acknowledged []string // CreditIDs answered Accepted
+	var wg sync.WaitGroup
+	killed := make(chan struct{})
+	hc := &http.Client{Timeout: 10 * time.Second}
+	for c := range 16 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-killed:
+					return
+				default:
+				}
+				// A learner of her own for each report: one learner's second
+				// completion of the activity on the same day is a duplicate.
+				tag := fmt.Sprintf("k%d-%d-", c, i)
+				learner := fmt.Sprintf("%02d%04d", c, i)
+				body := strings.NewReplacer(":v2026-", ":"+tag, "MD999902", "MD"+learner, "&gt;999902&lt;", "&gt;"+learner+"&lt;").Replace(report)
+				resp, err := hc.Post(s.base+saveLearnerPath, "application/xml; charset=utf-8", bytes.NewReader([]byte(body)))
+				if err != nil {
+					continue // the server is gone
+				}
+				out, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if bytes.Contains(out, []byte("Accepted")) {
+					mu.Lock()
+					for n := 1; n <= 3; n++ {
+						acknowledged = append(acknowledged, fmt.Sprintf("ccid:aaatestorganization.org:%s%d", tag, n))
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if err := s.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-s.done
+	close(killed)
+	wg.Wait()
+	if len(acknowledged) < 30 {
+		t.Fatalf("only %d records acknowledged before the kill", len(acknowledged))
+	}
+
+	// Start again on the same file: it recovers, and holds every
+	// acknowledged record exactly once.
+	s = startServer(t, env, "-sandbox", "-matching", "passthrough")
+	s.stop()
+	d, err := sql.Open("sqlite", "file:"+db+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	held := map[string]int{}
+	rows, err := d.Query(`SELECT credit_id FROM learner_records WHERE credit_id LIKE 'ccid:aaatestorganization.org:k%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		rows.Scan(&id)
+		held[id]++
+	}
+	rows.Close()
+	missing := 0
+	for _, id := range acknowledged {
+		if held[id] != 1 {
+			missing++
+			if missing < 5 {
+				t.Errorf("acknowledged %s is held %d times", id, held[id])
+			}
+		}
+	}
+	for id, n := range held {
+		if n != 1 {
+			t.Errorf("%s is held %d times", id, n)
+		}
+	}
+	t.Logf("%d records acknowledged before SIGKILL, %d held after restart", len(acknowledged), len(held))
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
