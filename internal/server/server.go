@@ -70,6 +70,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
 	if s.cfg.Metrics != nil {
 		mux.HandleFunc("GET /metrics", s.metrics)
 	}
@@ -89,20 +90,30 @@ func (s *Server) routes() *http.ServeMux {
 	return mux
 }
 
+// healthz is liveness: the process serves requests. It asks nothing of
+// the database, so that a database outage does not get every replica
+// restarted; readyz says whether to send it traffic.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	fmt.Fprintln(w, `{"status":"ok"}`)
+}
+
+// readyz is readiness: the database answers within 2 seconds.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	if s.cfg.Health != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := s.cfg.Health(ctx); err != nil {
-			s.cfg.Logger.WarnContext(r.Context(), "health check failed", "err", err)
+			s.cfg.Logger.WarnContext(r.Context(), "readiness check failed", "err", err)
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintln(w, `{"status":"unavailable"}`)
 			return
 		}
 	}
-	fmt.Fprintln(w, `{"status":"ok"}`)
+	fmt.Fprintln(w, `{"status":"ready"}`)
 }
 
 // Metric is one counter of /metrics.

@@ -22,18 +22,24 @@ func newServer(t *testing.T, health func(context.Context) error) (http.Handler, 
 	return s.Handler(), &logs
 }
 
+// /healthz says the process serves; /readyz that the database answers.
 func TestHealth(t *testing.T) {
 	h, _ := newServer(t, func(context.Context) error { return nil })
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
-	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"ok"`) {
-		t.Errorf("healthy: %d %s", rec.Code, rec.Body)
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"ready"`) {
+		t.Errorf("ready: %d %s", rec.Code, rec.Body)
 	}
 	h, logs := newServer(t, func(context.Context) error { return errors.New("database is locked") })
 	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	if rec.Code != http.StatusServiceUnavailable || strings.Contains(rec.Body.String(), "locked") {
-		t.Errorf("unhealthy: %d %s", rec.Code, rec.Body)
+		t.Errorf("not ready: %d %s", rec.Code, rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"ok"`) {
+		t.Errorf("alive while the database is down: %d %s", rec.Code, rec.Body)
 	}
 	if !strings.Contains(logs.String(), "database is locked") {
 		t.Error("the cause of an unhealthy answer is not logged")
