@@ -54,6 +54,7 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	handler http.Handler
+	stats   requestStats
 }
 
 // New returns the server for cfg.
@@ -71,9 +72,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	if s.cfg.Metrics != nil {
-		mux.HandleFunc("GET /metrics", s.metrics)
-	}
+	mux.HandleFunc("GET /metrics", s.metrics)
 	s.cfg.PARS.Register(mux)
 	if s.cfg.API != nil {
 		s.cfg.API.Register(mux)
@@ -124,9 +123,12 @@ type Metric struct {
 
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	for _, m := range s.cfg.Metrics() {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", m.Name, m.Help, m.Name, m.Name, m.Value)
+	if s.cfg.Metrics != nil {
+		for _, m := range s.cfg.Metrics() {
+			fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", m.Name, m.Help, m.Name, m.Name, m.Value)
+		}
 	}
+	s.stats.write(w)
 }
 
 type requestIDKey struct{}
@@ -197,6 +199,10 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		s.stats.observe(r.URL.Path, sw.status, time.Since(start))
 		s.cfg.Logger.InfoContext(r.Context(), "request",
 			"method", r.Method, "path", r.URL.Path, "status", sw.status, "bytes", sw.bytes,
 			"duration", time.Since(start).Round(time.Microsecond), "remote", r.RemoteAddr)

@@ -128,3 +128,27 @@ func TestTrustedProxies(t *testing.T) {
 		}
 	}
 }
+
+// /metrics counts requests by surface and status class and times them.
+func TestRequestMetrics(t *testing.T) {
+	h, _ := newServer(t, func(context.Context) error { return nil })
+	for _, path := range []string{"/healthz", "/healthz", "/services/ACCMEService.svc/IACCMEServiceREST/Nothing", "/api/v1/nothing", "/no/such/page"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, path, nil))
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{
+		`cmex_http_requests_total{surface="ops",class="2xx"} 2`,
+		`cmex_http_requests_total{surface="pars",class="4xx"} 1`,
+		`cmex_http_requests_total{surface="api",class="4xx"} 1`,
+		`cmex_http_requests_total{surface="portal",class="4xx"} 1`,
+		`cmex_http_request_duration_seconds_bucket{surface="ops",le="+Inf"} 2`,
+		`cmex_http_request_duration_seconds_count{surface="pars"} 1`,
+		"# TYPE cmex_http_request_duration_seconds histogram",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, body)
+		}
+	}
+}
