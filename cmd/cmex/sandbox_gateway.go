@@ -74,18 +74,9 @@ func loadSandboxGateway(ctx context.Context, societies cmex.SocietyService, acco
 		return err
 	}
 
-	a, err := accounts.AccountByUsername(ctx, sandboxAccount)
-	if cmex.ErrorCode(err) == cmex.ENOTFOUND {
-		m := cmegateway.ExampleMember()
-		a = &cmex.Account{Username: sandboxAccount, GivenName: m.GivenName, FamilyName: m.FamilyName, Email: "ned.baker@example.org", Address: m.Address}
-		if err = accounts.CreateAccount(ctx, a, password); err == nil {
-			logger.Info("sandbox gateway account created", "account", a.Username)
-		}
-	} else if err == nil {
-		if _, aerr := accounts.AuthenticateAccount(ctx, sandboxAccount, password); cmex.ErrorCode(aerr) == cmex.EUNAUTHORIZED {
-			err = accounts.SetAccountPassword(ctx, a.ID, password)
-		}
-	}
+	m := cmegateway.ExampleMember()
+	a, err := sandboxAccountWith(ctx, accounts, &cmex.Account{Username: sandboxAccount, GivenName: m.GivenName, FamilyName: m.FamilyName,
+		Email: "ned.baker@example.org", Address: m.Address}, password, logger)
 	if err != nil {
 		return err
 	}
@@ -93,13 +84,44 @@ func loadSandboxGateway(ctx context.Context, societies cmex.SocietyService, acco
 		{AccountID: a.ID, SocietyID: example.ID, MemberID: cmegateway.ExampleMemberID},
 		{AccountID: a.ID, SocietyID: rad.ID, MemberID: sandboxRADMemberID},
 	} {
-		if _, err := accounts.BindingByMember(ctx, b.SocietyID, b.MemberID); cmex.ErrorCode(err) == cmex.ENOTFOUND {
-			if err := accounts.SaveBinding(ctx, &b); err != nil {
-				return err
-			}
-		} else if err != nil {
+		if err := sandboxBinding(ctx, accounts, b); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// sandboxAccountWith makes the gateway account a exist with password: it
+// creates it, or re-keys it when the password differs, and returns it.
+func sandboxAccountWith(ctx context.Context, accounts cmex.GatewayService, a *cmex.Account, password string, logger *slog.Logger) (*cmex.Account, error) {
+	have, err := accounts.AccountByUsername(ctx, a.Username)
+	if cmex.ErrorCode(err) == cmex.ENOTFOUND {
+		if err := accounts.CreateAccount(ctx, a, password); err != nil {
+			return nil, err
+		}
+		logger.Info("sandbox gateway account created", "account", a.Username)
+		return a, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := accounts.AuthenticateAccount(ctx, a.Username, password); cmex.ErrorCode(err) == cmex.EUNAUTHORIZED {
+		err = accounts.SetAccountPassword(ctx, have.ID, password)
+		if err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	return have, nil
+}
+
+// sandboxBinding makes the binding b exist, unless its member is bound
+// already.
+func sandboxBinding(ctx context.Context, accounts cmex.GatewayService, b cmex.Binding) error {
+	_, err := accounts.BindingByMember(ctx, b.SocietyID, b.MemberID)
+	if cmex.ErrorCode(err) == cmex.ENOTFOUND {
+		return accounts.SaveBinding(ctx, &b)
+	}
+	return err
 }

@@ -45,25 +45,12 @@ func loadSandboxPortal(ctx context.Context, societies cmex.SocietyService, accou
 	} else if err != nil {
 		return err
 	}
-	a, err := accounts.AccountByUsername(ctx, sandboxJaneAccount)
-	if cmex.ErrorCode(err) == cmex.ENOTFOUND {
-		a = &cmex.Account{Username: sandboxJaneAccount, GivenName: "Jane", FamilyName: "ACCME", Email: "jane.accme@example.org"}
-		if err = accounts.CreateAccount(ctx, a, password); err == nil {
-			logger.Info("sandbox physician account created", "account", a.Username)
-		}
-	} else if err == nil {
-		if _, aerr := accounts.AuthenticateAccount(ctx, sandboxJaneAccount, password); cmex.ErrorCode(aerr) == cmex.EUNAUTHORIZED {
-			err = accounts.SetAccountPassword(ctx, a.ID, password)
-		}
-	}
+	a, err := sandboxAccountWith(ctx, accounts, &cmex.Account{Username: sandboxJaneAccount, GivenName: "Jane", FamilyName: "ACCME",
+		Email: "jane.accme@example.org"}, password, logger)
 	if err != nil {
 		return err
 	}
-	if _, err := accounts.BindingByMember(ctx, example.ID, sandboxJaneMember); cmex.ErrorCode(err) == cmex.ENOTFOUND {
-		if err := accounts.SaveBinding(ctx, &cmex.Binding{AccountID: a.ID, SocietyID: example.ID, MemberID: sandboxJaneMember}); err != nil {
-			return err
-		}
-	} else if err != nil {
+	if err := sandboxBinding(ctx, accounts, cmex.Binding{AccountID: a.ID, SocietyID: example.ID, MemberID: sandboxJaneMember}); err != nil {
 		return err
 	}
 
