@@ -153,6 +153,14 @@ func (h *Handler) ttl() time.Duration {
 	return DefaultSessionTTL
 }
 
+// today is the portal's current date, in UTC.
+func (h *Handler) today() cmex.Date {
+	if h.Now != nil {
+		return cmex.DateOf(h.Now().UTC())
+	}
+	return cmex.DateOf(time.Now().UTC())
+}
+
 // view is what every page template is given.
 type view struct {
 	Title string

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/cmexhub/cmex"
 )
@@ -179,12 +178,4 @@ func (h *Handler) certificate(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Cache-Control", "private, no-store")
 	hd.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	_, _ = w.Write(f.Data)
-}
-
-// today is the portal's current date, in UTC.
-func (h *Handler) today() cmex.Date {
-	if h.Now != nil {
-		return cmex.DateOf(h.Now().UTC())
-	}
-	return cmex.DateOf(time.Now().UTC())
 }
