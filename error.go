@@ -3,6 +3,7 @@ package cmex
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes, independent of any protocol. Each edge maps them to its own
@@ -24,6 +25,9 @@ type Error struct {
 	Code     string
 	Message  string
 	Problems Problems // the broken rules, when Code is EINVALID
+	// RetryAfter is how long to wait before trying again, when Code is
+	// ETOOMANY.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -66,6 +70,8 @@ func ErrorMessage(err error) string {
 	}
 	return "Internal error."
 }
+
+func errorAs(err error) (*Error, bool) { return errors.AsType[*Error](err) }
 
 // ErrorProblems returns the problems carried by err, if any.
 func ErrorProblems(err error) Problems {

@@ -50,6 +50,9 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		tlsKey := fs.String("tls-key", "", "the private key (PEM) of -tls-cert")
 		proxies := fs.String("trusted-proxies", "", "addresses or CIDR ranges of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (comma-separated); others' are ignored")
 		secretKeyFile := fs.String("secret-key-file", "", "file holding the server key that encrypts destinations' credentials (or set CMEX_SECRET_KEY; a fixed sandbox key with -sandbox)")
+		lockAfter := fs.Int("lockout-after", 5, "failed sign-ins in a row that lock an account (on any surface: PARS, JSON API, portal, customer_binding, credit feed); 0: never lock")
+		lockFor := fs.Duration("lockout-for", 15*time.Minute, "how long a locked account stays locked (addresses it signed in from in the last day are exempt)")
+		addrFailures := fs.Int("address-failures", 20, "failed sign-ins one client address may make at once, after which it may fail once a minute; 0: no limit")
 		outboxLease := fs.Duration("outbox-lease", outbox.DefaultLease, "how long a claimed delivery is the worker's before another may take it over")
 		outboxAlert := fs.Duration("outbox-alert-after", outbox.DefaultAlertAfter, "how long a delivery may stay undelivered before it is flagged and logged as an error")
 		outboxStatus := fs.Duration("outbox-status-every", outbox.DefaultStatusEvery, "how often MOC records delivered to an upstream PARS are checked for the board's decision")
@@ -69,6 +72,9 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		secretKey, err := serverSecretKey(e, *secretKeyFile, *sandbox)
 		if err != nil {
 			return err
+		}
+		if *lockAfter < 0 || *lockFor < 0 || *addrFailures < 0 {
+			return fmt.Errorf("%w: -lockout-after, -lockout-for and -address-failures may not be negative", errUsage)
 		}
 		if *gwTimeout <= 0 || *gwTTL < 0 {
 			return fmt.Errorf("%w: -gateway-timeout must be positive and -gateway-cache-ttl not negative", errUsage)
@@ -105,7 +111,11 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		persons, learners := sqlstore.NewPersonService(db), sqlstore.NewLearnerService(db, mode)
 		plans := sqlstore.NewPlanService(db)
 		societies, accounts := sqlstore.NewSocietyService(db), sqlstore.NewGatewayService(db)
-		gateway := cmegateway.New(societies, accounts, logger)
+		// Every surface checks passwords and keys through one guard.
+		guard := cmex.DefaultLoginGuard()
+		guard.LockAfter, guard.LockFor, guard.AddrBurst = *lockAfter, *lockFor, *addrFailures
+		guarded := cmex.Guarded{Guard: guard}
+		gateway := cmegateway.New(guarded.Societies(societies), accounts, logger)
 		gateway.Timeout, gateway.CacheTTL, gateway.Source = *gwTimeout, *gwTTL, *gwSource
 		if *sandbox {
 			if err := loadSandboxGateway(ctx, societies, accounts, *sandboxPassword, logger); err != nil {
@@ -165,22 +175,22 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 				}
 			},
 			PARS: &pars.Handler{
-				Users: users, Activities: sqlstore.NewActivityService(db), Learners: learners, Persons: persons,
+				Users: guarded.Users(users), Activities: sqlstore.NewActivityService(db), Learners: learners, Persons: persons,
 				Logger: logger, Mode: parsMode, MaxBody: *maxBody,
 			},
 			API: &api.Handler{
-				Users: users, APIKeys: sqlstore.NewAPIKeyService(db), Learners: learners, Persons: persons,
-				Societies: societies, Accounts: accounts, Transcripts: gateway, Plans: plans, Deliveries: deliveries, Now: time.Now,
+				Users: guarded.Users(users), APIKeys: guarded.APIKeys(sqlstore.NewAPIKeyService(db)), Learners: learners, Persons: persons,
+				Societies: societies, Accounts: guarded.Accounts(accounts), Transcripts: gateway, Plans: plans, Deliveries: deliveries, Now: time.Now,
 				Logger: logger, MaxBody: min(*maxBody, api.DefaultMaxBody),
 			},
-			Portal: &portal.Handler{Portal: sqlstore.NewPortalService(db), Transcripts: gateway, Accounts: accounts, Plans: plans, Societies: societies,
+			Portal: &portal.Handler{Portal: guarded.Portal(sqlstore.NewPortalService(db)), Transcripts: gateway, Accounts: accounts, Plans: plans, Societies: societies,
 				Organizations: orgs, Activities: sqlstore.NewActivityService(db), Learners: learners, Deliveries: deliveries, Logger: logger, Now: time.Now},
 			ProcessSync: &processsync.Handler{
 				Plans: plans, Persons: persons, Key: psKey, Window: *psWindow, Now: time.Now,
 				Logger: logger, MaxBody: processsync.DefaultMaxBody,
 			},
 			CMEGateway: &cmegateway.Handler{
-				Societies: societies, Gateway: gateway, DefaultSociety: *gwSociety,
+				Societies: guarded.Societies(societies), Gateway: gateway, DefaultSociety: *gwSociety,
 				Logger: logger, Now: time.Now, MaxBody: cmegateway.DefaultMaxBody,
 			},
 		})

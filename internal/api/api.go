@@ -193,7 +193,7 @@ var statusOf = map[string]int{
 	cmex.EINVALID: http.StatusUnprocessableEntity, cmex.ENOTFOUND: http.StatusNotFound,
 	cmex.ECONFLICT: http.StatusConflict, cmex.EUNAUTHORIZED: http.StatusUnauthorized,
 	cmex.ETOOLARGE: http.StatusRequestEntityTooLarge, cmex.EFORBIDDEN: http.StatusForbidden,
-	cmex.EUNAVAILABLE: http.StatusBadGateway,
+	cmex.EUNAVAILABLE: http.StatusBadGateway, cmex.ETOOMANY: http.StatusTooManyRequests,
 }
 
 // fail answers with err: its safe message for a cmex error, a generic one
@@ -210,6 +210,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if code == cmex.EUNAUTHORIZED {
 		w.Header().Set("WWW-Authenticate", `Basic realm="cmex", charset="UTF-8"`)
+	}
+	if secs := cmex.RetryAfter(err); secs > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
 	var body errorBody
 	body.Error.Code, body.Error.Message, body.Error.Problems = code, cmex.ErrorMessage(err), cmex.ErrorProblems(err)

@@ -228,6 +228,9 @@ func (g *Gateway) Feed(ctx context.Context, username, password, customer string)
 		return nil, &feedError{feedInvalidLogin, feedInvalidMsg}
 	}
 	puller, err := g.Societies.AuthenticateFeed(ctx, username, password)
+	if cmex.ErrorCode(err) == cmex.ETOOMANY {
+		return nil, err
+	}
 	if cmex.ErrorCode(err) == cmex.EUNAUTHORIZED {
 		return nil, &feedError{feedInvalidLogin, feedInvalidMsg}
 	}

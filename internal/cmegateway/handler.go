@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -123,6 +124,11 @@ func (h *Handler) binding(w http.ResponseWriter, r *http.Request) {
 			resp.Status, resp.MemberID, resp.Username = statusOK, m.MemberID, m.Username
 		case cmex.ErrorCode(err) == cmex.EUNAUTHORIZED:
 			resp.Status = bindingRefused(s)
+		case cmex.ErrorCode(err) == cmex.ETOOMANY:
+			resp.Status = cmex.ErrorMessage(err)
+			retryAfter(w, err)
+			h.write(w, r, http.StatusTooManyRequests, resp)
+			return
 		default:
 			h.Logger.ErrorContext(r.Context(), "cmegateway: customer_binding", "society", s.Code, "err", err)
 			resp.Status = "The service is unavailable; try again later."
@@ -177,6 +183,13 @@ func (h *Handler) feed(w http.ResponseWriter, r *http.Request) {
 		resp.Status, resp.Customer = statusOK, c
 	case errors.As(err, &fe):
 		resp.Status, resp.StatusMessage = fe.code, fe.msg
+	case cmex.ErrorCode(err) == cmex.ETOOMANY:
+		// Still the seed's INVALID_LOGIN, which feed clients know, with
+		// the lockout's own message.
+		resp.Status, resp.StatusMessage = feedInvalidLogin, cmex.ErrorMessage(err)
+		retryAfter(w, err)
+		h.write(w, r, http.StatusTooManyRequests, resp)
+		return
 	default:
 		if !errors.Is(err, context.Canceled) {
 			h.Logger.ErrorContext(r.Context(), "cmegateway: credit feed", "err", err)
@@ -210,4 +223,11 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request, status int, doc 
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(b.Bytes())
+}
+
+// retryAfter sets Retry-After from a refused sign-in.
+func retryAfter(w http.ResponseWriter, err error) {
+	if secs := cmex.RetryAfter(err); secs > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
 }

@@ -111,6 +111,10 @@ func (h *Handler) authenticate(ctx context.Context, m members, root string) (*cm
 		return p, nil, nil
 	case cmex.EUNAUTHORIZED:
 		return nil, denied(""), nil
+	case cmex.ETOOMANY:
+		f := denied(cmex.ErrorMessage(err))
+		f.status = http.StatusTooManyRequests
+		return nil, f, nil
 	default:
 		return nil, nil, err
 	}

@@ -287,6 +287,12 @@ func (h *Handler) learnerMatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := h.Users.Authenticate(ctx, "", user, password); err != nil {
+		if cmex.ErrorCode(err) == cmex.ETOOMANY {
+			p := cmex.RuleAccessDenied.Problem(cmex.Args{})
+			p.Message += " (" + cmex.ErrorMessage(err) + ")"
+			failWith(http.StatusTooManyRequests, cmex.Problems{p})
+			return
+		}
 		if cmex.ErrorCode(err) != cmex.EUNAUTHORIZED {
 			h.Logger.ErrorContext(ctx, "pars: internal error", "err", err)
 			failWith(http.StatusInternalServerError, cmex.Problems{cmex.RuleLearnerGeneral.Problem(cmex.Args{})})

@@ -3,8 +3,9 @@
 // usable without JavaScript) for physicians and for the staff of providers
 // and societies. It owns sign-in and sessions: a session cookie holds a
 // random token, of which the store keeps only a hash; every form is
-// protected against cross-origin posts; sign-in attempts are throttled by
-// username and by client address.
+// protected against cross-origin posts. Failed sign-ins are limited by the
+// login guard the server wraps Portal in (cmex.LoginGuard), as on every
+// other surface.
 package portal
 
 import (
@@ -13,8 +14,8 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -94,30 +95,13 @@ type Handler struct {
 	Logger        *slog.Logger
 	// SessionTTL is how long a session lasts; DefaultSessionTTL if zero.
 	SessionTTL time.Duration
-	// Now is the clock of sign-in throttling; time.Now if nil.
+	// Now is the clock of the portal's dates; time.Now if nil.
 	Now func() time.Time
-
-	byUser, byAddr *throttle
 }
-
-// Sign-in throttling: a username may be tried 5 times at once and then
-// once every 12 seconds; a client address 20 times, then once every 3
-// seconds. Guessing a password at 5 a minute is hopeless against the
-// minimum password length, and a person who mistypes is not held up.
-const (
-	userBurst, userEvery = 5, 12 * time.Second
-	addrBurst, addrEvery = 20, 3 * time.Second
-)
 
 // Register adds the portal's routes to mux, every one behind protection
 // against cross-origin form posts.
 func (h *Handler) Register(mux *http.ServeMux) {
-	now := h.Now
-	if now == nil {
-		now = time.Now
-	}
-	h.byUser = newThrottle(userEvery, userBurst, now)
-	h.byAddr = newThrottle(addrEvery, addrBurst, now)
 	csrf := http.NewCrossOriginProtection()
 	route := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, csrf.Handler(f)) }
 	route("GET /{$}", h.home)
@@ -299,14 +283,13 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusBadRequest, "signin", v)
 		return
 	}
-	if !h.byAddr.allow(clientAddr(r)) || !h.byUser.allow(strings.ToLower(username)) {
-		h.Logger.WarnContext(r.Context(), "portal: sign-in throttled", "addr", clientAddr(r))
-		v.Error = "Too many attempts to sign in. Wait a minute, then try again."
-		w.Header().Set("Retry-After", "60")
+	s, err := h.Portal.SignIn(r.Context(), username, password, h.ttl())
+	if cmex.ErrorCode(err) == cmex.ETOOMANY {
+		v.Error = cmex.ErrorMessage(err)
+		w.Header().Set("Retry-After", strconv.Itoa(cmex.RetryAfter(err)))
 		h.render(w, r, http.StatusTooManyRequests, "signin", v)
 		return
 	}
-	s, err := h.Portal.SignIn(r.Context(), username, password, h.ttl())
 	if cmex.ErrorCode(err) == cmex.EUNAUTHORIZED {
 		v.Error = "That username and password do not match an account."
 		h.render(w, r, http.StatusUnauthorized, "signin", v)
@@ -349,13 +332,4 @@ func sessionCookie(r *http.Request, token string, maxAge int) *http.Cookie {
 // header only makes the cookie stricter, so it is safe to.
 func overTLS(r *http.Request) bool {
 	return r.TLS != nil || strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https")
-}
-
-// clientAddr is the client's IP address, without its port.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -46,7 +46,9 @@ func newEnv(t *testing.T, tls bool) *env {
 	e := &env{store: store, now: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)}
 	gw := cmegateway.New(store.Societies, store.Gateway, slog.New(slog.DiscardHandler))
 	gw.Now = store.Clock.Now
-	h := &portal.Handler{Portal: store.Portal, Transcripts: gw, Accounts: store.Gateway, Plans: store.Plans, Societies: store.Societies,
+	guard := cmex.DefaultLoginGuard()
+	guard.Now = func() time.Time { return e.now }
+	h := &portal.Handler{Portal: cmex.Guarded{Guard: guard}.Portal(store.Portal), Transcripts: gw, Accounts: store.Gateway, Plans: store.Plans, Societies: store.Societies,
 		Organizations: store.Organizations, Activities: store.Activities, Learners: store.Learners, Deliveries: store.Deliveries,
 		Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return e.now }}
 	mux := http.NewServeMux()
@@ -204,9 +206,10 @@ func TestCrossOriginPostRefused(t *testing.T) {
 	}
 }
 
-// After five wrong passwords a username waits; its owner's right password
-// is refused too until then, and another username is not held up.
-func TestSignInThrottled(t *testing.T) {
+// After five wrong passwords a username is locked (by the login guard the
+// server wraps the portal's service in); its owner's right password is
+// refused too until then, and another username is not held up.
+func TestSignInLockedOut(t *testing.T) {
 	e := newEnv(t, false)
 	c := e.client(t)
 	for i := range 5 {
@@ -215,15 +218,19 @@ func TestSignInThrottled(t *testing.T) {
 		}
 	}
 	p := e.post(t, c, "/signin", signInForm("jane.accme", "jane's long password"))
-	if p.status != http.StatusTooManyRequests || !strings.Contains(p.body, "Too many attempts") || p.header.Get("Retry-After") == "" || p.header.Get("Set-Cookie") != "" {
+	if p.status != http.StatusTooManyRequests || !strings.Contains(p.body, "Too many failed sign-ins") || p.header.Get("Retry-After") != "900" || p.header.Get("Set-Cookie") != "" {
 		t.Fatalf("sixth attempt: %d %s", p.status, p.body)
 	}
 	if p := e.post(t, c, "/signin", signInForm("olga", "olga's long password")); p.status != http.StatusSeeOther {
 		t.Errorf("another username: %d", p.status)
 	}
-	e.now = e.now.Add(time.Minute)
+	e.now = e.now.Add(14 * time.Minute)
+	if p := e.post(t, e.client(t), "/signin", signInForm("jane.accme", "jane's long password")); p.status != http.StatusTooManyRequests {
+		t.Errorf("14 minutes later: %d, want still locked", p.status)
+	}
+	e.now = e.now.Add(time.Minute + time.Second)
 	if p := e.post(t, e.client(t), "/signin", signInForm("jane.accme", "jane's long password")); p.status != http.StatusSeeOther {
-		t.Errorf("a minute later: %d %s", p.status, p.body)
+		t.Errorf("15 minutes later: %d %s", p.status, p.body)
 	}
 }
 

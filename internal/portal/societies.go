@@ -78,7 +78,7 @@ func (h *Handler) bind(w http.ResponseWriter, r *http.Request) {
 		v.FieldErrors["password"] = "The society refused this login: " + cmex.ErrorMessage(err)
 	case cmex.ENOTFOUND:
 		v.FieldErrors["society"] = cmex.ErrorMessage(err)
-	case cmex.ECONFLICT, cmex.EUNAVAILABLE, cmex.EINVALID:
+	case cmex.ECONFLICT, cmex.EUNAVAILABLE, cmex.EINVALID, cmex.ETOOMANY:
 		v.Error = cmex.ErrorMessage(err)
 	default:
 		h.Logger.ErrorContext(r.Context(), "portal: bind", "society", society, "err", err)

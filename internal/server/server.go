@@ -17,6 +17,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/cmexhub/cmex"
 	"github.com/cmexhub/cmex/internal/api"
 	"github.com/cmexhub/cmex/internal/cmegateway"
 	"github.com/cmexhub/cmex/internal/pars"
@@ -141,7 +142,8 @@ func RequestID(ctx context.Context) string {
 
 // withRequestID gives every request an id, taken from a well-formed
 // X-Request-Id header or made up, returned in the response and attached to
-// every log line written with the request's context.
+// every log line written with the request's context. The context also
+// carries the client's address, for the login guard and the audit log.
 func (s *Server) withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
@@ -151,7 +153,10 @@ func (s *Server) withRequestID(next http.Handler) http.Handler {
 			id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		// After withProxies, RemoteAddr is the client's own address.
+		ctx = cmex.WithClientAddr(ctx, hostOf(r.RemoteAddr))
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
