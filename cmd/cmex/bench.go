@@ -302,7 +302,10 @@ func (s *benchServer) stop() {
 // serve starts cmex serve on a free port, with the bench's keys and any
 // further flags, and waits until it listens.
 func (b *benchRun) serve(ctx context.Context, flags ...string) (*benchServer, error) {
-	args := append([]string{"serve", "-db", b.db, "-addr", "127.0.0.1:0", "-log-format", "json", "-matching", "passthrough"}, flags...)
+	// A GetRoleData token may be used once, and names its member and
+	// second: a day's window gives the read load 86,400 distinct tokens.
+	args := append([]string{"serve", "-db", b.db, "-addr", "127.0.0.1:0", "-log-format", "json", "-matching", "passthrough",
+		"-processsync-window", benchTokenWindow.String()}, flags...)
 	cmd := exec.Command(b.self, args...)
 	cmd.Env = append(os.Environ(), "CMEX_SECRET_KEY=cmex-bench-secret-key", "CMEX_PROCESSSYNC_KEY="+subjectKey)
 	stderr, err := cmd.StderrPipe()

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cmexhub/cmex"
@@ -182,12 +183,23 @@ func (b *benchRun) fillLedger(ctx context.Context, provider string, acts []cmex.
 	return held, err
 }
 
+// benchTokenWindow is the Process Synchronization window of the bench's
+// server.
+const benchTokenWindow = 24 * time.Hour
+
 // measureReads runs GetRoleData and transcript calls for the subject, each
 // from clients clients for d, and adds their figures to the table.
 func measureReads(base string, sub *subject, clients int, d time.Duration, add func(k, v string)) error {
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	// Each call signs its own second, counting down from the far end of
+	// the server's window (benchTokenWindow), since a token is single-use.
+	latest, n := time.Now().Add(benchTokenWindow/2), atomic.Int64{}
 	roleData := func(check bool) error {
-		ts := processsync.TimeStamp(time.Now())
+		i := n.Add(1)
+		if time.Duration(i)*time.Second >= benchTokenWindow {
+			return fmt.Errorf("GetRoleData: %d calls used up the %v token window", i, benchTokenWindow)
+		}
+		ts := processsync.TimeStamp(latest.Add(-time.Duration(i) * time.Second))
 		body := `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><GetRoleData xmlns="` + processsync.NSTempuri + `">` +
 			`<Version>` + processsync.Version + `</Version><TimeStamp>` + ts + `</TimeStamp><Role>Practitioner</Role><UniqueId>` + subjectNPI + `</UniqueId>` +
 			`<RequestDepth>Activity</RequestDepth><RequestType>Summary</RequestType><Token>` + processsync.Token(subjectNPI, ts, subjectKey) + `</Token></GetRoleData></s:Body></s:Envelope>`

@@ -9,18 +9,31 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/cmexhub/cmex/internal/processsync"
 )
 
+// lastTokenSecond is the TimeStamp getRoleData signed last: each call
+// signs a later second than the one before (a token is single-use), now
+// or, when calls come faster than one a second, a little ahead of it.
+var lastTokenSecond struct {
+	sync.Mutex
+	ts int64
+}
+
 // getRoleData calls the running server's GetRoleData with a fresh token of
 // the sandbox key.
 func (s *server) getRoleData(uid, depth string) string {
 	s.t.Helper()
-	ts := processsync.TimeStamp(time.Now())
+	lastTokenSecond.Lock()
+	lastTokenSecond.ts = max(time.Now().Unix(), lastTokenSecond.ts+1)
+	ts := strconv.FormatInt(lastTokenSecond.ts, 10)
+	lastTokenSecond.Unlock()
 	body := `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:tem="http://tempuri.org/"><soapenv:Header/><soapenv:Body><tem:GetRoleData>` +
 		`<tem:Version>7.8.0</tem:Version><tem:TimeStamp>` + ts + `</tem:TimeStamp><tem:Role>Practitioner</tem:Role><tem:UniqueId>` + uid + `</tem:UniqueId>` +
 		`<tem:RequestDepth>` + depth + `</tem:RequestDepth><tem:RequestType>Summary</tem:RequestType><tem:Token>` + processsync.Token(uid, ts, "sandbox-secret") + `</tem:Token>` +

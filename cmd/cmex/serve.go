@@ -186,7 +186,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			Portal: &portal.Handler{Portal: guarded.Portal(sqlstore.NewPortalService(db)), Transcripts: gateway, Accounts: accounts, Plans: plans, Societies: societies,
 				Organizations: orgs, Activities: sqlstore.NewActivityService(db), Learners: learners, Deliveries: deliveries, Logger: logger, Now: time.Now},
 			ProcessSync: &processsync.Handler{
-				Plans: plans, Persons: persons, Key: psKey, Window: *psWindow, Now: time.Now,
+				Plans: plans, Persons: persons, Key: psKey, Window: *psWindow, Now: time.Now, Nonces: sqlstore.NewNonceService(db),
 				Logger: logger, MaxBody: processsync.DefaultMaxBody,
 			},
 			CMEGateway: &cmegateway.Handler{

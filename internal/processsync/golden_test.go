@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/cmexhub/cmex/internal/cmextest"
 	"github.com/cmexhub/cmex/internal/planfile"
 	"github.com/cmexhub/cmex/internal/processsync"
+	"github.com/cmexhub/cmex/internal/sqlstore"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -68,7 +70,9 @@ func newFixture(t testing.TB) *fixture {
 	if err := s.Plans.SaveRoleInstance(ctx, ri); err != nil {
 		t.Fatal(err)
 	}
-	h := &processsync.Handler{Plans: s.Plans, Persons: s.Persons, Key: key, Window: processsync.DefaultWindow, Now: s.Clock.Now,
+	nonces := sqlstore.NewNonceService(s.DB)
+	nonces.Now = s.Clock.Now
+	h := &processsync.Handler{Plans: s.Plans, Persons: s.Persons, Key: key, Window: processsync.DefaultWindow, Now: s.Clock.Now, Nonces: nonces,
 		Logger: slog.New(slog.DiscardHandler), MaxBody: processsync.DefaultMaxBody}
 	mux := http.NewServeMux()
 	h.Register(mux)
@@ -95,9 +99,13 @@ func envelope(version, ts, role, uid, depth, rtype, token string) string {
 </soapenv:Envelope>`
 }
 
-// call is a request signed with the shared key at the fixture's clock.
+// calls counts the calls made with call.
+var calls atomic.Int64
+
+// call is a request signed with the shared key, each at its own second
+// before the fixture's clock, since a token may be used once.
 func call(uid, role, depth, rtype string) string {
-	ts := processsync.TimeStamp(now)
+	ts := processsync.TimeStamp(now.Add(-time.Duration(calls.Add(1)) * time.Second))
 	return envelope("7.8.0", ts, role, uid, depth, rtype, processsync.Token(uid, ts, key))
 }
 
@@ -168,5 +176,28 @@ func TestTokenWindow(t *testing.T) {
 	res.Body.Close()
 	if !strings.Contains(string(b), `location="`+f.server.URL+processsync.Path+`"`) || !strings.Contains(string(b), `name="GetRoleData"`) {
 		t.Errorf("WSDL: %.400s", b)
+	}
+}
+
+// TestReplayedToken: a token is good once within its window. The same
+// request again, or its token with the hex in other letters, is a bad
+// token; the next second's token, or another member's, is good.
+func TestReplayedToken(t *testing.T) {
+	f := newFixture(t)
+	ts := processsync.TimeStamp(now.Add(-10 * time.Second))
+	token := processsync.Token("999902", ts, key)
+	good, bad := "<a:Success>0</a:Success>", "<a:Success>1</a:Success>"
+	for i, want := range []struct{ token, want string }{{token, good}, {token, bad}, {strings.ToUpper(token), bad}} {
+		if _, body := f.post(t, envelope("7.8.0", ts, "Practitioner", "999902", "Role", "", want.token)); !strings.Contains(body, want.want) {
+			t.Errorf("use %d: want %s in\n%.400s", i+1, want.want, body)
+		}
+	}
+	next := processsync.TimeStamp(now.Add(-9 * time.Second))
+	if _, body := f.post(t, envelope("7.8.0", next, "Practitioner", "999902", "Role", "", processsync.Token("999902", next, key))); !strings.Contains(body, good) {
+		t.Errorf("the next second's token: %.400s", body)
+	}
+	// Another member's token at the same second is another token.
+	if _, body := f.post(t, envelope("7.8.0", ts, "Practitioner", "MD999902", "Role", "", processsync.Token("MD999902", ts, key))); !strings.Contains(body, good) {
+		t.Errorf("another identifier at the same second: %.400s", body)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,8 +57,11 @@ type Handler struct {
 	Persons cmex.PersonService
 	// Key is the shared secret of the tokens; an empty key refuses every
 	// token.
-	Key     string
-	Window  time.Duration
+	Key    string
+	Window time.Duration
+	// Nonces makes each token single-use within its window: a replayed
+	// token is a bad token. Nil accepts a token as often as it comes.
+	Nonces  cmex.NonceService
 	Now     func() time.Time
 	Logger  *slog.Logger
 	MaxBody int64
@@ -196,6 +200,19 @@ func (h *Handler) roleData(r *http.Request, q *request) (*result, error) {
 	if !checkToken(q.UniqueID, q.TimeStamp, q.Token, h.Key, now, h.Window) {
 		res.success = successBadToken
 		return res, nil
+	}
+	if h.Nonces != nil {
+		// A token names its UniqueId and TimeStamp; it is acceptable until
+		// TimeStamp + Window, and remembered that long.
+		ts, _ := strconv.ParseInt(strings.TrimSpace(q.TimeStamp), 10, 64)
+		err := h.Nonces.UseNonce(ctx, "processsync:"+strings.ToLower(strings.TrimSpace(q.Token)), time.Unix(ts, 0).Add(h.Window))
+		if cmex.ErrorCode(err) == cmex.ECONFLICT {
+			res.success = successBadToken
+			return res, nil
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	ids, err := h.Plans.PersonsByIdentifier(ctx, q.UniqueID)
 	if err != nil {
