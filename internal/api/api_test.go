@@ -28,7 +28,7 @@ type fixture struct {
 	token    string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	store := cmextest.NewStore(t, today)
 	ctx := t.Context()
@@ -42,7 +42,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	(&api.Handler{Users: store.Users, APIKeys: keys, Learners: store.Learners, Persons: store.Persons, Logger: slog.New(slog.DiscardHandler)}).Register(mux)
+	(&api.Handler{Users: store.Users, APIKeys: keys, Learners: store.Learners, Persons: store.Persons, Accounts: store.Gateway, Logger: slog.New(slog.DiscardHandler)}).Register(mux)
 	return &fixture{h: mux, store: store, activity: a.ID, token: token}
 }
 

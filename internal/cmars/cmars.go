@@ -58,15 +58,22 @@ func (f *Forwarder) Send(ctx context.Context, d *cmex.Destination, dl *cmex.Deli
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	return Judge(res.StatusCode, body)
+}
+
+// Judge reads the exchange's answer: 2xx (or its duplicate status) is
+// delivered; 5xx, 429 and 408 are retried; anything else is a refusal,
+// with the exchange's JSON error code when it sent one.
+func Judge(status int, body []byte) cmex.Outcome {
 	switch {
-	case res.StatusCode >= 200 && res.StatusCode < 300, res.StatusCode == statusDuplicate:
+	case status >= 200 && status < 300, status == statusDuplicate:
 		return cmex.Outcome{Result: cmex.DeliveryDelivered}
-	case res.StatusCode >= 500 || res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusRequestTimeout:
-		return cmex.Outcome{Result: cmex.DeliveryPending, Error: fmt.Sprintf("the exchange answered HTTP %d", res.StatusCode)}
+	case status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout:
+		return cmex.Outcome{Result: cmex.DeliveryPending, Error: fmt.Sprintf("the exchange answered HTTP %d", status)}
 	}
 	var e errorBody
 	if json.Unmarshal(body, &e) != nil || e.Code == "" {
-		e = errorBody{Code: strconv.Itoa(res.StatusCode), Message: string(body)}
+		e = errorBody{Code: strconv.Itoa(status), Message: string(body)}
 	}
 	return cmex.Outcome{Result: cmex.DeliveryRejected, Error: "the exchange refused the record", Codes: []cmex.RemoteCode{{Code: e.Code, Message: e.Message}}}
 }

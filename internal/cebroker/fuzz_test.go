@@ -1,0 +1,28 @@
+package cebroker_test
+
+import (
+	"testing"
+
+	"github.com/cmexhub/cmex"
+	"github.com/cmexhub/cmex/internal/cebroker"
+)
+
+// FuzzJudge: any receipt CE Broker might send is judged one of the three
+// results without panicking; a refusal says why.
+func FuzzJudge(f *testing.F) {
+	f.Add([]byte(`<string xmlns="https://webservices.cebroker.com/">&lt;rosters&gt;&lt;roster Message=""/&gt;&lt;/rosters&gt;</string>`))
+	f.Add([]byte(`<string xmlns="https://webservices.cebroker.com/">&lt;rosters&gt;&lt;roster Message="License not found"/&gt;&lt;/rosters&gt;</string>`))
+	f.Add([]byte(`<html>`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		o := cebroker.Judge(body)
+		switch o.Result {
+		case cmex.DeliveryDelivered:
+		case cmex.DeliveryPending, cmex.DeliveryRejected:
+			if o.Error == "" {
+				t.Fatalf("a %s outcome without a reason", o.Result)
+			}
+		default:
+			t.Fatalf("result %q", o.Result)
+		}
+	})
+}
