@@ -78,6 +78,14 @@ func (u *PortalUser) Name() string {
 	return u.Staff.Name
 }
 
+// Username is the user's sign-in name.
+func (u *PortalUser) Username() string {
+	if u.Account != nil {
+		return u.Account.Username
+	}
+	return u.Staff.Username
+}
+
 // A Session is a signed-in portal user. Its token is known only to the
 // browser holding it; the store keeps a hash of it.
 type Session struct {

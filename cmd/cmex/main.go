@@ -13,11 +13,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"os/user"
 	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/cmexhub/cmex"
 )
 
 // env is what a command may touch of the outside world, so tests can run
@@ -44,7 +47,7 @@ type command struct {
 // commands returns every subcommand, by name.
 func commands() map[string]*command {
 	cs := []*command{serveCommand(), importCommand(), exportCommand(), benchCommand(), providerCommand(), userCommand(), learnersCommand(), apikeyCommand(), validateCommand(), versionCommand(),
-		societyCommand(), accountCommand(), staffCommand(), backupCommand(), transcriptCommand(), plansCommand(), rolesCommand(), tokenCommand(), destinationsCommand(), deliveriesCommand()}
+		societyCommand(), accountCommand(), staffCommand(), backupCommand(), transcriptCommand(), plansCommand(), rolesCommand(), tokenCommand(), destinationsCommand(), deliveriesCommand(), auditCommand()}
 	m := map[string]*command{}
 	for _, c := range cs {
 		m[c.name] = c
@@ -93,8 +96,11 @@ func startCPUProfile(path string) func() {
 	}
 }
 
-// run executes one command line and returns the exit status.
+// run executes one command line and returns the exit status. What it
+// changes, the audit log says the command line changed, as the system
+// user running it.
 func run(ctx context.Context, args []string, e *env) int {
+	ctx = cmex.WithActor(ctx, "cli:"+systemUser())
 	cs := commands()
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
 		printOverview(e.stdout, cs)
@@ -217,4 +223,12 @@ func (c *command) groupHelp(e *env, args []string, want string, declare func(*fl
 		return true, fmt.Errorf("%w: want %s", errUsage, want)
 	}
 	return true, nil
+}
+
+// systemUser is the name of the user running cmex, for the audit log.
+func systemUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "unknown"
 }

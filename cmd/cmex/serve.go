@@ -137,7 +137,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 				return fmt.Errorf("sandbox: %w", err)
 			}
 			board := &boardsim.Board{Learners: learners, Logger: logger, Delay: *boardDelay, Reject: sandboxReject}
-			go board.Run(ctx)
+			go board.Run(cmex.WithActor(ctx, "sandbox-board"))
 		}
 
 		deliveries := sqlstore.NewDeliveryService(db)
@@ -180,7 +180,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			},
 			API: &api.Handler{
 				Users: guarded.Users(users), APIKeys: guarded.APIKeys(sqlstore.NewAPIKeyService(db)), Learners: learners, Persons: persons,
-				Societies: societies, Accounts: guarded.Accounts(accounts), Transcripts: gateway, Plans: plans, Deliveries: deliveries, Now: time.Now,
+				Societies: societies, Accounts: guarded.Accounts(accounts), Transcripts: gateway, Plans: plans, Deliveries: deliveries, Audit: sqlstore.NewAuditService(db), Now: time.Now,
 				Logger: logger, MaxBody: min(*maxBody, api.DefaultMaxBody),
 			},
 			Portal: &portal.Handler{Portal: guarded.Portal(sqlstore.NewPortalService(db)), Transcripts: gateway, Accounts: accounts, Plans: plans, Societies: societies,
@@ -204,7 +204,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		logger.Info("cmex listening", "addr", l.Addr().String(), "tls", srvTLS != nil, "db", dbName, "pars_mode", parsMode.String(), "matching", mode,
 			"sandbox", *sandbox, "max_body", *maxBody, "version", versionString())
 		workerDone := make(chan struct{})
-		go func() { worker.Run(ctx); close(workerDone) }()
+		go func() { worker.Run(cmex.WithActor(ctx, "outbox")); close(workerDone) }()
 		defer func() { <-workerDone }()
 		if err := srv.Serve(ctx, l, *grace); err != nil {
 			return err

@@ -42,9 +42,11 @@ type Handler struct {
 	Plans cmex.PlanService
 	// Deliveries are the providers' destinations and outbox.
 	Deliveries cmex.DeliveryService
-	Now        func() time.Time
-	Logger     *slog.Logger
-	MaxBody    int64
+	// Audit is the audit log operators read.
+	Audit   cmex.AuditService
+	Now     func() time.Time
+	Logger  *slog.Logger
+	MaxBody int64
 }
 
 // auth is who may call an operation.
@@ -61,6 +63,17 @@ const (
 type caller struct {
 	principal *cmex.Principal // provider and operator operations
 	account   *cmex.Account   // account operations
+}
+
+// actor names the caller in the audit log.
+func (c *caller) actor() string {
+	switch {
+	case c.account != nil:
+		return "account:" + c.account.Username
+	case c.principal != nil:
+		return "api:" + cmex.PrincipalActor(*c.principal)
+	}
+	return "anonymous"
 }
 
 // route is one operation of the API.
@@ -101,6 +114,7 @@ var routes = []route{
 	{"DELETE", "/api/v1/account/self-credits/{id}", authAccount, asAccount((*Handler).deleteSelfCredit)},
 	{"GET", "/api/v1/account/transcript", authAccount, asAccount((*Handler).transcript)},
 	{"GET", "/api/v1/learners/{id}/progress", authOperator, (*Handler).progress},
+	{"GET", "/api/v1/audit", authOperator, (*Handler).audit},
 
 	{"GET", "/api/v1/destinations", authProvider, asProvider((*Handler).listDestinations)},
 	{"POST", "/api/v1/destinations", authProvider, asProvider((*Handler).addDestination)},
@@ -123,6 +137,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 				h.fail(w, r, err)
 				return
 			}
+			r = r.WithContext(cmex.WithActor(r.Context(), c.actor()))
 			rt.handle(h, w, r, c)
 		})
 	}

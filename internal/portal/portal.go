@@ -10,6 +10,7 @@ package portal
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"html/template"
 	"io/fs"
@@ -103,7 +104,7 @@ type Handler struct {
 // against cross-origin form posts.
 func (h *Handler) Register(mux *http.ServeMux) {
 	csrf := http.NewCrossOriginProtection()
-	route := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, csrf.Handler(f)) }
+	route := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, csrf.Handler(h.withSession(f))) }
 	route("GET /{$}", h.home)
 	route("GET /signin", h.signInForm)
 	route("POST /signin", h.signIn)
@@ -215,8 +216,28 @@ func setPageHeaders(w http.ResponseWriter) {
 	h.Set("Referrer-Policy", "same-origin")
 }
 
+type sessionKey struct{}
+
+// withSession looks the request's session up once, and keeps it in the
+// request's context, with its user as the actor of any change the request
+// makes (for the audit log).
+func (h *Handler) withSession(f http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s := h.lookupSession(r); s != nil {
+			ctx := context.WithValue(r.Context(), sessionKey{}, s)
+			r = r.WithContext(cmex.WithActor(ctx, "portal:"+s.User.Username()))
+		}
+		f(w, r)
+	}
+}
+
 // session returns the request's live session, or nil.
 func (h *Handler) session(r *http.Request) *cmex.Session {
+	s, _ := r.Context().Value(sessionKey{}).(*cmex.Session)
+	return s
+}
+
+func (h *Handler) lookupSession(r *http.Request) *cmex.Session {
 	c, err := r.Cookie(SessionCookie)
 	if err != nil || c.Value == "" {
 		return nil

@@ -156,6 +156,9 @@ func (s *Server) withRequestID(next http.Handler) http.Handler {
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
 		// After withProxies, RemoteAddr is the client's own address.
 		ctx = cmex.WithClientAddr(ctx, hostOf(r.RemoteAddr))
+		// A request acts as nobody until it authenticates, whatever the
+		// context the server was started with says.
+		ctx = cmex.WithActor(ctx, "")
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

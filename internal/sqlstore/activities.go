@@ -64,6 +64,11 @@ func (s *ActivityService) SaveActivity(ctx context.Context, ch cmex.ActivityChan
 		if err != nil {
 			return err
 		}
+		row := auditFrom(ctx, cmex.PrincipalActor(ch.By), "activity."+strings.ToLower(ch.Action), fmt.Sprint(saved.ID),
+			fmt.Sprintf("provider %s, provider activity id %q", saved.ProviderID, saved.ProviderActivityID))
+		if err := s.db.appendAudit(ctx, tx, []auditRow{row}); err != nil {
+			return err
+		}
 		return enqueueActivity(ctx, tx, org, saved, strings.ToLower(ch.Action), now)
 	})
 	if err != nil {

@@ -46,13 +46,19 @@ func (s *APIKeyService) CreateAPIKey(ctx context.Context, org cmex.OrganizationI
 	}
 	prefix, secret := hex.EncodeToString(p[:4]), hex.EncodeToString(sec[:])
 	k := &cmex.APIKey{OrganizationID: org, Name: name, Prefix: prefix, CreatedAt: s.db.now()}
-	err := s.db.read().queryRow(ctx, `INSERT INTO api_keys (organization_id, name, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-		org, name, prefix, secretHash(secret), k.CreatedAt).Scan(&k.ID)
-	if s.db.dialect.IsUniqueViolation(err) {
-		return nil, "", cmex.Errorf(cmex.ECONFLICT, "an API key named %s already exists", name)
-	}
+	err := s.db.change(ctx, func(tx conn) (string, string, string, error) {
+		err := tx.queryRow(ctx, `INSERT INTO api_keys (organization_id, name, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+			org, name, prefix, secretHash(secret), k.CreatedAt).Scan(&k.ID)
+		if s.db.dialect.IsUniqueViolation(err) {
+			return "", "", "", cmex.Errorf(cmex.ECONFLICT, "an API key named %s already exists", name)
+		}
+		if err != nil {
+			return "", "", "", fmt.Errorf("create API key: %w", err)
+		}
+		return "api-key.add", name, fmt.Sprintf("organization %d, prefix %s", org, prefix), nil
+	})
 	if err != nil {
-		return nil, "", fmt.Errorf("create API key: %w", err)
+		return nil, "", err
 	}
 	return k, tokenPrefix + prefix + "_" + secret, nil
 }
@@ -79,14 +85,16 @@ func (s *APIKeyService) ListAPIKeys(ctx context.Context, org cmex.OrganizationID
 
 // RevokeAPIKey implements cmex.APIKeyService.
 func (s *APIKeyService) RevokeAPIKey(ctx context.Context, org cmex.OrganizationID, name string) error {
-	res, err := s.db.read().exec(ctx, `DELETE FROM api_keys WHERE organization_id = ? AND name = ?`, org, name)
-	if err != nil {
-		return fmt.Errorf("revoke API key: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return cmex.Errorf(cmex.ENOTFOUND, "no API key named %s", name)
-	}
-	return nil
+	return s.db.change(ctx, func(tx conn) (string, string, string, error) {
+		res, err := tx.exec(ctx, `DELETE FROM api_keys WHERE organization_id = ? AND name = ?`, org, name)
+		if err != nil {
+			return "", "", "", fmt.Errorf("revoke API key: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return "", "", "", cmex.Errorf(cmex.ENOTFOUND, "no API key named %s", name)
+		}
+		return "api-key.revoke", name, fmt.Sprintf("organization %d", org), nil
+	})
 }
 
 // AuthenticateAPIKey implements cmex.APIKeyService.

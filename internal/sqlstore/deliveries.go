@@ -99,16 +99,18 @@ func (s *DeliveryService) CreateDestination(ctx context.Context, d *cmex.Destina
 		return err
 	}
 	d.CreatedAt = s.db.now()
-	err = s.db.read().queryRow(ctx, `INSERT INTO destinations (organization_id, name, name_key, kind, secrets, document, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		d.OrganizationID, d.Name, strings.ToLower(d.Name), string(d.Kind), secrets, string(doc), d.CreatedAt).Scan(&d.ID)
-	if s.db.dialect.IsUniqueViolation(err) {
-		return cmex.Errorf(cmex.ECONFLICT, "a destination named %s exists", d.Name)
-	}
-	if err != nil {
-		return fmt.Errorf("create destination: %w", err)
-	}
-	return nil
+	return s.db.change(ctx, func(tx conn) (string, string, string, error) {
+		err := tx.queryRow(ctx, `INSERT INTO destinations (organization_id, name, name_key, kind, secrets, document, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			d.OrganizationID, d.Name, strings.ToLower(d.Name), string(d.Kind), secrets, string(doc), d.CreatedAt).Scan(&d.ID)
+		if s.db.dialect.IsUniqueViolation(err) {
+			return "", "", "", cmex.Errorf(cmex.ECONFLICT, "a destination named %s exists", d.Name)
+		}
+		if err != nil {
+			return "", "", "", fmt.Errorf("create destination: %w", err)
+		}
+		return "destination.add", d.Name, fmt.Sprintf("destination %d, organization %d, kind %s", d.ID, d.OrganizationID, d.Kind), nil
+	})
 }
 
 const destinationColumns = "id, organization_id, name, kind, secrets, document, created_at"
@@ -473,16 +475,20 @@ func (s *DeliveryService) Delivery(ctx context.Context, org cmex.OrganizationID,
 // RetryDelivery implements cmex.DeliveryService.
 func (s *DeliveryService) RetryDelivery(ctx context.Context, org cmex.OrganizationID, id cmex.DeliveryID) error {
 	now := s.db.now()
-	res, err := s.db.read().exec(ctx, `UPDATE deliveries SET state = 'pending', next_attempt_at = ?, lease_until = NULL, leased_by = '', updated_at = ?
-		WHERE id = ? AND (? = 0 OR organization_id = ?) AND state <> 'delivered'`, now, now, id, org, org)
-	return affected(res, err, fmt.Sprintf("no delivery %d to retry (a delivered one is not sent again)", id))
+	return s.db.change(ctx, func(tx conn) (string, string, string, error) {
+		res, err := tx.exec(ctx, `UPDATE deliveries SET state = 'pending', next_attempt_at = ?, lease_until = NULL, leased_by = '', updated_at = ?
+			WHERE id = ? AND (? = 0 OR organization_id = ?) AND state <> 'delivered'`, now, now, id, org, org)
+		return "delivery.retry", fmt.Sprint(id), "", affected(res, err, fmt.Sprintf("no delivery %d to retry (a delivered one is not sent again)", id))
+	})
 }
 
 // CancelDelivery implements cmex.DeliveryService.
 func (s *DeliveryService) CancelDelivery(ctx context.Context, org cmex.OrganizationID, id cmex.DeliveryID) error {
-	res, err := s.db.read().exec(ctx, `UPDATE deliveries SET state = 'cancelled', lease_until = NULL, leased_by = '', updated_at = ?
-		WHERE id = ? AND (? = 0 OR organization_id = ?) AND state = 'pending'`, s.db.now(), id, org, org)
-	return affected(res, err, fmt.Sprintf("no pending delivery %d to cancel", id))
+	return s.db.change(ctx, func(tx conn) (string, string, string, error) {
+		res, err := tx.exec(ctx, `UPDATE deliveries SET state = 'cancelled', lease_until = NULL, leased_by = '', updated_at = ?
+			WHERE id = ? AND (? = 0 OR organization_id = ?) AND state = 'pending'`, s.db.now(), id, org, org)
+		return "delivery.cancel", fmt.Sprint(id), "", affected(res, err, fmt.Sprintf("no pending delivery %d to cancel", id))
+	})
 }
 
 func affected(res sql.Result, err error, msg string) error {

@@ -82,7 +82,7 @@ func (s *GatewayService) CreateAccount(ctx context.Context, a *cmex.Account, pas
 		if err != nil {
 			return fmt.Errorf("create account: %w", err)
 		}
-		return nil
+		return s.db.audit(ctx, tx, "account.add", a.Username, fmt.Sprintf("account %d", a.ID))
 	})
 }
 
@@ -106,14 +106,16 @@ func (s *GatewayService) SetAccountPassword(ctx context.Context, id cmex.Account
 	if err != nil {
 		return fmt.Errorf("set account password: %w", err)
 	}
-	res, err := s.db.read().exec(ctx, `UPDATE gateway_accounts SET password_hash = ? WHERE id = ?`, hash, id)
-	if err != nil {
-		return fmt.Errorf("set account password: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return cmex.Errorf(cmex.ENOTFOUND, "account not found")
-	}
-	return nil
+	return s.db.change(ctx, func(tx conn) (string, string, string, error) {
+		res, err := tx.exec(ctx, `UPDATE gateway_accounts SET password_hash = ? WHERE id = ?`, hash, id)
+		if err != nil {
+			return "", "", "", fmt.Errorf("set account password: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return "", "", "", cmex.Errorf(cmex.ENOTFOUND, "account not found")
+		}
+		return "account.password", fmt.Sprint(id), "", nil
+	})
 }
 
 // Account implements cmex.GatewayService.
@@ -171,7 +173,7 @@ func (s *GatewayService) SaveBinding(ctx context.Context, b *cmex.Binding) error
 		if err != nil {
 			return fmt.Errorf("save binding: %w", err)
 		}
-		return nil
+		return s.db.audit(ctx, tx, "binding.add", fmt.Sprint(b.AccountID), fmt.Sprintf("society %d, member %s", b.SocietyID, b.MemberID))
 	})
 }
 
@@ -233,14 +235,16 @@ func (s *GatewayService) BindingByMember(ctx context.Context, society cmex.Socie
 
 // DeleteBinding implements cmex.GatewayService.
 func (s *GatewayService) DeleteBinding(ctx context.Context, account cmex.AccountID, society cmex.SocietyID) error {
-	res, err := s.db.read().exec(ctx, `DELETE FROM gateway_bindings WHERE account_id = ? AND society_id = ?`, account, society)
-	if err != nil {
-		return fmt.Errorf("delete binding: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return cmex.Errorf(cmex.ENOTFOUND, "the account is not bound to this society")
-	}
-	return nil
+	return s.db.change(ctx, func(tx conn) (string, string, string, error) {
+		res, err := tx.exec(ctx, `DELETE FROM gateway_bindings WHERE account_id = ? AND society_id = ?`, account, society)
+		if err != nil {
+			return "", "", "", fmt.Errorf("delete binding: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return "", "", "", cmex.Errorf(cmex.ENOTFOUND, "the account is not bound to this society")
+		}
+		return "binding.delete", fmt.Sprint(account), fmt.Sprintf("society %d", society), nil
+	})
 }
 
 // AddSelfCredit implements cmex.GatewayService.
@@ -270,7 +274,7 @@ func (s *GatewayService) AddSelfCredit(ctx context.Context, c *cmex.SelfCredit) 
 				return fmt.Errorf("add certificate: %w", err)
 			}
 		}
-		return nil
+		return s.db.audit(ctx, tx, "self-credit.add", fmt.Sprint(c.ID), fmt.Sprintf("account %d, %q on %s", c.AccountID, c.Title, c.Date))
 	})
 }
 
@@ -329,7 +333,7 @@ func (s *GatewayService) DeleteSelfCredit(ctx context.Context, account cmex.Acco
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return cmex.Errorf(cmex.ENOTFOUND, "no self-attested credit %d", id)
 		}
-		return nil
+		return s.db.audit(ctx, tx, "self-credit.delete", fmt.Sprint(id), fmt.Sprintf("account %d", account))
 	})
 }
 

@@ -34,15 +34,16 @@ type groupCommit struct {
 }
 
 type groupCall struct {
-	ch   cmex.LearnerChange
-	res  cmex.LearnerImportResult
-	err  error
-	done chan struct{}
+	ch    cmex.LearnerChange
+	audit auditRow // who asks, from where
+	res   cmex.LearnerImportResult
+	err   error
+	done  chan struct{}
 }
 
 // save queues ch and waits for its answer.
 func (s *LearnerService) save(ctx context.Context, ch cmex.LearnerChange) (cmex.LearnerImportResult, error) {
-	c := &groupCall{ch: ch, done: make(chan struct{})}
+	c := &groupCall{ch: ch, audit: auditFrom(ctx, cmex.PrincipalActor(ch.By), "", "", ""), done: make(chan struct{})}
 	g := &s.group
 	g.mu.Lock()
 	g.queue = append(g.queue, c)
@@ -101,8 +102,14 @@ func (s *LearnerService) commitGroup(ctx context.Context, batch []*groupCall) {
 	g.connMu.Lock()
 	err := s.db.inTxOn(ctx, &g.conn, func(tx conn) error {
 		var err error
-		results, err = s.saveBatch(ctx, tx, chs, false)
-		return err
+		if results, err = s.saveBatch(ctx, tx, chs, false); err != nil {
+			return err
+		}
+		var rows []auditRow
+		for i, c := range batch {
+			rows = appendLearnerAudit(rows, c.audit, &chs[i], &results[i])
+		}
+		return s.db.appendAudit(ctx, tx, rows)
 	})
 	g.connMu.Unlock()
 	if err == nil {

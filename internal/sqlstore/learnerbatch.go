@@ -29,8 +29,10 @@ func (s *LearnerService) ImportLearnerReports(ctx context.Context, chs []cmex.Le
 	var out []cmex.LearnerImportResult
 	err := s.db.inTx(ctx, func(tx conn) error {
 		var err error
-		out, err = s.saveBatch(ctx, tx, chs, true)
-		return err
+		if out, err = s.saveBatch(ctx, tx, chs, true); err != nil {
+			return err
+		}
+		return s.db.appendAudit(ctx, tx, importAudit(ctx, chs, out))
 	})
 	if err != nil {
 		return nil, err
@@ -586,4 +588,56 @@ func chunks[T any](xs []T) [][]T {
 		out = append(out, xs[lo:min(lo+batchChunk, len(xs))])
 	}
 	return out
+}
+
+// appendLearnerAudit adds to rows an entry per record an accepted change
+// added or deleted.
+func appendLearnerAudit(rows []auditRow, base auditRow, ch *cmex.LearnerChange, res *cmex.LearnerImportResult) []auditRow {
+	if res.Outcome != cmex.OutcomeAccepted {
+		return rows
+	}
+	action := "learner-record.add"
+	if strings.EqualFold(ch.Report.Action, "delete") {
+		action = "learner-record.delete"
+	}
+	for _, r := range res.Records {
+		row := base
+		row.action, row.subject = action, string(r.CreditID)
+		row.detail = fmt.Sprintf("record %d, activity %d, provider %s", r.ID, r.ActivityID, ch.By.Organization.ProviderID)
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// importAudit is the one entry of an imported batch, if it changed
+// anything: how many records it added and deleted, and its first and last
+// CreditIDs. Each record's own
+// history (learner_record_events, and its source) says the rest; an entry
+// per record would double the writes of an import.
+func importAudit(ctx context.Context, chs []cmex.LearnerChange, out []cmex.LearnerImportResult) []auditRow {
+	var added, deleted int
+	var first, last cmex.CreditID
+	var by cmex.Principal
+	for i := range out {
+		if out[i].Outcome != cmex.OutcomeAccepted {
+			continue
+		}
+		by = chs[i].By
+		for _, r := range out[i].Records {
+			if strings.EqualFold(chs[i].Report.Action, "delete") {
+				deleted++
+			} else {
+				added++
+			}
+			if first == "" {
+				first = r.CreditID
+			}
+			last = r.CreditID
+		}
+	}
+	if added+deleted == 0 {
+		return nil
+	}
+	return []auditRow{auditFrom(ctx, cmex.PrincipalActor(by), "learner-records.import", fmt.Sprintf("%s..%s", first, last),
+		fmt.Sprintf("%d records added, %d deleted, provider %s", added, deleted, by.Organization.ProviderID))}
 }

@@ -82,8 +82,12 @@ func (s *LearnerService) MoveLearnerRecord(ctx context.Context, id cmex.LearnerR
 	var moved bool
 	err := s.db.inTx(ctx, func(tx conn) error {
 		var err error
-		moved, err = s.move(ctx, tx, id, from, ch)
-		return err
+		if moved, err = s.move(ctx, tx, id, from, ch); err != nil || !moved {
+			return err
+		}
+		row := auditFrom(ctx, ch.Source, "learner-record.status", fmt.Sprint(id),
+			strings.TrimSpace(fmt.Sprintf("%s to %s %s %s", from, ch.Status, ch.Code, ch.Reason)))
+		return s.db.appendAudit(ctx, tx, []auditRow{row})
 	})
 	return moved, err
 }

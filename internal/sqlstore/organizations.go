@@ -36,16 +36,18 @@ func (s *OrganizationService) CreateOrganization(ctx context.Context, o *cmex.Or
 		o.ProviderID = id
 	}
 	o.CreatedAt = s.db.now()
-	err := s.db.read().queryRow(ctx,
-		`INSERT INTO organizations (kind, provider_id, name, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
-		string(o.Kind), nullString(string(o.ProviderID)), o.Name, o.CreatedAt).Scan(&o.ID)
-	if s.db.dialect.IsUniqueViolation(err) {
-		return cmex.Errorf(cmex.ECONFLICT, "provider %s already exists", o.ProviderID)
-	}
-	if err != nil {
-		return fmt.Errorf("create organization: %w", err)
-	}
-	return nil
+	return s.db.change(ctx, func(tx conn) (string, string, string, error) {
+		err := tx.queryRow(ctx,
+			`INSERT INTO organizations (kind, provider_id, name, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
+			string(o.Kind), nullString(string(o.ProviderID)), o.Name, o.CreatedAt).Scan(&o.ID)
+		if s.db.dialect.IsUniqueViolation(err) {
+			return "", "", "", cmex.Errorf(cmex.ECONFLICT, "provider %s already exists", o.ProviderID)
+		}
+		if err != nil {
+			return "", "", "", fmt.Errorf("create organization: %w", err)
+		}
+		return "organization.add", string(o.ProviderID), fmt.Sprintf("organization %d, %s", o.ID, o.Name), nil
+	})
 }
 
 // FindOrganizationByProviderID implements cmex.OrganizationService.

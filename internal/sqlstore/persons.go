@@ -85,7 +85,8 @@ func (s *PersonService) ImportPersons(ctx context.Context, ps []*cmex.Person) (c
 		if len(problems) > 0 {
 			return &cmex.Error{Code: cmex.EINVALID, Message: "the import conflicts with the registry; nothing was imported", Problems: problems}
 		}
-		return nil
+		return s.db.audit(ctx, tx, "persons.import", fmt.Sprintf("%d persons", len(ps)),
+			fmt.Sprintf("%d created, %d updated, %d unchanged", res.Created, res.Updated, res.Unchanged))
 	})
 	return res, err
 }
@@ -112,7 +113,7 @@ func (s *PersonService) ImportPersonsEach(ctx context.Context, ps []*cmex.Person
 			}
 			out[i] = PersonOutcome{outcome, problem}
 		}
-		return nil
+		return s.db.audit(ctx, tx, "persons.import", fmt.Sprintf("%d persons", len(ps)), "each judged on its own")
 	})
 	return out, err
 }

@@ -31,10 +31,12 @@ func (s *PlanService) LoadPlans(ctx context.Context, p *cmex.Plans) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.db.read().exec(ctx, `INSERT INTO plan_sets (document, loaded_at) VALUES (?, ?)`, string(doc), s.db.now()); err != nil {
-		return fmt.Errorf("load plans: %w", err)
-	}
-	return nil
+	return s.db.change(ctx, func(tx conn) (string, string, string, error) {
+		if _, err := tx.exec(ctx, `INSERT INTO plan_sets (document, loaded_at) VALUES (?, ?)`, string(doc), s.db.now()); err != nil {
+			return "", "", "", fmt.Errorf("load plans: %w", err)
+		}
+		return "plans.load", fmt.Sprintf("%d roles", len(p.Roles)), "", nil
+	})
 }
 
 // CurrentPlans implements cmex.PlanService.
@@ -58,23 +60,25 @@ func (s *PlanService) SaveRoleInstance(ctx context.Context, r *cmex.RoleInstance
 		return err
 	}
 	var one int
-	if err := s.db.read().queryRow(ctx, `SELECT 1 FROM persons WHERE id = ?`, r.PersonID).Scan(&one); err != nil {
-		return notFound(err, fmt.Sprintf("person %d is not in the learner registry", r.PersonID))
-	}
-	r.ID = 0 // the row's id, not part of the document
-	doc, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	err = s.db.read().queryRow(ctx, `INSERT INTO role_instances (person_id, role_key, label, unique_identifier, document, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (person_id, role_key, label) DO UPDATE
-		SET unique_identifier = excluded.unique_identifier, document = excluded.document, updated_at = excluded.updated_at
-		RETURNING id`, r.PersonID, strings.ToLower(r.Role), r.Label, cmex.IDKey(r.UniqueIdentifier), string(doc), s.db.now()).Scan(&r.ID)
-	if err != nil {
-		return fmt.Errorf("save role instance: %w", err)
-	}
-	return nil
+	return s.db.change(ctx, func(tx conn) (string, string, string, error) {
+		if err := tx.queryRow(ctx, `SELECT 1 FROM persons WHERE id = ?`, r.PersonID).Scan(&one); err != nil {
+			return "", "", "", notFound(err, fmt.Sprintf("person %d is not in the learner registry", r.PersonID))
+		}
+		r.ID = 0 // the row's id, not part of the document
+		doc, err := json.Marshal(r)
+		if err != nil {
+			return "", "", "", err
+		}
+		err = tx.queryRow(ctx, `INSERT INTO role_instances (person_id, role_key, label, unique_identifier, document, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (person_id, role_key, label) DO UPDATE
+			SET unique_identifier = excluded.unique_identifier, document = excluded.document, updated_at = excluded.updated_at
+			RETURNING id`, r.PersonID, strings.ToLower(r.Role), r.Label, cmex.IDKey(r.UniqueIdentifier), string(doc), s.db.now()).Scan(&r.ID)
+		if err != nil {
+			return "", "", "", fmt.Errorf("save role instance: %w", err)
+		}
+		return "role-instance.save", fmt.Sprint(r.PersonID), fmt.Sprintf("role %s, label %s", r.Role, r.Label), nil
+	})
 }
 
 // RoleInstances implements cmex.PlanService.

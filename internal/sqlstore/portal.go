@@ -92,7 +92,7 @@ func (s *PortalService) CreateStaff(ctx context.Context, st *cmex.Staff, passwor
 		if err != nil {
 			return fmt.Errorf("create staff account: %w", err)
 		}
-		return nil
+		return s.db.audit(ctx, tx, "staff.add", st.Username, fmt.Sprintf("role %s", st.Role))
 	})
 }
 
@@ -147,7 +147,7 @@ func (s *PortalService) SetStaffPassword(ctx context.Context, id cmex.StaffID, p
 		if _, err := tx.exec(ctx, `DELETE FROM portal_sessions WHERE staff_id = ?`, id); err != nil {
 			return fmt.Errorf("set staff password: %w", err)
 		}
-		return nil
+		return s.db.audit(ctx, tx, "staff.password", fmt.Sprint(id), "")
 	})
 }
 

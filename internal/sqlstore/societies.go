@@ -75,16 +75,18 @@ func (s *SocietyService) CreateSociety(ctx context.Context, so *cmex.Society) er
 		return cmex.Errorf(cmex.EINVALID, "a society is local or remote, not %q", so.Kind)
 	}
 	so.CreatedAt = s.db.now()
-	err := s.db.read().queryRow(ctx,
-		`INSERT INTO societies (code, name, kind, binding_url, order_url, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-		so.Code, so.Name, string(so.Kind), so.BindingURL, so.OrderURL, so.CreatedAt).Scan(&so.ID)
-	if s.db.dialect.IsUniqueViolation(err) {
-		return cmex.Errorf(cmex.ECONFLICT, "society %s already exists", so.Code)
-	}
-	if err != nil {
-		return fmt.Errorf("create society: %w", err)
-	}
-	return nil
+	return s.db.change(ctx, func(tx conn) (string, string, string, error) {
+		err := tx.queryRow(ctx,
+			`INSERT INTO societies (code, name, kind, binding_url, order_url, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+			so.Code, so.Name, string(so.Kind), so.BindingURL, so.OrderURL, so.CreatedAt).Scan(&so.ID)
+		if s.db.dialect.IsUniqueViolation(err) {
+			return "", "", "", cmex.Errorf(cmex.ECONFLICT, "society %s already exists", so.Code)
+		}
+		if err != nil {
+			return "", "", "", fmt.Errorf("create society: %w", err)
+		}
+		return "society.add", so.Code, fmt.Sprintf("society %d", so.ID), nil
+	})
 }
 
 // SocietyByCode implements cmex.SocietyService.
@@ -138,19 +140,21 @@ func (s *SocietyService) SetFeedLogin(ctx context.Context, id cmex.SocietyID, us
 	if err != nil {
 		return fmt.Errorf("set feed login: %w", err)
 	}
-	res, err := s.db.read().exec(ctx,
-		`UPDATE societies SET feed_username = ?, feed_username_key = ?, feed_password_hash = ? WHERE id = ?`,
-		username, usernameKey(username), hash, id)
-	if s.db.dialect.IsUniqueViolation(err) {
-		return cmex.Errorf(cmex.ECONFLICT, "another society uses the feed username %s", username)
-	}
-	if err != nil {
-		return fmt.Errorf("set feed login: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return cmex.Errorf(cmex.ENOTFOUND, "society not found")
-	}
-	return nil
+	return s.db.change(ctx, func(tx conn) (string, string, string, error) {
+		res, err := tx.exec(ctx,
+			`UPDATE societies SET feed_username = ?, feed_username_key = ?, feed_password_hash = ? WHERE id = ?`,
+			username, usernameKey(username), hash, id)
+		if s.db.dialect.IsUniqueViolation(err) {
+			return "", "", "", cmex.Errorf(cmex.ECONFLICT, "another society uses the feed username %s", username)
+		}
+		if err != nil {
+			return "", "", "", fmt.Errorf("set feed login: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return "", "", "", cmex.Errorf(cmex.ENOTFOUND, "society not found")
+		}
+		return "society.feed-login", fmt.Sprint(id), username, nil
+	})
 }
 
 // AuthenticateFeed implements cmex.SocietyService.
@@ -170,13 +174,15 @@ func (s *SocietyService) Approve(ctx context.Context, provider, puller cmex.Soci
 	if provider == puller {
 		return cmex.Errorf(cmex.EINVALID, "a society need not approve itself")
 	}
-	_, err := s.db.read().exec(ctx,
-		`INSERT INTO society_approvals (provider_id, puller_id, approved_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
-		provider, puller, s.db.now())
-	if err != nil {
-		return fmt.Errorf("approve: %w", err)
-	}
-	return nil
+	return s.db.change(ctx, func(tx conn) (string, string, string, error) {
+		_, err := tx.exec(ctx,
+			`INSERT INTO society_approvals (provider_id, puller_id, approved_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+			provider, puller, s.db.now())
+		if err != nil {
+			return "", "", "", fmt.Errorf("approve: %w", err)
+		}
+		return "society.approve", fmt.Sprint(puller), fmt.Sprintf("may pull from society %d", provider), nil
+	})
 }
 
 // ApprovedProviders implements cmex.SocietyService.
@@ -227,17 +233,19 @@ func (s *SocietyService) AddMember(ctx context.Context, m *cmex.Member, password
 		}
 	}
 	m.CreatedAt = s.db.now()
-	err = s.db.read().queryRow(ctx, `INSERT INTO society_members
-		(society_id, member_id, username, username_key, password_hash, given_name, family_name, address, person_id, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		m.SocietyID, m.MemberID, m.Username, usernameKey(m.Username), hash, m.GivenName, m.FamilyName, string(addr), person, m.CreatedAt).Scan(&m.ID)
-	if s.db.dialect.IsUniqueViolation(err) {
-		return cmex.Errorf(cmex.ECONFLICT, "member id %s or username %s is already in use at %s", m.MemberID, m.Username, so.Code)
-	}
-	if err != nil {
-		return fmt.Errorf("add member: %w", err)
-	}
-	return nil
+	return s.db.change(ctx, func(tx conn) (string, string, string, error) {
+		err := tx.queryRow(ctx, `INSERT INTO society_members
+			(society_id, member_id, username, username_key, password_hash, given_name, family_name, address, person_id, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			m.SocietyID, m.MemberID, m.Username, usernameKey(m.Username), hash, m.GivenName, m.FamilyName, string(addr), person, m.CreatedAt).Scan(&m.ID)
+		if s.db.dialect.IsUniqueViolation(err) {
+			return "", "", "", cmex.Errorf(cmex.ECONFLICT, "member id %s or username %s is already in use at %s", m.MemberID, m.Username, so.Code)
+		}
+		if err != nil {
+			return "", "", "", fmt.Errorf("add member: %w", err)
+		}
+		return "member.add", m.MemberID, fmt.Sprintf("society %d", m.SocietyID), nil
+	})
 }
 
 const memberColumns = "id, society_id, member_id, username, given_name, family_name, address, person_id, created_at"

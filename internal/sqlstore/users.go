@@ -48,17 +48,19 @@ func (s *UserService) CreateWebServiceUser(ctx context.Context, u *cmex.WebServi
 		return fmt.Errorf("create user: %w", err)
 	}
 	u.CreatedAt = s.db.now()
-	err = s.db.read().queryRow(ctx,
-		`INSERT INTO web_service_users (organization_id, username, username_key, password_hash, created_at, password_changed_at)
-		 VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-		u.OrganizationID, u.Username, usernameKey(u.Username), hash, u.CreatedAt, u.CreatedAt).Scan(&u.ID)
-	if s.db.dialect.IsUniqueViolation(err) {
-		return cmex.Errorf(cmex.ECONFLICT, "user %s already exists", u.Username)
-	}
-	if err != nil {
-		return fmt.Errorf("create user: %w", err)
-	}
-	return nil
+	return s.db.change(ctx, func(tx conn) (string, string, string, error) {
+		err := tx.queryRow(ctx,
+			`INSERT INTO web_service_users (organization_id, username, username_key, password_hash, created_at, password_changed_at)
+			 VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+			u.OrganizationID, u.Username, usernameKey(u.Username), hash, u.CreatedAt, u.CreatedAt).Scan(&u.ID)
+		if s.db.dialect.IsUniqueViolation(err) {
+			return "", "", "", cmex.Errorf(cmex.ECONFLICT, "user %s already exists", u.Username)
+		}
+		if err != nil {
+			return "", "", "", fmt.Errorf("create user: %w", err)
+		}
+		return "web-service-user.add", u.Username, fmt.Sprintf("organization %d", u.OrganizationID), nil
+	})
 }
 
 // SetWebServiceUserPassword implements cmex.UserService.
@@ -70,18 +72,20 @@ func (s *UserService) SetWebServiceUserPassword(ctx context.Context, org cmex.Or
 	if err != nil {
 		return fmt.Errorf("set password: %w", err)
 	}
-	res, err := s.db.read().exec(ctx,
-		`UPDATE web_service_users SET password_hash = ?, password_changed_at = ? WHERE organization_id = ? AND username_key = ?`,
-		hash, s.db.now(), org, usernameKey(username))
-	if err != nil {
-		return fmt.Errorf("set password: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("set password: %w", err)
-	} else if n == 0 {
-		return cmex.Errorf(cmex.ENOTFOUND, "user %s not found", username)
-	}
-	return nil
+	return s.db.change(ctx, func(tx conn) (string, string, string, error) {
+		res, err := tx.exec(ctx,
+			`UPDATE web_service_users SET password_hash = ?, password_changed_at = ? WHERE organization_id = ? AND username_key = ?`,
+			hash, s.db.now(), org, usernameKey(username))
+		if err != nil {
+			return "", "", "", fmt.Errorf("set password: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return "", "", "", fmt.Errorf("set password: %w", err)
+		} else if n == 0 {
+			return "", "", "", cmex.Errorf(cmex.ENOTFOUND, "user %s not found", username)
+		}
+		return "web-service-user.password", username, fmt.Sprintf("organization %d", org), nil
+	})
 }
 
 // ListWebServiceUsers implements cmex.UserService.
