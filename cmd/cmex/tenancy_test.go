@@ -1,23 +1,35 @@
 package main_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 )
 
-// TestTenantIsolation tries provider A's records as provider B on every
-// surface that reads or changes them, and one physician's own credits as
-// another: each is refused with exactly the answer an id that does not
-// exist gets, so that nothing tells B the record exists; and A's records
-// are unchanged afterwards.
+// TestTenantIsolation tries provider A's activities, learner records,
+// deliveries and destinations as provider B on every surface that reads
+// or changes them (PARS, the JSON API, the portal), and one physician's
+// own credits as another: each is refused with exactly the answer an id
+// that does not exist gets, so that nothing tells B the record exists;
+// and A's records are unchanged afterwards.
 func TestTenantIsolation(t *testing.T) {
-	env := []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "cmex.db")}
-	s := startServer(t, env, "-sandbox")
+	env := []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "cmex.db"), "CMEX_SECRET_KEY=e2e-secret-key-0123456789"}
+	s := startServer(t, env, "-sandbox", "-outbox-lease", "1h")
 	defer s.stop()
+	// A forwards to a webhook that does not answer, so its deliveries stay.
+	if out, code := runCLI(t, env, "whsec-tenancy\n", "destinations", "add", "-provider", "1234567", "-name", "a-hook", "-kind", "webhook", "-url", "http://127.0.0.1:9/hook"); code != 0 {
+		t.Fatalf("destinations add: %s", out)
+	}
+	if out, code := runCLI(t, env, "b staff long password\n", "staff", "add", "-username", "bob.b", "-name", "Bob B", "-role", "provider-admin", "-provider", "7654321"); code != 0 {
+		t.Fatalf("staff add: %s", out)
+	}
 	reportSandboxLearner(t, s, nil) // A's activity and Jane's three credits, CreditIDs …:v2026-1 to -3
 	const credit, nobody = "ccid:aaatestorganization.org:v2026-2", "ccid:aaatestorganization.org:no-such-credit"
 
@@ -81,6 +93,89 @@ func TestTenantIsolation(t *testing.T) {
 		}
 	}
 	same("PARS status by CreditID", statusBy(credit), statusBy(nobody))
+
+	// Activities: B reads and updates A's activity 300000001 by its id.
+	getAct := func(id string) func() (int, string) {
+		return func() (int, string) {
+			r := s.post(getPath, search(b, map[string]string{"ActivityID": id}))
+			return r.HTTPStatus, fmt.Sprint(r.StatusCode, r.codes(), r.Data != nil && strings.Contains(*r.Data, "<lom:entry"))
+		}
+	}
+	same("PARS GetActivity by ActivityID", getAct("300000001"), getAct("399999999"), "300000001", "399999999")
+	if r := s.post(getPath, search(providerA, map[string]string{"ActivityID": "300000001"})); r.Data == nil || !strings.Contains(*r.Data, "300000001") {
+		t.Errorf("A's own GetActivity does not find it: %+v", r)
+	}
+	updAct := func(id string) func() (int, string) {
+		return func() (int, string) {
+			doc := strings.Replace(activityDoc(t, "b-takes-over", "Taken Over", "Update"), "<lom:catalog>ACCME Provider Activity ID</lom:catalog>",
+				"<lom:catalog>ACCME Activity ID</lom:catalog>", 1)
+			doc = strings.Replace(doc, ">b-takes-over<", ">"+id+"<", 1)
+			r := s.post(savePath, submit(doc, b, "2021"))
+			return r.HTTPStatus, fmt.Sprint(r.StatusCode, r.codes())
+		}
+	}
+	same("PARS SaveActivity Update of A's ActivityID", updAct("300000001"), updAct("399999999"), "300000001", "399999999")
+
+	// Deliveries and destinations.
+	var deliveries struct {
+		Deliveries []struct {
+			ID int64 `json:"id"`
+		} `json:"deliveries"`
+	}
+	if code, body := call("GET", "/api/v1/deliveries", providerA.user, providerA.password, nil); code != 200 || json.Unmarshal([]byte(body), &deliveries) != nil || len(deliveries.Deliveries) == 0 {
+		t.Fatalf("A's deliveries: %d %s", code, body)
+	}
+	dl := fmt.Sprint(deliveries.Deliveries[0].ID)
+	for _, c := range []struct{ what, method, suffix string }{
+		{"JSON API delivery read", "GET", ""}, {"JSON API delivery retry", "POST", "/retry"}, {"JSON API delivery cancel", "POST", "/cancel"},
+	} {
+		same(c.what, func() (int, string) {
+			return call(c.method, "/api/v1/deliveries/"+dl+c.suffix, b.user, b.password, nil)
+		},
+			func() (int, string) {
+				return call(c.method, "/api/v1/deliveries/999999"+c.suffix, b.user, b.password, nil)
+			}, dl, "999999")
+	}
+	for _, path := range []string{"/api/v1/deliveries", "/api/v1/destinations"} {
+		if code, body := call("GET", path, b.user, b.password, nil); code != 200 || strings.Contains(body, "a-hook") || strings.Contains(body, `"id": `+dl+",") {
+			t.Errorf("B's %s shows A's: %d %s", path, code, body)
+		}
+	}
+	// The portal, as B's provider admin.
+	jar, _ := cookiejar.New(nil)
+	portal := &http.Client{Jar: jar}
+	req, _ := http.NewRequest(http.MethodPost, s.base+"/signin", strings.NewReader(url.Values{"username": {"bob.b"}, "password": {"b staff long password"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", s.base)
+	if resp, err := portal.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("B's staff sign in: %v", err)
+	}
+	for _, path := range []string{"/provider/activities", "/provider/submissions", "/provider/deliveries"} {
+		resp, err := portal.Get(s.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || strings.Contains(string(page), "300000001") || strings.Contains(string(page), "a-hook") || strings.Contains(string(page), "v2026-2") {
+			t.Errorf("portal %s as B: %d, shows A's records", path, resp.StatusCode)
+		}
+	}
+	portalRetry := func(id string) func() (int, string) {
+		return func() (int, string) {
+			req, _ := http.NewRequest(http.MethodPost, s.base+"/provider/deliveries/"+id+"/retry", nil)
+			req.Header.Set("Origin", s.base)
+			c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			page, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(page)
+		}
+	}
+	same("portal delivery retry", portalRetry(dl), portalRetry("999999"), dl, "999999")
 
 	// A's record is whole: B's delete changed nothing.
 	if code, body := call("GET", "/api/v1/learner-records/"+credit, providerA.user, providerA.password, nil); code != 200 || !strings.Contains(body, "Jane") {
