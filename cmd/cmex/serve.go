@@ -167,12 +167,28 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			Health: db.Ping,
 			Metrics: func() []server.Metric {
 				st := &worker.Stats
-				return []server.Metric{
-					{Name: "cmex_outbox_delivered_total", Help: "Deliveries a destination took.", Value: st.Delivered.Load()},
-					{Name: "cmex_outbox_rejected_total", Help: "Deliveries a destination refused for good.", Value: st.Rejected.Load()},
-					{Name: "cmex_outbox_retries_total", Help: "Attempts that failed and will be retried.", Value: st.Retried.Load()},
-					{Name: "cmex_outbox_overdue_total", Help: "Deliveries flagged as undelivered past -outbox-alert-after.", Value: st.Overdue.Load()},
+				ms := []server.Metric{
+					{Name: "cmex_outbox_delivered_total", Help: "Deliveries a destination took.", Value: float64(st.Delivered.Load())},
+					{Name: "cmex_outbox_rejected_total", Help: "Deliveries a destination refused for good.", Value: float64(st.Rejected.Load())},
+					{Name: "cmex_outbox_retries_total", Help: "Attempts that failed and will be retried.", Value: float64(st.Retried.Load())},
+					{Name: "cmex_outbox_overdue_total", Help: "Deliveries flagged as undelivered past -outbox-alert-after.", Value: float64(st.Overdue.Load())},
 				}
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				backlogs, err := deliveries.Backlogs(ctx)
+				if err != nil {
+					logger.Warn("metrics: outbox backlog", "err", err)
+				}
+				for _, b := range backlogs {
+					label := fmt.Sprintf("provider=%q,destination=%q", b.Provider, b.Destination)
+					ms = append(ms, server.Metric{Name: "cmex_outbox_pending", Help: "Deliveries waiting to be made, by destination.", Gauge: true, Labels: label, Value: float64(b.Pending)})
+				}
+				for _, b := range backlogs {
+					label := fmt.Sprintf("provider=%q,destination=%q", b.Provider, b.Destination)
+					ms = append(ms, server.Metric{Name: "cmex_outbox_oldest_pending_age_seconds", Help: "Age of the oldest waiting delivery, by destination.", Gauge: true, Labels: label,
+						Value: time.Since(b.Oldest).Seconds()})
+				}
+				return ms
 			},
 			PARS: &pars.Handler{
 				Users: guarded.Users(users), Activities: sqlstore.NewActivityService(db), Learners: learners, Persons: persons,

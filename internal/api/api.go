@@ -43,10 +43,13 @@ type Handler struct {
 	// Deliveries are the providers' destinations and outbox.
 	Deliveries cmex.DeliveryService
 	// Audit is the audit log operators read.
-	Audit   cmex.AuditService
-	Now     func() time.Time
-	Logger  *slog.Logger
-	MaxBody int64
+	Audit cmex.AuditService
+	// OnReject, when set, is told the code of each refusal: the PARS code
+	// of each broken rule, or the error code (for /metrics).
+	OnReject func(code string)
+	Now      func() time.Time
+	Logger   *slog.Logger
+	MaxBody  int64
 }
 
 // auth is who may call an operation.
@@ -231,6 +234,15 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	var body errorBody
 	body.Error.Code, body.Error.Message, body.Error.Problems = code, cmex.ErrorMessage(err), cmex.ErrorProblems(err)
+	if h.OnReject != nil {
+		if errs := body.Error.Problems.Errors(); len(errs) > 0 {
+			for _, p := range errs {
+				h.OnReject(string(p.Code))
+			}
+		} else {
+			h.OnReject(code)
+		}
+	}
 	h.json(w, status, body)
 }
 

@@ -29,6 +29,23 @@ type Handler struct {
 	Mode       Mode
 	// MaxBody is the largest request body accepted; 0 means DefaultMaxBody.
 	MaxBody int64
+	// OnReject, when set, is told the code of each error an answer
+	// carries (for /metrics).
+	OnReject func(code string)
+}
+
+// counted reports rs's error codes (not its warnings) to OnReject.
+func (h *Handler) counted(rs ...response) {
+	if h.OnReject == nil {
+		return
+	}
+	for _, r := range rs {
+		for _, e := range r.errors {
+			if !strings.HasPrefix(e.Message, "Warning:") {
+				h.OnReject(e.Code)
+			}
+		}
+	}
 }
 
 // Register declares the handler's routes on mux.
@@ -355,6 +372,7 @@ func (h *Handler) internal(w http.ResponseWriter, ctx context.Context, root stri
 }
 
 func (h *Handler) write(w http.ResponseWriter, status int, resp response) {
+	h.counted(resp)
 	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(resp.encode())

@@ -253,6 +253,7 @@ func (h *Handler) findStatus(w http.ResponseWriter, ctx context.Context, f cmex.
 }
 
 func (h *Handler) writeStatus(w http.ResponseWriter, rs []response) {
+	h.counted(rs...)
 	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(encodeArray(rs))
@@ -261,6 +262,7 @@ func (h *Handler) writeStatus(w http.ResponseWriter, rs []response) {
 func (h *Handler) learnerMatch(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	failWith := func(status int, ps cmex.Problems) {
+		h.counted(response{errors: errorMessages(ps.Errors())})
 		w.Header().Set("Content-Type", "application/xml; charset=utf-8")
 		w.WriteHeader(status)
 		_, _ = w.Write(guessMatchFailure(ps))

@@ -20,6 +20,17 @@ type requestStats struct {
 	count   map[[2]string]int64 // surface, status class
 	buckets map[string][]int64  // per surface, one count per bound, then +Inf
 	sum     map[string]float64
+	rejects map[[2]string]int64 // surface, code
+}
+
+// reject counts one refusal with code on surface.
+func (st *requestStats) reject(surface, code string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.rejects == nil {
+		st.rejects = map[[2]string]int64{}
+	}
+	st.rejects[[2]string{surface, code}]++
 }
 
 // latencyBounds are the histogram's upper bounds, in seconds.
@@ -74,6 +85,11 @@ func (st *requestStats) write(w io.Writer) {
 	fmt.Fprintln(w, "# TYPE cmex_http_requests_total counter")
 	for _, k := range sortedKeys(st.count) {
 		fmt.Fprintf(w, "cmex_http_requests_total{surface=%q,class=%q} %d\n", k[0], k[1], st.count[k])
+	}
+	fmt.Fprintln(w, "# HELP cmex_rejections_total Error codes requests were refused with (PARS codes, or the JSON API's error code when no rule applies), by surface.")
+	fmt.Fprintln(w, "# TYPE cmex_rejections_total counter")
+	for _, k := range sortedKeys(st.rejects) {
+		fmt.Fprintf(w, "cmex_rejections_total{surface=%q,code=%q} %d\n", k[0], k[1], st.rejects[k])
 	}
 	fmt.Fprintln(w, "# HELP cmex_http_request_duration_seconds Time to answer a request, by surface.")
 	fmt.Fprintln(w, "# TYPE cmex_http_request_duration_seconds histogram")

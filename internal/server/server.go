@@ -61,6 +61,13 @@ type Server struct {
 // New returns the server for cfg.
 func New(cfg Config) *Server {
 	s := &Server{cfg: cfg}
+	// The protocol handlers report the codes they refuse with.
+	if cfg.PARS != nil && cfg.PARS.OnReject == nil {
+		cfg.PARS.OnReject = func(code string) { s.stats.reject("pars", code) }
+	}
+	if cfg.API != nil && cfg.API.OnReject == nil {
+		cfg.API.OnReject = func(code string) { s.stats.reject("api", code) }
+	}
 	s.handler = s.withProxies(s.withRequestID(s.withAccessLog(s.withRecovery(s.routes()))))
 	return s
 }
@@ -116,17 +123,34 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, `{"status":"ready"}`)
 }
 
-// Metric is one counter of /metrics.
+// Metric is one value of /metrics: a counter unless Gauge, with optional
+// labels (`destination="hook"`). Metrics of one name come together, the
+// first carrying the help.
 type Metric struct {
 	Name, Help string
-	Value      int64
+	Gauge      bool
+	Labels     string
+	Value      float64
 }
 
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	if s.cfg.Metrics != nil {
+		seen := map[string]bool{}
 		for _, m := range s.cfg.Metrics() {
-			fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", m.Name, m.Help, m.Name, m.Name, m.Value)
+			if !seen[m.Name] {
+				seen[m.Name] = true
+				kind := "counter"
+				if m.Gauge {
+					kind = "gauge"
+				}
+				fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", m.Name, m.Help, m.Name, kind)
+			}
+			if m.Labels != "" {
+				fmt.Fprintf(w, "%s{%s} %g\n", m.Name, m.Labels, m.Value)
+			} else {
+				fmt.Fprintf(w, "%s %g\n", m.Name, m.Value)
+			}
 		}
 	}
 	s.stats.write(w)

@@ -544,3 +544,45 @@ func (s *DeliveryService) RecordStatus(ctx context.Context, id cmex.DeliveryID, 
 		return moveFromDestination(ctx, tx, cmex.LearnerRecordID(recordID), o, dest, now.UTC())
 	})
 }
+
+// Backlog is one destination's undelivered work, for /metrics.
+type Backlog struct {
+	Provider    cmex.ProviderID
+	Destination string
+	Pending     int
+	Oldest      time.Time // the oldest pending delivery's creation
+}
+
+// Backlogs returns the pending deliveries of each destination that has
+// any, and how old the oldest is.
+func (s *DeliveryService) Backlogs(ctx context.Context) ([]Backlog, error) {
+	rows, err := s.db.read().query(ctx, `SELECT d.id, coalesce(o.provider_id, ''), d.name, count(*) FROM deliveries l
+		JOIN destinations d ON d.id = l.destination_id JOIN organizations o ON o.id = d.organization_id
+		WHERE l.state = 'pending' GROUP BY d.id, o.provider_id, d.name ORDER BY o.provider_id, d.name`)
+	if err != nil {
+		return nil, fmt.Errorf("outbox backlog: %w", err)
+	}
+	var out []Backlog
+	var ids []int64
+	for rows.Next() {
+		var b Backlog
+		var id int64
+		if err := rows.Scan(&id, &b.Provider, &b.Destination, &b.Pending); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("outbox backlog: %w", err)
+		}
+		out, ids = append(out, b), append(ids, id)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, fmt.Errorf("outbox backlog: %w", err)
+	}
+	// The oldest by its own row, so that the column's type (a time) is
+	// kept, as an aggregate's is not on SQLite.
+	for i, id := range ids {
+		if err := s.db.read().queryRow(ctx, `SELECT created_at FROM deliveries WHERE destination_id = ? AND state = 'pending' ORDER BY created_at LIMIT 1`,
+			id).Scan(&out[i].Oldest); err != nil && !isNoRows(err) {
+			return nil, fmt.Errorf("outbox backlog: %w", err)
+		}
+	}
+	return out, nil
+}
