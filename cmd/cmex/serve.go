@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cmexhub/cmex"
@@ -72,6 +74,44 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		secretKey, err := serverSecretKey(e, *secretKeyFile, *sandbox)
 		if err != nil {
 			return err
+		}
+		// Everything the flags say is checked before anything is opened:
+		// a bad configuration names every flag at fault and touches no
+		// database.
+		var bad []string
+		if _, port, err := net.SplitHostPort(*addr); err != nil {
+			bad = append(bad, fmt.Sprintf("-addr %q: want HOST:PORT, as in 127.0.0.1:8080 or :8080", *addr))
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			bad = append(bad, fmt.Sprintf("-addr %q: the port must be a number from 0 to 65535", *addr))
+		}
+		for _, d := range []struct {
+			flag string
+			v    time.Duration
+			zero bool // whether 0 is allowed
+		}{{"-outbox-lease", *outboxLease, false}, {"-outbox-alert-after", *outboxAlert, false}, {"-outbox-status-every", *outboxStatus, false},
+			{"-processsync-window", *psWindow, false}, {"-shutdown-grace", *grace, true}, {"-sandbox-board-delay", *boardDelay, true}} {
+			if d.v < 0 || d.v == 0 && !d.zero {
+				bad = append(bad, fmt.Sprintf("%s %v: must be positive", d.flag, d.v))
+			}
+		}
+		if !strings.HasPrefix(*dbSpec, "sqlite:") && !strings.HasPrefix(*dbSpec, "postgres://") && !strings.HasPrefix(*dbSpec, "postgresql://") {
+			bad = append(bad, fmt.Sprintf("-db %q: want sqlite:PATH or a postgres:// URL", *dbSpec))
+		}
+		var srvTLS *tls.Config
+		if (*tlsCert == "") != (*tlsKey == "") {
+			bad = append(bad, "-tls-cert and -tls-key go together")
+		} else if *tlsCert != "" {
+			var err error
+			if srvTLS, err = server.TLSConfig(*tlsCert, *tlsKey); err != nil {
+				bad = append(bad, fmt.Sprintf("-tls-cert, -tls-key: %v", err))
+			}
+		}
+		trusted, err := server.ParseTrustedProxies(*proxies)
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("-trusted-proxies: %v", err))
+		}
+		if len(bad) > 0 {
+			return fmt.Errorf("%w: %s", errUsage, strings.Join(bad, "; "))
 		}
 		if *lockAfter < 0 || *lockFor < 0 || *addrFailures < 0 {
 			return fmt.Errorf("%w: -lockout-after, -lockout-for and -address-failures may not be negative", errUsage)
@@ -147,19 +187,6 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		parsMode := pars.Strict
 		if *permissive {
 			parsMode = pars.Permissive
-		}
-		var srvTLS *tls.Config
-		if (*tlsCert == "") != (*tlsKey == "") {
-			return fmt.Errorf("%w: -tls-cert and -tls-key go together", errUsage)
-		}
-		if *tlsCert != "" {
-			if srvTLS, err = server.TLSConfig(*tlsCert, *tlsKey); err != nil {
-				return err
-			}
-		}
-		trusted, err := server.ParseTrustedProxies(*proxies)
-		if err != nil {
-			return fmt.Errorf("%w: -trusted-proxies: %v", errUsage, err)
 		}
 		srv := server.New(server.Config{
 			TLS: srvTLS, TrustedProxies: trusted,

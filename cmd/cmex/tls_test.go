@@ -55,7 +55,7 @@ func TestServeTLS(t *testing.T) {
 	if out, code := runCLI(t, env[:1], "", "serve", "-addr", "127.0.0.1:0", "-tls-cert", certFile); code != 2 || !strings.Contains(out, "-tls-cert and -tls-key go together") {
 		t.Errorf("-tls-cert alone: %d %s", code, out)
 	}
-	if out, code := runCLI(t, env[:1], "", "serve", "-addr", "127.0.0.1:0", "-tls-cert", keyFile, "-tls-key", keyFile); code != 1 || !strings.Contains(out, "TLS key pair") {
+	if out, code := runCLI(t, env[:1], "", "serve", "-addr", "127.0.0.1:0", "-tls-cert", keyFile, "-tls-key", keyFile); code != 2 || !strings.Contains(out, "TLS key pair") {
 		t.Errorf("a key as certificate: %d %s", code, out)
 	}
 	s := startServer(t, env, "-tls-cert", certFile) // the key from CMEX_TLS_KEY
