@@ -30,15 +30,20 @@ func benchCommand() *command {
 		name:    "bench",
 		summary: "Measure cmex on this machine (import, SaveLearnerActivity under load, GetRoleData and transcripts over a large ledger), or generate synthetic batch files.",
 		usage: "cmex bench [-db DB] [-dir DIR] [-records N] [-clients N] [-duration D] [-ledger N] [-credits N] [-read-clients N] [-read-duration D] | " +
-			"cmex bench generate (-activities N | -records N -provider ID [-db DB] [-reject-every N]) FILE",
+			"cmex bench generate (-activities N | -records N -provider ID [-db DB] [-reject-every N]) FILE | " +
+			"cmex bench soak [-duration D] [-clients N] [-sample D] [-max-growth F] [-db DB]",
 		example: `cmex bench -records 200000 -ledger 1000000
 cmex bench -db postgres://localhost/cmexbench -records 200000
+cmex bench soak -duration 5m -clients 8
 cmex bench generate -activities 10 activities.xml
 cmex bench generate -records 200000 -provider 1234567 learners.xml`,
 	}
 	c.run = func(ctx context.Context, e *env, args []string) error {
 		if len(args) > 0 && args[0] == "generate" {
 			return c.generate(ctx, e, args[1:])
+		}
+		if len(args) > 0 && args[0] == "soak" {
+			return c.soak(ctx, e, args[1:])
 		}
 		return c.bench(ctx, e, args)
 	}

@@ -191,21 +191,12 @@ const benchTokenWindow = 24 * time.Hour
 // from clients clients for d, and adds their figures to the table.
 func measureReads(base string, sub *subject, clients int, d time.Duration, add func(k, v string)) error {
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
-	// Each call signs its own second, counting down from the far end of
-	// the server's window (benchTokenWindow), since a token is single-use.
-	latest, n := time.Now().Add(benchTokenWindow/2), atomic.Int64{}
+	tokens := newTokenSeconds()
 	roleData := func(check bool) error {
-		i := n.Add(1)
-		if time.Duration(i)*time.Second >= benchTokenWindow {
-			return fmt.Errorf("GetRoleData: %d calls used up the %v token window", i, benchTokenWindow)
+		req, err := roleDataRequest(base, tokens)
+		if err != nil {
+			return err
 		}
-		ts := processsync.TimeStamp(latest.Add(-time.Duration(i) * time.Second))
-		body := `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><GetRoleData xmlns="` + processsync.NSTempuri + `">` +
-			`<Version>` + processsync.Version + `</Version><TimeStamp>` + ts + `</TimeStamp><Role>Practitioner</Role><UniqueId>` + subjectNPI + `</UniqueId>` +
-			`<RequestDepth>Activity</RequestDepth><RequestType>Summary</RequestType><Token>` + processsync.Token(subjectNPI, ts, subjectKey) + `</Token></GetRoleData></s:Body></s:Envelope>`
-		req, _ := http.NewRequest(http.MethodPost, base+processsync.Path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "text/xml; charset=utf-8")
-		req.Header.Set("SOAPAction", `"`+processsync.SOAPAction+`"`)
 		out, err := call(hc, req)
 		if err != nil {
 			return err
@@ -219,9 +210,7 @@ func measureReads(base string, sub *subject, clients int, d time.Duration, add f
 		return nil
 	}
 	transcript := func(check bool) error {
-		req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/account/transcript", nil)
-		req.SetBasicAuth(subjectUsername, subjectPassword)
-		out, err := call(hc, req)
+		out, err := call(hc, transcriptRequest(base))
 		if err != nil || !check {
 			return err
 		}
@@ -254,6 +243,49 @@ func measureReads(base string, sub *subject, clients int, d time.Duration, add f
 			pct(lat, 50), pct(lat, 99), float64(len(lat))/d.Seconds(), fails))
 	}
 	return nil
+}
+
+// tokenSeconds hands out the seconds GetRoleData calls sign: each its
+// own, counting down from the far end of the bench server's window
+// (benchTokenWindow), since a token is single-use.
+type tokenSeconds struct {
+	latest time.Time
+	n      atomic.Int64
+}
+
+func newTokenSeconds() *tokenSeconds {
+	return &tokenSeconds{latest: time.Now().Add(benchTokenWindow / 2)}
+}
+
+func (t *tokenSeconds) next() (string, error) {
+	i := t.n.Add(1)
+	if time.Duration(i)*time.Second >= benchTokenWindow {
+		return "", fmt.Errorf("GetRoleData: %d calls used up the %v token window", i, benchTokenWindow)
+	}
+	return processsync.TimeStamp(t.latest.Add(-time.Duration(i) * time.Second)), nil
+}
+
+// roleDataRequest asks GetRoleData, at Activity depth, where the subject
+// stands as a Practitioner.
+func roleDataRequest(base string, tokens *tokenSeconds) (*http.Request, error) {
+	ts, err := tokens.next()
+	if err != nil {
+		return nil, err
+	}
+	body := `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><GetRoleData xmlns="` + processsync.NSTempuri + `">` +
+		`<Version>` + processsync.Version + `</Version><TimeStamp>` + ts + `</TimeStamp><Role>Practitioner</Role><UniqueId>` + subjectNPI + `</UniqueId>` +
+		`<RequestDepth>Activity</RequestDepth><RequestType>Summary</RequestType><Token>` + processsync.Token(subjectNPI, ts, subjectKey) + `</Token></GetRoleData></s:Body></s:Envelope>`
+	req, _ := http.NewRequest(http.MethodPost, base+processsync.Path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+	req.Header.Set("SOAPAction", `"`+processsync.SOAPAction+`"`)
+	return req, nil
+}
+
+// transcriptRequest asks for the subject's gateway transcript.
+func transcriptRequest(base string) *http.Request {
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/account/transcript", nil)
+	req.SetBasicAuth(subjectUsername, subjectPassword)
+	return req
 }
 
 // call sends req and returns the body of a 200 answer.

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"time"
 
@@ -154,6 +155,10 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.stats.write(w)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Fprintf(w, "# HELP cmex_go_heap_inuse_bytes Bytes of the Go heap in use.\n# TYPE cmex_go_heap_inuse_bytes gauge\ncmex_go_heap_inuse_bytes %d\n", ms.HeapInuse)
+	fmt.Fprintf(w, "# HELP cmex_goroutines Goroutines that exist.\n# TYPE cmex_goroutines gauge\ncmex_goroutines %d\n", runtime.NumGoroutine())
 }
 
 type requestIDKey struct{}
