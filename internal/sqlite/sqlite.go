@@ -143,6 +143,10 @@ func (Dialect) Numbered() bool { return false }
 // transactions begin IMMEDIATE, so rows need no lock of their own.
 func (Dialect) ForUpdate() string { return "" }
 
+// SingleWriter implements sqlstore.SingleWriter: SQLite takes one writer at
+// a time.
+func (Dialect) SingleWriter() {}
+
 // SkipLocked implements sqlstore.Dialect: with one writer there is nothing
 // to skip.
 func (Dialect) SkipLocked() string { return "" }

@@ -100,16 +100,18 @@ func (s *LearnerService) commitGroup(ctx context.Context, batch []*groupCall) {
 		})
 	})
 	g.connMu.Lock()
-	err := s.db.inTxOn(ctx, &g.conn, func(tx conn) error {
-		var err error
-		if results, err = s.saveBatch(ctx, tx, chs, false); err != nil {
-			return err
-		}
-		var rows []auditRow
-		for i, c := range batch {
-			rows = appendLearnerAudit(rows, c.audit, &chs[i], &results[i])
-		}
-		return s.db.appendAudit(ctx, tx, rows)
+	err := s.db.writeTurn(func() error {
+		return s.db.inTxOn(ctx, &g.conn, func(tx conn) error {
+			var err error
+			if results, err = s.saveBatch(ctx, tx, chs, false); err != nil {
+				return err
+			}
+			var rows []auditRow
+			for i, c := range batch {
+				rows = appendLearnerAudit(rows, c.audit, &chs[i], &results[i])
+			}
+			return s.db.appendAudit(ctx, tx, rows)
+		})
 	})
 	g.connMu.Unlock()
 	if err == nil {

@@ -40,6 +40,15 @@ type Dialect interface {
 	LockMigrations(ctx context.Context, conn *sql.Conn) (unlock func(), err error)
 }
 
+// A SingleWriter is a Dialect whose database takes one writer at a time
+// (SQLite). Its short, latency-sensitive writes (the group commit, a
+// token's use) queue in the process for their turn, rather than in the
+// engine's busy handler, which sleeps in growing steps (up to 100 ms)
+// before trying again.
+type SingleWriter interface {
+	SingleWriter()
+}
+
 // A Copier is a Dialect that loads many rows faster than multi-row INSERTs
 // do: PostgreSQL's COPY. Transactions of such a dialect run on a
 // connection of their own (conn.raw), whose driver connection Copy is
@@ -62,6 +71,9 @@ type DB struct {
 	// Secrets encrypts the credentials of destinations; nil refuses to
 	// store any.
 	Secrets *SecretBox
+
+	// writeMu is the turn of short writes on a SingleWriter engine.
+	writeMu sync.Mutex
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt // prepared once, for bulk writes
@@ -259,4 +271,14 @@ func scanColumn[T any](rows *sql.Rows, err error) ([]T, error) {
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// writeTurn runs fn, a short write, in its turn on a SingleWriter engine,
+// or at once on others.
+func (db *DB) writeTurn(fn func() error) error {
+	if _, ok := db.dialect.(SingleWriter); ok {
+		db.writeMu.Lock()
+		defer db.writeMu.Unlock()
+	}
+	return fn()
 }
