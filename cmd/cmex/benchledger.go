@@ -191,7 +191,7 @@ const benchTokenWindow = 24 * time.Hour
 // from clients clients for d, and adds their figures to the table.
 func measureReads(base string, sub *subject, clients int, d time.Duration, add func(k, v string)) error {
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
-	tokens := newTokenSeconds()
+	tokens := newTokenSeconds(benchTokenWindow)
 	roleData := func(check bool) error {
 		req, err := roleDataRequest(base, tokens)
 		if err != nil {
@@ -246,21 +246,22 @@ func measureReads(base string, sub *subject, clients int, d time.Duration, add f
 }
 
 // tokenSeconds hands out the seconds GetRoleData calls sign: each its
-// own, counting down from the far end of the bench server's window
-// (benchTokenWindow), since a token is single-use.
+// own, counting down from the far end of the server's window, since a
+// token is single-use.
 type tokenSeconds struct {
+	window time.Duration
 	latest time.Time
 	n      atomic.Int64
 }
 
-func newTokenSeconds() *tokenSeconds {
-	return &tokenSeconds{latest: time.Now().Add(benchTokenWindow / 2)}
+func newTokenSeconds(window time.Duration) *tokenSeconds {
+	return &tokenSeconds{window: window, latest: time.Now().Add(window / 2)}
 }
 
 func (t *tokenSeconds) next() (string, error) {
 	i := t.n.Add(1)
-	if time.Duration(i)*time.Second >= benchTokenWindow {
-		return "", fmt.Errorf("GetRoleData: %d calls used up the %v token window", i, benchTokenWindow)
+	if time.Duration(i)*time.Second >= t.window {
+		return "", fmt.Errorf("GetRoleData: %d calls used up the %v token window", i, t.window)
 	}
 	return processsync.TimeStamp(t.latest.Add(-time.Duration(i) * time.Second)), nil
 }

@@ -79,7 +79,7 @@ func (c *command) soak(ctx context.Context, e *env, args []string) error {
 	}); err != nil {
 		return err
 	}
-	srv, err := b.serve(ctx, "-trusted-proxies", "127.0.0.1")
+	srv, err := b.serve(ctx, "-trusted-proxies", "127.0.0.1", "-processsync-window", soakTokenWindow.String())
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func (c *command) soak(ctx context.Context, e *env, args []string) error {
 	// The mix: what an LMS, a member-management system, physicians and a
 	// monitor do at once. Each client takes the next operation in turn.
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *clients}}
-	tokens := newTokenSeconds()
+	tokens := newTokenSeconds(soakTokenWindow)
 	var records, guesses atomic.Int64
 	year := workloadYear(time.Now())
 	ops := []soakOp{
@@ -231,6 +231,11 @@ func (c *command) soak(ctx context.Context, e *env, args []string) error {
 	}
 	return nil
 }
+
+// soakTokenWindow is the Process Synchronization window of the soak's
+// server: a token is single-use and names its second, and a long soak
+// asks GetRoleData about one member hundreds of times a second.
+const soakTokenWindow = 60 * 24 * time.Hour
 
 // soakOp is one kind of call of the soak, with its tally.
 type soakOp struct {
