@@ -148,20 +148,9 @@ func (c *command) bench(ctx context.Context, e *env, args []string) error {
 	}
 	b := &benchRun{e: e, self: self, db: *db, dir: work}
 	fmt.Fprintf(e.stderr, "cmex bench: %s, files in %s\n", redactSpec(*db), work)
+	const provider, user, password = benchProvider, benchUser, benchPassword
 
-	// A provider, a web-service user, 10 activities.
-	const provider, user, password = "1234567", "bench@example.org", "bench-password-1"
-	if _, err := b.cmex("", "provider", "add", "-db", b.db, "-id", provider, "-name", "cmex benchmark"); err != nil {
-		return err
-	}
-	if _, err := b.cmex(password+"\n", "user", "add", "-db", b.db, "-provider", provider, "-user", user); err != nil {
-		return err
-	}
-	acts := filepath.Join(work, "activities.xml")
-	if _, err := b.cmex("", "bench", "generate", "-activities", "10", acts); err != nil {
-		return err
-	}
-	if _, err := b.cmex("", "import", "-db", b.db, "-provider", provider, "-progress", "none", acts); err != nil {
+	if err := b.setUpProvider(); err != nil {
 		return err
 	}
 
@@ -206,14 +195,7 @@ func (c *command) bench(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer func() { srv.stop() }()
-	var actIDs []cmex.ActivityID
-	err = withDB(ctx, b.db, func(s *sqlstore.DB) error {
-		as, err := sqlstore.NewActivityService(s).FindActivities(ctx, cmex.ActivityFilter{ProviderID: provider})
-		for _, a := range as {
-			actIDs = append(actIDs, a.ID)
-		}
-		return err
-	})
+	actIDs, err := b.activityIDs(ctx, provider)
 	if err != nil {
 		return err
 	}
@@ -266,6 +248,43 @@ func pct(lat []time.Duration, p int) string {
 	slices.Sort(lat)
 	i := min(len(lat)-1, len(lat)*p/100)
 	return fmt.Sprintf("%.1f ms", float64(lat[i].Microseconds())/1000)
+}
+
+// The provider, web-service user and password of the bench's workload.
+const (
+	benchProvider = "1234567"
+	benchUser     = "bench@example.org"
+	benchPassword = "bench-password-1"
+)
+
+// setUpProvider adds the bench's provider, its web-service user and ten
+// activities of this year.
+func (b *benchRun) setUpProvider() error {
+	if _, err := b.cmex("", "provider", "add", "-db", b.db, "-id", benchProvider, "-name", "cmex benchmark"); err != nil {
+		return err
+	}
+	if _, err := b.cmex(benchPassword+"\n", "user", "add", "-db", b.db, "-provider", benchProvider, "-user", benchUser); err != nil {
+		return err
+	}
+	acts := filepath.Join(b.dir, "activities.xml")
+	if _, err := b.cmex("", "bench", "generate", "-activities", "10", acts); err != nil {
+		return err
+	}
+	_, err := b.cmex("", "import", "-db", b.db, "-provider", benchProvider, "-progress", "none", acts)
+	return err
+}
+
+// activityIDs are the provider's activities.
+func (b *benchRun) activityIDs(ctx context.Context, provider cmex.ProviderID) ([]cmex.ActivityID, error) {
+	var ids []cmex.ActivityID
+	err := withDB(ctx, b.db, func(s *sqlstore.DB) error {
+		as, err := sqlstore.NewActivityService(s).FindActivities(ctx, cmex.ActivityFilter{ProviderID: provider})
+		for _, a := range as {
+			ids = append(ids, a.ID)
+		}
+		return err
+	})
+	return ids, err
 }
 
 // benchRun runs the cmex binary as the benchmark's subject.

@@ -17,9 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/cmexhub/cmex"
 	"github.com/cmexhub/cmex/internal/pars"
-	"github.com/cmexhub/cmex/internal/sqlstore"
 )
 
 // soak runs sustained mixed load against a server of its own and samples
@@ -52,31 +50,15 @@ func (c *command) soak(ctx context.Context, e *env, args []string) error {
 	b := &benchRun{e: e, self: self, db: *db, dir: work}
 	fmt.Fprintf(e.stderr, "cmex bench soak: %s for %s with %d clients\n", redactSpec(*db), *duration, *clients)
 
-	const provider, user, password = "1234567", "bench@example.org", "bench-password-1"
-	if _, err := b.cmex("", "provider", "add", "-db", b.db, "-id", provider, "-name", "cmex soak"); err != nil {
-		return err
-	}
-	if _, err := b.cmex(password+"\n", "user", "add", "-db", b.db, "-provider", provider, "-user", user); err != nil {
-		return err
-	}
-	acts := filepath.Join(work, "activities.xml")
-	if _, err := b.cmex("", "bench", "generate", "-activities", "10", acts); err != nil {
-		return err
-	}
-	if _, err := b.cmex("", "import", "-db", b.db, "-provider", provider, "-progress", "none", acts); err != nil {
+	const provider, user, password = benchProvider, benchUser, benchPassword
+	if err := b.setUpProvider(); err != nil {
 		return err
 	}
 	if _, err := b.setUpSubject(ctx, provider, 50); err != nil {
 		return err
 	}
-	var actIDs []cmex.ActivityID
-	if err := withDB(ctx, b.db, func(s *sqlstore.DB) error {
-		as, err := sqlstore.NewActivityService(s).FindActivities(ctx, cmex.ActivityFilter{ProviderID: provider})
-		for _, a := range as {
-			actIDs = append(actIDs, a.ID)
-		}
-		return err
-	}); err != nil {
+	actIDs, err := b.activityIDs(ctx, provider)
+	if err != nil {
 		return err
 	}
 	srv, err := b.serve(ctx, "-trusted-proxies", "127.0.0.1", "-processsync-window", soakTokenWindow.String())
@@ -297,17 +279,10 @@ func sampleServer(hc *http.Client, srv *benchServer) (soakSample, error) {
 
 // post sends body and returns the body of a 200 answer.
 func post(hc *http.Client, url, contentType string, body []byte) ([]byte, error) {
-	resp, err := hc.Post(url, contentType, bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("POST %s: %s: %.300s", url, resp.Status, out)
-	}
-	return out, nil
+	req.Header.Set("Content-Type", contentType)
+	return call(hc, req)
 }

@@ -11,10 +11,10 @@ import (
 	"github.com/cmexhub/cmex/internal/cmegateway"
 )
 
-// FuzzReadOrder feeds the ceu_order decoder anything: it must never panic,
-// and what it accepts must survive encoding and decoding again unchanged.
-func FuzzReadOrder(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "golden", "*.xml"))
+// addGolden seeds f with the bodies of the golden answers matching pattern
+// (each file is a status line, a blank line, then the body).
+func addGolden(f *testing.F, pattern string) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "golden", pattern))
 	for _, file := range files {
 		b, err := os.ReadFile(file)
 		if err != nil {
@@ -23,6 +23,12 @@ func FuzzReadOrder(f *testing.F) {
 		_, body, _ := bytes.Cut(b, []byte("\n\n"))
 		f.Add(body)
 	}
+}
+
+// FuzzReadOrder feeds the ceu_order decoder anything: it must never panic,
+// and what it accepts must survive encoding and decoding again unchanged.
+func FuzzReadOrder(f *testing.F) {
+	addGolden(f, "*.xml")
 	f.Add([]byte(`<ceu_order><status>OK</status><customer customer_id="1"><ceu><ceu_date>2001-01-01</ceu_date></ceu></customer></ceu_order>`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		o, err := cmegateway.ReadOrder(data)
@@ -46,15 +52,7 @@ func FuzzReadOrder(f *testing.F) {
 // FuzzReadBinding feeds the customer_binding decoder anything: it never
 // panics, and what it accepts survives encoding and decoding unchanged.
 func FuzzReadBinding(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "golden", "*binding*.xml"))
-	for _, file := range files {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		_, body, _ := bytes.Cut(b, []byte("\n\n"))
-		f.Add(body)
-	}
+	addGolden(f, "*binding*.xml")
 	f.Add([]byte(`<CUSTOMER_BINDING><STATUS>OK</STATUS><CUSTOMER CUSTOMER_ID="01234567"><CUSTOMER_USERNAME>NedBaker</CUSTOMER_USERNAME></CUSTOMER></CUSTOMER_BINDING>`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := cmegateway.ReadBinding(data)
