@@ -6,7 +6,6 @@ import (
 	"encoding/xml"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -162,20 +161,7 @@ func TestMetacharacters(t *testing.T) {
 		}
 	}
 	// The portal's activity list, as the provider's staff.
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar}
-	req, _ := http.NewRequest(http.MethodPost, s.base+"/signin", strings.NewReader(url.Values{"username": {"aaa.staff"}, "password": {"sandbox"}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", s.base)
-	if resp, err := c.Do(req); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("sign in as aaa.staff: %v", err)
-	}
-	resp, err := c.Get(s.base + "/provider/activities")
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_, page := s.page(s.signIn("aaa.staff", "sandbox"), "/provider/activities")
 	if strings.Contains(string(page), `<script>alert`) || !strings.Contains(string(page), `&lt;script&gt;alert`) {
 		t.Errorf("the portal does not escape a title: %.2000s", page)
 	}

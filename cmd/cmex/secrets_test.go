@@ -45,12 +45,7 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 	// The portal: sign in, a page with the session cookie, a wrong password.
 	jar, _ := cookiejar.New(nil)
 	portal := &http.Client{Jar: jar}
-	form := func(path string, v url.Values) *http.Request {
-		req, _ := http.NewRequest(http.MethodPost, s.base+path, strings.NewReader(v.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Origin", s.base)
-		return req
-	}
+	form := func(path string, v url.Values) *http.Request { return formRequest(s.base, path, v) }
 	if page := do(form("/signin", url.Values{"username": {"jane.accme"}, "password": {password}}), portal); !strings.Contains(page, "Welcome") {
 		t.Fatalf("portal sign-in: %.300s", page)
 	}

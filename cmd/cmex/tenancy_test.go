@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -142,30 +140,18 @@ func TestTenantIsolation(t *testing.T) {
 		}
 	}
 	// The portal, as B's provider admin.
-	jar, _ := cookiejar.New(nil)
-	portal := &http.Client{Jar: jar}
-	req, _ := http.NewRequest(http.MethodPost, s.base+"/signin", strings.NewReader(url.Values{"username": {"bob.b"}, "password": {"b staff long password"}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", s.base)
-	if resp, err := portal.Do(req); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("B's staff sign in: %v", err)
-	}
+	portal := s.signIn("bob.b", "b staff long password")
 	for _, path := range []string{"/provider/activities", "/provider/submissions", "/provider/deliveries"} {
-		resp, err := portal.Get(s.base + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		page, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || strings.Contains(string(page), "300000001") || strings.Contains(string(page), "a-hook") || strings.Contains(string(page), "v2026-2") {
-			t.Errorf("portal %s as B: %d, shows A's records", path, resp.StatusCode)
+		code, page := s.page(portal, path)
+		if code != 200 || strings.Contains(string(page), "300000001") || strings.Contains(string(page), "a-hook") || strings.Contains(string(page), "v2026-2") {
+			t.Errorf("portal %s as B: %d, shows A's records", path, code)
 		}
 	}
 	portalRetry := func(id string) func() (int, string) {
 		return func() (int, string) {
 			req, _ := http.NewRequest(http.MethodPost, s.base+"/provider/deliveries/"+id+"/retry", nil)
 			req.Header.Set("Origin", s.base)
-			c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			c := &http.Client{Jar: portal.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 			resp, err := c.Do(req)
 			if err != nil {
 				t.Fatal(err)
