@@ -101,8 +101,9 @@ func (h *Handler) checkContentType(r *http.Request, warnings *cmex.Problems) *fa
 	return nil
 }
 
-// authenticate checks the envelope's ProviderId, User and Password.
-func (h *Handler) authenticate(ctx context.Context, m members, root string) (*cmex.Principal, *failure, error) {
+// authenticate checks the envelope's ProviderId, User and Password. A
+// refusal by the login guard sets Retry-After in header.
+func (h *Handler) authenticate(ctx context.Context, header http.Header, m members, root string) (*cmex.Principal, *failure, error) {
 	denied := func(why string) *failure {
 		p := cmex.RuleAccessDenied.Problem(cmex.Args{})
 		if why != "" {
@@ -131,6 +132,7 @@ func (h *Handler) authenticate(ctx context.Context, m members, root string) (*cm
 	case cmex.ETOOMANY:
 		f := denied(cmex.ErrorMessage(err))
 		f.status = http.StatusTooManyRequests
+		setRetryAfter(header, err)
 		return nil, f, nil
 	default:
 		return nil, nil, err
@@ -159,7 +161,7 @@ func (h *Handler) saveActivity(w http.ResponseWriter, r *http.Request) {
 		dataText = n.text
 	}
 
-	principal, f, err := h.authenticate(ctx, m, "SubmitMessage")
+	principal, f, err := h.authenticate(ctx, w.Header(), m, "SubmitMessage")
 	if err != nil {
 		h.internal(w, ctx, "ResponseMessage", cmex.RuleGeneral.Problem(cmex.Args{}), err)
 		return
@@ -279,7 +281,7 @@ func (h *Handler) getActivity(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	warnings = append(warnings, envWarnings...)
-	principal, f, err := h.authenticate(ctx, m, "SearchCriteria")
+	principal, f, err := h.authenticate(ctx, w.Header(), m, "SearchCriteria")
 	if err != nil {
 		h.internal(w, ctx, "SearchResult", cmex.RuleGeneral.Problem(cmex.Args{}), err)
 		return
@@ -369,6 +371,13 @@ func (h *Handler) internal(w http.ResponseWriter, ctx context.Context, root stri
 		return
 	}
 	h.write(w, http.StatusInternalServerError, response{root: root, dataNil: true, hasErrors: true, errors: errorMessages(ps), status: "Rejected"})
+}
+
+// setRetryAfter tells a client refused by the login guard when to try again.
+func setRetryAfter(header http.Header, err error) {
+	if secs := cmex.RetryAfter(err); secs > 0 {
+		header.Set("Retry-After", strconv.Itoa(secs))
+	}
 }
 
 func (h *Handler) write(w http.ResponseWriter, status int, resp response) {

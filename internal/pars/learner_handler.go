@@ -66,7 +66,7 @@ func (h *Handler) saveLearner(w http.ResponseWriter, r *http.Request) {
 	if n := m["Data"]; n != nil {
 		dataText = n.text
 	}
-	principal, f, err := h.authenticate(ctx, m, "SubmitMessage")
+	principal, f, err := h.authenticate(ctx, w.Header(), m, "SubmitMessage")
 	if err != nil {
 		h.internalLearner(w, ctx, err)
 		return
@@ -146,7 +146,7 @@ func (h *Handler) statusQuery(w http.ResponseWriter, r *http.Request, e envelope
 		h.statusFailure(w, f)
 		return nil, nil, false
 	}
-	principal, f, err := h.authenticate(r.Context(), m, e.root)
+	principal, f, err := h.authenticate(r.Context(), w.Header(), m, e.root)
 	if err != nil {
 		h.internalLearner(w, r.Context(), err)
 		return nil, nil, false
@@ -290,6 +290,7 @@ func (h *Handler) learnerMatch(w http.ResponseWriter, r *http.Request) {
 	}
 	if _, err := h.Users.Authenticate(ctx, "", user, password); err != nil {
 		if cmex.ErrorCode(err) == cmex.ETOOMANY {
+			setRetryAfter(w.Header(), err)
 			p := cmex.RuleAccessDenied.Problem(cmex.Args{})
 			p.Message += " (" + cmex.ErrorMessage(err) + ")"
 			failWith(http.StatusTooManyRequests, cmex.Problems{p})
