@@ -87,11 +87,16 @@ func describeDecode(status int, body []byte, err error) error {
 	return &callError{"its answer could not be read: " + err.Error()}
 }
 
-// Bind checks a login with a remote society and returns its answer.
+// Bind checks a login with a remote society and returns its answer. The
+// password goes under both spellings of its field: the seed's parameter
+// table misspells it (cusomter_password_crypt) and its example does not, so
+// a society may read either. It is always sent in a POST body, never in the
+// URL, where proxies' logs would keep it.
 func (c *Client) Bind(ctx context.Context, s *cmex.Society, username, password string) (*BindingResponse, error) {
 	status, body, err := c.post(ctx, s.BindingURL, url.Values{
 		"customer_username_crypt":       {username},
 		"customer_password_crypt":       {password},
+		"cusomter_password_crypt":       {password},
 		"customer_binding_crypt_method": {"plaintext"},
 	})
 	if err != nil {

@@ -105,6 +105,10 @@ type simSociety struct {
 	code, username, password, memberID string
 	credits                            []cmex.CEU
 	delay                              time.Duration
+	// tableSpelling reads the password only from the field the seed's
+	// parameter table names, cusomter_password_crypt, as a society that
+	// followed the table does.
+	tableSpelling bool
 }
 
 func (s *simSociety) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -120,7 +124,11 @@ func (s *simSociety) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/customer_binding":
 		b := &cmegateway.BindingResponse{Source: s.code, Date: cmex.DateOf(today), CryptMethod: "plaintext",
 			Username: r.FormValue("customer_username_crypt"), Status: "User record not found."}
-		if r.FormValue("customer_username_crypt") == s.username && r.FormValue("customer_password_crypt") == s.password {
+		password := r.FormValue("customer_password_crypt")
+		if s.tableSpelling {
+			password = r.FormValue("cusomter_password_crypt")
+		}
+		if r.FormValue("customer_username_crypt") == s.username && password == s.password {
 			b.Status, b.MemberID = "OK", s.memberID
 		}
 		_ = cmegateway.WriteBinding(w, b)

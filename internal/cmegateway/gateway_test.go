@@ -68,6 +68,22 @@ func TestBindLocalAndRemote(t *testing.T) {
 	}
 }
 
+// A society that reads the password from the field the seed's parameter
+// table names (cusomter_password_crypt) binds as one that reads the
+// example's spelling does: the client sends both.
+func TestBindSocietyOfEitherSpelling(t *testing.T) {
+	e := newEnv(t)
+	a := e.account(t, "ned")
+	e.remote(t, "TABLE", &simSociety{code: "TABLE", username: "ned", password: "pw", memberID: "T-1", tableSpelling: true})
+	e.remote(t, "EXAMPLE2", &simSociety{code: "EXAMPLE2", username: "ned", password: "pw", memberID: "E-1"})
+	for code, want := range map[string]string{"TABLE": "T-1", "EXAMPLE2": "E-1"} {
+		b, err := e.gateway.Bind(context.Background(), a.ID, code, "ned", "pw")
+		if err != nil || b.MemberID != want {
+			t.Errorf("bind %s = %+v, %v", code, b, err)
+		}
+	}
+}
+
 func TestBindUnreachableSociety(t *testing.T) {
 	e := newEnv(t)
 	a := e.account(t, "ned")

@@ -73,6 +73,10 @@ func TestGolden(t *testing.T) {
 		{"binding-no-method", "/cmegateway/customer_binding", login("NedBaker", "mYpAsSwOrD", "")},
 		{"binding-empty", "/cmegateway/customer_binding", url.Values{}},
 		{"binding-unknown-society", "/cmegateway/NOPE/customer_binding", login("NedBaker", "mYpAsSwOrD", "plaintext")},
+		// The seed's diagram: customer_binding "via HTTP GET", the fields
+		// in the query string.
+		{"binding-get", "/cmegateway/customer_binding?" + login("NedBaker", "mYpAsSwOrD", "plaintext").Encode(), nil},
+		{"binding-get-refused", "/cmegateway/RAD/customer_binding?" + login("ned", "wrong", "plaintext").Encode(), nil},
 		{"order-ok", "/cmegateway/ceu_order", url.Values{"customer_id": {"01234567"}}},
 		{"order-unknown-customer", "/cmegateway/ceu_order", url.Values{"customer_id": {"99999999"}}},
 		{"order-no-customer-id", "/cmegateway/ceu_order", url.Values{}},

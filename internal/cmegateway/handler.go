@@ -33,8 +33,13 @@ type Handler struct {
 
 // Register declares the routes on mux.
 func (h *Handler) Register(mux *http.ServeMux) {
+	// The seed's diagram has gateways call customer_binding "via HTTP GET"
+	// and its table says POST: both are answered, a GET's fields read from
+	// the query string.
 	mux.HandleFunc("POST /cmegateway/customer_binding", h.binding)
 	mux.HandleFunc("POST /cmegateway/{society}/customer_binding", h.binding)
+	mux.HandleFunc("GET /cmegateway/customer_binding", h.binding)
+	mux.HandleFunc("GET /cmegateway/{society}/customer_binding", h.binding)
 	mux.HandleFunc("POST /cmegateway/ceu_order", h.order)
 	mux.HandleFunc("POST /cmegateway/{society}/ceu_order", h.order)
 	mux.HandleFunc("GET /cmegateway/credit_feed", h.feed)
