@@ -118,6 +118,9 @@ const (
 	FieldCreditPoints      = pathCredit + "/ar:CreditReceived/hx:numberOfCredits"
 	FieldParticipant       = "ar:Participants/ar:Participant"
 	FieldLearnerMember     = pathMember
+	// FieldOrigin is cmex's own: the JSON API's origin, which PARS
+	// documents do not carry.
+	FieldOrigin = "origin"
 )
 
 var (

@@ -3,6 +3,7 @@ package cmex
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -72,8 +73,31 @@ type RoutingRule struct {
 	RequireOCIID   bool         `json:"requireOciId,omitempty"`   // learners with an OCI ID
 	Colleges       []string     `json:"colleges,omitempty"`       // …of these colleges (CA-ON-CPSO)
 	ActivityIDs    []ActivityID `json:"activityIds,omitempty"`    // only these activities
+	// Mandatory names, for a CMaRS course, the activity (a SCORM module, the
+	// "Supporting Documentation") its learners must also have a record of in
+	// the same reporting period before the course's records are sent
+	// (specs/cmars.md: "A learning record must exist for both the course and
+	// the mandatory activity in the current reporting period").
+	Mandatory []MandatoryActivity `json:"mandatory,omitempty"`
 	// Activities forwards activity registrations too (PARS).
 	Activities bool `json:"activities,omitempty"`
+}
+
+// MandatoryActivity is a course's mandatory activity.
+type MandatoryActivity struct {
+	Course   ActivityID `json:"course"`
+	Activity ActivityID `json:"activity"`
+}
+
+// MandatoryFor returns the activity a course's learners must also have
+// completed, if the rule names one.
+func (rule RoutingRule) MandatoryFor(course ActivityID) (ActivityID, bool) {
+	for _, m := range rule.Mandatory {
+		if m.Course == course {
+			return m.Activity, true
+		}
+	}
+	return 0, false
 }
 
 // CMaRSColleges are the colleges CMaRS accepts (CERTAIN, specs/cmars.md).
@@ -91,9 +115,14 @@ func OCICollege(oci string) string {
 	return oci[:i]
 }
 
-// Sources of learner changes that are never forwarded to CMaRS: legacy
-// records, CSV uploads and course equivalencies (CERTAIN, specs/cmars.md).
-var notForCMaRS = []string{"legacy", "csv", "equivalency"}
+// CMaRS is never sent legacy records, CSV uploads or records of a course
+// equivalency, but is sent equivalencies that went through "Requesting
+// Evidence before Issuing a Learning Record" (CERTAIN, specs/cmars.md):
+// these are the sources and origins it does not take.
+var (
+	sourcesNotForCMaRS = []string{"csv"}
+	originsNotForCMaRS = []string{OriginLegacy, OriginEquivalency}
+)
 
 // RoutedRecord is what routing knows of a learner record.
 type RoutedRecord struct {
@@ -131,12 +160,10 @@ func Route(d *Destination, rr RoutedRecord) (send bool, reject *RemoteCode) {
 			return false, nil
 		}
 	}
-	oci := ""
-	if rr.Person != nil {
-		oci = rr.Person.OCIID
-	}
+	oci := LearnerOCIID(r, rr.Person)
 	if d.Kind == DestCMaRS {
-		if len(rule.ActivityIDs) == 0 || slices.Contains(notForCMaRS, strings.SplitN(rr.Source, ":", 2)[0]) {
+		if len(rule.ActivityIDs) == 0 || slices.Contains(sourcesNotForCMaRS, strings.SplitN(rr.Source, ":", 2)[0]) ||
+			slices.Contains(originsNotForCMaRS, r.Origin) {
 			return false, nil // only activities configured for CMaRS; never legacy, CSV or equivalency records
 		}
 		if !cmarsOCIID.MatchString(oci) {
@@ -209,6 +236,19 @@ type Delivery struct {
 	DeliveredAt time.Time `json:"deliveredAt,omitzero"`
 }
 
+// LearnerOCIID is the OCI ID of a record's learner: the one the report
+// itself gave (a UniqueID of the OCI domain), or else the registry
+// person's, when the record was matched to one (p may be nil).
+func LearnerOCIID(r *LearnerRecord, p *Person) string {
+	if oci := r.Learner.OCIID(); oci != "" {
+		return oci
+	}
+	if p != nil {
+		return p.OCIID
+	}
+	return ""
+}
+
 // LearnerSnapshot is what a learner record's delivery keeps of it: the
 // record and the registry person it was matched to, if any.
 type LearnerSnapshot struct {
@@ -241,6 +281,16 @@ func Unanswered(ctx context.Context, who string) Outcome {
 // ErrNotReady is what an encoder returns when a delivery must wait for
 // another (a learner record for its activity's registration upstream).
 var ErrNotReady = errors.New("waiting for another delivery")
+
+// NotReady is an ErrNotReady that says what the delivery waits for.
+func NotReady(format string, args ...any) error {
+	return notReady{fmt.Sprintf(format, args...)}
+}
+
+type notReady struct{ msg string }
+
+func (e notReady) Error() string        { return e.msg }
+func (e notReady) Is(target error) bool { return target == ErrNotReady }
 
 // DeliveryFilter selects deliveries for listing.
 type DeliveryFilter struct {

@@ -96,7 +96,7 @@ const GuessOneUniqueIDPerDomain = true
 // the reported identifiers by kind (a board id, then NPI, then a licence),
 // each kind in alphabetical order of domain.
 func GuessPassthroughKey(l LearnerIdentity) string {
-	rank := map[string]int{KindBoard: 0, KindNPI: 1, KindLicense: 2}
+	rank := map[string]int{KindBoard: 0, KindNPI: 1, KindLicense: 2, KindOCI: 3}
 	best, bestRank := "", 99
 	for _, u := range l.UniqueIDs {
 		kind, domain := IdentifierKind(u.Domain)
@@ -111,6 +111,16 @@ func GuessPassthroughKey(l LearnerIdentity) string {
 	}
 	return best
 }
+
+// OCIDomain is the UniqueID domain cmex writes an OCI ID under.
+const OCIDomain = "OCI"
+
+// GuessOCIDomains are the UniqueID domains that carry an OCI ID. PARS
+// defines none (its domains are boards, states and NPI); Dual Code's HCE
+// keeps the OCI ID in a user profile field whose recommended short name is
+// ociid and whose name is "OCI ID" (specs/cmars.md 5.1), so an LMS passing
+// it on is likely to use one of these.
+var GuessOCIDomains = NewVocabulary(OCIDomain).WithAlias("OCIID", OCIDomain).WithAlias("OCI ID", OCIDomain).WithAlias("OCI_ID", OCIDomain)
 
 // GuessRepeatParticipation says whether a learner may report AMA credit for
 // an activity more than once (751 "Repeat participation is not allowed"):

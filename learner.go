@@ -34,6 +34,17 @@ type LearnerIdentity struct {
 	BirthDate  Date       `json:"birthDate"`
 }
 
+// OCIID returns the OCI ID the identity reports (a UniqueID of the OCI
+// domain), or "".
+func (l LearnerIdentity) OCIID() string {
+	for _, u := range l.UniqueIDs {
+		if kind, _ := IdentifierKind(u.Domain); kind == KindOCI {
+			return strings.TrimSpace(u.Value)
+		}
+	}
+	return ""
+}
+
 // Value returns the value of the identifier with domain d, if reported.
 func (l LearnerIdentity) Value(d string) (string, bool) {
 	for _, u := range l.UniqueIDs {
@@ -56,6 +67,8 @@ func (l LearnerIdentity) Query() MatchQuery {
 			q.LicenseState, q.LicenseNumber = domain, u.Value
 		case KindNPI:
 			q.NPI = u.Value
+		case KindOCI:
+			q.OCIID = u.Value
 		}
 	}
 	return q
@@ -66,6 +79,10 @@ const (
 	KindBoard   = "board"
 	KindLicense = "license"
 	KindNPI     = "npi"
+	// KindOCI is an Ontario physician's OCI ID (CA-ON-CPSO-12345), which
+	// PARS does not define; cmex takes it under the domains of
+	// GuessOCIDomains, so that a report can name the learner CMaRS needs.
+	KindOCI = "oci"
 )
 
 // IdentifierKind says what a UniqueID domain names, and returns it in
@@ -81,6 +98,9 @@ func IdentifierKind(domain string) (kind, canonical string) {
 	}
 	if strings.EqualFold(d, "NPI") {
 		return KindNPI, "NPI"
+	}
+	if oci, ok := GuessOCIDomains.Lookup(d); ok {
+		return KindOCI, oci
 	}
 	return "", d
 }
@@ -99,7 +119,31 @@ type LearnerReport struct {
 	Status                string              `json:"status,omitempty"` // Completed
 	CompletionDate        Date                `json:"completionDate"`
 	Credits               []CreditCertificate `json:"credits"`
+	// Origin says how the credit came to be issued ("" for a completion);
+	// PARS documents have none, the JSON API may say.
+	Origin string `json:"origin,omitempty"`
 }
+
+// Origins of a learner record: how the provider came to issue it. A
+// registry may take some and not others (CMaRS takes neither legacy
+// records nor equivalencies issued without evidence; specs/cmars.md).
+const (
+	// OriginCompletion: the learner completed the activity ("" means it).
+	OriginCompletion = "completion"
+	// OriginEquivalency: credit granted on an application that another
+	// course was equivalent, without evidence being asked for.
+	OriginEquivalency = "equivalency"
+	// OriginEquivalencyEvidence: an equivalency for which the provider
+	// asked for and checked evidence before issuing the record (Dual Code's
+	// "Requesting Evidence before Issuing a Learning Record").
+	OriginEquivalencyEvidence = "equivalency-evidence"
+	// OriginLegacy: a record of a completion from before the provider
+	// reported through cmex, migrated from its earlier system.
+	OriginLegacy = "legacy"
+)
+
+// Origins are the values Origin may take.
+var Origins = []string{OriginCompletion, OriginEquivalency, OriginEquivalencyEvidence, OriginLegacy}
 
 // CreditCertificate is one credit of a report.
 type CreditCertificate struct {
@@ -145,19 +189,21 @@ type LearnerRecord struct {
 	Learner  LearnerIdentity `json:"learner"`
 	// LearnerKey says which records are the same learner's: the person in
 	// the registry, or the reported identity in passthrough mode.
-	LearnerKey     string        `json:"learnerKey"`
-	CompletionDate Date          `json:"completionDate"`
-	Certification  string        `json:"certification"`
-	Board          string        `json:"board,omitempty"`      // the MOC board, "" for AMA credit
-	CreditType     string        `json:"creditType,omitempty"` // the MOC credit type
-	Unit           string        `json:"unit,omitempty"`
-	Points         Points        `json:"points"`
-	Status         LearnerStatus `json:"status"`
-	StatusCode     string        `json:"statusCode,omitempty"`   // the board's code, on rejection
-	StatusReason   string        `json:"statusReason,omitempty"` // the board's reason, on rejection
-	Deleted        bool          `json:"deleted,omitempty"`
-	SubmittedAt    time.Time     `json:"submittedAt"` // when the provider reported it
-	StatusAt       time.Time     `json:"statusAt"`
+	LearnerKey     string `json:"learnerKey"`
+	CompletionDate Date   `json:"completionDate"`
+	// Origin is the report's: "" for a completion, or another of Origins.
+	Origin        string        `json:"origin,omitempty"`
+	Certification string        `json:"certification"`
+	Board         string        `json:"board,omitempty"`      // the MOC board, "" for AMA credit
+	CreditType    string        `json:"creditType,omitempty"` // the MOC credit type
+	Unit          string        `json:"unit,omitempty"`
+	Points        Points        `json:"points"`
+	Status        LearnerStatus `json:"status"`
+	StatusCode    string        `json:"statusCode,omitempty"`   // the board's code, on rejection
+	StatusReason  string        `json:"statusReason,omitempty"` // the board's reason, on rejection
+	Deleted       bool          `json:"deleted,omitempty"`
+	SubmittedAt   time.Time     `json:"submittedAt"` // when the provider reported it
+	StatusAt      time.Time     `json:"statusAt"`
 }
 
 // IsMOC reports whether the record carries MOC credit for a board.
@@ -228,6 +274,8 @@ type LearnerRecordFilter struct {
 	UniqueID       string // the value of any of the learner's UniqueIDs
 	BirthMonth     time.Month
 	BirthDay       int
+	// LearnerKey selects one learner's records (LearnerRecord.LearnerKey).
+	LearnerKey string
 	// From and To bound the completion dates, inclusive (zero: no bound).
 	From, To Date
 	// Newest lists the most recent records first.

@@ -1,6 +1,8 @@
 package cmex
 
 import (
+	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -125,6 +127,14 @@ func (c *learnerCheck) checkDelete() {
 }
 
 func (c *learnerCheck) checkAdd() {
+	switch o := strings.ToLower(strings.TrimSpace(c.r.Origin)); {
+	case o == "" || o == OriginCompletion:
+		c.r.Origin = ""
+	case slices.Contains(Origins, o):
+		c.r.Origin = o
+	default:
+		c.general(FieldOrigin, fmt.Sprintf("origin %q is none of %s.", c.r.Origin, strings.Join(Origins, ", ")))
+	}
 	identityOK := c.checkIdentityForm()
 	act := c.checkActivity()
 	c.checkCompletion(act)
@@ -172,6 +182,8 @@ func (c *learnerCheck) checkIdentityForm() bool {
 		case u.Value == "":
 			c.addAt(RuleMissingDiplomateID, field)
 		case kind == KindNPI && !validNPI(u.Value):
+			c.addAt(RuleLearnerIDType, field)
+		case kind == KindOCI && !OCIIDPattern.MatchString(u.Value):
 			c.addAt(RuleLearnerIDType, field)
 		case domains[canonical]:
 			c.addAt(RuleOneUniqueIDNode, field) // GuessOneUniqueIDPerDomain
@@ -386,7 +398,7 @@ func (c *learnerCheck) checkCertificate(i int, cr *CreditCertificate, a *Activit
 	rec := &LearnerRecord{
 		CreditID: cr.CreditID, ProviderID: c.by.Organization.ProviderID, ActivityID: c.r.ActivityID,
 		ActivityTitle: c.r.ActivityTitle, ReportingOrganization: c.r.ReportingOrganization,
-		Learner: c.r.Learner, CompletionDate: c.r.CompletionDate, Certification: cr.Certification,
+		Learner: c.r.Learner, CompletionDate: c.r.CompletionDate, Origin: c.r.Origin, Certification: cr.Certification,
 		Board: board, CreditType: creditType, Unit: cr.Unit, Status: StatusAccepted,
 	}
 	if cr.Points != nil {

@@ -151,6 +151,10 @@ func TestLearnerRules(t *testing.T) {
 		{"duplicate credit id in the ledger", func(r *cmex.LearnerReport, st *cmex.LearnerState) {
 			st.ByCreditID = map[cmex.CreditID]*cmex.LearnerRecord{r.Credits[0].CreditID: {}}
 		}, "", "603"},
+		{"OCI ID not of the OCI form", func(r *cmex.LearnerReport, _ *cmex.LearnerState) {
+			r.Learner.UniqueIDs = append(r.Learner.UniqueIDs, cmex.UniqueID{Domain: "OCI", Value: "12345"})
+		}, "", "712"},
+		{"origin unknown", func(r *cmex.LearnerReport, _ *cmex.LearnerState) { r.Origin = "hearsay" }, "", "998"},
 		{"passthrough ignores the registry", func(r *cmex.LearnerReport, st *cmex.LearnerState) {
 			st.Candidates = nil
 			r.Learner.FamilyName = "Unknown"
@@ -174,6 +178,35 @@ func TestLearnerRules(t *testing.T) {
 		if len(v.Add) != 0 {
 			t.Errorf("%s: %d records planned despite the problem", tc.name, len(v.Add))
 		}
+	}
+}
+
+// An OCI ID is a UniqueID like the others: it identifies a learner in the
+// registry (Olivia Ontario has no other identifier) and groups a
+// passthrough learner's records; an equivalency's origin is kept.
+func TestOCIIDAndOrigin(t *testing.T) {
+	a, _ := learnerFixture()
+	_, st := learnerFixture()
+	olivia := &cmex.Person{ID: 9, GivenName: "Olivia", FamilyName: "Ontario", BirthDate: cmex.MustParseDate("1985-03-15"), OCIID: "CA-ON-CPSO-12345"}
+	rep := *a
+	rep.Learner = cmex.LearnerIdentity{UniqueIDs: []cmex.UniqueID{{Domain: "ociid", Value: "CA-ON-CPSO-12345"}}, GivenName: "Olivia", FamilyName: "Ontario",
+		BirthDate: olivia.BirthDate}
+	rep.Credits = rep.Credits[:1]
+	rep.Origin = "Equivalency-Evidence"
+	if q := rep.Learner.Query(); q.OCIID != "CA-ON-CPSO-12345" || !q.HasIdentifier() || !q.Matches(olivia) || q.Matches(cmextest.Jane()) {
+		t.Errorf("query %+v", q)
+	}
+	st.Candidates = []*cmex.Person{olivia}
+	ch := cmex.LearnerChange{Report: &rep, By: learnerPrincipal()}
+	v := cmex.CheckLearnerChange(&ch, st, cmex.MatchRegistry, learnerToday)
+	if len(v.Problems) != 0 || len(v.Add) != 1 || v.Add[0].PersonID != 9 || v.Add[0].Origin != cmex.OriginEquivalencyEvidence ||
+		v.Add[0].Learner.UniqueIDs[0].Domain != cmex.OCIDomain {
+		t.Fatalf("registry: %v %+v", v.Problems, v.Add)
+	}
+	st.Candidates = nil
+	v = cmex.CheckLearnerChange(&ch, st, cmex.MatchPassthrough, learnerToday)
+	if len(v.Problems) != 0 || len(v.Add) != 1 || v.Add[0].LearnerKey != "u:OCI:CA-ON-CPSO-12345" {
+		t.Fatalf("passthrough: %v %+v", v.Problems, v.Add)
 	}
 }
 

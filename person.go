@@ -57,6 +57,7 @@ type MatchQuery struct {
 	LicenseState  string
 	LicenseNumber string
 	NPI           string
+	OCIID         string
 	MedicalSchool string
 }
 
@@ -67,7 +68,7 @@ func (q MatchQuery) HasIdentifier() bool {
 			return true
 		}
 	}
-	return q.NPI != "" || q.LicenseNumber != ""
+	return q.NPI != "" || q.LicenseNumber != "" || q.OCIID != ""
 }
 
 // Matches reports whether p fits every field of q that is given. Names are
@@ -83,6 +84,8 @@ func (q MatchQuery) Matches(p *Person) bool {
 	case q.BirthDay != 0 && q.BirthDay != p.BirthDate.Day:
 		return false
 	case q.NPI != "" && IDKey(q.NPI) != IDKey(p.NPI):
+		return false
+	case q.OCIID != "" && IDKey(q.OCIID) != IDKey(p.OCIID):
 		return false
 	case q.MedicalSchool != "" && NameKey(q.MedicalSchool) != NameKey(p.MedicalSchool):
 		return false

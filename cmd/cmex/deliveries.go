@@ -24,7 +24,8 @@ echo 'pars-password' | cmex destinations add -provider 1234567 -name accme -kind
     -learner-url https://parsii.accme.org -username lms@aaa.example -upstream-provider 1234567 -forward-activities -certifications "AMA PRA Category 1"
 echo 'upload-key' | cmex destinations add -provider 1234567 -name cebroker -kind cebroker \
     -url https://webservices.cebroker.com/CEBrokerWebService.asmx/UploadXMLString -parent-provider 5087 -license-states FL
-echo 'exchange-token' | cmex destinations add -provider 1234567 -name cmars -kind cmars -url https://lrx.example/records -activities 300000001
+echo 'exchange-token' | cmex destinations add -provider 1234567 -name cmars -kind cmars -url https://lrx.example/records \
+    -activities 300000001 -mandatory 300000001=300000002
 cmex destinations list -provider 1234567`,
 	}
 	c.run = func(ctx context.Context, e *env, args []string) error {
@@ -35,7 +36,7 @@ cmex destinations list -provider 1234567`,
 		db := dbFlag(fs)
 		provider := fs.String("provider", "", "ACCME provider id of the organization (required)")
 		d := cmex.Destination{Enabled: true}
-		var kind, certs, boards, states, colleges, activities string
+		var kind, certs, boards, states, colleges, activities, mandatory string
 		if args[0] == "add" {
 			fs.StringVar(&d.Name, "name", "", "the destination's name (required)")
 			fs.StringVar(&kind, "kind", "", "pars, cmars, cebroker or webhook (required)")
@@ -53,6 +54,7 @@ cmex destinations list -provider 1234567`,
 			fs.BoolVar(&d.Routing.RequireOCIID, "require-oci", false, "route only learners with an OCI ID")
 			fs.StringVar(&colleges, "colleges", "", "route only learners of these colleges (CA-ON-CPSO)")
 			fs.StringVar(&activities, "activities", "", "route only these ACCME Activity IDs (required for CMaRS)")
+			fs.StringVar(&mandatory, "mandatory", "", "CMaRS: COURSE=ACTIVITY,…: a course's records wait until the learner has a record of its mandatory activity in the same reporting period")
 			fs.BoolVar(&d.Routing.Activities, "forward-activities", false, "PARS: forward activity registrations too")
 			fs.IntVar(&d.Concurrency, "concurrency", 0, "deliveries in flight at once (default 16)")
 			fs.Float64Var(&d.RatePerSecond, "rate", 0, "deliveries started per second (0: unlimited)")
@@ -86,6 +88,15 @@ cmex destinations list -provider 1234567`,
 						return fmt.Errorf("%w: -activities: %v", errUsage, err)
 					}
 					d.Routing.ActivityIDs = append(d.Routing.ActivityIDs, id)
+				}
+				for _, pair := range list(mandatory) {
+					course, act, ok := strings.Cut(pair, "=")
+					c, err1 := cmex.ParseActivityID(strings.TrimSpace(course))
+					a, err2 := cmex.ParseActivityID(strings.TrimSpace(act))
+					if !ok || err1 != nil || err2 != nil {
+						return fmt.Errorf("%w: -mandatory %q: want COURSE=ACTIVITY, two ACCME Activity IDs", errUsage, pair)
+					}
+					d.Routing.Mandatory = append(d.Routing.Mandatory, cmex.MandatoryActivity{Course: c, Activity: a})
 				}
 				secret, err := readLine(e, fmt.Sprintf("The %s destination's credential: ", kind))
 				if err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/cmexhub/cmex"
 	"github.com/cmexhub/cmex/internal/cebroker"
@@ -41,7 +42,7 @@ func serverSecretKey(e *env, file string, sandbox bool) (string, error) {
 // newWorker is the outbox worker with every forwarder, over an HTTP client
 // that does not follow redirects (a POST must not turn into a GET
 // elsewhere) and requires TLS 1.2 or later.
-func newWorker(deliveries cmex.DeliveryService, logger *slog.Logger) *outbox.Worker {
+func newWorker(deliveries cmex.DeliveryService, learners cmex.LearnerService, logger *slog.Logger) *outbox.Worker {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 32
 	client := &http.Client{Transport: transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -51,6 +52,6 @@ func newWorker(deliveries cmex.DeliveryService, logger *slog.Logger) *outbox.Wor
 		}},
 		cmex.DestWebhook:  &webhook.Forwarder{Client: client},
 		cmex.DestCEBroker: &cebroker.Forwarder{Client: client},
-		cmex.DestCMaRS:    &cmars.Forwarder{Client: client},
+		cmex.DestCMaRS:    &cmars.Forwarder{Client: client, Records: learners.FindLearnerRecords, Now: time.Now},
 	}, logger)
 }

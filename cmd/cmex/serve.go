@@ -181,7 +181,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		}
 
 		deliveries := sqlstore.NewDeliveryService(db)
-		worker := newWorker(deliveries, logger)
+		worker := newWorker(deliveries, learners, logger)
 		worker.Lease, worker.AlertAfter, worker.StatusEvery = *outboxLease, *outboxAlert, *outboxStatus
 
 		parsMode := pars.Strict

@@ -303,6 +303,7 @@ type matchRequest struct {
 	LicenseID         string         `json:"licenseId,omitempty"`
 	StateName         string         `json:"stateName,omitempty"`
 	NPI               string         `json:"npi,omitempty"`
+	OCIID             string         `json:"ociId,omitempty"` // cmex's: an Ontario physician's OCI ID
 	MedicalSchoolName string         `json:"medicalSchoolName,omitempty"`
 }
 
@@ -313,7 +314,7 @@ func (h *Handler) match(w http.ResponseWriter, r *http.Request, _ *cmex.Principa
 		return
 	}
 	q := cmex.MatchQuery{GivenName: req.FirstName, FamilyName: req.LastName, BirthMonth: time.Month(req.BirthMonth), BirthDay: req.BirthDay,
-		BoardIDs: req.BoardIDs, LicenseState: req.StateName, LicenseNumber: req.LicenseID, NPI: req.NPI, MedicalSchool: req.MedicalSchoolName}
+		BoardIDs: req.BoardIDs, LicenseState: req.StateName, LicenseNumber: req.LicenseID, NPI: req.NPI, OCIID: req.OCIID, MedicalSchool: req.MedicalSchoolName}
 	var ps cmex.Problems
 	if q.GivenName == "" {
 		ps.Add(cmex.RuleMissingFirstName, cmex.Args{})
@@ -331,7 +332,7 @@ func (h *Handler) match(w http.ResponseWriter, r *http.Request, _ *cmex.Principa
 		}
 		q.BoardIDs[i].Board = b
 	}
-	if q.BirthMonth == 0 && q.BirthDay == 0 && len(q.BoardIDs) == 0 && q.LicenseNumber == "" && q.LicenseState == "" && q.NPI == "" && q.MedicalSchool == "" {
+	if q.BirthMonth == 0 && q.BirthDay == 0 && len(q.BoardIDs) == 0 && q.LicenseNumber == "" && q.LicenseState == "" && q.NPI == "" && q.OCIID == "" && q.MedicalSchool == "" {
 		ps.Add(cmex.RuleNoLearnerMatch, cmex.Args{})
 	}
 	if len(ps) > 0 {

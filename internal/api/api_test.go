@@ -33,7 +33,7 @@ func newFixture(t testing.TB) *fixture {
 	store := cmextest.NewStore(t, today)
 	ctx := t.Context()
 	p, a := store.MOCActivity(t, "moc")
-	if _, err := store.Persons.ImportPersons(ctx, []*cmex.Person{cmextest.Jane(), cmextest.Helen()}); err != nil {
+	if _, err := store.Persons.ImportPersons(ctx, []*cmex.Person{cmextest.Jane(), cmextest.Helen(), cmextest.Olivia()}); err != nil {
 		t.Fatal(err)
 	}
 	keys := sqlstore.NewAPIKeyService(store.DB)
@@ -149,6 +149,21 @@ func TestLearnerRecordLifecycle(t *testing.T) {
 		t.Errorf("delete again: %d %v", code, body)
 	}
 
+	// A record says how it was issued: an equivalency whose evidence was
+	// checked; an origin cmex does not know is refused.
+	eq := cmextest.JaneReport(f.activity, "2025-06-02", "eq")
+	eq.Credits, eq.Origin = eq.Credits[:1], "equivalency-evidence"
+	eq.Learner = cmex.LearnerIdentity{UniqueIDs: []cmex.UniqueID{{Domain: "NPI", Value: "1234567890"}}, GivenName: "Helen", FamilyName: "Markman",
+		BirthDate: cmex.MustParseDate("1970-09-26")}
+	if code, body = f.do(t, janeBasic, "POST", "/api/v1/learner-records", eq); code != http.StatusCreated || records(body)[0]["origin"] != "equivalency-evidence" {
+		t.Errorf("an equivalency: %d %v", code, body)
+	}
+	eq = cmextest.JaneReport(f.activity, "2025-06-03", "eq2")
+	eq.Credits, eq.Origin = eq.Credits[:1], "rumour"
+	if code, body = f.do(t, janeBasic, "POST", "/api/v1/learner-records", eq); code != http.StatusUnprocessableEntity || codes(body)[0] != "998" {
+		t.Errorf("an unknown origin: %d %v", code, body)
+	}
+
 	// Another provider sees nothing of it.
 	other := basic("otheruser@example.org", cmextest.Password)
 	if code, _ = f.do(t, other, "GET", "/api/v1/learner-records/"+url.PathEscape("ccid:aaatestorganization.org:api-1"), nil); code != http.StatusNotFound {
@@ -206,6 +221,8 @@ func TestMatch(t *testing.T) {
 		"Helen":         {`{"firstName":"Helen","lastName":"Markman","npi":"1234567890","boardIds":[{"board":"abim","id":"999898"}]}`, 200, 1},
 		"by birthday":   {`{"firstName":"Jane","lastName":"ACCME","birthMonth":10,"birthDay":30}`, 200, 1},
 		"nobody":        {`{"firstName":"Jane","lastName":"ACCME","birthMonth":1}`, 200, 0},
+		"by OCI ID":     {`{"firstName":"Olivia","lastName":"Ontario","ociId":"ca-on-cpso-12345"}`, 200, 1},
+		"other OCI ID":  {`{"firstName":"Olivia","lastName":"Ontario","ociId":"CA-ON-CPSO-1"}`, 200, 0},
 		"name only":     {`{"firstName":"Jane","lastName":"ACCME"}`, 422, 0},
 		"no name":       {`{"npi":"1234567890"}`, 422, 0},
 		"unknown board": {`{"firstName":"Jane","lastName":"ACCME","boardIds":[{"board":"ABXYZ","id":"1"}]}`, 422, 0},

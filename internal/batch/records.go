@@ -18,7 +18,7 @@ import (
 // those it has no value for. action is add (the default) or delete.
 var RecordColumns = []string{"action", "credit_id", "activity_id", "activity_title", "completion_date",
 	"certification", "points", "first_name", "last_name", "birth_date",
-	"license_state", "license_id", "npi", "board", "board_id", "reporting_organization"}
+	"license_state", "license_id", "npi", "board", "board_id", "reporting_organization", "oci_id"}
 
 // IsRecordHeader reports whether a CSV header row is that of the
 // learner-record CSV (it names credit_id), as opposed to the registry's.
@@ -144,6 +144,9 @@ func (rr *RecordReader) row(rec []string, line int) *RecordRow {
 	if npi := get("npi"); npi != "" {
 		r.Learner.UniqueIDs = append(r.Learner.UniqueIDs, cmex.UniqueID{Domain: "NPI", Value: npi})
 	}
+	if oci := get("oci_id"); oci != "" {
+		r.Learner.UniqueIDs = append(r.Learner.UniqueIDs, cmex.UniqueID{Domain: cmex.OCIDomain, Value: oci})
+	}
 	c := cmex.CreditCertificate{Certification: get("certification"), Unit: "Point", CreditID: cmex.CreditID(get("credit_id"))}
 	if s := get("points"); s != "" {
 		p, err := cmex.ParsePoints(s)
@@ -173,7 +176,7 @@ func (rw *RecordWriter) Write(r *cmex.LearnerRecord) error {
 	if r.Deleted {
 		action = cmex.LearnerDelete
 	}
-	var licState, licID, board, boardID, npi string
+	var licState, licID, board, boardID, npi, oci string
 	for _, u := range r.Learner.UniqueIDs {
 		switch kind, domain := cmex.IdentifierKind(u.Domain); kind {
 		case cmex.KindLicense:
@@ -182,11 +185,13 @@ func (rw *RecordWriter) Write(r *cmex.LearnerRecord) error {
 			board, boardID = domain, u.Value
 		case cmex.KindNPI:
 			npi = u.Value
+		case cmex.KindOCI:
+			oci = u.Value
 		}
 	}
 	return rw.w.Write([]string{action, string(r.CreditID), r.ActivityID.String(), r.ActivityTitle, r.CompletionDate.String(),
 		r.Certification, r.Points.String(), r.Learner.GivenName, r.Learner.FamilyName, r.Learner.BirthDate.String(),
-		licState, licID, npi, board, boardID, r.ReportingOrganization})
+		licState, licID, npi, board, boardID, r.ReportingOrganization, oci})
 }
 
 // Flush writes what is buffered.

@@ -13,29 +13,70 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/cmexhub/cmex"
 )
 
 // Forwarder posts learning records.
-type Forwarder struct{ Client *http.Client }
+type Forwarder struct {
+	Client *http.Client
+	// Records finds a provider's live learner records; it tells whether a
+	// course's learner has a record of its mandatory activity. Nil sends
+	// course records without waiting for one.
+	Records func(ctx context.Context, f cmex.LearnerRecordFilter) ([]*cmex.LearnerRecord, error)
+	Now     func() time.Time
+}
 
-// Encode implements outbox.Forwarder.
-func (f *Forwarder) Encode(_ context.Context, _ *cmex.Destination, dl *cmex.Delivery) ([]byte, error) {
+// Encode implements outbox.Forwarder. A course record whose destination
+// names a mandatory activity waits (cmex.ErrNotReady) until the learner
+// has a record of that activity in the same reporting period, and is
+// refused once the period is over without one.
+func (f *Forwarder) Encode(ctx context.Context, d *cmex.Destination, dl *cmex.Delivery) ([]byte, error) {
 	var snap cmex.LearnerSnapshot
 	if err := json.Unmarshal(dl.Snapshot, &snap); err != nil || snap.Record == nil {
 		return nil, fmt.Errorf("the stored learner record is not readable")
 	}
-	if snap.Person == nil || snap.Person.OCIID == "" {
+	r := snap.Record
+	oci := cmex.LearnerOCIID(r, snap.Person)
+	if oci == "" {
 		return nil, fmt.Errorf("WS400: the learner has no OCI ID")
 	}
-	r := snap.Record
+	if err := f.mandatoryDone(ctx, d, dl, r); err != nil {
+		return nil, err
+	}
 	return json.Marshal(record{
-		OCIID: snap.Person.OCIID, UserName: r.Learner.GivenName + " " + r.Learner.FamilyName,
+		OCIID: oci, UserName: r.Learner.GivenName + " " + r.Learner.FamilyName,
 		CourseID: r.ActivityID.String(), CourseTitle: r.ActivityTitle, ActivityID: r.ActivityID.String(),
-		CompletionDate: r.CompletionDate.String(), ReportingPeriod: strconv.Itoa(r.CompletionDate.Year),
+		CompletionDate: r.CompletionDate.String(), ReportingPeriod: reportingPeriod(r.CompletionDate),
 		Issuer: r.ReportingOrganization, RecordID: string(r.CreditID), Void: dl.Event == cmex.LearnerDelete,
 	})
+}
+
+// mandatoryDone checks that the learner of a course record has a record of
+// the course's mandatory activity in the same reporting period. A void
+// needs none: it withdraws what was sent.
+func (f *Forwarder) mandatoryDone(ctx context.Context, d *cmex.Destination, dl *cmex.Delivery, r *cmex.LearnerRecord) error {
+	mandatory, ok := d.Routing.MandatoryFor(r.ActivityID)
+	if !ok || f.Records == nil || dl.Event == cmex.LearnerDelete {
+		return nil
+	}
+	from, to := periodOf(r.CompletionDate)
+	recs, err := f.Records(ctx, cmex.LearnerRecordFilter{ProviderID: r.ProviderID, ActivityID: mandatory, LearnerKey: r.LearnerKey, From: from, To: to, Limit: 1})
+	if err != nil {
+		return cmex.NotReady("the mandatory activity's records could not be read")
+	}
+	if len(recs) > 0 {
+		return nil
+	}
+	now := time.Now
+	if f.Now != nil {
+		now = f.Now
+	}
+	if cmex.DateOf(now()).After(to) {
+		return fmt.Errorf("the learner has no record of the mandatory activity %s in reporting period %s, which is over; once one is reported, retry this delivery", mandatory, reportingPeriod(r.CompletionDate))
+	}
+	return cmex.NotReady("waiting for a record of the mandatory activity %s in reporting period %s", mandatory, reportingPeriod(r.CompletionDate))
 }
 
 // Send implements outbox.Forwarder.

@@ -3,11 +3,13 @@ package cmars_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cmexhub/cmex"
 	"github.com/cmexhub/cmex/internal/cmars"
@@ -57,5 +59,61 @@ func TestForwarder(t *testing.T) {
 	}
 	if got != string(payload) {
 		t.Errorf("sent %s", got)
+	}
+}
+
+// A passthrough record has no registry person: its OCI ID comes from the
+// report's UniqueID.
+func TestEncodePassthrough(t *testing.T) {
+	rec := &cmex.LearnerRecord{CreditID: "ccid:x:1", ActivityID: 300000001, CompletionDate: cmex.MustParseDate("2026-02-02"),
+		Learner: cmex.LearnerIdentity{GivenName: "Olivia", FamilyName: "Ontario", UniqueIDs: []cmex.UniqueID{{Domain: "OCI", Value: "CA-ON-CPSO-12345"}}}}
+	snap, _ := json.Marshal(cmex.LearnerSnapshot{Record: rec})
+	payload, err := (&cmars.Forwarder{}).Encode(context.Background(), &cmex.Destination{}, &cmex.Delivery{Event: "add", Snapshot: snap})
+	if err != nil || !strings.Contains(string(payload), `"ociId":"CA-ON-CPSO-12345"`) || !strings.Contains(string(payload), `"void":false`) {
+		t.Fatalf("payload (%v): %s", err, payload)
+	}
+	rec.Learner.UniqueIDs = nil
+	snap, _ = json.Marshal(cmex.LearnerSnapshot{Record: rec})
+	if _, err := (&cmars.Forwarder{}).Encode(context.Background(), &cmex.Destination{}, &cmex.Delivery{Event: "add", Snapshot: snap}); err == nil ||
+		!strings.Contains(err.Error(), "WS400") {
+		t.Errorf("no OCI ID anywhere: %v", err)
+	}
+}
+
+// A course's record waits for a record of its mandatory activity in the
+// same reporting period, and is refused once the period is over without
+// one; a void does not wait.
+func TestMandatoryActivity(t *testing.T) {
+	rec := &cmex.LearnerRecord{CreditID: "ccid:x:1", ProviderID: "1234567", ActivityID: 300000001, LearnerKey: "p:9", CompletionDate: cmex.MustParseDate("2026-02-02"),
+		Learner: cmex.LearnerIdentity{GivenName: "Olivia", FamilyName: "Ontario"}}
+	snap, _ := json.Marshal(cmex.LearnerSnapshot{Record: rec, Person: &cmex.Person{OCIID: "CA-ON-CPSO-12345"}})
+	d := &cmex.Destination{Kind: cmex.DestCMaRS, Routing: cmex.RoutingRule{ActivityIDs: []cmex.ActivityID{300000001},
+		Mandatory: []cmex.MandatoryActivity{{Course: 300000001, Activity: 300000002}}}}
+	var asked cmex.LearnerRecordFilter
+	var held []*cmex.LearnerRecord
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	f := &cmars.Forwarder{Now: func() time.Time { return now }, Records: func(_ context.Context, q cmex.LearnerRecordFilter) ([]*cmex.LearnerRecord, error) {
+		asked = q
+		return held, nil
+	}}
+	add := &cmex.Delivery{Event: "add", Snapshot: snap}
+	_, err := f.Encode(context.Background(), d, add)
+	if !errors.Is(err, cmex.ErrNotReady) || !strings.Contains(err.Error(), "mandatory activity 300000002 in reporting period 2026") {
+		t.Errorf("without the mandatory activity: %v", err)
+	}
+	if asked.ActivityID != 300000002 || asked.LearnerKey != "p:9" || asked.ProviderID != "1234567" ||
+		asked.From != cmex.MustParseDate("2026-01-01") || asked.To != cmex.MustParseDate("2026-12-31") {
+		t.Errorf("asked for %+v", asked)
+	}
+	if _, err := f.Encode(context.Background(), d, &cmex.Delivery{Event: "delete", Snapshot: snap}); err != nil {
+		t.Errorf("a void waits: %v", err)
+	}
+	now = time.Date(2027, 1, 2, 0, 0, 0, 0, time.UTC)
+	if _, err := f.Encode(context.Background(), d, add); err == nil || errors.Is(err, cmex.ErrNotReady) || !strings.Contains(err.Error(), "retry this delivery") {
+		t.Errorf("after the period: %v", err)
+	}
+	held = []*cmex.LearnerRecord{{ActivityID: 300000002}}
+	if p, err := f.Encode(context.Background(), d, add); err != nil || !strings.Contains(string(p), `"reportingPeriod":"2026"`) {
+		t.Errorf("with the mandatory activity: %s %v", p, err)
 	}
 }

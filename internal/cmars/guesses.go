@@ -1,5 +1,12 @@
 package cmars
 
+import (
+	"strconv"
+	"time"
+
+	"github.com/cmexhub/cmex"
+)
+
 // The LRX wire format is a proprietary partner interface that was not found
 // (specs/cmars.md 5.2). Everything in this file is a GUESS, modelled on the
 // fields the spec lists for a learning record; correct it here when the
@@ -29,3 +36,12 @@ type errorBody struct {
 // statusDuplicate is the exchange's answer to a record it already holds;
 // on a retry it means the earlier attempt arrived. GUESS.
 const statusDuplicate = 409
+
+// periodOf is the reporting period a completion falls in, and
+// reportingPeriod its name: the calendar year. CPSO physicians report
+// yearly, but the exchange's own periods were not found. GUESS.
+func periodOf(d cmex.Date) (from, to cmex.Date) {
+	return cmex.Date{Year: d.Year, Month: time.January, Day: 1}, cmex.Date{Year: d.Year, Month: time.December, Day: 31}
+}
+
+func reportingPeriod(d cmex.Date) string { return strconv.Itoa(d.Year) }

@@ -67,6 +67,12 @@ func Helen() *cmex.Person {
 		MedicalSchool: "Harvard Medical School"}
 }
 
+// Olivia is the sandbox's Ontario physician: OCI ID CA-ON-CPSO-12345 and
+// no other identifier.
+func Olivia() *cmex.Person {
+	return &cmex.Person{GivenName: "Olivia", FamilyName: "Ontario", BirthDate: cmex.MustParseDate("1985-03-15"), OCIID: "CA-ON-CPSO-12345"}
+}
+
 // JaneReport is the seed's learner sample for Jane: AMA 2, ABIM Medical
 // Knowledge 1.5 and ABIM Patient Safety 1.5, on the given activity and
 // date, with CreditIDs ccid:aaatestorganization.org:<tag>-1 to -3.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/cmexhub/cmex"
@@ -92,6 +93,12 @@ func encodeLearnerReport(r *cmex.LearnerRecord, activity cmex.ActivityID, provid
 	w.start("ar:ActivityReports")
 	rep := RecordReport(r, provider)
 	rep.ActivityID, rep.Action = activity, event
+	// PARS defines no OCI ID domain (cmex's own, for CMaRS) and would refuse
+	// the record for it (712): an upstream PARS is sent the others.
+	rep.Learner.UniqueIDs = slices.DeleteFunc(slices.Clone(rep.Learner.UniqueIDs), func(u cmex.UniqueID) bool {
+		kind, _ := cmex.IdentifierKind(u.Domain)
+		return kind == cmex.KindOCI
+	})
 	writeActivityReport(w, rep)
 	w.end("ar:ActivityReports")
 	w.end("accme:ACCMELearnerReports")

@@ -110,3 +110,21 @@ func TestForwarderToAnotherCmex(t *testing.T) {
 		t.Errorf("upstream down = %+v", o)
 	}
 }
+
+// An upstream PARS knows no OCI ID domain (cmex's own): the forwarder
+// leaves that UniqueID out and sends the others.
+func TestForwarderLeavesOutOCIID(t *testing.T) {
+	rec := &cmex.LearnerRecord{CreditID: "ccid:aaatestorganization.org:oci-1", ActivityID: 300000042, CompletionDate: cmex.MustParseDate("2025-06-01"),
+		Learner: cmex.LearnerIdentity{UniqueIDs: []cmex.UniqueID{{Domain: "ABIM", Value: "999902"}, {Domain: "OCI", Value: "CA-ON-CPSO-12345"}},
+			GivenName: "Jane", FamilyName: "ACCME", BirthDate: cmex.MustParseDate("1904-10-30")},
+		Certification: "AMA PRA Category 1", Points: 100}
+	snap, _ := json.Marshal(cmex.LearnerSnapshot{Record: rec})
+	dest := &cmex.Destination{Kind: cmex.DestPARS, Settings: cmex.DestinationSettings{ProviderID: cmextest.ProviderA}}
+	payload, err := (&pars.Forwarder{}).Encode(context.Background(), dest, &cmex.Delivery{Subject: cmex.SubjectLearnerRecord, Event: "add", Snapshot: snap})
+	if err != nil || strings.Contains(string(payload), "CA-ON-CPSO") || !strings.Contains(string(payload), "999902") {
+		t.Fatalf("payload (%v): %s", err, payload)
+	}
+	if len(rec.Learner.UniqueIDs) != 2 {
+		t.Errorf("the record itself was changed")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,6 +74,11 @@ func (s *DeliveryService) CreateDestination(ctx context.Context, d *cmex.Destina
 	case cmex.DestCMaRS:
 		if len(d.Routing.ActivityIDs) == 0 {
 			ps = append(ps, "a CMaRS destination names the activities configured for CMaRS")
+		}
+		for _, m := range d.Routing.Mandatory {
+			if !slices.Contains(d.Routing.ActivityIDs, m.Course) || m.Activity == 0 || m.Activity == m.Course {
+				ps = append(ps, fmt.Sprintf("mandatory activity %s of course %s: the course must be one of the destination's activities, and its mandatory activity another", m.Activity, m.Course))
+			}
 		}
 	}
 	if len(ps) > 0 {

@@ -235,6 +235,9 @@ func (st *batchState) candidates(q cmex.MatchQuery) []*cmex.Person {
 	if q.NPI != "" {
 		match("npi", "", q.NPI)
 	}
+	if q.OCIID != "" {
+		match("oci", "", q.OCIID)
+	}
 	if q.LicenseNumber != "" {
 		match("license", strings.ToUpper(q.LicenseState), q.LicenseNumber)
 	}

@@ -108,6 +108,9 @@ func (s *LearnerService) FindLearnerRecords(ctx context.Context, f cmex.LearnerR
 	if !f.CompletionDate.IsZero() {
 		where, args = append(where, "r.completion_date = ?"), append(args, f.CompletionDate)
 	}
+	if f.LearnerKey != "" {
+		where, args = append(where, "r.learner_key = ?"), append(args, f.LearnerKey)
+	}
 	if !f.From.IsZero() {
 		where, args = append(where, "r.completion_date >= ?"), append(args, f.From)
 	}

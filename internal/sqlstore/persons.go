@@ -344,6 +344,9 @@ func candidates(ctx context.Context, c conn, q cmex.MatchQuery) ([]*cmex.Person,
 	if q.NPI != "" {
 		where, args = append(where, "(kind = 'npi' AND value = ?)"), append(args, cmex.IDKey(q.NPI))
 	}
+	if q.OCIID != "" {
+		where, args = append(where, "(kind = 'oci' AND value = ?)"), append(args, cmex.IDKey(q.OCIID))
+	}
 	if q.LicenseNumber != "" {
 		if q.LicenseState != "" {
 			where, args = append(where, "(kind = 'license' AND scope = ? AND value = ?)"), append(args, strings.ToUpper(q.LicenseState), cmex.IDKey(q.LicenseNumber))
