@@ -304,7 +304,8 @@ type DeliveryFilter struct {
 type DeliveryService interface {
 	// CreateDestination stores d with its secrets encrypted.
 	CreateDestination(ctx context.Context, d *Destination) error
-	// ListDestinations returns an organization's destinations, by name.
+	// ListDestinations returns an organization's destinations, by name,
+	// without their secrets.
 	ListDestinations(ctx context.Context, org OrganizationID) ([]*Destination, error)
 	// Destination returns one with its secrets, or ENOTFOUND.
 	Destination(ctx context.Context, id DestinationID) (*Destination, error)

@@ -219,6 +219,14 @@ func (im *importer) importFile(ctx context.Context, name string) (*importStats, 
 		err = im.importRegistry(ctx, name, br, st)
 	}
 	stop()
+	if err != nil {
+		// The counts of a file cut short by an error would read as its
+		// summary: say only where it stopped.
+		if n := st.records.Load(); n > 0 {
+			fmt.Fprintf(im.e.stderr, "%s: stopped after %d records; the batches committed before the error are kept, and importing the file again completes it\n", name, n)
+		}
+		return st, err
+	}
 	elapsed := time.Since(start)
 	rate := float64(st.records.Load()) / max(elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(im.e.stderr, "%s: %d records: %d accepted, %d already present, %d rejected (%s, %.0f records/s)\n",

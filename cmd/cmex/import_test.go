@@ -400,3 +400,32 @@ func benchYear() int {
 	}
 	return now.Year()
 }
+
+// TestImportWithADestination: routing a record to a destination needs none
+// of its credentials, so cmex import works once a destination with a
+// credential exists, with or without the server key, and queues the
+// records' deliveries.
+func TestImportWithADestination(t *testing.T) {
+	f := newImportFixture(t, 20)
+	key := []string{"CMEX_SECRET_KEY=" + strings.Repeat("k", 32)}
+	if out, code := runCLI(t, key, "a signing secret\n", "destinations", "add", "-db", f.db, "-provider", "1234567", "-name", "hook", "-kind", "webhook",
+		"-url", "https://hooks.example.invalid/cmex"); code != 0 {
+		t.Fatalf("destinations add: %s", out)
+	}
+	for i, env := range [][]string{nil, key} {
+		f.file = filepath.Join(f.dir, fmt.Sprintf("learners-%d.xml", i))
+		if out, code := runCLI(t, nil, "", "bench", "generate", "-db", f.db, "-provider", "1234567", "-records", "10", "-from", fmt.Sprint(1000+10*i), f.file); code != 0 {
+			t.Fatalf("generate: %s", out)
+		}
+		out, code := runCLI(t, env, "", "import", "-db", f.db, "-provider", "1234567", f.file)
+		if code != 0 || !strings.Contains(out, "10 accepted") || strings.Contains(out, "secret key") {
+			t.Errorf("import (key given: %v): %d %s", env != nil, code, out)
+		}
+	}
+	if out, code := runCLI(t, nil, "", "destinations", "list", "-db", f.db, "-provider", "1234567"); code != 0 || !strings.Contains(out, "hook") {
+		t.Errorf("destinations list without the key: %d %s", code, out)
+	}
+	if out, code := runCLI(t, nil, "", "deliveries", "list", "-db", f.db, "-provider", "1234567"); code != 0 || strings.Count(out, "hook") != 20 {
+		t.Errorf("deliveries list: %d %s", code, out)
+	}
+}

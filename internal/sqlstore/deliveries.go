@@ -121,7 +121,10 @@ func (s *DeliveryService) CreateDestination(ctx context.Context, d *cmex.Destina
 
 const destinationColumns = "id, organization_id, name, kind, secrets, document, created_at"
 
-func (s *DeliveryService) scanDestination(row scanner) (*cmex.Destination, error) {
+// scanDestination reads a destination, and opens its secrets when
+// withSecrets: only sending needs them, so that routing a record (in
+// cmex import, say) and listing destinations work without the server key.
+func (s *DeliveryService) scanDestination(row scanner, withSecrets bool) (*cmex.Destination, error) {
 	var d cmex.Destination
 	var kind, secrets, doc string
 	var created time.Time
@@ -134,7 +137,7 @@ func (s *DeliveryService) scanDestination(row scanner) (*cmex.Destination, error
 	}
 	d.Kind, d.CreatedAt = cmex.DestinationKind(kind), created.UTC()
 	d.URL, d.Settings, d.Routing, d.Concurrency, d.RatePerSecond, d.Enabled = dd.URL, dd.Settings, dd.Routing, dd.Concurrency, dd.RatePerSecond, dd.Enabled
-	if secrets != "" {
+	if secrets != "" && withSecrets {
 		if s.db.Secrets == nil {
 			return nil, fmt.Errorf("destination %d: its credentials are encrypted and this server has no secret key", d.ID)
 		}
@@ -157,7 +160,7 @@ func (s *DeliveryService) destinations(ctx context.Context, c conn, where string
 	defer rows.Close()
 	var out []*cmex.Destination
 	for rows.Next() {
-		d, err := s.scanDestination(rows)
+		d, err := s.scanDestination(rows, false)
 		if err != nil {
 			return nil, err
 		}
@@ -173,7 +176,7 @@ func (s *DeliveryService) ListDestinations(ctx context.Context, org cmex.Organiz
 
 // Destination implements cmex.DeliveryService.
 func (s *DeliveryService) Destination(ctx context.Context, id cmex.DestinationID) (*cmex.Destination, error) {
-	d, err := s.scanDestination(s.db.read().queryRow(ctx, `SELECT `+destinationColumns+` FROM destinations WHERE id = ?`, id))
+	d, err := s.scanDestination(s.db.read().queryRow(ctx, `SELECT `+destinationColumns+` FROM destinations WHERE id = ?`, id), true)
 	if err != nil {
 		return nil, notFound(err, "destination not found")
 	}

@@ -30,9 +30,20 @@ func testCMaRSPassthrough(t *testing.T, open Opener) {
 		t.Errorf("a mandatory activity for a course the destination does not take: %v", err)
 	}
 	dest := &cmex.Destination{OrganizationID: le.p.Organization.ID, Name: "CMaRS", Kind: cmex.DestCMaRS, URL: "https://lrx.example/records", Enabled: true,
-		Routing: cmex.RoutingRule{ActivityIDs: []cmex.ActivityID{le.activity.ID}, Mandatory: []cmex.MandatoryActivity{{Course: le.activity.ID, Activity: 300000002}}}}
+		Routing: cmex.RoutingRule{ActivityIDs: []cmex.ActivityID{le.activity.ID}, Mandatory: []cmex.MandatoryActivity{{Course: le.activity.ID, Activity: 300000002}}},
+		Secrets: cmex.DestinationSecrets{Token: "exchange-token"}}
 	if err := ds.CreateDestination(ctx, dest); err != nil {
 		t.Fatal(err)
+	}
+	// Routing and listing need no secrets, so a process without the server
+	// key (cmex import, say) accepts records and queues their deliveries;
+	// only sending opens them.
+	le.db.Secrets = nil
+	if l, err := ds.ListDestinations(ctx, le.p.Organization.ID); err != nil || len(l) != 1 || l[0].Secrets.Token != "" {
+		t.Errorf("list without the key: %+v, %v", l, err)
+	}
+	if _, err := ds.Destination(ctx, dest.ID); err == nil {
+		t.Error("a destination's secrets opened without the key")
 	}
 	rep := cmextest.JaneReport(le.activity.ID, "2025-06-01", "oci")
 	rep.Learner = cmex.LearnerIdentity{UniqueIDs: []cmex.UniqueID{{Domain: "OCI", Value: "CA-ON-CPSO-12345"}}, GivenName: "Olivia", FamilyName: "Ontario",
@@ -47,6 +58,7 @@ func testCMaRSPassthrough(t *testing.T, open Opener) {
 	if err != nil || len(list) != 1 || list[0].State != cmex.DeliveryPending || len(list[0].RemoteCodes) != 0 {
 		t.Fatalf("deliveries = %+v, %v", list, err)
 	}
+	le.db.Secrets = box
 	got, err := ds.Destination(ctx, dest.ID)
 	if err != nil || len(got.Routing.Mandatory) != 1 || got.Routing.Mandatory[0].Activity != 300000002 {
 		t.Errorf("destination read back: %+v, %v", got, err)
