@@ -139,8 +139,12 @@ func printOverview(w io.Writer, cs map[string]*command) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	width := 0
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, cs[n].summary)
+		width = max(width, len(n))
+	}
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, n, cs[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'cmex help COMMAND' or 'cmex COMMAND -h' for a command's flags and an example.")
 	fmt.Fprintln(w, "Every flag can also be set as an environment variable: -db as CMEX_DB, -max-body as CMEX_MAX_BODY.")
@@ -181,7 +185,7 @@ func indent(s string) string {
 // parse parses args into fs, then sets each flag not given on the command
 // line from its CMEX_* environment variable, if set.
 func parse(fs *flag.FlagSet, args []string, e *env) error {
-	if err := fs.Parse(args); err != nil {
+	if err := parseInterspersed(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
@@ -202,6 +206,30 @@ func parse(fs *flag.FlagSet, args []string, e *env) error {
 		}
 	})
 	return err
+}
+
+// parseInterspersed parses flags wherever they stand among the arguments
+// (learners show 12 -db …), as the usage lines write them; the flag
+// package alone stops at the first argument that is not a flag. After
+// "--" everything is an argument. fs.Args() then holds the arguments, in
+// order.
+func parseInterspersed(fs *flag.FlagSet, args []string) error {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional, args = append(positional, rest[0]), rest[1:]
+	}
+	return fs.Parse(append([]string{"--"}, positional...))
 }
 
 func envName(flagName string) string {

@@ -459,6 +459,19 @@ func TestCLIAdministration(t *testing.T) {
 	if out, _ := runCLI(t, env, "", "user", "list", "-provider", "12345"); !strings.Contains(out, "lms@lakeside.example") {
 		t.Errorf("user list: %s", out)
 	}
+	// Flags after the arguments count, as the usage lines write them (and
+	// the environment's -db is not the one used); after "--", they are
+	// arguments.
+	other := filepath.Join(t.TempDir(), "other.db")
+	if out, code := runCLI(t, env, "", "learners", "show", "1", "-db", "sqlite:"+other); code != 1 || !strings.Contains(out, "person 1 not found") {
+		t.Errorf("learners show 1 -db …: %d %s", code, out)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("learners show 1 -db FILE did not open FILE: %v", err)
+	}
+	if out, code := runCLI(t, env, "", "learners", "show", "--", "-db"); code != 2 || !strings.Contains(out, "person id") {
+		t.Errorf("learners show -- -db: %d %s", code, out)
+	}
 
 	// Portal staff accounts: the provider's, and an administrator.
 	if out, code := runCLI(t, env, "a long staff password\n", "staff", "add", "-username", "olga", "-name", "Olga Staff", "-role", "provider-staff", "-provider", "12345"); code != 0 || strings.Contains(out, "a long staff") {
@@ -538,6 +551,23 @@ func TestCLIHelpAndVersion(t *testing.T) {
 		if code != 0 || !strings.Contains(h, "usage: cmex "+c) || !strings.Contains(h, "example:") {
 			t.Errorf("%s -h: exit %d\n%s", c, code, h)
 		}
+	}
+	// Every summary starts in one column, the longest name's.
+	col := -1
+	for _, line := range strings.Split(out, "\n") {
+		name, _, ok := strings.Cut(strings.TrimPrefix(line, "  "), " ")
+		if !strings.HasPrefix(line, "  ") || !ok || strings.HasPrefix(name, "cmex") {
+			continue
+		}
+		at := len(line) - len(strings.TrimLeft(strings.TrimPrefix(line, "  "+name), " "))
+		if col == -1 {
+			col = at
+		} else if at != col {
+			t.Errorf("help: %q's summary starts at column %d, the others' at %d", name, at, col)
+		}
+	}
+	if !strings.Contains(out, "validate      Check PARS activity and learner documents") {
+		t.Errorf("help: validate's summary:\n%s", out)
 	}
 	if out, code := runCLI(t, nil, "", "frobnicate"); code != 2 || !strings.Contains(out, "unknown command") {
 		t.Errorf("unknown command: %d %s", code, out)

@@ -208,11 +208,14 @@ func tokenCommand() *command {
 		if err != nil {
 			return err
 		}
-		if key == sandboxKey {
-			fmt.Fprintln(e.stderr, "(with the sandbox key, sandbox-secret)")
-		}
 		ts := processsync.TimeStamp(time.Now())
 		fmt.Fprintf(e.stdout, "TimeStamp %s\nToken %s\n", ts, processsync.Token(*uid, ts, key))
+		if key == sandboxKey {
+			// On stderr, after the two lines, so that a script reading
+			// stdout gets those alone and a terminal shows the note on a
+			// line of its own.
+			fmt.Fprintln(e.stderr, "note: signed with the sandbox key, sandbox-secret (set CMEX_PROCESSSYNC_KEY or -key-file for another)")
+		}
 		return nil
 	}
 	return c

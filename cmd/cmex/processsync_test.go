@@ -208,10 +208,10 @@ func readmeProcessSyncFlow(t *testing.T, readme string, example func(string) []b
 	s := startServer(t, []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "cmex.db")}, "-sandbox")
 	defer s.stop()
 	out, code := runCLI(t, nil, "", "token", "-unique-id", "999902")
-	ts := regexp.MustCompile(`TimeStamp (\d+)`).FindStringSubmatch(out)
-	tok := regexp.MustCompile(`Token ([0-9a-f]{64})`).FindStringSubmatch(out)
-	if code != 0 || ts == nil || tok == nil {
-		t.Fatalf("cmex token: %d %s", code, out)
+	ts := regexp.MustCompile(`(?m)^TimeStamp (\d+)$`).FindStringSubmatch(out)
+	tok := regexp.MustCompile(`(?m)^Token ([0-9a-f]{64})$`).FindStringSubmatch(out)
+	if code != 0 || ts == nil || tok == nil || !regexp.MustCompile(`(?m)^note: signed with the sandbox key`).MatchString(out) {
+		t.Fatalf("cmex token: each of TimeStamp, Token and the note on a line of its own: %d %q", code, out)
 	}
 	body := strings.NewReplacer("TIMESTAMP", ts[1], "TOKEN", tok[1]).Replace(string(example("getroledata.xml")))
 	res, err := http.Post(s.base+processsync.Path, "text/xml; charset=utf-8", strings.NewReader(body))

@@ -19,9 +19,9 @@ const maxValidateFile = 64 << 20
 func validateCommand() *command {
 	c := &command{
 		name:    "validate",
-		summary: "Check PARS activity files offline with every rule that needs no registry; exit status 1 if any has an error.",
+		summary: "Check PARS activity and learner documents (SaveActivity and SaveLearnerActivity requests, ACCMEActivities and ACCMELearnerReports files) offline with every rule that needs no registry; exit status 1 if any has an error.",
 		usage:   "cmex validate [-format text|json] [-permissive] FILE...",
-		example: `cmex validate activity.xml save-activity-request.xml
+		example: `cmex validate activity.xml save-activity-request.xml save-learner-request.xml
 cmex validate -format json activity.xml | jq '.[].code'`,
 	}
 	c.run = func(ctx context.Context, e *env, args []string) error {

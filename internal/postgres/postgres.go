@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
+	"strings"
 
 	"github.com/cmexhub/cmex/internal/sqlstore"
 	"github.com/jackc/pgx/v5"
@@ -55,7 +57,7 @@ func Open(ctx context.Context, url string) (*sqlstore.DB, error) {
 	sqldb.SetMaxIdleConns(maxConns)
 	if err := sqldb.PingContext(ctx); err != nil {
 		sqldb.Close()
-		return nil, fmt.Errorf("open postgres: %w", err)
+		return nil, fmt.Errorf("open postgres: %w", onceEach{err})
 	}
 	db := sqlstore.New(sqldb, Dialect{})
 	if err := db.Migrate(ctx, Migrations()); err != nil {
@@ -64,6 +66,24 @@ func Open(ctx context.Context, url string) (*sqlstore.DB, error) {
 	}
 	return db, nil
 }
+
+// onceEach is an error whose message says each of its lines once. pgx
+// lists every attempt at a connection, and with sslmode=prefer (the
+// default) it tries each host with TLS and then without: an unreachable
+// server is otherwise described twice, word for word.
+type onceEach struct{ err error }
+
+func (e onceEach) Error() string {
+	var out []string
+	for _, line := range strings.Split(e.err.Error(), "\n") {
+		if !slices.Contains(out, line) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func (e onceEach) Unwrap() error { return e.err }
 
 // maxConns bounds each replica's connections to the database.
 const maxConns = 20

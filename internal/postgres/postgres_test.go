@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -76,5 +77,17 @@ func TestCustomPlans(t *testing.T) {
 		if err := conn.QueryRowContext(ctx, `SHOW plan_cache_mode`).Scan(&mode); err != nil || mode != "force_custom_plan" {
 			t.Fatalf("plan_cache_mode = %q, %v", mode, err)
 		}
+	}
+}
+
+// An unreachable server is described once: pgx tries it with TLS and then
+// without (sslmode=prefer), and lists both attempts word for word.
+func TestUnreachableSaidOnce(t *testing.T) {
+	_, err := postgres.Open(context.Background(), "postgres://nobody@127.0.0.1:1/cmex?connect_timeout=2")
+	if err == nil {
+		t.Fatal("opened a database on port 1")
+	}
+	if msg := err.Error(); strings.Count(msg, "127.0.0.1:1 (127.0.0.1)") != 1 {
+		t.Errorf("the attempt is told %d times:\n%s", strings.Count(msg, "127.0.0.1:1 (127.0.0.1)"), msg)
 	}
 }
