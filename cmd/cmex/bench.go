@@ -86,7 +86,12 @@ func (c *command) generate(ctx context.Context, e *env, args []string) error {
 	err = withDB(ctx, *db, func(s *sqlstore.DB) error {
 		as, err := sqlstore.NewActivityService(s).FindActivities(ctx, cmex.ActivityFilter{ProviderID: pid})
 		for _, a := range as {
-			acts = append(acts, a.ID)
+			// Only the synthetic activities: the records are made for
+			// them (their dates, credits and boards), and would be
+			// refused on the provider's real ones.
+			if strings.HasPrefix(a.ProviderActivityID, workloadActivityPrefix) {
+				acts = append(acts, a.ID)
+			}
 		}
 		return err
 	})
@@ -94,7 +99,7 @@ func (c *command) generate(ctx context.Context, e *env, args []string) error {
 		return cliError(err)
 	}
 	if len(acts) == 0 {
-		return fmt.Errorf("provider %s has no activities; import some first (cmex bench generate -activities 10 FILE)", pid)
+		return fmt.Errorf("provider %s has no synthetic activities; import some first (cmex bench generate -activities 10 FILE)", pid)
 	}
 	if err := writeLearnerFileRejecting(w, *from, *from+*records, pid, acts, *year, *rejectEvery); err != nil {
 		return err

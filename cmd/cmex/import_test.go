@@ -350,47 +350,6 @@ func TestBenchCommand(t *testing.T) {
 	}
 }
 
-// TestReadmeImportExample runs the README's batch import example as
-// written, against a database with the sandbox's fixtures.
-func TestReadmeImportExample(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, after, ok := strings.Cut(string(readme), "example, with the sandbox's provider:\n\n```sh\n")
-	block, _, ok2 := strings.Cut(after, "```")
-	if !ok || !ok2 {
-		t.Fatal("README lost the import example (\"example, with the sandbox's provider:\" and its sh block)")
-	}
-	dir := t.TempDir()
-	env := []string{"CMEX_DB=sqlite:" + filepath.Join(dir, "cmex.db")}
-	s := startServer(t, env, "-sandbox") // creates the sandbox's provider
-	s.stop()
-	var outs []string
-	for _, line := range strings.Split(strings.TrimSpace(block), "\n") {
-		line, _, _ = strings.Cut(line, "#")
-		args := strings.Fields(line)
-		if len(args) == 0 || args[0] != "cmex" {
-			t.Fatalf("README import example: %q is not a cmex command", line)
-		}
-		cmd := exec.Command(bin, args[1:]...)
-		cmd.Dir, cmd.Env = dir, append(os.Environ(), env...)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", line, err, out)
-		}
-		outs = append(outs, string(out))
-	}
-	if len(outs) != 5 || !strings.Contains(outs[1], "10 accepted") || !strings.Contains(outs[3], "1000 accepted") ||
-		!strings.Contains(outs[4], "0 accepted, 1000 already present") {
-		t.Errorf("README import example printed:\n%s", strings.Join(outs, "\n"))
-	}
-	report, err := os.ReadFile(filepath.Join(dir, "report.csv"))
-	if err != nil || strings.Count(string(report), ",accepted,") != 1000 {
-		t.Errorf("report.csv: %d accepted rows, %v", strings.Count(string(report), ",accepted,"), err)
-	}
-}
-
 // benchYear is the year cmex bench generate writes by default: this year,
 // or last year before 4 January.
 func benchYear() int {

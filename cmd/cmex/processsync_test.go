@@ -195,32 +195,3 @@ soap.createClientAsync(url)
 		t.Errorf("node-soap's result: %s", out)
 	}
 }
-
-// readmeProcessSyncFlow does what the README's GetRoleData example does:
-// cmex token, the placeholders of examples/getroledata.xml replaced, the
-// request posted.
-func readmeProcessSyncFlow(t *testing.T, readme string, example func(string) []byte) {
-	for _, want := range []string{"examples/getroledata.xml", "token -unique-id 999902", "ProcessSynchronization.svc?wsdl"} {
-		if !strings.Contains(readme, want) {
-			t.Errorf("README no longer says %q; update this test with it", want)
-		}
-	}
-	s := startServer(t, []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "cmex.db")}, "-sandbox")
-	defer s.stop()
-	out, code := runCLI(t, nil, "", "token", "-unique-id", "999902")
-	ts := regexp.MustCompile(`(?m)^TimeStamp (\d+)$`).FindStringSubmatch(out)
-	tok := regexp.MustCompile(`(?m)^Token ([0-9a-f]{64})$`).FindStringSubmatch(out)
-	if code != 0 || ts == nil || tok == nil || !regexp.MustCompile(`(?m)^note: signed with the sandbox key`).MatchString(out) {
-		t.Fatalf("cmex token: each of TimeStamp, Token and the note on a line of its own: %d %q", code, out)
-	}
-	body := strings.NewReplacer("TIMESTAMP", ts[1], "TOKEN", tok[1]).Replace(string(example("getroledata.xml")))
-	res, err := http.Post(s.base+processsync.Path, "text/xml; charset=utf-8", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if !strings.Contains(string(b), "<a:Success>0</a:Success>") || !strings.Contains(string(b), "<a:ActivitiesForTaskGroup>") {
-		t.Errorf("README's GetRoleData: %s", b)
-	}
-}

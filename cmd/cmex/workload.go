@@ -17,6 +17,10 @@ import (
 // year, whose records PARS still takes (a past year's may be past the
 // boards' reporting deadline), or last year in the first days of January,
 // before this year's completion date (3 January) has come.
+// workloadActivityPrefix begins the Provider Activity IDs of synthetic
+// activities, by which cmex bench generate finds them among a provider's.
+const workloadActivityPrefix = "bench-"
+
 func workloadYear(now time.Time) int {
 	if now.Before(time.Date(now.Year(), time.January, 4, 0, 0, 0, 0, time.UTC)) {
 		return now.Year() - 1
@@ -31,7 +35,7 @@ func workloadActivity(n, year int) *cmex.Activity {
 	two := cmex.Points(200)
 	public := true
 	return &cmex.Activity{
-		ProviderActivityID: fmt.Sprintf("bench-%d-%04d", year, n),
+		ProviderActivityID: fmt.Sprintf("%s%d-%04d", workloadActivityPrefix, year, n),
 		URL:                "https://bench.example.org/activities",
 		Title:              fmt.Sprintf("Internal Medicine Update %d", n),
 		Description:        "A synthetic activity of the cmex benchmark.",
