@@ -27,8 +27,14 @@ type Plans struct {
 
 // RoleDefinition is one credential role (Practitioner) and its plans.
 type RoleDefinition struct {
-	Role          string           `json:"role"`
-	LearningPlans []PlanDefinition `json:"learningPlans"`
+	Role string `json:"role"`
+	// ExtrinsicFields name the client-specific fields of the role's
+	// instances (CertificationNumber): GetRoleData returns a role
+	// instance's value of each, and no others (seed 002: "Field names are
+	// defined by the client when adding Extrinsic Fields to the Member
+	// Role").
+	ExtrinsicFields []string         `json:"extrinsicFields,omitempty"`
+	LearningPlans   []PlanDefinition `json:"learningPlans"`
 }
 
 // PlanDefinition is one learning plan: a cycle, a reporting window, the
@@ -40,6 +46,10 @@ type PlanDefinition struct {
 	Reporting    ReportingDefinition   `json:"reporting"`
 	MinimumUnits Points                `json:"minimumUnits"`
 	TaskGroups   []TaskGroupDefinition `json:"taskGroups"`
+	// ExtrinsicFields name the client-specific fields of the plan, whose
+	// values each role instance holds (seed 002: "Extrinsic Fields to the
+	// Complete Learning Plan Workflow").
+	ExtrinsicFields []string `json:"extrinsicFields,omitempty"`
 }
 
 // CycleDefinition is a plan's cycle: fixed dates, or rolling from the role
@@ -115,8 +125,16 @@ type View struct {
 // The optional fields a View may name (CERTAIN, seed 002).
 var (
 	RoleViewFields         = []string{"Role", "Label", "IsGranted", "Status", "UniqueIdentifier", "BeginDate", "EndDate", "Extrinsic"}
-	LearningPlanViewFields = []string{"LearningPlanName", "CycleStartDate", "CycleEndDate", "ReportingStartDate", "ReportingEndDate", "MinimumUnits", "RequestedUnits", "GrantedUnits"}
+	LearningPlanViewFields = []string{"LearningPlanName", "CycleStartDate", "CycleEndDate", "ReportingStartDate", "ReportingEndDate", "MinimumUnits", "RequestedUnits", "GrantedUnits", "Extrinsic"}
 	ActivityViewFields     = []string{"ActivityTitle", "RequestedUnits", "GrantedUnits"}
+)
+
+// The elements GetRoleData writes for a role instance and a learning plan
+// (CERTAIN, seed 002). An extrinsic field may not take one of these names.
+var (
+	RoleElements         = []string{"Role", "Label", "IsGranted", "Status", "UniqueIdentifier", "BeginDate", "EndDate", "Workflow", "LearningPlansForRoleInstance"}
+	LearningPlanElements = []string{"LearningPlanType", "LearningPlanName", "CycleStartDate", "CycleEndDate", "ReportingStartDate", "ReportingEndDate",
+		"MinimumUnits", "RequestedUnits", "GrantedUnits", "Workflow", "TaskGroupsForLearningPlan"}
 )
 
 // DefaultViews are the views of a plan file that names none: Summary
@@ -158,8 +176,37 @@ func CheckPlans(p *Plans) []PlanProblem {
 		add("roles", "a plan file defines at least one role")
 	}
 	roles := map[string]bool{}
+	// A field name is spelled one way across the plan set, at each level:
+	// GetRoleData's one RoleInstance (LearningPlanForRoleInstance) type
+	// carries the fields of every role (plan), and clients in languages
+	// that ignore case could not tell two spellings apart.
+	spelled := map[string]map[string]string{"role": {}, "learningPlan": {}}
+	extrinsic := func(path, level string, names, standard []string) {
+		seen := map[string]bool{}
+		for k, name := range names {
+			fp := fmt.Sprintf("%s.extrinsicFields[%d]", path, k)
+			key := strings.ToLower(name)
+			switch {
+			case !xmlName(name):
+				add(fp, "%q: a field name is letters, digits and _, starting with a letter, at most 100 characters (it becomes an XML element)", name)
+			case strings.HasPrefix(key, "xml"):
+				add(fp, "%q: XML reserves names that begin with xml", name)
+			case slices.ContainsFunc(standard, func(s string) bool { return strings.EqualFold(s, name) }):
+				add(fp, "%q is an element GetRoleData already writes at this level (%s)", name, strings.Join(standard, ", "))
+			case seen[key]:
+				add(fp, "%q is named twice", name)
+			case spelled[level][key] != "" && spelled[level][key] != name:
+				add(fp, "%q is spelled %q elsewhere in this file; spell it one way", name, spelled[level][key])
+			default:
+				spelled[level][key] = name
+			}
+			seen[key] = true
+		}
+	}
 	for i, r := range p.Roles {
 		rp := fmt.Sprintf("roles[%d]", i)
+		extrinsic(rp, "role", r.ExtrinsicFields, RoleElements)
+		plans := map[string]bool{}
 		switch key := strings.ToLower(strings.TrimSpace(r.Role)); {
 		case key == "":
 			add(rp+".role", "a role needs a name (Practitioner)")
@@ -175,9 +222,16 @@ func CheckPlans(p *Plans) []PlanProblem {
 			if pl.Type != PlanApplication && pl.Type != PlanMaintenance && pl.Type != PlanAppellate {
 				add(pp+".type", "the type is Application, Maintenance or Appellate, not %q", pl.Type)
 			}
-			if strings.TrimSpace(pl.Name) == "" || len(pl.Name) > 250 {
+			switch key := strings.ToLower(strings.TrimSpace(pl.Name)); {
+			case key == "" || len(pl.Name) > 250:
 				add(pp+".name", "a learning plan needs a name of at most 250 characters")
+			case plans[key]:
+				// Role instances hold plan-level field values by plan name.
+				add(pp+".name", "learning plan %s is defined twice in this role", pl.Name)
+			default:
+				plans[key] = true
 			}
+			extrinsic(pp, "learningPlan", pl.ExtrinsicFields, LearningPlanElements)
 			c := pl.Cycle
 			switch {
 			case c.Rolling() && (!c.Start.IsZero() || !c.End.IsZero()):
@@ -249,20 +303,32 @@ func (p *Plans) Role(name string) (*RoleDefinition, bool) {
 // RoleInstance is a person's holding of a credential role, as a
 // member-management system knows it.
 type RoleInstance struct {
-	ID               int64           `json:"id"`
-	PersonID         PersonID        `json:"personId"`
-	Role             string          `json:"role"`
-	Label            string          `json:"label,omitempty"`
-	Status           string          `json:"status,omitempty"` // client-specific: Member-Active
-	UniqueIdentifier string          `json:"uniqueIdentifier,omitempty"`
-	IsGranted        bool            `json:"isGranted"`
-	BeginDate        Date            `json:"beginDate,omitzero"`
-	EndDate          Date            `json:"endDate,omitzero"`
-	Extrinsic        []ExtrinsicItem `json:"extrinsic,omitempty"`
+	ID               int64    `json:"id"`
+	PersonID         PersonID `json:"personId"`
+	Role             string   `json:"role"`
+	Label            string   `json:"label,omitempty"`
+	Status           string   `json:"status,omitempty"` // client-specific: Member-Active
+	UniqueIdentifier string   `json:"uniqueIdentifier,omitempty"`
+	IsGranted        bool     `json:"isGranted"`
+	BeginDate        Date     `json:"beginDate,omitzero"`
+	EndDate          Date     `json:"endDate,omitzero"`
+	// Extrinsic are the values of the role's extrinsic fields.
+	Extrinsic []ExtrinsicItem `json:"extrinsic,omitempty"`
+	// PlanExtrinsic are the values of the extrinsic fields of the role's
+	// learning plans, each named by its plan.
+	PlanExtrinsic []PlanExtrinsicItem `json:"planExtrinsic,omitempty"`
 }
 
-// ExtrinsicItem is a client-specific field of a role instance.
+// ExtrinsicItem is the value of a client-specific field.
 type ExtrinsicItem struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// PlanExtrinsicItem is the value of a client-specific field of a learning
+// plan, for one role instance.
+type PlanExtrinsicItem struct {
+	Plan  string `json:"plan"` // the learning plan's name
 	Name  string `json:"name"`
 	Value string `json:"value"`
 }
@@ -279,15 +345,108 @@ func CheckRoleInstance(r *RoleInstance) error {
 	if !r.BeginDate.IsZero() && !r.EndDate.IsZero() && r.EndDate.Before(r.BeginDate) {
 		ps = append(ps, "the role ends before it begins")
 	}
-	for _, x := range r.Extrinsic {
-		if !xmlName(x.Name) {
-			ps = append(ps, fmt.Sprintf("extrinsic field %q: a name is letters, digits and _, starting with a letter (it becomes an XML element)", x.Name))
+	seen := map[string]bool{}
+	field := func(plan, name string) {
+		what := fmt.Sprintf("extrinsic field %q", name)
+		if plan != "" {
+			what = fmt.Sprintf("extrinsic field %q of learning plan %q", name, plan)
 		}
+		key := strings.ToLower(strings.TrimSpace(plan)) + "\x00" + strings.ToLower(name)
+		switch {
+		case !xmlName(name):
+			ps = append(ps, what+": a name is letters, digits and _, starting with a letter (it becomes an XML element)")
+		case seen[key]:
+			ps = append(ps, what+" is given twice")
+		}
+		seen[key] = true
+	}
+	for _, x := range r.Extrinsic {
+		field("", x.Name)
+	}
+	for _, x := range r.PlanExtrinsic {
+		if strings.TrimSpace(x.Plan) == "" {
+			ps = append(ps, fmt.Sprintf("extrinsic field %q needs the name of its learning plan", x.Name))
+			continue
+		}
+		field(x.Plan, x.Name)
 	}
 	if len(ps) > 0 {
 		return Errorf(EINVALID, "%s", strings.Join(ps, "; "))
 	}
 	return nil
+}
+
+// CheckRoleFields reports, as EINVALID, the extrinsic values of r that
+// the plans p do not declare: a field its role does not name, a learning
+// plan its role does not have, or a field that plan does not name.
+// GetRoleData sends only declared fields, so an undeclared value would
+// never be seen. The names of declared ones are respelled as p spells
+// them.
+func CheckRoleFields(r *RoleInstance, p *Plans) error {
+	if len(r.Extrinsic) == 0 && len(r.PlanExtrinsic) == 0 {
+		return nil
+	}
+	def, ok := p.Role(r.Role)
+	if !ok {
+		return Errorf(EINVALID, "role %s is not in the plans in force, so it has no extrinsic fields; declare them with extrinsicFields in the plan file", r.Role)
+	}
+	var ps []string
+	for i, x := range r.Extrinsic {
+		if name, ok := declared(def.ExtrinsicFields, x.Name); ok {
+			r.Extrinsic[i].Name = name
+			continue
+		}
+		ps = append(ps, fmt.Sprintf("role %s declares no extrinsic field %s (it declares: %s)", def.Role, x.Name, listOrNone(def.ExtrinsicFields)))
+	}
+	for i, x := range r.PlanExtrinsic {
+		pl, ok := def.Plan(x.Plan)
+		if !ok {
+			names := make([]string, len(def.LearningPlans))
+			for j, l := range def.LearningPlans {
+				names[j] = l.Name
+			}
+			ps = append(ps, fmt.Sprintf("role %s has no learning plan %q (it has: %s)", def.Role, x.Plan, listOrNone(names)))
+			continue
+		}
+		if name, ok := declared(pl.ExtrinsicFields, x.Name); ok {
+			r.PlanExtrinsic[i].Plan, r.PlanExtrinsic[i].Name = pl.Name, name
+			continue
+		}
+		ps = append(ps, fmt.Sprintf("learning plan %s declares no extrinsic field %s (it declares: %s)", pl.Name, x.Name, listOrNone(pl.ExtrinsicFields)))
+	}
+	if len(ps) > 0 {
+		return Errorf(EINVALID, "%s", strings.Join(ps, "; "))
+	}
+	return nil
+}
+
+// declared returns the spelling in names of name, compared without
+// regard to case.
+func declared(names []string, name string) (string, bool) {
+	for _, n := range names {
+		if strings.EqualFold(n, strings.TrimSpace(name)) {
+			return n, true
+		}
+	}
+	return "", false
+}
+
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// Plan returns the role's learning plan of this name, compared without
+// regard to case.
+func (r *RoleDefinition) Plan(name string) (*PlanDefinition, bool) {
+	for i := range r.LearningPlans {
+		if strings.EqualFold(r.LearningPlans[i].Name, strings.TrimSpace(name)) {
+			return &r.LearningPlans[i], true
+		}
+	}
+	return nil, false
 }
 
 func xmlName(s string) bool {
@@ -312,7 +471,9 @@ type PlanService interface {
 	// loaded.
 	CurrentPlans(ctx context.Context) (*Plans, error)
 	// SaveRoleInstance adds a role instance, or replaces the person's
-	// instance of the same role and label.
+	// instance of the same role and label. Its extrinsic values must be
+	// of fields the plans in force declare (CheckRoleFields), once plans
+	// are loaded.
 	SaveRoleInstance(ctx context.Context, r *RoleInstance) error
 	// RoleInstances returns a person's role instances, by role and label.
 	RoleInstances(ctx context.Context, person PersonID) ([]*RoleInstance, error)

@@ -54,25 +54,36 @@ var (
 )
 
 // RoleProgress is where a role instance stands.
+// Its Extrinsic are the role's extrinsic fields the plans declare, in
+// their order, with the instance's values; the values of plan-level fields
+// are in each plan's progress.
 type RoleProgress struct {
 	RoleInstance
 	Workflow Workflow       `json:"workflow"`
 	Plans    []PlanProgress `json:"learningPlans"`
+	// Undeclared are the instance's extrinsic values of fields the plans
+	// in force do not declare (a plan-level one names its plan): kept with
+	// the instance, and sent again if a plan file declares them again, but
+	// not sent by GetRoleData, whose WSDL names declared fields only.
+	Undeclared []PlanExtrinsicItem `json:"undeclaredExtrinsic,omitempty"`
 }
 
 // PlanProgress is where a learning plan stands in its current cycle.
 type PlanProgress struct {
-	Type           string              `json:"learningPlanType"`
-	Name           string              `json:"learningPlanName"`
-	CycleStart     Date                `json:"cycleStartDate"`
-	CycleEnd       Date                `json:"cycleEndDate"`
-	ReportingStart Date                `json:"reportingStartDate"`
-	ReportingEnd   Date                `json:"reportingEndDate"`
-	MinimumUnits   Points              `json:"minimumUnits"`
-	RequestedUnits Points              `json:"requestedUnits"`
-	GrantedUnits   Points              `json:"grantedUnits"`
-	Workflow       Workflow            `json:"workflow"`
-	TaskGroups     []TaskGroupProgress `json:"taskGroups"`
+	Type           string `json:"learningPlanType"`
+	Name           string `json:"learningPlanName"`
+	CycleStart     Date   `json:"cycleStartDate"`
+	CycleEnd       Date   `json:"cycleEndDate"`
+	ReportingStart Date   `json:"reportingStartDate"`
+	ReportingEnd   Date   `json:"reportingEndDate"`
+	MinimumUnits   Points `json:"minimumUnits"`
+	RequestedUnits Points `json:"requestedUnits"`
+	GrantedUnits   Points `json:"grantedUnits"`
+	// Extrinsic are the plan's extrinsic fields, in the plan's order, with
+	// the role instance's values (a field without one is left out).
+	Extrinsic  []ExtrinsicItem     `json:"extrinsic,omitempty"`
+	Workflow   Workflow            `json:"workflow"`
+	TaskGroups []TaskGroupProgress `json:"taskGroups"`
 }
 
 // TaskGroupProgress is where a task group stands.
@@ -133,8 +144,38 @@ func (p *PlanDefinition) CurrentCycle(begin, today Date) (start, end Date) {
 // window has closed short of that.
 func Progress(def *RoleDefinition, ri RoleInstance, credits []Credit, today Date) RoleProgress {
 	rp := RoleProgress{RoleInstance: ri, Plans: []PlanProgress{}, Workflow: workflowNoPlan}
+	rp.Extrinsic, rp.PlanExtrinsic = nil, nil
+	sent := map[*ExtrinsicItem]bool{}
+	for _, name := range def.ExtrinsicFields {
+		if i := slices.IndexFunc(ri.Extrinsic, func(x ExtrinsicItem) bool { return strings.EqualFold(strings.TrimSpace(x.Name), name) }); i >= 0 {
+			rp.Extrinsic = append(rp.Extrinsic, ExtrinsicItem{Name: name, Value: ri.Extrinsic[i].Value})
+			sent[&ri.Extrinsic[i]] = true
+		}
+	}
+	for i, x := range ri.Extrinsic {
+		if !sent[&ri.Extrinsic[i]] {
+			rp.Undeclared = append(rp.Undeclared, PlanExtrinsicItem{Name: x.Name, Value: x.Value})
+		}
+	}
+	planSent := map[*PlanExtrinsicItem]bool{}
 	for i := range def.LearningPlans {
-		rp.Plans = append(rp.Plans, planProgress(&def.LearningPlans[i], ri, credits, today))
+		pl := &def.LearningPlans[i]
+		p := planProgress(pl, ri, credits, today)
+		for _, name := range pl.ExtrinsicFields {
+			j := slices.IndexFunc(ri.PlanExtrinsic, func(x PlanExtrinsicItem) bool {
+				return strings.EqualFold(strings.TrimSpace(x.Plan), pl.Name) && strings.EqualFold(strings.TrimSpace(x.Name), name)
+			})
+			if j >= 0 {
+				p.Extrinsic = append(p.Extrinsic, ExtrinsicItem{Name: name, Value: ri.PlanExtrinsic[j].Value})
+				planSent[&ri.PlanExtrinsic[j]] = true
+			}
+		}
+		rp.Plans = append(rp.Plans, p)
+	}
+	for i, x := range ri.PlanExtrinsic {
+		if !planSent[&ri.PlanExtrinsic[i]] {
+			rp.Undeclared = append(rp.Undeclared, x)
+		}
 	}
 	if len(rp.Plans) > 0 {
 		// The role stands where its first plan in force stands.

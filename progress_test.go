@@ -1,6 +1,8 @@
 package cmex_test
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cmexhub/cmex"
@@ -149,5 +151,48 @@ func TestCheckPlans(t *testing.T) {
 	}
 	if len(want) > 0 {
 		t.Errorf("problems not found: %v (got %v)", want, ps)
+	}
+}
+
+// TestProgressExtrinsicFields: a role instance's extrinsic values are sent
+// for the fields the plans declare, with the plans' spelling and in their
+// order, role-level ones with the role and plan-level ones with their
+// plan; values of fields the plans do not declare are kept apart as
+// Undeclared, never sent.
+func TestProgressExtrinsicFields(t *testing.T) {
+	def := practitioner()
+	def.ExtrinsicFields = []string{"CertificationNumber", "Specialty"}
+	def.LearningPlans[0].ExtrinsicFields = []string{"AuditStatus"}
+	ri := cmex.RoleInstance{Role: "Practitioner",
+		Extrinsic: []cmex.ExtrinsicItem{{Name: "Retired", Value: "x"}, {Name: "specialty", Value: "IM"}, {Name: "CertificationNumber", Value: "IM-1"}},
+		PlanExtrinsic: []cmex.PlanExtrinsicItem{{Plan: "moc 2026", Name: "auditstatus", Value: "Selected"}, {Plan: "MOC 2026", Name: "Reviewer", Value: "y"},
+			{Plan: "MOC 2020", Name: "AuditStatus", Value: "z"}}}
+	rp := cmex.Progress(def, ri, nil, d("2026-06-01"))
+	if want := []cmex.ExtrinsicItem{{Name: "CertificationNumber", Value: "IM-1"}, {Name: "Specialty", Value: "IM"}}; !slices.Equal(rp.Extrinsic, want) {
+		t.Errorf("role's fields = %v, want %v", rp.Extrinsic, want)
+	}
+	if want := []cmex.ExtrinsicItem{{Name: "AuditStatus", Value: "Selected"}}; !slices.Equal(rp.Plans[0].Extrinsic, want) {
+		t.Errorf("plan's fields = %v, want %v", rp.Plans[0].Extrinsic, want)
+	}
+	want := []cmex.PlanExtrinsicItem{{Name: "Retired", Value: "x"}, {Plan: "MOC 2026", Name: "Reviewer", Value: "y"}, {Plan: "MOC 2020", Name: "AuditStatus", Value: "z"}}
+	if rp.PlanExtrinsic != nil || !slices.Equal(rp.Undeclared, want) {
+		t.Errorf("undeclared = %v, want %v (plan extrinsic %v)", rp.Undeclared, want, rp.PlanExtrinsic)
+	}
+
+	// Saving checks the values against the plans, and respells them.
+	plans := &cmex.Plans{Roles: []cmex.RoleDefinition{*def}}
+	good := cmex.RoleInstance{Role: "practitioner", Extrinsic: []cmex.ExtrinsicItem{{Name: "specialty", Value: "IM"}},
+		PlanExtrinsic: []cmex.PlanExtrinsicItem{{Plan: "moc 2026", Name: "AUDITSTATUS", Value: "Selected"}}}
+	if err := cmex.CheckRoleFields(&good, plans); err != nil || good.Extrinsic[0].Name != "Specialty" || good.PlanExtrinsic[0] != (cmex.PlanExtrinsicItem{Plan: "MOC 2026", Name: "AuditStatus", Value: "Selected"}) {
+		t.Errorf("CheckRoleFields(good) = %v, %+v", err, good)
+	}
+	err := cmex.CheckRoleFields(&ri, plans)
+	for _, w := range []string{"declares no extrinsic field Retired", "learning plan MOC 2026 declares no extrinsic field Reviewer", `no learning plan "MOC 2020"`} {
+		if cmex.ErrorCode(err) != cmex.EINVALID || !strings.Contains(err.Error(), w) {
+			t.Errorf("CheckRoleFields = %v; want %q in it", err, w)
+		}
+	}
+	if err := cmex.CheckRoleFields(&cmex.RoleInstance{Role: "Reviewer", Extrinsic: good.Extrinsic}, plans); cmex.ErrorCode(err) != cmex.EINVALID {
+		t.Errorf("a role the plans do not define: %v", err)
 	}
 }

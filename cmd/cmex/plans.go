@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -106,12 +107,30 @@ func (f *fieldsFlag) Set(s string) error {
 	return nil
 }
 
+// planFieldsFlag collects -plan-field "PLAN:NAME=VALUE": the plan's name
+// runs to the first ":NAME=" (a field name is letters, digits and _).
+type planFieldsFlag []cmex.PlanExtrinsicItem
+
+var planFieldRE = regexp.MustCompile(`^(.*?):\s*([A-Za-z][A-Za-z0-9_]*)\s*=(.*)$`)
+
+func (f *planFieldsFlag) String() string { return "" }
+
+func (f *planFieldsFlag) Set(s string) error {
+	m := planFieldRE.FindStringSubmatch(s)
+	if m == nil || strings.TrimSpace(m[1]) == "" {
+		return errors.New(`want "LEARNING PLAN:NAME=VALUE"`)
+	}
+	*f = append(*f, cmex.PlanExtrinsicItem{Plan: strings.TrimSpace(m[1]), Name: m[2], Value: m[3]})
+	return nil
+}
+
 func rolesCommand() *command {
 	c := &command{
 		name:    "roles",
 		summary: "Give learner-registry persons credential role instances (Practitioner…), or list them with where each stands.",
-		usage:   "cmex roles add -person ID -role ROLE [-label L] [-status S] [-unique-id U] [-granted] [-begin DATE] [-end DATE] [-field NAME=VALUE…] | cmex roles list -person ID",
-		example: `cmex roles add -person 1 -role Practitioner -label "Internal Medicine" -status Member-Active -begin 2025-01-01 -field CertificationNumber=IM-4242
+		usage:   "cmex roles add -person ID -role ROLE [-label L] [-status S] [-unique-id U] [-granted] [-begin DATE] [-end DATE] [-field NAME=VALUE…] [-plan-field PLAN:NAME=VALUE…] | cmex roles list -person ID",
+		example: `cmex roles add -person 1 -role Practitioner -label "Internal Medicine" -status Member-Active -begin 2025-01-01 -field CertificationNumber=IM-4242 \
+  -plan-field "Internal Medicine Maintenance of Certification:AuditStatus=Not Selected"
 cmex roles list -person 1`,
 	}
 	c.run = func(ctx context.Context, e *env, args []string) error {
@@ -124,6 +143,7 @@ cmex roles list -person 1`,
 		var ri cmex.RoleInstance
 		var begin, end string
 		var fields fieldsFlag
+		var planFields planFieldsFlag
 		if args[0] == "add" {
 			fs.StringVar(&ri.Role, "role", "", "the role, as the plans name it (required)")
 			fs.StringVar(&ri.Label, "label", "", "the instance's label, to tell several apart")
@@ -132,7 +152,8 @@ cmex roles list -person 1`,
 			fs.BoolVar(&ri.IsGranted, "granted", false, "the role is granted")
 			fs.StringVar(&begin, "begin", "", "begin date, YYYY-MM-DD; rolling cycles count from it")
 			fs.StringVar(&end, "end", "", "end date, YYYY-MM-DD")
-			fs.Var(&fields, "field", "an extrinsic field, NAME=VALUE (repeatable)")
+			fs.Var(&fields, "field", "an extrinsic field of the role, NAME=VALUE, one the plans in force declare (repeatable)")
+			fs.Var(&planFields, "plan-field", `an extrinsic field of one of the role's learning plans, "PLAN:NAME=VALUE", one that plan declares (repeatable)`)
 		}
 		if err := parse(fs, args[1:], e); err != nil {
 			return err
@@ -153,7 +174,7 @@ cmex roles list -person 1`,
 			}
 			*d.dst = v
 		}
-		ri.PersonID, ri.Extrinsic = cmex.PersonID(*person), fields
+		ri.PersonID, ri.Extrinsic, ri.PlanExtrinsic = cmex.PersonID(*person), fields, planFields
 		return withDB(ctx, *db, func(d *sqlstore.DB) error {
 			ps := sqlstore.NewPlanService(d)
 			switch args[0] {
@@ -179,12 +200,39 @@ cmex roles list -person 1`,
 							p.CycleStart, p.CycleEnd, trimPoints(p.RequestedUnits), trimPoints(p.GrantedUnits), trimPoints(p.MinimumUnits), p.Workflow.Status)
 					}
 				}
-				return tw.Flush()
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				for _, r := range roles {
+					printFields(e, r)
+				}
+				return nil
 			}
 			return fmt.Errorf("%w: unknown roles command %q; want add or list", errUsage, args[0])
 		})
 	}
 	return c
+}
+
+// printFields prints a role instance's extrinsic fields: those GetRoleData
+// sends, and those the plans in force no longer declare.
+func printFields(e *env, r cmex.RoleProgress) {
+	role := strings.TrimSpace(r.Role + " " + r.Label)
+	for _, x := range r.Extrinsic {
+		fmt.Fprintf(e.stdout, "%s: %s = %s\n", role, x.Name, x.Value)
+	}
+	for _, p := range r.Plans {
+		for _, x := range p.Extrinsic {
+			fmt.Fprintf(e.stdout, "%s, %s: %s = %s\n", role, p.Name, x.Name, x.Value)
+		}
+	}
+	for _, x := range r.Undeclared {
+		where := role
+		if x.Plan != "" {
+			where += ", " + x.Plan
+		}
+		fmt.Fprintf(e.stdout, "%s: %s = %s (kept, not sent: the plans in force do not declare it)\n", where, x.Name, x.Value)
+	}
 }
 
 func tokenCommand() *command {
@@ -245,7 +293,8 @@ func processSyncKey(e *env, file string, sandbox bool) (string, error) {
 }
 
 // loadSandboxPlans loads the sandbox's plan file unless it is already in
-// force, and makes Jane ACCME a Practitioner since 1 January 2025.
+// force, and makes Jane ACCME a Practitioner since 1 January 2025, with a
+// value for the role's extrinsic field and one of her plan's.
 func loadSandboxPlans(ctx context.Context, ps cmex.PlanService, logger *slog.Logger) error {
 	p, err := planfile.Read(bytes.NewReader(sandboxPlans))
 	if err != nil {
@@ -273,6 +322,7 @@ func loadSandboxPlans(ctx context.Context, ps cmex.PlanService, logger *slog.Log
 	return ps.SaveRoleInstance(ctx, &cmex.RoleInstance{
 		PersonID: ids[0], Role: "Practitioner", Label: "Internal Medicine", Status: "Member-Active", UniqueIdentifier: "PR-1001",
 		IsGranted: true, BeginDate: cmex.MustParseDate("2025-01-01"),
-		Extrinsic: []cmex.ExtrinsicItem{{Name: "CertificationNumber", Value: "IM-4242"}},
+		Extrinsic:     []cmex.ExtrinsicItem{{Name: "CertificationNumber", Value: "IM-4242"}},
+		PlanExtrinsic: []cmex.PlanExtrinsicItem{{Plan: "Internal Medicine Maintenance of Certification", Name: "AuditStatus", Value: "Not Selected"}},
 	})
 }

@@ -1,12 +1,10 @@
 package main_test
 
 import (
-	"encoding/json"
-	"fmt"
+	"bytes"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -26,14 +24,19 @@ var lastTokenSecond struct {
 	ts int64
 }
 
+// nextTokenSecond is a TimeStamp no call has signed yet.
+func nextTokenSecond() string {
+	lastTokenSecond.Lock()
+	defer lastTokenSecond.Unlock()
+	lastTokenSecond.ts = max(time.Now().Unix(), lastTokenSecond.ts+1)
+	return strconv.FormatInt(lastTokenSecond.ts, 10)
+}
+
 // getRoleData calls the running server's GetRoleData with a fresh token of
 // the sandbox key.
 func (s *server) getRoleData(uid, depth string) string {
 	s.t.Helper()
-	lastTokenSecond.Lock()
-	lastTokenSecond.ts = max(time.Now().Unix(), lastTokenSecond.ts+1)
-	ts := strconv.FormatInt(lastTokenSecond.ts, 10)
-	lastTokenSecond.Unlock()
+	ts := nextTokenSecond()
 	body := `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:tem="http://tempuri.org/"><soapenv:Header/><soapenv:Body><tem:GetRoleData>` +
 		`<tem:Version>7.8.0</tem:Version><tem:TimeStamp>` + ts + `</tem:TimeStamp><tem:Role>Practitioner</tem:Role><tem:UniqueId>` + uid + `</tem:UniqueId>` +
 		`<tem:RequestDepth>` + depth + `</tem:RequestDepth><tem:RequestType>Summary</tem:RequestType><tem:Token>` + processsync.Token(uid, ts, "sandbox-secret") + `</tem:Token>` +
@@ -144,54 +147,99 @@ func TestEndToEndProcessSync(t *testing.T) {
 	}
 }
 
-// TestNodeSOAPClient runs a third-party SOAP client, node-soap, against the
-// server using nothing but the WSDL.
-func TestNodeSOAPClient(t *testing.T) {
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("SKIP: %s is not installed (apt-get install -y nodejs npm); the node-soap client test needs it", tool)
+// TestExtrinsicFieldsCLI: cmex roles add sets role- and plan-level
+// extrinsic fields the plans declare and refuses others; cmex roles list
+// shows them; a plan file that stops declaring one keeps the value but
+// GetRoleData and its WSDL leave it out.
+func TestExtrinsicFieldsCLI(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"CMEX_DB=sqlite:" + filepath.Join(dir, "cmex.db")}
+	s := startServer(t, env, "-sandbox")
+	defer s.stop()
+	out, _ := runCLI(t, env, "", "learners", "list", "-name", "ACCME")
+	m := regexp.MustCompile(`(?m)^\s*(\d+)\s+.*ACCME`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("Jane's id in: %s", out)
+	}
+	const plan = "Internal Medicine Maintenance of Certification"
+	add := func(extra ...string) (string, int) {
+		return runCLI(t, env, "", append([]string{"roles", "add", "-person", m[1], "-role", "Practitioner", "-label", "Internal Medicine", "-begin", "2025-01-01"}, extra...)...)
+	}
+	if out, code := add("-field", "certificationnumber=IM-9", "-plan-field", plan+":AuditStatus=Selected: 2026", "-plan-field", plan+": AttestationDate =01/02/2026"); code != 0 {
+		t.Fatalf("roles add: %d %s", code, out)
+	}
+	for _, bad := range []struct{ args []string }{
+		{[]string{"-field", "Colour=blue"}},
+		{[]string{"-plan-field", "No Such Plan:AuditStatus=x"}},
+		{[]string{"-plan-field", plan + ":Colour=x"}},
+		{[]string{"-plan-field", "AuditStatus=x"}},
+	} {
+		out, code := add(bad.args...)
+		if code == 0 || !regexp.MustCompile(`declares no extrinsic field Colour|no learning plan "No Such Plan"|LEARNING PLAN:NAME=VALUE`).MatchString(out) {
+			t.Errorf("roles add %v: %d %s", bad.args, code, out)
 		}
 	}
-	dir := t.TempDir()
-	install := exec.Command("npm", "install", "--no-audit", "--no-fund", "--silent", "soap@1.13.0")
-	install.Dir = dir
-	if out, err := install.CombinedOutput(); err != nil {
-		t.Fatalf("npm install soap: %v\n%s", err, out)
+	out, _ = runCLI(t, env, "", "roles", "list", "-person", m[1])
+	for _, want := range []string{"Practitioner Internal Medicine: CertificationNumber = IM-9", plan + ": AuditStatus = Selected: 2026", plan + ": AttestationDate = 01/02/2026"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("roles list lacks %q:\n%s", want, out)
+		}
 	}
-	script := `const soap = require('soap');
-const [url, ts, token] = process.argv.slice(2);
-soap.createClientAsync(url)
-  .then(c => c.GetRoleDataAsync({Version: '7.8.0', TimeStamp: ts, Role: 'Practitioner', UniqueId: '999902', RequestDepth: 'Activity', RequestType: 'Detail', Token: token}))
-  .then(([res]) => console.log(JSON.stringify(res)))
-  .catch(e => { console.error(String(e && e.message || e)); process.exit(1); });
-`
-	if err := os.WriteFile(filepath.Join(dir, "client.js"), []byte(script), 0o644); err != nil {
+	detail := func() string {
+		ts := nextTokenSecond()
+		body := strings.NewReplacer("TIMESTAMP", ts, "TOKEN", processsync.Token("999902", ts, "sandbox-secret"), "<tem:RequestType>Summary", "<tem:RequestType>Detail").
+			Replace(`<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:tem="http://tempuri.org/"><soapenv:Body><tem:GetRoleData>` +
+				`<tem:Version>7.8.0</tem:Version><tem:TimeStamp>TIMESTAMP</tem:TimeStamp><tem:Role>Practitioner</tem:Role><tem:UniqueId>999902</tem:UniqueId>` +
+				`<tem:RequestDepth>LearningPlan</tem:RequestDepth><tem:RequestType>Summary</tem:RequestType><tem:Token>TOKEN</tem:Token></tem:GetRoleData></soapenv:Body></soapenv:Envelope>`)
+		res, err := http.Post(s.base+processsync.Path, "text/xml; charset=utf-8", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b)
+	}
+	wsdl := func() string {
+		res, err := http.Get(s.base + processsync.Path + "?wsdl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b)
+	}
+	if a := detail(); !strings.Contains(a, "<a:AuditStatus>Selected: 2026</a:AuditStatus>") || !strings.Contains(a, "<a:CertificationNumber>IM-9</a:CertificationNumber>") {
+		t.Errorf("GetRoleData Detail:\n%s", a)
+	}
+
+	// A plan file that no longer declares AuditStatus.
+	example, err := os.ReadFile("sandbox-plans.yaml")
+	if err != nil {
 		t.Fatal(err)
 	}
-	s := startServer(t, []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "cmex.db")}, "-sandbox")
-	defer s.stop()
-	ts := processsync.TimeStamp(time.Now())
-	node := exec.Command("node", "client.js", s.base+processsync.Path+"?wsdl", ts, processsync.Token("999902", ts, "sandbox-secret"))
-	node.Dir = dir
-	out, err := node.Output()
-	if err != nil {
-		t.Fatalf("node-soap: %v %s", err, out)
+	file := filepath.Join(dir, "plans.yaml")
+	if err := os.WriteFile(file, bytes.Replace(example, []byte("[AuditStatus, AttestationDate]"), []byte("[AttestationDate]"), 1), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	var res struct {
-		Result struct {
-			Success       any `json:"Success"`
-			Profile       struct{ FirstName, LastName string }
-			RoleInstances struct {
-				RoleInstance json.RawMessage
-			}
-		} `json:"GetRoleDataResult"`
+	if out, code := runCLI(t, env, "", "plans", "load", file); code != 0 {
+		t.Fatalf("plans load: %d %s", code, out)
 	}
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("node-soap printed %s: %v", out, err)
+	out, _ = runCLI(t, env, "", "roles", "list", "-person", m[1])
+	if !strings.Contains(out, plan+": AuditStatus = Selected: 2026 (kept, not sent") || !strings.Contains(out, plan+": AttestationDate = 01/02/2026") {
+		t.Errorf("roles list after AuditStatus was dropped:\n%s", out)
 	}
-	ri := string(res.Result.RoleInstances.RoleInstance)
-	if fmt.Sprint(res.Result.Success) != "0" || res.Result.Profile.FirstName != "Jane" || !strings.Contains(ri, `"Role":"Practitioner"`) ||
-		!strings.Contains(ri, `"LearningPlanType":"Maintenance"`) || !strings.Contains(ri, `"TaskGroupName":"ABIM Medical Knowledge"`) {
-		t.Errorf("node-soap's result: %s", out)
+	if a := detail(); strings.Contains(a, "AuditStatus") || !strings.Contains(a, "<a:AttestationDate>01/02/2026</a:AttestationDate>") {
+		t.Errorf("GetRoleData Detail after AuditStatus was dropped:\n%s", a)
+	}
+	if w := wsdl(); strings.Contains(w, `name="AuditStatus"`) || !strings.Contains(w, `name="AttestationDate"`) {
+		t.Errorf("the WSDL after AuditStatus was dropped:\n%s", w)
+	}
+
+	// A plan file with a bad field name: its line and field.
+	if err := os.WriteFile(file, bytes.Replace(example, []byte("[CertificationNumber]"), []byte("[CertificationNumber, Label]"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := runCLI(t, env, "", "plans", "load", file); code == 0 || !strings.Contains(out, file+":9: roles[0].extrinsicFields[1]: \"Label\" is an element GetRoleData already writes") {
+		t.Errorf("plans load with a bad field: %d %s", code, out)
 	}
 }

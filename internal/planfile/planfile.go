@@ -24,8 +24,9 @@ const MaxBytes = 1 << 20
 // file is the plan file as written, with the names operators use.
 type file struct {
 	Roles []struct {
-		Role          string `yaml:"role"`
-		LearningPlans []struct {
+		Role            string   `yaml:"role"`
+		ExtrinsicFields []string `yaml:"extrinsicFields"`
+		LearningPlans   []struct {
 			Type  string `yaml:"type"`
 			Name  string `yaml:"name"`
 			Cycle struct {
@@ -38,8 +39,9 @@ type file struct {
 				StartOffsetDays int `yaml:"startOffsetDays"`
 				EndOffsetDays   int `yaml:"endOffsetDays"`
 			} `yaml:"reporting"`
-			MinimumUnits units `yaml:"minimumUnits"`
-			TaskGroups   []struct {
+			MinimumUnits    units    `yaml:"minimumUnits"`
+			ExtrinsicFields []string `yaml:"extrinsicFields"`
+			TaskGroups      []struct {
 				Name          string `yaml:"name"`
 				RequiredUnits units  `yaml:"requiredUnits"`
 				Filter        struct {
@@ -171,12 +173,13 @@ func convert(f *file) *cmex.Plans {
 		}
 	}
 	for _, r := range f.Roles {
-		rd := cmex.RoleDefinition{Role: strings.TrimSpace(r.Role)}
+		rd := cmex.RoleDefinition{Role: strings.TrimSpace(r.Role), ExtrinsicFields: trimmed(r.ExtrinsicFields)}
 		for _, pl := range r.LearningPlans {
 			pd := cmex.PlanDefinition{
 				Type: strings.TrimSpace(pl.Type), Name: strings.TrimSpace(pl.Name), MinimumUnits: cmex.Points(pl.MinimumUnits),
-				Cycle:     cmex.CycleDefinition{Start: cmex.Date(pl.Cycle.Start), End: cmex.Date(pl.Cycle.End), Years: pl.Cycle.Years, Months: pl.Cycle.Months},
-				Reporting: cmex.ReportingDefinition(pl.Reporting),
+				Cycle:           cmex.CycleDefinition{Start: cmex.Date(pl.Cycle.Start), End: cmex.Date(pl.Cycle.End), Years: pl.Cycle.Years, Months: pl.Cycle.Months},
+				Reporting:       cmex.ReportingDefinition(pl.Reporting),
+				ExtrinsicFields: trimmed(pl.ExtrinsicFields),
 			}
 			for _, g := range pl.TaskGroups {
 				pd.TaskGroups = append(pd.TaskGroups, cmex.TaskGroupDefinition{
@@ -189,6 +192,14 @@ func convert(f *file) *cmex.Plans {
 		p.Roles = append(p.Roles, rd)
 	}
 	return p
+}
+
+func trimmed(names []string) []string {
+	var out []string
+	for _, n := range names {
+		out = append(out, strings.TrimSpace(n))
+	}
+	return out
 }
 
 var stepRE = regexp.MustCompile(`^([A-Za-z]+)(?:\[(\d+)\])?$`)

@@ -24,7 +24,11 @@ func TestReadExample(t *testing.T) {
 		len(pl.TaskGroups) != 3 || pl.TaskGroups[0].Filter.CreditTypes[0] != "Medical Knowledge" || pl.TaskGroups[2].RequiredUnits != 2500 {
 		t.Errorf("plans = %+v", p)
 	}
-	if !slices.Contains(p.Views.Detail.Role, "Extrinsic") || slices.Contains(p.Views.Summary.Role, "Extrinsic") {
+	if !slices.Equal(p.Roles[0].ExtrinsicFields, []string{"CertificationNumber"}) || !slices.Equal(pl.ExtrinsicFields, []string{"AuditStatus", "AttestationDate"}) {
+		t.Errorf("extrinsic fields = %v, %v", p.Roles[0].ExtrinsicFields, pl.ExtrinsicFields)
+	}
+	if !slices.Contains(p.Views.Detail.Role, "Extrinsic") || slices.Contains(p.Views.Summary.Role, "Extrinsic") ||
+		!slices.Contains(p.Views.Detail.LearningPlan, "Extrinsic") || slices.Contains(p.Views.Summary.LearningPlan, "Extrinsic") {
 		t.Errorf("views = %+v", p.Views)
 	}
 }
@@ -54,6 +58,40 @@ func TestReadReportsLinesAndFields(t *testing.T) {
 		"empty":         {"", []string{"empty"}},
 		"not yaml":      {"roles: [\n", []string{"line"}},
 		"bad view":      {"roles:\n  - role: P\n    learningPlans: []\nviews:\n  detail:\n    role: [Password]\n", []string{"line 6: views.detail.role:"}},
+		"extrinsic fields": {`roles:
+  - role: P
+    extrinsicFields:
+      - Status
+      - a b
+      - CertNo
+      - certno
+      - xmlId
+    learningPlans:
+      - type: Maintenance
+        name: M
+        cycle: {years: 3}
+        extrinsicFields: [Workflow, Audit]
+      - type: Application
+        name: m
+        cycle: {years: 3}
+  - role: Q
+    extrinsicFields: [CERTNO]
+    learningPlans:
+      - type: Maintenance
+        name: M
+        cycle: {years: 3}
+        extrinsicFields:
+          - audit
+`, []string{
+			`line 4: roles[0].extrinsicFields[0]: "Status" is an element GetRoleData already writes`,
+			`line 5: roles[0].extrinsicFields[1]: "a b": a field name is letters`,
+			`line 7: roles[0].extrinsicFields[3]: "certno" is named twice`,
+			`line 8: roles[0].extrinsicFields[4]: "xmlId": XML reserves`,
+			`line 13: roles[0].learningPlans[0].extrinsicFields[0]: "Workflow" is an element`,
+			`line 15: roles[0].learningPlans[1].name: learning plan m is defined twice in this role`,
+			`line 18: roles[1].extrinsicFields[0]: "CERTNO" is spelled "CertNo" elsewhere`,
+			`line 24: roles[1].learningPlans[0].extrinsicFields[0]: "audit" is spelled "Audit" elsewhere`,
+		}},
 	} {
 		_, err := planfile.Read(strings.NewReader(tc.doc))
 		if err == nil {

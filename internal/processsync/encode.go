@@ -11,9 +11,8 @@ import (
 )
 
 // el is an element of the result, written with the a: prefix of the data
-// contract namespace. Children are written in alphabetical order, as WCF
-// writes data members (the seed: "will likely generate them in
-// alphabetical order").
+// contract namespace. Children are written in elementOrder, the order of
+// the WSDL's sequences (wsdl.go).
 type el struct {
 	name     string
 	text     string
@@ -42,7 +41,7 @@ func (e *el) write(w *strings.Builder, indent string) {
 	}
 	w.WriteByte('\n')
 	kids := e.children
-	byName := func(a, b *el) int { return strings.Compare(a.name, b.name) }
+	byName := func(a, b *el) int { return elementOrder(a.name, b.name) }
 	if !slices.IsSortedFunc(kids, byName) {
 		kids = slices.Clone(kids)
 		slices.SortStableFunc(kids, byName)
@@ -132,7 +131,7 @@ func writeResult(w io.Writer, res *result) {
 	b.WriteString(`    <GetRoleDataResponse xmlns="` + NSTempuri + `">` + "\n")
 	b.WriteString(`      <GetRoleDataResult xmlns:a="` + NSDataContract + `" xmlns:i="http://www.w3.org/2001/XMLSchema-instance">` + "\n")
 	kids := slices.Clone(root.children)
-	slices.SortStableFunc(kids, func(a, b *el) int { return strings.Compare(a.name, b.name) })
+	slices.SortStableFunc(kids, func(a, b *el) int { return elementOrder(a.name, b.name) })
 	for _, c := range kids {
 		c.write(&b, "        ")
 	}
@@ -165,6 +164,8 @@ func roleInstance(e *el, rp *cmex.RoleProgress, res *result) {
 		e.add("EndDate", date(rp.EndDate))
 	}
 	if has("Extrinsic") {
+		// Only the fields the plans declare, which the WSDL names
+		// (cmex.Progress leaves the others out).
 		for _, x := range rp.Extrinsic {
 			e.add(x.Name, x.Value)
 		}
@@ -192,6 +193,11 @@ func learningPlan(e *el, p *cmex.PlanProgress, res *result) {
 	} {
 		if has(f.name) {
 			e.add(f.name, f.value)
+		}
+	}
+	if has("Extrinsic") {
+		for _, x := range p.Extrinsic {
+			e.add(x.Name, x.Value)
 		}
 	}
 	workflow(e, p.Workflow)

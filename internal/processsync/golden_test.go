@@ -37,7 +37,8 @@ type fixture struct {
 }
 
 // newFixture is a registry with Jane and Helen, the example plans, Jane a
-// Practitioner since 2025-01-01 with the seed's learner sample reported
+// Practitioner from 2025-01-01 to 2027-12-31, with values for the role's extrinsic
+// field and both of her plan's, and the seed's learner sample reported
 // for her (AMA 2 accepted, ABIM Medical Knowledge and Patient Safety 1.5
 // each awaiting the board).
 func newFixture(t testing.TB) *fixture {
@@ -65,8 +66,10 @@ func newFixture(t testing.TB) *fixture {
 	}
 	janes, _ := s.Persons.FindPersons(ctx, cmex.PersonFilter{Name: "ACCME"})
 	ri := &cmex.RoleInstance{PersonID: janes[0].ID, Role: "Practitioner", Label: "Internal Medicine", Status: "Member-Active",
-		UniqueIdentifier: "PR-1001", IsGranted: true, BeginDate: cmex.MustParseDate("2025-01-01"),
-		Extrinsic: []cmex.ExtrinsicItem{{Name: "CertificationNumber", Value: "IM-4242"}}}
+		UniqueIdentifier: "PR-1001", IsGranted: true, BeginDate: cmex.MustParseDate("2025-01-01"), EndDate: cmex.MustParseDate("2027-12-31"),
+		Extrinsic: []cmex.ExtrinsicItem{{Name: "CertificationNumber", Value: "IM-4242"}},
+		PlanExtrinsic: []cmex.PlanExtrinsicItem{{Plan: "Internal Medicine Maintenance of Certification", Name: "AuditStatus", Value: "Not Selected"},
+			{Plan: "Internal Medicine Maintenance of Certification", Name: "AttestationDate", Value: "06/01/2025"}}}
 	if err := s.Plans.SaveRoleInstance(ctx, ri); err != nil {
 		t.Fatal(err)
 	}

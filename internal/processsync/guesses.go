@@ -16,6 +16,23 @@ const (
 	SOAPAction = "http://tempuri.org/IProcessSynchronization/GetRoleData"
 )
 
+// The WSDL declares the booleans (IsGranted, Complete, Required) and the
+// dates as xs:string. The seed writes True and False and MM/dd/yyyy
+// (CERTAIN), which are not in the lexical spaces of xs:boolean (true,
+// false, 1, 0) or xs:date (yyyy-MM-dd), so a service that writes them has
+// string members; declared xs:boolean, they are misread by strict clients
+// (zeep reads True as false) or refused (.NET's XmlConvert.ToBoolean).
+// LearningBuilder's own WSDL is not published. GUESS.
+const (
+	xsBoolean = xsString // True or False
+	xsDate    = xsString // MM/dd/yyyy
+)
+
+// Each xs:sequence of the WSDL, and so each level of the answer, is in
+// ordinal order of element names, as WCF writes data members without an
+// Order (the seed: "will likely generate them in alphabetical order";
+// elementOrder in wsdl.go). LIKELY.
+
 // profileWith reports whether a result with this Success code carries the
 // Profile. The seed says "Always provided if Success > 1" for Profile and
 // "Always provided if Success is > 2" for Role Instances, which cannot both

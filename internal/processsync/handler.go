@@ -8,7 +8,7 @@ package processsync
 
 import (
 	"bytes"
-	_ "embed"
+	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cmexhub/cmex"
@@ -48,9 +49,6 @@ const DefaultWindow = 300 * time.Second
 // DefaultMaxBody bounds a request: a GetRoleData is a few hundred bytes.
 const DefaultMaxBody = 64 << 10
 
-//go:embed ProcessSynchronization.wsdl
-var wsdl []byte
-
 // Handler serves GetRoleData.
 type Handler struct {
 	Plans   cmex.PlanService
@@ -65,6 +63,14 @@ type Handler struct {
 	Now     func() time.Time
 	Logger  *slog.Logger
 	MaxBody int64
+
+	// built is the WSDL last built, by the extrinsic fields it was built
+	// for: the only part of the plans it depends on.
+	built struct {
+		sync.Mutex
+		fields string
+		doc    []byte
+	}
 }
 
 // Register declares the service's routes on mux.
@@ -80,6 +86,14 @@ func (h *Handler) wsdl(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "Process Synchronization service. POST a SOAP 1.1 GetRoleData request here; the WSDL is at %s?wsdl.\n", Path)
 		return
 	}
+	doc, err := h.wsdlFor(r.Context())
+	if err != nil {
+		h.Logger.ErrorContext(r.Context(), "processsync: WSDL", "err", err)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprintln(w, "The WSDL could not be made; try again later.")
+		return
+	}
 	// The WSDL names this server as the service's address, as the client
 	// reached it.
 	scheme := "http"
@@ -88,13 +102,30 @@ func (h *Handler) wsdl(w http.ResponseWriter, r *http.Request) {
 	}
 	var host strings.Builder
 	_ = xml.EscapeText(&host, []byte(r.Host))
-	doc := bytes.Replace(wsdl, []byte(wsdlAddress), []byte(scheme+"://"+host.String()+Path), 1)
+	doc = bytes.Replace(doc, []byte(wsdlAddress), []byte(scheme+"://"+host.String()+Path), 1)
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	_, _ = w.Write(doc)
 }
 
-// wsdlAddress is the placeholder address of the embedded WSDL.
-const wsdlAddress = "http://localhost/services/ProcessSynchronization.svc"
+// wsdlFor returns the WSDL of the plans in force: built again only when
+// the extrinsic fields they declare are not those of the last one built.
+func (h *Handler) wsdlFor(ctx context.Context) ([]byte, error) {
+	plans, err := h.Plans.CurrentPlans(ctx)
+	switch {
+	case cmex.ErrorCode(err) == cmex.ENOTFOUND:
+		plans = &cmex.Plans{}
+	case err != nil:
+		return nil, err
+	}
+	role, plan := extrinsicFields(plans)
+	key := strings.Join(role, " ") + "/" + strings.Join(plan, " ")
+	h.built.Lock()
+	defer h.built.Unlock()
+	if h.built.doc == nil || h.built.fields != key {
+		h.built.fields, h.built.doc = key, buildWSDL(role, plan)
+	}
+	return h.built.doc, nil
+}
 
 // request is a GetRoleData call.
 type request struct {

@@ -64,6 +64,26 @@ func (s *PlanService) SaveRoleInstance(ctx context.Context, r *cmex.RoleInstance
 		if err := tx.queryRow(ctx, `SELECT 1 FROM persons WHERE id = ?`, r.PersonID).Scan(&one); err != nil {
 			return "", "", "", notFound(err, fmt.Sprintf("person %d is not in the learner registry", r.PersonID))
 		}
+		if len(r.Extrinsic) > 0 || len(r.PlanExtrinsic) > 0 {
+			// Extrinsic values are checked against the plans in force,
+			// read in the same transaction; before any plans are loaded
+			// there is nothing to check them against.
+			var plans string
+			err := tx.queryRow(ctx, `SELECT document FROM plan_sets ORDER BY id DESC LIMIT 1`).Scan(&plans)
+			switch {
+			case isNoRows(err):
+			case err != nil:
+				return "", "", "", fmt.Errorf("plans in force: %w", err)
+			default:
+				p := new(cmex.Plans)
+				if err := json.Unmarshal([]byte(plans), p); err != nil {
+					return "", "", "", fmt.Errorf("decode plans: %w", err)
+				}
+				if err := cmex.CheckRoleFields(r, p); err != nil {
+					return "", "", "", err
+				}
+			}
+		}
 		r.ID = 0 // the row's id, not part of the document
 		doc, err := json.Marshal(r)
 		if err != nil {

@@ -14,8 +14,8 @@ func init() {
 }
 
 func somePlans(minimum cmex.Points) *cmex.Plans {
-	return &cmex.Plans{Views: cmex.DefaultViews(), Roles: []cmex.RoleDefinition{{Role: "Practitioner", LearningPlans: []cmex.PlanDefinition{{
-		Type: cmex.PlanMaintenance, Name: "Maintenance 2025", MinimumUnits: minimum,
+	return &cmex.Plans{Views: cmex.DefaultViews(), Roles: []cmex.RoleDefinition{{Role: "Practitioner", ExtrinsicFields: []string{"Specialty"}, LearningPlans: []cmex.PlanDefinition{{
+		Type: cmex.PlanMaintenance, Name: "Maintenance 2025", MinimumUnits: minimum, ExtrinsicFields: []string{"AuditStatus"},
 		Cycle:      cmex.CycleDefinition{Start: cmex.MustParseDate("2025-01-01"), End: cmex.MustParseDate("2025-12-31")},
 		TaskGroups: []cmex.TaskGroupDefinition{{Name: "AMA", RequiredUnits: minimum, Filter: cmex.CreditFilter{Certifications: []string{cmex.CreditAMA}}}},
 	}}}}}
@@ -53,7 +53,8 @@ func testPlansAndRoles(t *testing.T, open Opener) {
 	janes, _ := persons.FindPersons(ctx, cmex.PersonFilter{Name: "ACCME"})
 	jane := janes[0].ID
 	ri := &cmex.RoleInstance{PersonID: jane, Role: "Practitioner", Label: "Internal Medicine", Status: "Member-Active", UniqueIdentifier: "im-7",
-		BeginDate: cmex.MustParseDate("2024-01-01"), Extrinsic: []cmex.ExtrinsicItem{{Name: "Specialty", Value: "IM"}}}
+		BeginDate: cmex.MustParseDate("2024-01-01"), Extrinsic: []cmex.ExtrinsicItem{{Name: "specialty", Value: "IM"}},
+		PlanExtrinsic: []cmex.PlanExtrinsicItem{{Plan: "maintenance 2025", Name: "AUDITSTATUS", Value: "Selected"}}}
 	if err := ps.SaveRoleInstance(ctx, ri); err != nil || ri.ID == 0 {
 		t.Fatal(ri, err)
 	}
@@ -66,14 +67,23 @@ func testPlansAndRoles(t *testing.T, open Opener) {
 		"no role":        {PersonID: jane},
 		"unknown person": {PersonID: 9999, Role: "Practitioner"},
 		"bad extrinsic":  {PersonID: jane, Role: "Practitioner", Extrinsic: []cmex.ExtrinsicItem{{Name: "a b", Value: "x"}}},
-		"ends early":     {PersonID: jane, Role: "Practitioner", BeginDate: cmex.MustParseDate("2025-01-01"), EndDate: cmex.MustParseDate("2024-01-01")},
+		"field twice":    {PersonID: jane, Role: "Practitioner", Extrinsic: []cmex.ExtrinsicItem{{Name: "Specialty", Value: "x"}, {Name: "specialty", Value: "y"}}},
+		// Extrinsic values are of fields the plans in force declare.
+		"undeclared field":      {PersonID: jane, Role: "Practitioner", Extrinsic: []cmex.ExtrinsicItem{{Name: "Colour", Value: "x"}}},
+		"undeclared plan field": {PersonID: jane, Role: "Practitioner", PlanExtrinsic: []cmex.PlanExtrinsicItem{{Plan: "Maintenance 2025", Name: "Specialty", Value: "x"}}},
+		"unknown plan":          {PersonID: jane, Role: "Practitioner", PlanExtrinsic: []cmex.PlanExtrinsicItem{{Plan: "Maintenance 2024", Name: "AuditStatus", Value: "x"}}},
+		"role not in plans":     {PersonID: jane, Role: "Reviewer", Extrinsic: []cmex.ExtrinsicItem{{Name: "Specialty", Value: "x"}}},
+		"ends early":            {PersonID: jane, Role: "Practitioner", BeginDate: cmex.MustParseDate("2025-01-01"), EndDate: cmex.MustParseDate("2024-01-01")},
 	} {
-		if err := ps.SaveRoleInstance(ctx, &bad); err == nil {
-			t.Errorf("%s: saved", name)
+		if err := ps.SaveRoleInstance(ctx, &bad); err == nil || bad.PersonID == jane && cmex.ErrorCode(err) != cmex.EINVALID {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 	ris, err := ps.RoleInstances(ctx, jane)
-	if err != nil || len(ris) != 1 || ris[0].Status != "Member Lapsed" || ris[0].ID != ri.ID || ris[0].Extrinsic[0].Value != "IM" {
+	// Names are kept as the plans spell them.
+	if err != nil || len(ris) != 1 || ris[0].Status != "Member Lapsed" || ris[0].ID != ri.ID ||
+		ris[0].Extrinsic[0] != (cmex.ExtrinsicItem{Name: "Specialty", Value: "IM"}) ||
+		len(ris[0].PlanExtrinsic) != 1 || ris[0].PlanExtrinsic[0] != (cmex.PlanExtrinsicItem{Plan: "Maintenance 2025", Name: "AuditStatus", Value: "Selected"}) {
 		t.Fatalf("role instances = %+v, %v", ris, err)
 	}
 
