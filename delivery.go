@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // DestinationKind is the protocol a destination speaks.
@@ -268,10 +270,41 @@ type Outcome struct {
 	Status LearnerStatus
 }
 
+// MaxRemoteText is the most of a remote system's own message (a PARS
+// ErrorMessage, a CE Broker receipt's Message) cmex keeps, in bytes.
+const MaxRemoteText = 300
+
+// RemoteText makes text a remote system sent safe to keep and show: valid
+// UTF-8, one line of printable characters, at most limit bytes, cut on a
+// rune boundary and marked with … when cut. Only text a protocol defines
+// (a code, its message) goes through it: a body that is not the protocol's
+// answer is never kept at all.
+func RemoteText(s string, limit int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }), " ")
+	if len(s) <= limit {
+		return s
+	}
+	ellipsis := "…"
+	if limit < len(ellipsis) {
+		ellipsis = ""
+	}
+	cut := max(limit-len(ellipsis), 0)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ellipsis
+}
+
 // Unanswered is the outcome of an attempt that got no answer from who
 // ("PARS", "the exchange"): it is retried. ctx is the attempt's, to tell a
-// timeout from a destination that cannot be reached.
-func Unanswered(ctx context.Context, who string) Outcome {
+// timeout from a destination that cannot be reached; err is the client's,
+// to tell a connection cmex refused to make (an *AddressError of the
+// dialer), which the outcome names.
+func Unanswered(ctx context.Context, who string, err error) Outcome {
+	if ae, ok := errors.AsType[*AddressError](err); ok {
+		return Outcome{Result: DeliveryPending, Error: who + " was not called: " + ae.Error()}
+	}
 	if ctx.Err() != nil {
 		return Outcome{Result: DeliveryPending, Error: who + " did not answer in time"}
 	}

@@ -33,7 +33,7 @@ func TestAuditLog(t *testing.T) {
 		"details": []map[string]any{{"type": "CME", "credits": 1, "category": "CAT1"}}}, &credit); st != 201 {
 		t.Fatalf("self-credit: %d %v", st, credit)
 	}
-	if out, code := runCLI(t, env, "whsec-audit\n", "destinations", "add", "-provider", "1234567", "-name", "hook", "-kind", "webhook", "-url", "https://hooks.example/cmex"); code != 0 {
+	if out, code := runCLI(t, env, "whsec-audit\n", "destinations", "add", "-provider", "1234567", "-name", "hook", "-kind", "webhook", "-url", "https://hooks.example.invalid/cmex"); code != 0 {
 		t.Fatalf("destinations add: %s", out)
 	}
 

@@ -17,7 +17,7 @@ func destinationsCommand() *command {
 	c := &command{
 		name:    "destinations",
 		summary: "Add or list the registries a provider's records are forwarded to (PARS, CMaRS, CE Broker, webhook). Credentials are read from stdin or a prompt, stored encrypted and never shown.",
-		usage: `cmex destinations add -provider ID -name NAME -kind pars|cmars|cebroker|webhook -url URL [kind and routing flags]   (the credential from stdin)
+		usage: `cmex destinations add -provider ID -name NAME -kind pars|cmars|cebroker|webhook -url URL [kind and routing flags] [-allow-private-destinations]   (the credential from stdin)
        cmex destinations list -provider ID`,
 		example: `echo 'whsec-…' | cmex destinations add -provider 1234567 -name hook -kind webhook -url https://hooks.example/cmex
 echo 'pars-password' | cmex destinations add -provider 1234567 -name accme -kind pars -url https://pars.accme.org \
@@ -37,7 +37,9 @@ cmex destinations list -provider 1234567`,
 		provider := fs.String("provider", "", "ACCME provider id of the organization (required)")
 		d := cmex.Destination{Enabled: true}
 		var kind, certs, boards, states, colleges, activities, mandatory string
+		allowPrivate := new(bool)
 		if args[0] == "add" {
+			allowPrivate = allowPrivateFlag(fs)
 			fs.StringVar(&d.Name, "name", "", "the destination's name (required)")
 			fs.StringVar(&kind, "kind", "", "pars, cmars, cebroker or webhook (required)")
 			fs.StringVar(&d.URL, "url", "", "where to send (required): PARS's host, CE Broker's UploadXMLString, the exchange's or the webhook's URL")
@@ -112,7 +114,7 @@ cmex destinations list -provider 1234567`,
 				case cmex.DestCMaRS:
 					d.Secrets.Token = secret
 				}
-				if err := ds.CreateDestination(ctx, &d); err != nil {
+				if err := targetPolicy(*allowPrivate).Deliveries(ds).CreateDestination(ctx, &d); err != nil {
 					return cliError(err)
 				}
 				fmt.Fprintf(e.stdout, "destination %s (%s) added to provider %s\n", d.Name, d.Kind, org.ProviderID)

@@ -94,7 +94,8 @@ func TestEndToEndGateway(t *testing.T) {
 
 	db := "sqlite:" + filepath.Join(t.TempDir(), "cmex.db")
 	env := []string{"CMEX_DB=" + db}
-	s := startServer(t, env, "-sandbox", "-gateway-timeout", "5s")
+	// The remote societies are on 127.0.0.1.
+	s := startServer(t, env, "-sandbox", "-gateway-timeout", "5s", "-allow-private-destinations")
 
 	opToken, code := runCLI(t, env, "", "apikey", "add", "-operator", "-name", "e2e")
 	if code != 0 {

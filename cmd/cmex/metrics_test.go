@@ -16,7 +16,8 @@ import (
 func TestOutboxAndRejectionMetrics(t *testing.T) {
 	env := []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "cmex.db"), "CMEX_SECRET_KEY=e2e-secret-key-0123456789"}
 	s := startServer(t, env, "-sandbox", "-sandbox-board-delay", "1h")
-	if out, code := runCLI(t, env, "whsec-metrics\n", "destinations", "add", "-provider", "1234567", "-name", "down-hook", "-kind", "webhook", "-url", "http://127.0.0.1:9/hook"); code != 0 {
+	// Nothing listens on port 9; the server, without -allow-private-destinations, does not even try.
+	if out, code := runCLI(t, env, "whsec-metrics\n", "destinations", "add", "-allow-private-destinations", "-provider", "1234567", "-name", "down-hook", "-kind", "webhook", "-url", "http://127.0.0.1:9/hook"); code != 0 {
 		t.Fatalf("destinations add: %s", out)
 	}
 	reportSandboxLearner(t, s, nil) // three credits, so three deliveries to a receiver that does not answer

@@ -39,9 +39,10 @@ func TestEndToEndOutboxSurvivesSIGKILL(t *testing.T) {
 	defer srv.Close()
 
 	env := []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "cmex.db"), "CMEX_SECRET_KEY=e2e-secret-key-0123456789"}
-	args := []string{"-sandbox", "-outbox-lease", "1s", "-sandbox-board-delay", "1h"}
+	// The receiver is on 127.0.0.1: the server and the CLI allow it.
+	args := []string{"-sandbox", "-outbox-lease", "1s", "-sandbox-board-delay", "1h", "-allow-private-destinations"}
 	s := startServer(t, env, args...)
-	if out, code := runCLI(t, env, "whsec-e2e\n", "destinations", "add", "-provider", "1234567", "-name", "hook", "-kind", "webhook", "-url", srv.URL, "-concurrency", "2"); code != 0 {
+	if out, code := runCLI(t, env, "whsec-e2e\n", "destinations", "add", "-allow-private-destinations", "-provider", "1234567", "-name", "hook", "-kind", "webhook", "-url", srv.URL, "-concurrency", "2"); code != 0 {
 		t.Fatalf("destinations add: %s", out)
 	}
 	d := around(time.Now())
@@ -125,9 +126,11 @@ func TestEndToEndUpstreamPARS(t *testing.T) {
 	up := startServer(t, upEnv, "-sandbox", "-sandbox-board-delay", "300ms")
 	defer up.stop()
 	env := []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "down.db"), "CMEX_SECRET_KEY=e2e-secret-key-0123456789"}
-	s := startServer(t, env, "-sandbox", "-sandbox-board-delay", "1h", "-outbox-status-every", "300ms")
+	// The upstream is on 127.0.0.1 over plain http: the server and the
+	// CLI allow it.
+	s := startServer(t, env, "-sandbox", "-sandbox-board-delay", "1h", "-outbox-status-every", "300ms", "-allow-private-destinations")
 	defer s.stop()
-	if out, code := runCLI(t, env, "sandbox\n", "destinations", "add", "-provider", "1234567", "-name", "upstream", "-kind", "pars", "-url", up.base,
+	if out, code := runCLI(t, env, "sandbox\n", "destinations", "add", "-allow-private-destinations", "-provider", "1234567", "-name", "upstream", "-kind", "pars", "-url", up.base,
 		"-username", "webserviceuser@yourdomain.org", "-upstream-provider", "1234567", "-forward-activities"); code != 0 {
 		t.Fatalf("destinations add: %s", out)
 	}

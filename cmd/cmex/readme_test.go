@@ -110,6 +110,8 @@ var readmeChecks = []readmeCheck{
 	{"token -unique-id 999902", []string{"<a:Success>0</a:Success>", "<a:ActivitiesForTaskGroup>", "<!-- cmex's WSDL for LearningBuilder's Process Synchronization service"}, nil},
 	{"/api/v1/learner-records/ccid:aaatestorganization.org:v2026-2", []string{`re:"creditId": ?"ccid:aaatestorganization.org:v2026-2"`, `re:"matchedLearnerCount": ?1`}, nil},
 	{"staff add -username olga", []string{"olga"}, nil},
+	{"169.254.169.254/latest/meta-data", []string{`"code": "invalid"`, "169.254.169.254 is a link-local address"}, nil},
+	{"-name lan-hook", []string{"destination lan-hook (webhook) added"}, nil},
 	{"destinations add -provider 1234567 -name hook", []string{"destination hook (webhook) added", "hook", "re:(?m)^\\d+ +hook +learner-record add +ccid:aaatestorganization.org:fwd2026-1 +pending"}, nil},
 	{"./cmex provider add", []string{"provider 1234567", "listening"}, nil},
 	{"bench generate -activities 10", []string{"10 accepted", "1000 accepted", "0 accepted, 1000 already present"}, nil},
@@ -207,6 +209,15 @@ func (r *readmeRunner) run(b readmeBlock) string {
 		d = strings.TrimSpace(d)
 		switch {
 		case d == "":
+		case d == "sandbox stopped":
+			// The block starts the sandbox server itself, with other
+			// flags, on the same database: the running one stops first,
+			// and the plain one starts again after.
+			r.stopServers()
+			defer func() {
+				r.stopServers()
+				r.startSandbox()
+			}()
 		case d == "fresh clone":
 			// Run apart from the sandbox, as a new installation: the
 			// sandbox server stops meanwhile (its port is wanted) and

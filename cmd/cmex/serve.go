@@ -13,6 +13,7 @@ import (
 	"github.com/cmexhub/cmex/internal/api"
 	"github.com/cmexhub/cmex/internal/boardsim"
 	"github.com/cmexhub/cmex/internal/cmegateway"
+	"github.com/cmexhub/cmex/internal/netguard"
 	"github.com/cmexhub/cmex/internal/outbox"
 	"github.com/cmexhub/cmex/internal/pars"
 	"github.com/cmexhub/cmex/internal/portal"
@@ -58,6 +59,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		outboxLease := fs.Duration("outbox-lease", outbox.DefaultLease, "how long a claimed delivery is the worker's before another may take it over")
 		outboxAlert := fs.Duration("outbox-alert-after", outbox.DefaultAlertAfter, "how long a delivery may stay undelivered before it is flagged and logged as an error")
 		outboxStatus := fs.Duration("outbox-status-every", outbox.DefaultStatusEvery, "how often MOC records delivered to an upstream PARS are checked for the board's decision")
+		allowPrivate := allowPrivateFlag(fs)
 		if err := parse(fs, args, e); err != nil {
 			return err
 		}
@@ -155,8 +157,12 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		guard := cmex.DefaultLoginGuard()
 		guard.LockAfter, guard.LockFor, guard.AddrBurst = *lockAfter, *lockFor, *addrFailures
 		guarded := cmex.Guarded{Guard: guard}
+		// Everything cmex sends to a URL someone gave it goes through one
+		// policy: checked when the URL is given and on every connection.
+		policy := targetPolicy(*allowPrivate)
 		gateway := cmegateway.New(guarded.Societies(societies), accounts, logger)
 		gateway.Timeout, gateway.CacheTTL, gateway.Source = *gwTimeout, *gwTTL, *gwSource
+		gateway.Client = &cmegateway.Client{HTTP: netguard.Client(policy)}
 		if *sandbox {
 			if err := loadSandboxGateway(ctx, societies, accounts, *sandboxPassword, logger); err != nil {
 				return fmt.Errorf("sandbox: %w", err)
@@ -181,7 +187,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		}
 
 		deliveries := sqlstore.NewDeliveryService(db)
-		worker := newWorker(deliveries, learners, logger)
+		worker := newWorker(deliveries, learners, logger, policy)
 		worker.Lease, worker.AlertAfter, worker.StatusEvery = *outboxLease, *outboxAlert, *outboxStatus
 
 		parsMode := pars.Strict
@@ -223,7 +229,8 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			},
 			API: &api.Handler{
 				Users: guarded.Users(users), APIKeys: guarded.APIKeys(sqlstore.NewAPIKeyService(db)), Learners: learners, Persons: persons,
-				Societies: societies, Accounts: guarded.Accounts(accounts), Transcripts: gateway, Plans: plans, Deliveries: deliveries, Audit: sqlstore.NewAuditService(db), Now: time.Now,
+				Societies: policy.Societies(societies), Accounts: guarded.Accounts(accounts), Transcripts: gateway, Plans: plans, Deliveries: policy.Deliveries(deliveries),
+				Audit: sqlstore.NewAuditService(db), Now: time.Now,
 				Logger: logger, MaxBody: min(*maxBody, api.DefaultMaxBody),
 			},
 			Portal: &portal.Handler{Portal: guarded.Portal(sqlstore.NewPortalService(db)), Transcripts: gateway, Accounts: accounts, Plans: plans, Societies: societies,
@@ -244,8 +251,11 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		if psKey == "" {
 			logger.Warn("no Process Synchronization key: GetRoleData answers every request with a bad token (set CMEX_PROCESSSYNC_KEY or -processsync-key-file)")
 		}
+		if *allowPrivate {
+			logger.Warn("-allow-private-destinations: destinations and remote societies may be at loopback, private and shared addresses, and PARS destinations over plain http")
+		}
 		logger.Info("cmex listening", "addr", l.Addr().String(), "tls", srvTLS != nil, "db", dbName, "pars_mode", parsMode.String(), "matching", mode,
-			"sandbox", *sandbox, "max_body", *maxBody, "version", versionString())
+			"sandbox", *sandbox, "max_body", *maxBody, "allow_private_destinations", *allowPrivate, "version", versionString())
 		workerDone := make(chan struct{})
 		go func() { worker.Run(cmex.WithActor(ctx, "outbox")); close(workerDone) }()
 		defer func() { <-workerDone }()

@@ -16,7 +16,7 @@ func societyCommand() *command {
 	c := &command{
 		name:    "society",
 		summary: "Manage the CME Gateway's societies: local ones (their members and credits are kept here) and remote ones (reached at their customer_binding and ceu_order URLs).",
-		usage: `cmex society add -code CODE -name NAME [-binding-url URL -order-url URL]
+		usage: `cmex society add -code CODE -name NAME [-binding-url URL -order-url URL] [-allow-private-destinations]
        cmex society list
        cmex society approve -society PROVIDER -to PULLER
        cmex society feed-login -society CODE -username NAME        (password from stdin or a prompt)
@@ -45,6 +45,7 @@ echo 'a long admin password' | cmex society feed-login -society EXAMPLE -usernam
 			name := fs.String("name", "", "the society's name (required)")
 			binding := fs.String("binding-url", "", "a remote society's customer_binding URL")
 			order := fs.String("order-url", "", "a remote society's ceu_order URL")
+			allowPrivate := allowPrivateFlag(fs)
 			if err := parse(fs, args[1:], e); err != nil {
 				return err
 			}
@@ -56,7 +57,7 @@ echo 'a long admin password' | cmex society feed-login -society EXAMPLE -usernam
 				s.Kind = cmex.SocietyRemote
 			}
 			return withDB(ctx, *db, func(d *sqlstore.DB) error {
-				if err := sqlstore.NewSocietyService(d).CreateSociety(ctx, s); err != nil {
+				if err := targetPolicy(*allowPrivate).Societies(sqlstore.NewSocietyService(d)).CreateSociety(ctx, s); err != nil {
 					return cliError(err)
 				}
 				fmt.Fprintf(e.stdout, "%s society %s (%s) added\n", s.Kind, s.Code, s.Name)

@@ -21,8 +21,9 @@ func TestTenantIsolation(t *testing.T) {
 	env := []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "cmex.db"), "CMEX_SECRET_KEY=e2e-secret-key-0123456789"}
 	s := startServer(t, env, "-sandbox", "-outbox-lease", "1h")
 	defer s.stop()
-	// A forwards to a webhook that does not answer, so its deliveries stay.
-	if out, code := runCLI(t, env, "whsec-tenancy\n", "destinations", "add", "-provider", "1234567", "-name", "a-hook", "-kind", "webhook", "-url", "http://127.0.0.1:9/hook"); code != 0 {
+	// A forwards to a webhook that does not answer, so its deliveries stay
+	// (the server, without -allow-private-destinations, does not even try).
+	if out, code := runCLI(t, env, "whsec-tenancy\n", "destinations", "add", "-allow-private-destinations", "-provider", "1234567", "-name", "a-hook", "-kind", "webhook", "-url", "http://127.0.0.1:9/hook"); code != 0 {
 		t.Fatalf("destinations add: %s", out)
 	}
 	if out, code := runCLI(t, env, "b staff long password\n", "staff", "add", "-username", "bob.b", "-name", "Bob B", "-role", "provider-admin", "-provider", "7654321"); code != 0 {

@@ -237,7 +237,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if h.OnReject != nil {
 		if errs := body.Error.Problems.Errors(); len(errs) > 0 {
 			for _, p := range errs {
-				h.OnReject(string(p.Code))
+				if p.Code == "" {
+					h.OnReject(code) // a problem of no PARS rule (a refused destination URL)
+				} else {
+					h.OnReject(string(p.Code))
+				}
 			}
 		} else {
 			h.OnReject(code)

@@ -116,7 +116,7 @@ func (f *Forwarder) Send(ctx context.Context, d *cmex.Destination, dl *cmex.Deli
 	}
 	res, err := client.Do(req)
 	if err != nil {
-		return cmex.Unanswered(ctx, "CE Broker")
+		return cmex.Unanswered(ctx, "CE Broker", err)
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(res.Body, 16<<20))
@@ -131,7 +131,8 @@ func (f *Forwarder) Send(ctx context.Context, d *cmex.Destination, dl *cmex.Deli
 
 // Judge reads a receipt: <string xmlns="https://webservices.cebroker.com/">
 // holding the escaped receipt, whose nodes carry Message="" on success and
-// the error otherwise (CERTAIN).
+// the error otherwise (CERTAIN). Only those codes and messages are kept,
+// cut to cmex.MaxRemoteText; an answer that is no receipt is not.
 func Judge(body []byte) cmex.Outcome {
 	var wrapper struct {
 		XMLName xml.Name
@@ -165,7 +166,7 @@ func Judge(body []byte) cmex.Outcome {
 							code = x.Value
 						}
 					}
-					codes = append(codes, cmex.RemoteCode{Code: code, Message: a.Value})
+					codes = append(codes, cmex.RemoteCode{Code: cmex.RemoteText(code, 64), Message: cmex.RemoteText(a.Value, cmex.MaxRemoteText)})
 				}
 			}
 		}

@@ -78,3 +78,16 @@ func TestNoLicence(t *testing.T) {
 		t.Error("encoded a roster without a licence")
 	}
 }
+
+// TestJudgeCutsMessages: a receipt's messages are kept cut to size on a
+// rune boundary; an answer that is no receipt keeps nothing of its body.
+func TestJudgeCutsMessages(t *testing.T) {
+	long := strings.Repeat("ü", 400)
+	o := cebroker.Judge([]byte(`<string xmlns="https://webservices.cebroker.com/">` + html.EscapeString(`<rosters><roster Message="`+long+`" ErrorCode="12"/></rosters>`) + `</string>`))
+	if len(o.Codes) != 1 || o.Codes[0].Message != strings.Repeat("ü", 148)+"…" {
+		t.Errorf("long message: %+v", o.Codes)
+	}
+	if o := cebroker.Judge([]byte(`<html>SECRET-BODY</html>`)); len(o.Codes) != 0 || strings.Contains(o.Error, "SECRET") {
+		t.Errorf("no receipt: %+v", o)
+	}
+}

@@ -95,7 +95,7 @@ func (f *Forwarder) Send(ctx context.Context, d *cmex.Destination, dl *cmex.Deli
 	}
 	res, err := client.Do(req)
 	if err != nil {
-		return cmex.Unanswered(ctx, "the exchange")
+		return cmex.Unanswered(ctx, "the exchange", err)
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
@@ -104,7 +104,9 @@ func (f *Forwarder) Send(ctx context.Context, d *cmex.Destination, dl *cmex.Deli
 
 // Judge reads the exchange's answer: 2xx (or its duplicate status) is
 // delivered; 5xx, 429 and 408 are retried; anything else is a refusal,
-// with the exchange's JSON error code when it sent one.
+// with the exchange's JSON error code and message when it sent one in the
+// protocol's form (a WSnnn code), else its HTTP status only: a body that is
+// not the exchange's error is never kept nor shown.
 func Judge(status int, body []byte) cmex.Outcome {
 	switch {
 	case status >= 200 && status < 300, status == statusDuplicate:
@@ -112,9 +114,10 @@ func Judge(status int, body []byte) cmex.Outcome {
 	case status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout:
 		return cmex.Outcome{Result: cmex.DeliveryPending, Error: fmt.Sprintf("the exchange answered HTTP %d", status)}
 	}
+	code := cmex.RemoteCode{Code: strconv.Itoa(status)}
 	var e errorBody
-	if json.Unmarshal(body, &e) != nil || e.Code == "" {
-		e = errorBody{Code: strconv.Itoa(status), Message: string(body)}
+	if json.Unmarshal(body, &e) == nil && errorCode.MatchString(e.Code) {
+		code = cmex.RemoteCode{Code: e.Code, Message: cmex.RemoteText(e.Message, cmex.MaxRemoteText)}
 	}
-	return cmex.Outcome{Result: cmex.DeliveryRejected, Error: "the exchange refused the record", Codes: []cmex.RemoteCode{{Code: e.Code, Message: e.Message}}}
+	return cmex.Outcome{Result: cmex.DeliveryRejected, Error: fmt.Sprintf("the exchange refused the record: HTTP %d", status), Codes: []cmex.RemoteCode{code}}
 }

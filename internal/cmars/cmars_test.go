@@ -117,3 +117,24 @@ func TestMandatoryActivity(t *testing.T) {
 		t.Errorf("with the mandatory activity: %s %v", p, err)
 	}
 }
+
+// TestJudgeKeepsOnlyTheExchangesCodes: a refusal keeps the exchange's
+// WSnnn code and message; any other body (another service's JSON, an
+// error page) is not kept, only the HTTP status.
+func TestJudgeKeepsOnlyTheExchangesCodes(t *testing.T) {
+	for _, tc := range []struct {
+		status     int
+		body       string
+		code, text string
+	}{
+		{400, `{"code":"WS400","message":"not affiliated"}`, "WS400", "not affiliated"},
+		{422, `{"code":"internal","message":"SECRET-BODY"}`, "422", ""},
+		{403, `<html>SECRET-BODY</html>`, "403", ""},
+		{400, `{"code":"WS400","message":"` + strings.Repeat("é", 400) + `"}`, "WS400", strings.Repeat("é", 148) + "…"},
+	} {
+		o := cmars.Judge(tc.status, []byte(tc.body))
+		if o.Result != cmex.DeliveryRejected || len(o.Codes) != 1 || o.Codes[0].Code != tc.code || o.Codes[0].Message != tc.text || strings.Contains(o.Error, "SECRET") {
+			t.Errorf("HTTP %d %.40s: %+v", tc.status, tc.body, o)
+		}
+	}
+}

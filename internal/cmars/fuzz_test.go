@@ -2,19 +2,26 @@ package cmars_test
 
 import (
 	"testing"
+	"unicode/utf8"
 
 	"github.com/cmexhub/cmex"
 	"github.com/cmexhub/cmex/internal/cmars"
 )
 
 // FuzzJudge: whatever the exchange answers, the outcome is one of the
-// three results, and a refusal carries one code.
+// three results, a refusal carries one code, and what is kept of the
+// answer is valid UTF-8 cut to size.
 func FuzzJudge(f *testing.F) {
 	f.Add(200, []byte(`{}`))
 	f.Add(400, []byte(`{"code":"OCI_INVALID","message":"bad OCI ID"}`))
 	f.Add(503, []byte(`busy`))
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
 		o := cmars.Judge(status, body)
+		for _, c := range o.Codes {
+			if !utf8.ValidString(c.Code+c.Message) || len(c.Message) > cmex.MaxRemoteText || len(c.Code) > 64 {
+				t.Fatalf("a remote code kept uncut: %+v", c)
+			}
+		}
 		switch o.Result {
 		case cmex.DeliveryDelivered:
 		case cmex.DeliveryPending:

@@ -1,6 +1,7 @@
 package cmars
 
 import (
+	"regexp"
 	"strconv"
 	"time"
 
@@ -25,6 +26,11 @@ type record struct {
 	RecordID        string `json:"recordId"` // the CreditID: the exchange deduplicates by it
 	Void            bool   `json:"void"`     // a deleted record is voided, never removed
 }
+
+// errorCode is the form of the exchange's error codes: WS and three
+// digits, like the one code known, WS400 (CERTAIN, specs/cmars.md); that
+// every code has this form is a GUESS.
+var errorCode = regexp.MustCompile(`^WS[0-9]{3}$`)
 
 // errorBody is what the exchange answers when it refuses a record, with a
 // code such as WS400. GUESS.

@@ -65,6 +65,10 @@ func (c *Client) post(ctx context.Context, u string, form url.Values) (status in
 }
 
 func describeTransport(ctx context.Context, err error) error {
+	if ae, ok := errors.AsType[*cmex.AddressError](err); ok {
+		// The guarded dialer of cmd/cmex refused where its URL leads.
+		return &callError{"it was not called: " + ae.Error()}
+	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
 		return &callError{"it did not answer in time"}
 	}

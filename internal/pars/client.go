@@ -21,8 +21,13 @@ import (
 // Settings.LearnerURL when set (https://parsii.accme.org), else the same
 // host. The stored payload is the ACCME document; the envelope with the
 // credentials is made when sending, so no password is stored in clear.
+// Every request carries the upstream password, so a URL over plain http://
+// is not called unless PlainHTTP is set (-allow-private-destinations, for a
+// local test upstream): nothing here makes http:// safe.
 type Forwarder struct {
 	Client *http.Client
+	// PlainHTTP lets requests with the password go over http://.
+	PlainHTTP bool
 	// RemoteID looks up the upstream ACCME Activity ID an activity got
 	// when it was delivered to a destination.
 	RemoteID func(ctx context.Context, d cmex.DestinationID, activity cmex.ActivityID) (string, bool, error)
@@ -144,6 +149,9 @@ func (f *Forwarder) Send(ctx context.Context, d *cmex.Destination, dl *cmex.Deli
 	if err != nil {
 		return cmex.Outcome{Result: cmex.DeliveryRejected, Error: "the PARS URL is not usable"}
 	}
+	if !f.secure(req) {
+		return cmex.Outcome{Result: cmex.DeliveryPending, Error: errPlainHTTP}
+	}
 	req.Header.Set("Content-Type", "application/xml; charset=utf-8")
 	client := f.Client
 	if client == nil {
@@ -151,11 +159,28 @@ func (f *Forwarder) Send(ctx context.Context, d *cmex.Destination, dl *cmex.Deli
 	}
 	res, err := client.Do(req)
 	if err != nil {
-		return cmex.Unanswered(ctx, "PARS")
+		return cmex.Unanswered(ctx, "PARS", err)
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(res.Body, 16<<20))
 	return judgePARS(res.StatusCode, body, dl)
+}
+
+// errPlainHTTP is why a request to an http:// PARS URL was not sent.
+const errPlainHTTP = "PARS was not called: its URL is plain http, which would send the upstream password in clear; use https"
+
+// secure reports whether req may carry the upstream password.
+func (f *Forwarder) secure(req *http.Request) bool {
+	return req.URL.Scheme == "https" || f.PlainHTTP
+}
+
+// remoteCodes keeps PARS's ErrorMessages as codes, cut to size.
+func remoteCodes(r upstreamResponse) []cmex.RemoteCode {
+	var codes []cmex.RemoteCode
+	for _, e := range r.ErrorMessages {
+		codes = append(codes, cmex.RemoteCode{Code: cmex.RemoteText(e.Code, 16), Message: cmex.RemoteText(e.Message, cmex.MaxRemoteText)})
+	}
+	return codes
 }
 
 // upstreamResponse is a PARS ResponseMessage.
@@ -174,7 +199,9 @@ var duplicateCodes = map[string]bool{"603": true, "476": true}
 
 // judgePARS turns PARS's answer into an outcome: Accepted is delivered;
 // Rejected is a permanent refusal with PARS's codes, unless every code
-// says the record is already there; anything unreadable is retried.
+// says the record is already there; anything unreadable is retried. Only
+// a ResponseMessage's codes and messages are kept, cut to size; of any
+// other answer, only its HTTP status.
 func judgePARS(status int, body []byte, dl *cmex.Delivery) cmex.Outcome {
 	var r upstreamResponse
 	if err := xml.Unmarshal(body, &r); err != nil || r.StatusCode == "" {
@@ -183,15 +210,13 @@ func judgePARS(status int, body []byte, dl *cmex.Delivery) cmex.Outcome {
 		}
 		return cmex.Outcome{Result: cmex.DeliveryPending, Error: fmt.Sprintf("PARS answered HTTP %d without a ResponseMessage", status)}
 	}
-	var codes []cmex.RemoteCode
 	dup := len(r.ErrorMessages) > 0
 	for _, e := range r.ErrorMessages {
-		codes = append(codes, cmex.RemoteCode{Code: e.Code, Message: e.Message})
 		if !strings.HasPrefix(e.Message, "Warning:") {
 			dup = dup && duplicateCodes[e.Code]
 		}
 	}
-	o := cmex.Outcome{Codes: codes}
+	o := cmex.Outcome{Codes: remoteCodes(r)}
 	switch {
 	case r.StatusCode == "Accepted" || r.StatusCode == "Rejected" && dup:
 		o.Result = cmex.DeliveryDelivered
@@ -202,7 +227,10 @@ func judgePARS(status int, body []byte, dl *cmex.Delivery) cmex.Outcome {
 		}
 		return o
 	default:
-		return cmex.Outcome{Result: cmex.DeliveryPending, Error: "PARS answered status " + r.StatusCode}
+		if r.StatusCode == "Pending" {
+			return cmex.Outcome{Result: cmex.DeliveryPending, Error: "PARS answered status Pending"}
+		}
+		return cmex.Outcome{Result: cmex.DeliveryPending, Error: "PARS answered a StatusCode that is neither Accepted nor Rejected"}
 	}
 	if dl.Subject == cmex.SubjectActivity && r.Data != "" {
 		o.RemoteID = assignedActivityID(r.Data)
@@ -263,7 +291,7 @@ func (f *Forwarder) Status(ctx context.Context, d *cmex.Destination, dl *cmex.De
 	escapeText(&b, d.Secrets.Username)
 	b.WriteString(`</User></LearnerStatusSearchByCreditId>`)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+PathLearnerStatusByCredit, &b)
-	if err != nil {
+	if err != nil || !f.secure(req) {
 		return cmex.Outcome{}
 	}
 	req.Header.Set("Content-Type", "application/xml; charset=utf-8")
@@ -293,12 +321,9 @@ func (f *Forwarder) Status(ctx context.Context, d *cmex.Destination, dl *cmex.De
 		case cmex.StatusSubmitted, cmex.StatusApproved:
 			return cmex.Outcome{Status: s}
 		case cmex.StatusRejected:
-			o := cmex.Outcome{Status: s}
-			for _, e := range m.ErrorMessages {
-				o.Codes = append(o.Codes, cmex.RemoteCode{Code: e.Code, Message: e.Message})
-			}
+			o := cmex.Outcome{Status: s, Codes: remoteCodes(m)}
 			if len(o.Codes) == 0 {
-				o.Codes = []cmex.RemoteCode{{Code: "Rejected", Message: strings.TrimSpace(reason)}}
+				o.Codes = []cmex.RemoteCode{{Code: "Rejected", Message: cmex.RemoteText(reason, cmex.MaxRemoteText)}}
 			}
 			return o
 		}

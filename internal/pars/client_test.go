@@ -3,12 +3,14 @@ package pars_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cmexhub/cmex"
 	"github.com/cmexhub/cmex/internal/cmextest"
@@ -37,7 +39,8 @@ func TestForwarderToAnotherCmex(t *testing.T) {
 		Secrets:  cmex.DestinationSecrets{Username: "webserviceuser@yourdomain.org", Password: cmextest.Password},
 		Settings: cmex.DestinationSettings{ProviderID: cmextest.ProviderA}}
 	remote := map[cmex.ActivityID]string{}
-	f := &pars.Forwarder{RemoteID: func(_ context.Context, d cmex.DestinationID, a cmex.ActivityID) (string, bool, error) {
+	// The upstream is a local test server over plain http.
+	f := &pars.Forwarder{PlainHTTP: true, RemoteID: func(_ context.Context, d cmex.DestinationID, a cmex.ActivityID) (string, bool, error) {
 		id, ok := remote[a]
 		return id, ok, nil
 	}}
@@ -126,5 +129,49 @@ func TestForwarderLeavesOutOCIID(t *testing.T) {
 	}
 	if len(rec.Learner.UniqueIDs) != 2 {
 		t.Errorf("the record itself was changed")
+	}
+}
+
+// TestForwarderKeepsOnlyPARSCodes: of an upstream's answer only a
+// ResponseMessage's codes and messages are kept, cut to size on a rune
+// boundary; of anything else, only its HTTP status. A plain http:// URL is
+// not sent the password unless PlainHTTP is set.
+func TestForwarderKeepsOnlyPARSCodes(t *testing.T) {
+	var status int
+	var reply string
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		w.WriteHeader(status)
+		w.Write([]byte(reply))
+	}))
+	defer srv.Close()
+	dest := &cmex.Destination{Kind: cmex.DestPARS, URL: srv.URL, Secrets: cmex.DestinationSecrets{Username: "u", Password: "p"},
+		Settings: cmex.DestinationSettings{ProviderID: cmextest.ProviderA}}
+	dl := &cmex.Delivery{Subject: cmex.SubjectLearnerRecord, Event: "add", Snapshot: []byte(`{}`)}
+	if o := (&pars.Forwarder{}).Send(context.Background(), dest, dl, []byte("<x/>")); calls != 0 || !strings.Contains(o.Error, "plain http") {
+		t.Fatalf("http:// without PlainHTTP: %d calls, %+v", calls, o)
+	}
+	f := &pars.Forwarder{PlainHTTP: true}
+	long := strings.Repeat("日", 200)
+	for _, tc := range []struct {
+		status      int
+		reply       string
+		code, text  string
+		errContains string
+	}{
+		{400, "<html>SECRET-BODY</html>", "", "", "PARS answered HTTP 400"},
+		{200, "SECRET-BODY", "", "", "without a ResponseMessage"},
+		{200, `<ResponseMessage><StatusCode>Rejected</StatusCode><ErrorMessages><ErrorMessage><Code>104</Code><Message>` + long +
+			`</Message></ErrorMessage></ErrorMessages></ResponseMessage>`, "104", strings.Repeat("日", 99) + "…", "PARS rejected it"},
+		{200, `<ResponseMessage><StatusCode>SECRET-BODY-` + long + `</StatusCode></ResponseMessage>`, "", "", "neither Accepted nor Rejected"},
+	} {
+		status, reply = tc.status, tc.reply
+		o := f.Send(context.Background(), dest, dl, []byte("<x/>"))
+		got := fmt.Sprint(o.Codes)
+		if !strings.Contains(o.Error, tc.errContains) || tc.code == "" && len(o.Codes) != 0 || tc.code != "" && (len(o.Codes) != 1 || o.Codes[0].Code != tc.code || o.Codes[0].Message != tc.text) ||
+			strings.Contains(got+o.Error, "SECRET") || !utf8.ValidString(o.Error) {
+			t.Errorf("HTTP %d %.40s: %+v", tc.status, tc.reply, o)
+		}
 	}
 }

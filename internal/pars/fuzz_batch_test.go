@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/cmexhub/cmex"
 )
@@ -38,7 +39,8 @@ func FuzzReadFile(f *testing.F) {
 }
 
 // FuzzJudgePARS: whatever an upstream PARS answers, the forwarder's
-// judgement is one of the three results, and a rejection keeps PARS's codes.
+// judgement is one of the three results, a rejection keeps PARS's codes,
+// and what is kept of the answer is valid UTF-8 cut to size.
 func FuzzJudgePARS(f *testing.F) {
 	f.Add(200, []byte(`<ResponseMessage xmlns="http://schemas.datacontract.org/2004/07/BLL.Service"><StatusCode>Accepted</StatusCode></ResponseMessage>`))
 	f.Add(200, []byte(`<ResponseMessage><ErrorMessages><ErrorMessage><Code>603</Code><Message>dup</Message></ErrorMessage></ErrorMessages><StatusCode>Rejected</StatusCode></ResponseMessage>`))
@@ -53,6 +55,11 @@ func FuzzJudgePARS(f *testing.F) {
 			}
 			if o.Result != cmex.DeliveryDelivered && o.Error == "" {
 				t.Fatalf("a %s outcome without an error text", o.Result)
+			}
+			for _, c := range o.Codes {
+				if !utf8.ValidString(c.Code+c.Message) || len(c.Message) > cmex.MaxRemoteText || len(c.Code) > 16 {
+					t.Fatalf("a remote code kept uncut: %+v", c)
+				}
 			}
 		}
 	})

@@ -52,8 +52,11 @@ func (s *DeliveryService) CreateDestination(ctx context.Context, d *cmex.Destina
 	if !known {
 		ps = append(ps, fmt.Sprintf("the kind is pars, cmars, cebroker or webhook, not %q", d.Kind))
 	}
-	if u, err := url.Parse(d.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+	if !serviceURL(d.URL) {
 		ps = append(ps, "the URL must be an http or https URL without credentials in it")
+	}
+	if d.Settings.LearnerURL != "" && !serviceURL(d.Settings.LearnerURL) {
+		ps = append(ps, "the learner URL must be an http or https URL without credentials in it")
 	}
 	if d.Concurrency < 0 || d.Concurrency > 256 || d.RatePerSecond < 0 {
 		ps = append(ps, "concurrency is 1 to 256 (0 for the default) and the rate not negative")
@@ -117,6 +120,13 @@ func (s *DeliveryService) CreateDestination(ctx context.Context, d *cmex.Destina
 		}
 		return "destination.add", d.Name, fmt.Sprintf("destination %d, organization %d, kind %s", d.ID, d.OrganizationID, d.Kind), nil
 	})
+}
+
+// serviceURL reports whether s is an absolute http(s) URL with a host and
+// no credentials.
+func serviceURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.User == nil
 }
 
 const destinationColumns = "id, organization_id, name, kind, secrets, document, created_at"

@@ -60,6 +60,8 @@ func testDeliveries(t *testing.T, open Opener) {
 		"ftp":                      {Name: "b", Kind: cmex.DestWebhook, URL: "ftp://x.example", Secrets: cmex.DestinationSecrets{WebhookSecret: "x"}},
 		"PARS without key":         {Name: "c", Kind: cmex.DestPARS, URL: "https://pars.example"},
 		"CMaRS without activities": {Name: "d", Kind: cmex.DestCMaRS, URL: "https://lrx.example"},
+		"PARS with a bad learner URL": {Name: "e", Kind: cmex.DestPARS, URL: "https://pars.example", Secrets: cmex.DestinationSecrets{Username: "u", Password: "p"},
+			Settings: cmex.DestinationSettings{ProviderID: "1234567", LearnerURL: "parsii.example"}},
 	} {
 		bad.OrganizationID = le.p.Organization.ID
 		if err := ds.CreateDestination(ctx, &bad); cmex.ErrorCode(err) != cmex.EINVALID {

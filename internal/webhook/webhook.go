@@ -92,7 +92,7 @@ func (f *Forwarder) Send(ctx context.Context, d *cmex.Destination, dl *cmex.Deli
 	req.Header.Set(HeaderEvent, dl.Subject+"."+dl.Event)
 	res, err := f.client().Do(req)
 	if err != nil {
-		return cmex.Unanswered(ctx, "the destination")
+		return cmex.Unanswered(ctx, "the destination", err)
 	}
 	defer res.Body.Close()
 	reply, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
@@ -109,12 +109,12 @@ func (f *Forwarder) client() *http.Client {
 // Judge turns a receiver's answer into an outcome: a 2xx acknowledges
 // (with the api_id echoed and result success, when one is set); 408, 429
 // and 5xx are retried (after Retry-After, if given); other 4xx are a
-// permanent refusal.
+// permanent refusal. What the outcome keeps of a refusal is its HTTP
+// status, and the Ack's message only when the answer is an Ack echoing
+// the destination's api_id: a receiver that proves it speaks the protocol.
+// Any other body is never kept nor shown (a URL may point at a service that
+// is no webhook receiver at all).
 func Judge(status int, retryAfter string, body []byte, apiID string) cmex.Outcome {
-	msg := strings.TrimSpace(string(body))
-	if len(msg) > 300 {
-		msg = msg[:300] + "…"
-	}
 	switch {
 	case status >= 200 && status < 300:
 		if apiID == "" {
@@ -134,6 +134,10 @@ func Judge(status int, retryAfter string, body []byte, apiID string) cmex.Outcom
 		}
 		return o
 	}
-	return cmex.Outcome{Result: cmex.DeliveryRejected, Error: fmt.Sprintf("the receiver refused it: HTTP %d", status),
-		Codes: []cmex.RemoteCode{{Code: strconv.Itoa(status), Message: msg}}}
+	code := cmex.RemoteCode{Code: strconv.Itoa(status)}
+	var ack Ack
+	if apiID != "" && json.Unmarshal(body, &ack) == nil && ack.APIID == apiID {
+		code.Message = cmex.RemoteText(ack.Message, cmex.MaxRemoteText)
+	}
+	return cmex.Outcome{Result: cmex.DeliveryRejected, Error: fmt.Sprintf("the receiver refused it: HTTP %d", status), Codes: []cmex.RemoteCode{code}}
 }

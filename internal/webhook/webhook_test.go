@@ -1,6 +1,8 @@
 package webhook_test
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,5 +42,28 @@ func TestSignature(t *testing.T) {
 	sig := webhook.Sign("k", body)
 	if len(sig) != len("sha256=")+64 || !webhook.Verify("k", body, sig) || webhook.Verify("other", body, sig) || webhook.Verify("k", append(body, ' '), sig) {
 		t.Errorf("signature %s", sig)
+	}
+}
+
+// TestJudgeKeepsNoBody: a refusal keeps the receiver's status; its body
+// only when it is an Ack echoing the destination's api_id, cut on a rune
+// boundary.
+func TestJudgeKeepsNoBody(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		body   string
+		apiID  string
+		text   string
+	}{
+		{400, "<html>SECRET-BODY</html>", "", ""},
+		{400, `{"api_id":"a1","result":"error","message":"SECRET-BODY"}`, "", ""},   // no api_id to prove it
+		{422, `{"api_id":"a2","result":"error","message":"SECRET-BODY"}`, "a1", ""}, // the wrong one
+		{422, `{"api_id":"a1","result":"error","message":"unknown licence"}`, "a1", "unknown licence"},
+		{422, `{"api_id":"a1","result":"error","message":"` + strings.Repeat("€", 200) + `"}`, "a1", strings.Repeat("€", 99) + "…"},
+	} {
+		o := webhook.Judge(tc.status, "", []byte(tc.body), tc.apiID)
+		if o.Result != cmex.DeliveryRejected || len(o.Codes) != 1 || o.Codes[0].Code != strconv.Itoa(tc.status) || o.Codes[0].Message != tc.text || strings.Contains(o.Error, "SECRET") {
+			t.Errorf("HTTP %d %.40s (api_id %q): %+v", tc.status, tc.body, tc.apiID, o)
+		}
 	}
 }
