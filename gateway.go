@@ -110,8 +110,10 @@ type CachedOrder struct {
 // credits, and the cache of societies' answers.
 type GatewayService interface {
 	// CreateAccount stores a with the hash of password and sets its ID and
-	// CreatedAt. A username in use (compared without regard to case) is
-	// ECONFLICT.
+	// CreatedAt. A username in use by an account or a member of staff
+	// (compared without regard to case) is ECONFLICT, after the same work
+	// (a hash and a commit, of an audit entry account.taken) as a free
+	// one.
 	CreateAccount(ctx context.Context, a *Account, password string) error
 	// AuthenticateAccount returns the account with this login, or
 	// EUNAUTHORIZED.

@@ -125,7 +125,7 @@ func TestEndToEndGateway(t *testing.T) {
 		t.Errorf("a wrong society password: %d %v", st, refused)
 	}
 	// Another account cannot take Ned's EXAMPLE membership.
-	if st := s.apiCall("POST", "/api/v1/accounts", nil, map[string]string{"username": "mallory", "password": "mallory-pw", "givenName": "M", "familyName": "M"}, nil); st != 201 {
+	if st := s.apiCall("POST", "/api/v1/accounts", nil, map[string]string{"username": "mallory", "password": "mallory-pw", "givenName": "M", "familyName": "M"}, nil); st != 202 {
 		t.Fatalf("sign up: %d", st)
 	}
 	mallory := func(r *http.Request) { r.SetBasicAuth("mallory", "mallory-pw") }
@@ -241,7 +241,7 @@ func readmeGatewayFlow(t *testing.T, readme string) {
 		t.Errorf("README's credit feed: %s", feed.String())
 	}
 	jane := func(r *http.Request) { r.SetBasicAuth("jane.doe", "a long password") }
-	if st := s.apiCall("POST", "/api/v1/accounts", nil, map[string]string{"username": "jane.doe", "password": "a long password", "givenName": "Jane", "familyName": "Doe"}, nil); st != 201 {
+	if st := s.apiCall("POST", "/api/v1/accounts", nil, map[string]string{"username": "jane.doe", "password": "a long password", "givenName": "Jane", "familyName": "Doe"}, nil); st != 202 {
 		t.Errorf("README's sign-up: %d", st)
 	}
 	if st := s.apiCall("POST", "/api/v1/account/self-credits", jane, map[string]any{"title": "Journal reading", "date": "2026-05-01",

@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"math"
 	"net"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +58,9 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		lockAfter := fs.Int("lockout-after", 5, "failed sign-ins in a row that lock an account (on any surface: PARS, JSON API, portal, customer_binding, credit feed); 0: never lock")
 		lockFor := fs.Duration("lockout-for", 15*time.Minute, "how long a locked account stays locked (addresses it signed in from in the last day are exempt)")
 		addrFailures := fs.Int("address-failures", 20, "failed sign-ins one client address may make at once, after which it may fail once a minute; 0: no limit")
+		addrSignUps := fs.Int("address-signups", 10, "sign-ups (POST /api/v1/accounts) one client address may make at once, after which it may make one a minute; 0: no limit")
+		addrVerify := fs.Int("address-verifications", 60, "printed-transcript verifications (/verify/CODE) one client address may ask for at once, after which it may ask one a second; 0: no limit")
+		maxHashing := fs.Int("max-hashing", 0, "password hashes and checks (argon2id, 19 MiB each) run at once, on every surface; others wait up to 2s, then get 503 and Retry-After; 0: from GOMEMLIMIT when set (a quarter of it), else one per CPU, at most 8")
 		outboxLease := fs.Duration("outbox-lease", outbox.DefaultLease, "how long a claimed delivery is the worker's before another may take it over")
 		outboxAlert := fs.Duration("outbox-alert-after", outbox.DefaultAlertAfter, "how long a delivery may stay undelivered before it is flagged and logged as an error")
 		outboxStatus := fs.Duration("outbox-status-every", outbox.DefaultStatusEvery, "how often MOC records delivered to an upstream PARS are checked for the board's decision")
@@ -113,8 +119,8 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		if len(bad) > 0 {
 			return fmt.Errorf("%w: %s", errUsage, strings.Join(bad, "; "))
 		}
-		if *lockAfter < 0 || *lockFor < 0 || *addrFailures < 0 {
-			return fmt.Errorf("%w: -lockout-after, -lockout-for and -address-failures may not be negative", errUsage)
+		if *lockAfter < 0 || *lockFor < 0 || *addrFailures < 0 || *addrSignUps < 0 || *addrVerify < 0 || *maxHashing < 0 {
+			return fmt.Errorf("%w: -lockout-after, -lockout-for, -address-failures, -address-signups, -address-verifications and -max-hashing may not be negative", errUsage)
 		}
 		if *gwTimeout <= 0 || *gwTTL < 0 {
 			return fmt.Errorf("%w: -gateway-timeout must be positive and -gateway-cache-ttl not negative", errUsage)
@@ -147,6 +153,9 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		} else {
 			logger.Warn("no server secret key: destinations with credentials cannot be added or used (set CMEX_SECRET_KEY or -secret-key-file)")
 		}
+		// One bound on argon2id for the whole server: every surface hashes
+		// and checks passwords through db.Hasher.
+		db.Hasher.Limit = sqlstore.NewHashLimit(hashSlots(*maxHashing, db.Hasher.Memory), sqlstore.DefaultHashWait)
 		orgs, users := sqlstore.NewOrganizationService(db), sqlstore.NewUserService(db)
 		persons, learners := sqlstore.NewPersonService(db), sqlstore.NewLearnerService(db, mode)
 		plans := sqlstore.NewPlanService(db)
@@ -154,6 +163,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		// Every surface checks passwords and keys through one guard.
 		guard := cmex.DefaultLoginGuard()
 		guard.LockAfter, guard.LockFor, guard.AddrBurst = *lockAfter, *lockFor, *addrFailures
+		guard.SignUps.Burst, guard.Verifications.Burst = *addrSignUps, *addrVerify
 		guarded := cmex.Guarded{Guard: guard}
 		gateway := cmegateway.New(guarded.Societies(societies), accounts, logger)
 		gateway.Timeout, gateway.CacheTTL, gateway.Source = *gwTimeout, *gwTTL, *gwSource
@@ -245,7 +255,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			logger.Warn("no Process Synchronization key: GetRoleData answers every request with a bad token (set CMEX_PROCESSSYNC_KEY or -processsync-key-file)")
 		}
 		logger.Info("cmex listening", "addr", l.Addr().String(), "tls", srvTLS != nil, "db", dbName, "pars_mode", parsMode.String(), "matching", mode,
-			"sandbox", *sandbox, "max_body", *maxBody, "version", versionString())
+			"sandbox", *sandbox, "max_body", *maxBody, "max_hashing", db.Hasher.Limit.Size(), "version", versionString())
 		workerDone := make(chan struct{})
 		go func() { worker.Run(cmex.WithActor(ctx, "outbox")); close(workerDone) }()
 		defer func() { <-workerDone }()
@@ -256,4 +266,22 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		return nil
 	}
 	return c
+}
+
+// hashSlots is how many argon2id computations of memKiB each may run at
+// once: n when set; else, when a Go memory limit (GOMEMLIMIT) is set, a
+// quarter of it, counting each computation twice for the garbage
+// collector's headroom; else one per CPU, at most 8. The computations are
+// CPU-bound, so more than one per CPU only makes each slower: on a 2-CPU
+// machine 200 sign-ups at once took the server to 124 MB with 2 slots
+// (77 taken), 213 MB with 4 (59 taken) and 353 MB with 8 (30 taken),
+// each refused one answered 503 (TestSignUpFlood).
+func hashSlots(n int, memKiB uint32) int {
+	if n > 0 {
+		return n
+	}
+	if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 && memKiB > 0 {
+		return int(max(1, min(64, limit/4/(2*int64(memKiB)<<10))))
+	}
+	return max(1, min(8, runtime.NumCPU()))
 }

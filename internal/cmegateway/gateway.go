@@ -228,7 +228,7 @@ func (g *Gateway) Feed(ctx context.Context, username, password, customer string)
 		return nil, &feedError{feedInvalidLogin, feedInvalidMsg}
 	}
 	puller, err := g.Societies.AuthenticateFeed(ctx, username, password)
-	if cmex.ErrorCode(err) == cmex.ETOOMANY {
+	if code := cmex.ErrorCode(err); code == cmex.ETOOMANY || code == cmex.EBUSY {
 		return nil, err
 	}
 	if cmex.ErrorCode(err) == cmex.EUNAUTHORIZED {

@@ -129,6 +129,11 @@ func (h *Handler) binding(w http.ResponseWriter, r *http.Request) {
 			retryAfter(w, err)
 			h.write(w, r, http.StatusTooManyRequests, resp)
 			return
+		case cmex.ErrorCode(err) == cmex.EBUSY:
+			resp.Status = cmex.ErrorMessage(err)
+			retryAfter(w, err)
+			h.write(w, r, http.StatusServiceUnavailable, resp)
+			return
 		default:
 			h.Logger.ErrorContext(r.Context(), "cmegateway: customer_binding", "society", s.Code, "err", err)
 			resp.Status = "The service is unavailable; try again later."
@@ -189,6 +194,11 @@ func (h *Handler) feed(w http.ResponseWriter, r *http.Request) {
 		resp.Status, resp.StatusMessage = feedInvalidLogin, cmex.ErrorMessage(err)
 		retryAfter(w, err)
 		h.write(w, r, http.StatusTooManyRequests, resp)
+		return
+	case cmex.ErrorCode(err) == cmex.EBUSY:
+		resp.Status = cmex.ErrorMessage(err)
+		retryAfter(w, err)
+		h.write(w, r, http.StatusServiceUnavailable, resp)
 		return
 	default:
 		if !errors.Is(err, context.Canceled) {

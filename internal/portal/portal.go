@@ -311,6 +311,12 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusTooManyRequests, "signin", v)
 		return
 	}
+	if cmex.ErrorCode(err) == cmex.EBUSY {
+		v.Error = cmex.ErrorMessage(err)
+		w.Header().Set("Retry-After", strconv.Itoa(cmex.RetryAfter(err)))
+		h.render(w, r, http.StatusServiceUnavailable, "signin", v)
+		return
+	}
 	if cmex.ErrorCode(err) == cmex.EUNAUTHORIZED {
 		v.Error = "That username and password do not match an account."
 		h.render(w, r, http.StatusUnauthorized, "signin", v)

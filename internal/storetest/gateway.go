@@ -255,6 +255,12 @@ func testGatewayAccounts(t *testing.T, open Opener) {
 			t.Errorf("%s: %v, want %s", name, err, tc.want)
 		}
 	}
+	// A taken username is refused after the commit a free one costs, of
+	// an audit entry saying which name was tried.
+	var taken int
+	if err := e.db.SQL().QueryRow(`SELECT count(*) FROM audit_log WHERE action = 'account.taken' AND subject = 'Ned.Baker'`).Scan(&taken); err != nil || taken != 1 {
+		t.Errorf("audit entries of the taken username: %d, %v", taken, err)
+	}
 	if a, err := g.AuthenticateAccount(ctx, "NED.BAKER", "gateway-pw"); err != nil || a.ID != ned.ID || a.Email != "ned@example.org" {
 		t.Errorf("login = %+v, %v", a, err)
 	}
