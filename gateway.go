@@ -171,6 +171,12 @@ type TranscriptService interface {
 	// Transcript gathers the account's credits from every bound society
 	// and her self-attested ones.
 	Transcript(ctx context.Context, account AccountID) (*Transcript, error)
+	// HeldTranscript builds the account's transcript from what this cmex
+	// holds, asking no society: the credits of the local societies, the
+	// last answer each remote one gave (SourceCached, of any age;
+	// SourceFailed when none is held), and the self-attested credits.
+	// It is what a printed transcript's verification compares with.
+	HeldTranscript(ctx context.Context, account AccountID) (*Transcript, error)
 }
 
 // Source statuses on a transcript.

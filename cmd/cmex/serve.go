@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"math"
 	"net"
+	"net/url"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -51,6 +53,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		gwSource := fs.String("gateway-source", cmegateway.DefaultSource, "the SOURCE the credit feed writes in its answers")
 		psKeyFile := fs.String("processsync-key-file", "", "file holding the shared key of Process Synchronization tokens (or set CMEX_PROCESSSYNC_KEY; sandbox-secret with -sandbox)")
 		psWindow := fs.Duration("processsync-window", processsync.DefaultWindow, "how far a GetRoleData TimeStamp may be from the server's clock")
+		publicURL := fs.String("public-url", "", "the address users reach this cmex at (https://cme.example.org), printed on transcripts for their verification; without it they carry the path /verify/CODE only (with -sandbox: the address the request named)")
 		tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM, with its chain); needs -tls-key")
 		tlsKey := fs.String("tls-key", "", "the private key (PEM) of -tls-cert")
 		proxies := fs.String("trusted-proxies", "", "addresses or CIDR ranges of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (comma-separated); others' are ignored")
@@ -110,6 +113,11 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			var err error
 			if srvTLS, err = server.TLSConfig(*tlsCert, *tlsKey); err != nil {
 				bad = append(bad, fmt.Sprintf("-tls-cert, -tls-key: %v", err))
+			}
+		}
+		if *publicURL != "" {
+			if err := checkPublicURL(*publicURL); err != nil {
+				bad = append(bad, fmt.Sprintf("-public-url %q: %v", *publicURL, err))
 			}
 		}
 		trusted, err := server.ParseTrustedProxies(*proxies)
@@ -237,7 +245,8 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 				Logger: logger, MaxBody: min(*maxBody, api.DefaultMaxBody),
 			},
 			Portal: &portal.Handler{Portal: guarded.Portal(sqlstore.NewPortalService(db)), Transcripts: gateway, Accounts: accounts, Plans: plans, Societies: societies,
-				Organizations: orgs, Activities: sqlstore.NewActivityService(db), Learners: learners, Deliveries: deliveries, Logger: logger, Now: time.Now},
+				Organizations: orgs, Activities: sqlstore.NewActivityService(db), Learners: learners, Deliveries: deliveries, Logger: logger, Now: time.Now,
+				PublicURL: *publicURL, HostURL: *sandbox},
 			ProcessSync: &processsync.Handler{
 				Plans: plans, Persons: persons, Key: psKey, Window: *psWindow, Now: time.Now, Nonces: sqlstore.NewNonceService(db),
 				Logger: logger, MaxBody: processsync.DefaultMaxBody,
@@ -250,6 +259,9 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		l, err := net.Listen("tcp", *addr)
 		if err != nil {
 			return err
+		}
+		if *publicURL == "" && !*sandbox {
+			logger.Warn("no public URL: printed transcripts carry the path /verify/CODE without this cmex's address (set -public-url or CMEX_PUBLIC_URL)")
 		}
 		if psKey == "" {
 			logger.Warn("no Process Synchronization key: GetRoleData answers every request with a bad token (set CMEX_PROCESSSYNC_KEY or -processsync-key-file)")
@@ -284,4 +296,20 @@ func hashSlots(n int, memKiB uint32) int {
 		return int(max(1, min(64, limit/4/(2*int64(memKiB)<<10))))
 	}
 	return max(1, min(8, runtime.NumCPU()))
+}
+
+// checkPublicURL says what is wrong with u as -public-url: it must be an
+// absolute http or https URL naming a host, with no credentials, query
+// or fragment (a path is allowed, for a cmex served under one).
+func checkPublicURL(u string) error {
+	p, err := url.Parse(u)
+	switch {
+	case err != nil:
+		return errors.New("not a URL")
+	case p.Scheme != "https" && p.Scheme != "http" || p.Host == "" || p.Opaque != "":
+		return errors.New("want an absolute http:// or https:// URL, as in https://cme.example.org")
+	case p.User != nil || p.RawQuery != "" || p.Fragment != "" || p.ForceQuery:
+		return errors.New("a public URL carries no user, query or fragment")
+	}
+	return nil
 }

@@ -46,6 +46,10 @@ func (f fakeTranscripts) Transcript(ctx context.Context, id cmex.AccountID) (*cm
 	return cmex.BuildTranscript(*a, time.Now(), nil, self), nil
 }
 
+func (f fakeTranscripts) HeldTranscript(ctx context.Context, id cmex.AccountID) (*cmex.Transcript, error) {
+	return f.Transcript(ctx, id)
+}
+
 func newGatewayFixture(t *testing.T) (*fixture, string) {
 	t.Helper()
 	store := cmextest.NewStore(t, today)

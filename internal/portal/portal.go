@@ -98,6 +98,13 @@ type Handler struct {
 	SessionTTL time.Duration
 	// Now is the clock of the portal's dates; time.Now if nil.
 	Now func() time.Time
+	// PublicURL is the address (https://cme.example.org) printed
+	// transcripts send readers to, to verify them. Without it they carry
+	// the path /verify/CODE only, unless HostURL: then the address the
+	// request named (its Host header), which only a sandbox should
+	// believe, since any client may send any Host.
+	PublicURL string
+	HostURL   bool
 }
 
 // Register adds the portal's routes to mux, every one behind protection
@@ -176,11 +183,13 @@ type view struct {
 	SelfCredits []*cmex.SelfCredit
 	// Verification is a printed transcript's; Matches whether the ledger
 	// still holds its credits, Now how many it holds, Unreached the
-	// societies that could not be asked.
+	// societies of which it holds nothing, Remote those whose last answer
+	// it was compared with (not asked again).
 	Verification *cmex.TranscriptVerification
 	Matches      bool
 	Now          int
 	Unreached    []string
+	Remote       []cmex.TranscriptSource
 	// Provider is the provider a staff member works for; Activities,
 	// Records and Deliveries its pages' rows; CanRetry whether the user
 	// may send a delivery again.

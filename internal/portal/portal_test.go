@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +26,9 @@ type env struct {
 	srv   *httptest.Server
 	store *cmextest.Store
 	now   time.Time
+	h     *portal.Handler
+	// remoteCalls counts the requests bindJane's remote society got.
+	remoteCalls atomic.Int64
 }
 
 // newEnv serves the portal over a store with Jane ACCME's account and a
@@ -51,6 +55,7 @@ func newEnv(t *testing.T, tls bool) *env {
 	h := &portal.Handler{Portal: cmex.Guarded{Guard: guard}.Portal(store.Portal), Transcripts: gw, Accounts: store.Gateway, Plans: store.Plans, Societies: store.Societies,
 		Organizations: store.Organizations, Activities: store.Activities, Learners: store.Learners, Deliveries: store.Deliveries,
 		Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return e.now }}
+	e.h = h
 	mux := http.NewServeMux()
 	h.Register(mux)
 	if tls {
@@ -273,7 +278,10 @@ func (e *env) bindJane(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusBadGateway) }))
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.remoteCalls.Add(1)
+		http.Error(w, "down", http.StatusBadGateway)
+	}))
 	t.Cleanup(down.Close)
 	acr := &cmex.Society{Code: "ACR", Name: "American College of Radiology", Kind: cmex.SocietyRemote, BindingURL: down.URL + "/b", OrderURL: down.URL + "/o"}
 	if err := e.store.Societies.CreateSociety(ctx, acr); err != nil {
@@ -563,7 +571,12 @@ func TestTranscriptPDFAndVerify(t *testing.T) {
 		t.Fatalf("no verification code in the PDF:\n%s", text)
 	}
 
-	// Anyone may verify it, signed in or not.
+	// Anyone may verify it, signed in or not, and verifying asks no
+	// society (issue 16): it compares with what this cmex holds.
+	calls := e.remoteCalls.Load()
+	if calls == 0 {
+		t.Fatal("printing did not ask the remote society")
+	}
 	anyone := e.client(t)
 	p = e.get(t, anyone, "/verify/"+m[1])
 	if p.status != 200 || !strings.Contains(p.body, "for <strong>Jane ACCME</strong>") || !strings.Contains(p.body, "still holds exactly the credits") ||
@@ -581,6 +594,9 @@ func TestTranscriptPDFAndVerify(t *testing.T) {
 	}
 	if p := e.get(t, anyone, "/verify/0000-0000-0000"); p.status != http.StatusNotFound || !strings.Contains(p.body, "No transcript was printed with the code") {
 		t.Errorf("an unknown code: %d %s", p.status, p.body)
+	}
+	if n := e.remoteCalls.Load(); n != calls {
+		t.Errorf("verifying called the remote society %d times", n-calls)
 	}
 	if p := e.get(t, anyone, "/transcript.pdf"); p.status != http.StatusSeeOther {
 		t.Errorf("the PDF without signing in: %d", p.status)
@@ -655,5 +671,81 @@ func TestProviderPages(t *testing.T) {
 		if pg := e.get(t, jane, path); pg.status != http.StatusForbidden {
 			t.Errorf("a physician on %s: %d", path, pg.status)
 		}
+	}
+}
+
+// A remote society's credits are verified against the last answer it
+// gave this cmex: the same answer matches; a new one that differs does
+// not; and the page says which answer it compared with.
+func TestVerifyAgainstHeldAnswers(t *testing.T) {
+	e := newEnv(t, false)
+	e.bindJane(t)
+	ctx := context.Background()
+	acr, err := e.store.Societies.SocietyByCode(ctx, "ACR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := func(title string) {
+		t.Helper()
+		c := &cmex.Customer{ID: "A-1", GivenName: "Jane", FamilyName: "ACCME", CEUs: []cmex.CEU{{Sponsor: "ACR", Title: title, Date: cmex.MustParseDate("2026-03-01"),
+			Details: []cmex.CEUDetail{{Type: cmex.DetailCME, Credits: 200, Category: cmex.CategoryAMA1}}}}}
+		if err := e.store.Gateway.StoreOrder(ctx, &cmex.CachedOrder{SocietyID: acr.ID, MemberID: "A-1", Customer: c, FetchedAt: e.store.Clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	answer("Thoracic Imaging Review")
+	c := e.client(t)
+	e.post(t, c, "/signin", signInForm("jane.accme", "jane's long password"))
+	text := cmextest.PDFText(t, []byte(e.get(t, c, "/transcript.pdf").body))
+	if !strings.Contains(text, "Thoracic Imaging Review") {
+		t.Fatalf("the PDF lacks the remote society's credit:\n%s", text)
+	}
+	code := regexp.MustCompile(`[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}`).FindString(text)
+	p := e.get(t, e.client(t), "/verify/"+code)
+	if !strings.Contains(p.body, "still holds exactly the credits") || !strings.Contains(p.body, "American College of Radiology (answered") {
+		t.Errorf("verify with the answer printed: %d %s", p.status, p.body)
+	}
+	answer("Thoracic Imaging Review, revised")
+	if p := e.get(t, e.client(t), "/verify/"+code); !strings.Contains(p.body, "have changed since this transcript was printed") {
+		t.Errorf("verify after the society's answer changed: %d %s", p.status, p.body)
+	}
+}
+
+// The PDF's verification address is -public-url's, whatever Host the
+// request names; without one it is the path alone, unless the handler
+// may believe the Host (the sandbox).
+func TestTranscriptPDFAddress(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		publicURL string
+		hostURL   bool
+		want      string
+	}{
+		{"public URL", "https://cme.example.org/", false, "https://cme.example.org/verify/"},
+		{"no public URL", "", false, "· /verify/"},
+		{"sandbox", "", true, "http://evil.example/verify/"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, false)
+			e.h.PublicURL, e.h.HostURL = tc.publicURL, tc.hostURL
+			c := e.client(t)
+			if sp := e.post(t, c, "/signin", signInForm("jane.accme", "jane's long password")); sp.status != 303 {
+				t.Fatalf("sign in: %d", sp.status)
+			}
+			req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/transcript.pdf", nil)
+			req.Host = "evil.example"
+			u, _ := url.Parse(e.srv.URL)
+			for _, ck := range c.Jar.Cookies(u) { // the jar would look them up by the forged Host
+				req.AddCookie(ck)
+			}
+			p := do(t, &http.Client{Transport: c.Transport}, req)
+			if p.status != 200 {
+				t.Fatalf("transcript.pdf: %d %v", p.status, p.header)
+			}
+			text := cmextest.PDFText(t, []byte(p.body))
+			if !strings.Contains(text, tc.want) || !tc.hostURL && strings.Contains(text, "evil.example") {
+				t.Errorf("the PDF's verification line, want %q:\n%s", tc.want, text)
+			}
+		})
 	}
 }
