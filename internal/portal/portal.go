@@ -70,8 +70,24 @@ var funcs = template.FuncMap{
 	},
 }
 
-// SessionCookie is the name of the portal's session cookie.
-const SessionCookie = "cmex_session"
+// SessionCookie is the name of the portal's session cookie over plain
+// HTTP; SecureSessionCookie its name over TLS. The __Host- prefix makes
+// browsers keep it only when it is Secure, for the whole host (Path=/)
+// and for this host alone (no Domain), so that neither a page served over
+// plain HTTP nor a sibling subdomain can plant a session of its own
+// choosing. Each is read only where it is set.
+const (
+	SessionCookie       = "cmex_session"
+	SecureSessionCookie = "__Host-cmex_session"
+)
+
+// sessionCookieName is the session cookie's name for r.
+func sessionCookieName(r *http.Request) string {
+	if overTLS(r) {
+		return SecureSessionCookie
+	}
+	return SessionCookie
+}
 
 // DefaultSessionTTL is how long a session lasts from sign-in.
 const DefaultSessionTTL = 12 * time.Hour
@@ -247,7 +263,7 @@ func (h *Handler) session(r *http.Request) *cmex.Session {
 }
 
 func (h *Handler) lookupSession(r *http.Request) *cmex.Session {
-	c, err := r.Cookie(SessionCookie)
+	c, err := r.Cookie(sessionCookieName(r))
 	if err != nil || c.Value == "" {
 		return nil
 	}
@@ -342,7 +358,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+	if c, err := r.Cookie(sessionCookieName(r)); err == nil && c.Value != "" {
 		if err := h.Portal.SignOut(r.Context(), c.Value); err != nil {
 			h.Logger.ErrorContext(r.Context(), "portal: sign out", "err", err)
 		}
@@ -352,20 +368,25 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
 }
 
 // sessionCookie is the session cookie: not readable by scripts, not sent
-// with cross-site subrequests or posts, only over TLS when the request
-// came over TLS (here or at a proxy in front), and kept for maxAge seconds
-// (a negative maxAge deletes it). Max-Age rather than Expires: a browser
-// whose clock is wrong keeps it as long.
+// with cross-site subrequests or posts, only over TLS (and then named
+// with the __Host- prefix) when the request came over TLS (here or at a
+// proxy in front), and kept for maxAge seconds (a negative maxAge deletes
+// it). Max-Age rather than Expires: a browser whose clock is wrong keeps
+// it as long.
 func sessionCookie(r *http.Request, token string, maxAge int) *http.Cookie {
 	return &http.Cookie{
-		Name: SessionCookie, Value: token, Path: "/", MaxAge: maxAge,
+		Name: sessionCookieName(r), Value: token, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: overTLS(r),
 	}
 }
 
 // overTLS reports whether the browser reached cmex over TLS: directly, or
-// through a proxy that says so (X-Forwarded-Proto). Believing a false
-// header only makes the cookie stricter, so it is safe to.
+// through a proxy that says so (X-Forwarded-Proto, which the server
+// removes from anyone but a trusted proxy; the first value is the
+// client-facing proxy's). Believing a false header only makes the cookie
+// stricter (a browser on plain HTTP keeps no Secure cookie), so it is
+// safe to.
 func overTLS(r *http.Request) bool {
-	return r.TLS != nil || strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https")
+	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+	return r.TLS != nil || strings.EqualFold(strings.TrimSpace(proto), "https")
 }

@@ -240,19 +240,40 @@ func TestSignInLockedOut(t *testing.T) {
 }
 
 // Over TLS, or behind a proxy that terminates it, the session cookie is
-// Secure.
+// Secure and named __Host-cmex_session (Path=/, no Domain), and only that
+// name is read there: a cmex_session cookie planted over plain HTTP or
+// by a sibling host is not a session over TLS (issue 16).
 func TestSecureCookieOverTLS(t *testing.T) {
 	e := newEnv(t, true)
-	p := e.post(t, e.client(t), "/signin", signInForm("jane.accme", "jane's long password"))
-	if p.status != http.StatusSeeOther || !strings.Contains(p.header.Get("Set-Cookie"), "Secure") {
-		t.Fatalf("sign in over TLS: %d %q", p.status, p.header.Get("Set-Cookie"))
+	c := e.client(t)
+	p := e.post(t, c, "/signin", signInForm("jane.accme", "jane's long password"))
+	cookie := p.header.Get("Set-Cookie")
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(cookie, portal.SecureSessionCookie+"=") || !strings.Contains(cookie, "Secure") ||
+		!strings.Contains(cookie, "Path=/") || strings.Contains(strings.ToLower(cookie), "domain=") {
+		t.Fatalf("sign in over TLS: %d %q", p.status, cookie)
+	}
+	if p := e.get(t, c, "/"); p.status != 200 || !strings.Contains(p.body, "Welcome, Jane ACCME") {
+		t.Fatalf("home over TLS with the __Host- cookie: %d", p.status)
+	}
+	token := strings.TrimPrefix(strings.SplitN(cookie, ";", 2)[0], portal.SecureSessionCookie+"=")
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/", nil)
+	req.AddCookie(&http.Cookie{Name: portal.SessionCookie, Value: token})
+	if p := do(t, &http.Client{Transport: c.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}, req); p.status != http.StatusSeeOther {
+		t.Errorf("over TLS, a plain cmex_session cookie was read as a session: %d", p.status)
+	}
+	if p := e.post(t, c, "/signout", nil); !strings.HasPrefix(p.header.Get("Set-Cookie"), portal.SecureSessionCookie+"=;") {
+		t.Errorf("sign out over TLS clears %q", p.header.Get("Set-Cookie"))
+	}
+	if p := e.get(t, c, "/"); p.status != http.StatusSeeOther {
+		t.Errorf("home after signing out: %d", p.status)
 	}
 	e = newEnv(t, false)
-	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/signin", strings.NewReader(signInForm("jane.accme", "jane's long password").Encode()))
+	req, _ = http.NewRequest(http.MethodPost, e.srv.URL+"/signin", strings.NewReader(signInForm("jane.accme", "jane's long password").Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", e.srv.URL)
 	req.Header.Set("X-Forwarded-Proto", "https")
-	if p := do(t, e.client(t), req); p.status != http.StatusSeeOther || !strings.Contains(p.header.Get("Set-Cookie"), "Secure") {
+	if p := do(t, e.client(t), req); p.status != http.StatusSeeOther || !strings.Contains(p.header.Get("Set-Cookie"), "Secure") ||
+		!strings.HasPrefix(p.header.Get("Set-Cookie"), portal.SecureSessionCookie+"=") {
 		t.Fatalf("sign in behind a TLS proxy: %d %q", p.status, p.header.Get("Set-Cookie"))
 	}
 }
