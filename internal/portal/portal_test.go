@@ -540,7 +540,7 @@ func TestSelfAttestedCredits(t *testing.T) {
 	}
 	p = e.get(t, c, "/self-credits/"+m[1]+"/certificate")
 	if p.status != 200 || p.body != string(pdf) || p.header.Get("Content-Type") != "application/pdf" ||
-		!strings.Contains(p.header.Get("Content-Disposition"), `attachment; filename=attendance.pdf`) || p.header.Get("X-Content-Type-Options") != "nosniff" {
+		p.header.Get("Content-Disposition") != "attachment; filename=certificate-"+m[1]+".pdf" || p.header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Fatalf("certificate: %d %v", p.status, p.header)
 	}
 	// The transcript marks it self-attested.
@@ -768,5 +768,31 @@ func TestTranscriptPDFAddress(t *testing.T) {
 				t.Errorf("the PDF's verification line, want %q:\n%s", tc.want, text)
 			}
 		})
+	}
+}
+
+// A certificate uploaded as evil.html that is really a PNG downloads as a
+// PNG named by its id and type, never with the uploaded name or its
+// extension (issue 16).
+func TestCertificateFileName(t *testing.T) {
+	e := newEnv(t, false)
+	c := e.client(t)
+	e.post(t, c, "/signin", signInForm("jane.accme", "jane's long password"))
+	png := []byte("\x89PNG\r\n\x1a\n<html><script>alert(1)</script></html>")
+	form := map[string]string{"title": "Grand rounds", "date": "2026-03-01", "type": "CME", "credits": "1", "category": "CAT1"}
+	p := e.postMultipart(t, c, "/self-credits", form, "evil.html", png)
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("add: %d %s", p.status, p.body)
+	}
+	p = e.get(t, c, "/self-credits")
+	m := regexp.MustCompile(`href="/self-credits/([0-9]+)/certificate"`).FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no certificate link: %s", p.body)
+	}
+	p = e.get(t, c, "/self-credits/"+m[1]+"/certificate")
+	cd := p.header.Get("Content-Disposition")
+	if p.status != 200 || p.header.Get("Content-Type") != "image/png" || cd != "attachment; filename=certificate-"+m[1]+".png" ||
+		strings.Contains(cd, "html") || p.header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("evil.html that is a PNG: %d %v", p.status, p.header)
 	}
 }
