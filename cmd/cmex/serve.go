@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"net/url"
@@ -252,13 +253,16 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 				Logger: logger, MaxBody: processsync.DefaultMaxBody,
 			},
 			CMEGateway: &cmegateway.Handler{
-				Societies: guarded.Societies(societies), Gateway: gateway, DefaultSociety: *gwSociety,
+				Societies: guarded.Societies(societies), Gateway: gateway, DefaultSociety: *gwSociety, OpenOrders: *sandbox,
 				Logger: logger, Now: time.Now, MaxBody: cmegateway.DefaultMaxBody,
 			},
 		})
 		l, err := net.Listen("tcp", *addr)
 		if err != nil {
 			return err
+		}
+		if !*sandbox {
+			warnClosedOrders(ctx, societies, logger)
 		}
 		if *publicURL == "" && !*sandbox {
 			logger.Warn("no public URL: printed transcripts carry the path /verify/CODE without this cmex's address (set -public-url or CMEX_PUBLIC_URL)")
@@ -312,4 +316,19 @@ func checkPublicURL(u string) error {
 		return errors.New("a public URL carries no user, query or fragment")
 	}
 	return nil
+}
+
+// warnClosedOrders logs each local society whose ceu_order answers no
+// gateway yet, so that an operator knows why gateways are refused.
+func warnClosedOrders(ctx context.Context, societies cmex.SocietyService, logger *slog.Logger) {
+	local, err := societies.ListSocieties(ctx, cmex.SocietyFilter{Kind: cmex.SocietyLocal})
+	if err != nil {
+		logger.Warn("listing local societies", "err", err)
+		return
+	}
+	for _, s := range local {
+		if gs, err := societies.OrderGrants(ctx, s.ID); err == nil && len(gs) == 0 {
+			logger.Warn("ceu_order of this society answers no gateway until one is allowed (cmex society allow)", "society", s.Code)
+		}
+	}
 }
