@@ -290,8 +290,8 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 // collector's headroom; else one per CPU, at most 8. The computations are
 // CPU-bound, so more than one per CPU only makes each slower: on a 2-CPU
 // machine 200 sign-ups at once took the server to 124 MB with 2 slots
-// (77 taken), 213 MB with 4 (59 taken) and 353 MB with 8 (30 taken),
-// each refused one answered 503 (TestSignUpFlood).
+// (40 to 80 taken), 213 MB with 4 (59 taken) and 353 MB with 8 (30
+// taken), each refused one answered 503 (TestSignUpFlood).
 func hashSlots(n int, memKiB uint32) int {
 	if n > 0 {
 		return n
