@@ -17,6 +17,7 @@ const (
 	EFORBIDDEN    = "forbidden"    // good credentials, but not for this
 	ETOOLARGE     = "too_large"    // the request exceeds a size or count limit
 	EUNAVAILABLE  = "unavailable"  // a remote system cmex depends on did not answer usefully; the message says which
+	EBUSY         = "busy"         // the server is at its limit of some costly work (checking passwords); try again after Error.RetryAfter
 )
 
 // Error is the one error type whose message is safe to show to a client.
@@ -26,7 +27,7 @@ type Error struct {
 	Message  string
 	Problems Problems // the broken rules, when Code is EINVALID
 	// RetryAfter is how long to wait before trying again, when Code is
-	// ETOOMANY.
+	// ETOOMANY or EBUSY.
 	RetryAfter time.Duration
 }
 

@@ -110,8 +110,10 @@ type CachedOrder struct {
 // credits, and the cache of societies' answers.
 type GatewayService interface {
 	// CreateAccount stores a with the hash of password and sets its ID and
-	// CreatedAt. A username in use (compared without regard to case) is
-	// ECONFLICT.
+	// CreatedAt. A username in use by an account or a member of staff
+	// (compared without regard to case) is ECONFLICT, after the same work
+	// (a hash and a commit, of an audit entry account.taken) as a free
+	// one.
 	CreateAccount(ctx context.Context, a *Account, password string) error
 	// AuthenticateAccount returns the account with this login, or
 	// EUNAUTHORIZED.
@@ -169,6 +171,12 @@ type TranscriptService interface {
 	// Transcript gathers the account's credits from every bound society
 	// and her self-attested ones.
 	Transcript(ctx context.Context, account AccountID) (*Transcript, error)
+	// HeldTranscript builds the account's transcript from what this cmex
+	// holds, asking no society: the credits of the local societies, the
+	// last answer each remote one gave (SourceCached, of any age;
+	// SourceFailed when none is held), and the self-attested credits.
+	// It is what a printed transcript's verification compares with.
+	HeldTranscript(ctx context.Context, account AccountID) (*Transcript, error)
 }
 
 // Source statuses on a transcript.

@@ -14,8 +14,8 @@ import (
 const ETOOMANY = "too_many_attempts"
 
 // RetryAfter is how long, in whole seconds rounded up, the caller of a
-// refused sign-in should wait, when err says (an ETOOMANY error), and 0
-// otherwise: the value of an HTTP Retry-After header.
+// refused request should wait, when err says (an ETOOMANY or EBUSY
+// error), and 0 otherwise: the value of an HTTP Retry-After header.
 func RetryAfter(err error) int {
 	if e, ok := errorAs(err); ok && e.RetryAfter > 0 {
 		return int((e.RetryAfter + time.Second - 1) / time.Second)
@@ -49,26 +49,52 @@ func ClientAddr(ctx context.Context) string {
 //     (IPv6 addresses count by their /64).
 //
 // A refused attempt is answered at once, before any password is checked,
-// and in the same words whether or not the account exists. The state is
-// in memory: each replica keeps its own, so behind a load balancer of n
-// replicas an attacker gets at most n times the limits.
+// and in the same words whether or not the account exists.
+//
+// The guard also limits, by address, public actions that cost the server
+// whether or not they succeed (Limit): sign-ups (SignUps), each an
+// argon2id hash, and transcript verifications (Verifications). These
+// count every attempt, not only failures.
+//
+// The state is in memory: each replica keeps its own, so behind a load
+// balancer of n replicas an attacker gets at most n times the limits.
 type LoginGuard struct {
 	LockAfter int
 	LockFor   time.Duration
 	AddrBurst int
 	AddrEvery time.Duration
-	Now       func() time.Time
+	// SignUps and Verifications are what one address may do of each.
+	SignUps       Rate
+	Verifications Rate
+	Now           func() time.Time
 
 	mu       sync.Mutex
 	accounts map[string]*accountFailures
 	addrs    map[string]*addrFailures
 	known    map[knownPair]time.Time
+	actions  map[actionKey]*action
 }
 
+// Rate is an allowance: Burst at once, then one more each Every. A zero
+// Burst is no limit.
+type Rate struct {
+	Burst int
+	Every time.Duration
+}
+
+// Kinds of action Limit counts.
+const (
+	ActionSignUp = "sign-up"
+	ActionVerify = "verification"
+)
+
 // DefaultLoginGuard locks an account for 15 minutes after 5 failures in a
-// row, and lets an address fail 20 times, then once a minute.
+// row, and lets an address fail 20 times, then once a minute; sign up 10
+// times, then once a minute; and look up 60 printed transcripts, then one
+// a second.
 func DefaultLoginGuard() *LoginGuard {
-	return &LoginGuard{LockAfter: 5, LockFor: 15 * time.Minute, AddrBurst: 20, AddrEvery: time.Minute, Now: time.Now}
+	return &LoginGuard{LockAfter: 5, LockFor: 15 * time.Minute, AddrBurst: 20, AddrEvery: time.Minute,
+		SignUps: Rate{Burst: 10, Every: time.Minute}, Verifications: Rate{Burst: 60, Every: time.Second}, Now: time.Now}
 }
 
 type accountFailures struct {
@@ -83,6 +109,14 @@ type addrFailures struct {
 }
 
 type knownPair struct{ account, addr string }
+
+type actionKey struct{ kind, addr string }
+
+type action struct {
+	tokens float64
+	at     time.Time
+	full   time.Time // when the allowance is whole again, for pruning
+}
 
 const (
 	knownFor     = 24 * time.Hour
@@ -135,7 +169,44 @@ func roundUp(d time.Duration) string {
 func (g *LoginGuard) init() {
 	if g.accounts == nil {
 		g.accounts, g.addrs, g.known = map[string]*accountFailures{}, map[string]*addrFailures{}, map[knownPair]time.Time{}
+		g.actions = map[actionKey]*action{}
 	}
+}
+
+// Limit counts one action of kind (ActionSignUp, ActionVerify) by the
+// client address of ctx, and refuses it with ETOOMANY and a RetryAfter
+// once the address has used its allowance of that kind under rate. Every
+// call counts, refused ones excepted.
+func (g *LoginGuard) Limit(ctx context.Context, kind string, rate Rate) error {
+	if g == nil || rate.Burst <= 0 {
+		return nil
+	}
+	k := actionKey{kind, addrKey(ClientAddr(ctx))}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.init()
+	now := g.Now()
+	g.prune(now)
+	a := g.actions[k]
+	if a == nil {
+		a = &action{tokens: float64(rate.Burst), at: now}
+		g.actions[k] = a
+	}
+	if rate.Every > 0 {
+		a.tokens += float64(now.Sub(a.at)) / float64(rate.Every)
+	}
+	a.tokens, a.at = min(a.tokens, float64(rate.Burst)), now
+	if a.tokens < 1 {
+		wait := time.Duration((1 - a.tokens) * float64(rate.Every))
+		if rate.Every <= 0 {
+			wait = time.Hour // a burst that never refills: a fixed allowance
+		}
+		return &Error{Code: ETOOMANY, RetryAfter: wait,
+			Message: fmt.Sprintf("Too many %ss from this address; try again in %s.", kind, roundUp(wait))}
+	}
+	a.tokens--
+	a.full = now.Add(time.Duration((float64(rate.Burst) - a.tokens) * float64(rate.Every)))
+	return nil
 }
 
 // refill brings a's allowance up to date.
@@ -242,6 +313,13 @@ func (g *LoginGuard) prune(now time.Time) {
 			}
 		}
 	}
+	if len(g.actions) >= guardMaxKeys {
+		for k, a := range g.actions {
+			if now.After(a.full) {
+				delete(g.actions, k)
+			}
+		}
+	}
 }
 
 // Guarded wraps the services that check passwords and keys so that every
@@ -249,13 +327,17 @@ func (g *LoginGuard) prune(now time.Time) {
 type Guarded struct{ Guard *LoginGuard }
 
 // Users guards UserService.Authenticate (PARS and the JSON API's HTTP
-// Basic) by username.
+// Basic) by provider and username: a username is a provider's own, and
+// one provider's user failing does not lock another's of the same name.
+// A sign-in naming no provider (LearnerMatch, the JSON API without
+// Cmex-Provider-Id) counts for the username under no provider.
 func (gd Guarded) Users(s UserService) UserService { return guardedUsers{s, gd.Guard} }
 
 // APIKeys guards API keys by address only.
 func (gd Guarded) APIKeys(s APIKeyService) APIKeyService { return guardedAPIKeys{s, gd.Guard} }
 
-// Accounts guards gateway account logins (the JSON API's account routes).
+// Accounts guards gateway account logins (the JSON API's account routes),
+// and limits sign-ups (CreateAccount) by address under SignUps.
 func (gd Guarded) Accounts(s GatewayService) GatewayService { return guardedAccounts{s, gd.Guard} }
 
 // Societies guards society member logins (customer_binding, binding a
@@ -263,7 +345,8 @@ func (gd Guarded) Accounts(s GatewayService) GatewayService { return guardedAcco
 func (gd Guarded) Societies(s SocietyService) SocietyService { return guardedSocieties{s, gd.Guard} }
 
 // Portal guards portal sign-ins, which share their accounts with the
-// gateway account logins.
+// gateway account logins, and limits transcript verifications
+// (Verification) by address under Verifications.
 func (gd Guarded) Portal(s PortalService) PortalService { return guardedPortal{s, gd.Guard} }
 
 type guardedUsers struct {
@@ -272,7 +355,7 @@ type guardedUsers struct {
 }
 
 func (s guardedUsers) Authenticate(ctx context.Context, provider ProviderID, username, password string) (p *Principal, err error) {
-	err = s.g.Attempt(ctx, "user:"+username, func() error {
+	err = s.g.Attempt(ctx, "user:"+string(provider)+":"+username, func() error {
 		p, err = s.UserService.Authenticate(ctx, provider, username, password)
 		return err
 	})
@@ -303,6 +386,26 @@ func (s guardedAccounts) AuthenticateAccount(ctx context.Context, username, pass
 		return err
 	})
 	return a, err
+}
+
+func (s guardedAccounts) CreateAccount(ctx context.Context, a *Account, password string) error {
+	if err := s.g.Limit(ctx, ActionSignUp, s.g.rate(ActionSignUp)); err != nil {
+		return err
+	}
+	return s.GatewayService.CreateAccount(ctx, a, password)
+}
+
+// rate is g's allowance of kind; none for a nil guard.
+func (g *LoginGuard) rate(kind string) Rate {
+	switch {
+	case g == nil:
+		return Rate{}
+	case kind == ActionSignUp:
+		return g.SignUps
+	case kind == ActionVerify:
+		return g.Verifications
+	}
+	return Rate{}
 }
 
 type guardedSocieties struct {
@@ -345,4 +448,11 @@ func (s guardedPortal) SignIn(ctx context.Context, username, password string, tt
 		return err
 	})
 	return se, err
+}
+
+func (s guardedPortal) Verification(ctx context.Context, code string) (*TranscriptVerification, error) {
+	if err := s.g.Limit(ctx, ActionVerify, s.g.rate(ActionVerify)); err != nil {
+		return nil, err
+	}
+	return s.PortalService.Verification(ctx, code)
 }

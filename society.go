@@ -3,6 +3,10 @@ package cmex
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"net"
 	"regexp"
 	"slices"
 	"strconv"
@@ -218,6 +222,75 @@ type SocietyService interface {
 	// credits and those providers reported for her registry person, or
 	// ENOTFOUND.
 	MemberCredits(ctx context.Context, society SocietyID, memberID string) (*Customer, error)
+
+	// AllowOrdersFrom lets gateways at the addresses of cidr (a CIDR range,
+	// or one address) call the local society's ceu_order. Allowing a range
+	// again changes nothing and returns its grant.
+	AllowOrdersFrom(ctx context.Context, society SocietyID, cidr string) (*OrderGrant, error)
+	// AddOrderCredential lets a gateway that sends name and the returned
+	// secret (HTTP Basic) call the local society's ceu_order. Only a hash
+	// of the secret is kept; a name in use at the society is ECONFLICT.
+	AddOrderCredential(ctx context.Context, society SocietyID, name string) (*OrderGrant, string, error)
+	// OrderGrants returns a society's grants, oldest first.
+	OrderGrants(ctx context.Context, society SocietyID) ([]*OrderGrant, error)
+	// RevokeOrderGrant removes one of a society's grants, or is
+	// ENOTFOUND.
+	RevokeOrderGrant(ctx context.Context, society SocietyID, id int64) error
+}
+
+// OrderGrant lets some gateways call a local society's ceu_order, which
+// answers any member's credits to whoever names her member id: gateways
+// at an address range (From), or holding a credential (Name and a secret,
+// sent as HTTP Basic). A society with no grant answers no one.
+type OrderGrant struct {
+	ID        int64     `json:"id"`
+	SocietyID SocietyID `json:"societyId"`
+	From      string    `json:"from,omitempty"`
+	Name      string    `json:"name,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	// SecretHash is the hex SHA-256 of a credential's secret.
+	SecretHash string `json:"-"`
+}
+
+// Admits reports whether a ceu_order from addr (the client's address after
+// trusted proxies), with the HTTP Basic user and password (or "" when none
+// was sent), falls under g. A credential's secret is compared by hash, in
+// constant time.
+func (g *OrderGrant) Admits(addr, user, password string) bool {
+	if g.From != "" {
+		_, n, err := net.ParseCIDR(g.From)
+		ip := net.ParseIP(addr)
+		return err == nil && ip != nil && n.Contains(ip)
+	}
+	if g.Name == "" || password == "" || !strings.EqualFold(user, g.Name) {
+		return false
+	}
+	want, err := hex.DecodeString(g.SecretHash)
+	got := sha256.Sum256([]byte(password))
+	return err == nil && subtle.ConstantTimeCompare(got[:], want) == 1
+}
+
+// NormalizeCIDR returns s as a CIDR range: an address alone becomes its
+// /32 or /128; the range's address is its network's. It is EINVALID when
+// s is neither.
+func NormalizeCIDR(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if !strings.Contains(s, "/") {
+		ip := net.ParseIP(s)
+		if ip == nil {
+			return "", Errorf(EINVALID, "%q is not an address or a CIDR range (203.0.113.0/24, 2001:db8::/32)", s)
+		}
+		bits := 128
+		if ip.To4() != nil {
+			ip, bits = ip.To4(), 32
+		}
+		return (&net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}).String(), nil
+	}
+	_, n, err := net.ParseCIDR(s)
+	if err != nil {
+		return "", Errorf(EINVALID, "%q is not an address or a CIDR range (203.0.113.0/24, 2001:db8::/32)", s)
+	}
+	return n.String(), nil
 }
 
 // LedgerActivity is what a ceu_order shows of the activity behind a

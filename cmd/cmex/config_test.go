@@ -29,6 +29,11 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{args: []string{"-log-level", "loud"}, want: []string{"-log-level"}},
 		{args: []string{"-lockout-after", "-1"}, want: []string{"-lockout-after"}},
 		{args: []string{"-max-body", "0"}, want: []string{"-max-body"}},
+		{args: []string{"-public-url", "cme.example.org"}, want: []string{"-public-url", "absolute"}},
+		{args: []string{"-public-url", "ftp://cme.example.org"}, want: []string{"-public-url", "absolute"}},
+		{args: []string{"-public-url", "https://cme.example.org/?x=1"}, want: []string{"-public-url", "query"}},
+		{args: []string{"-max-hashing", "-1"}, want: []string{"-max-hashing"}},
+		{args: []string{"-address-signups", "-1"}, want: []string{"-address-signups"}},
 		{env: []string{"CMEX_OUTBOX_ALERT_AFTER=soon"}, want: []string{"CMEX_OUTBOX_ALERT_AFTER"}},
 		{args: []string{"-addr", "nowhere", "-outbox-lease", "-1s", "-trusted-proxies", "bogus"}, want: []string{"-addr", "-outbox-lease", "-trusted-proxies"}},
 	} {

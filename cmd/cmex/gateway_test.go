@@ -126,7 +126,7 @@ func TestEndToEndGateway(t *testing.T) {
 		t.Errorf("a wrong society password: %d %v", st, refused)
 	}
 	// Another account cannot take Ned's EXAMPLE membership.
-	if st := s.apiCall("POST", "/api/v1/accounts", nil, map[string]string{"username": "mallory", "password": "mallory-pw", "givenName": "M", "familyName": "M"}, nil); st != 201 {
+	if st := s.apiCall("POST", "/api/v1/accounts", nil, map[string]string{"username": "mallory", "password": "mallory-pw", "givenName": "M", "familyName": "M"}, nil); st != 202 {
 		t.Fatalf("sign up: %d", st)
 	}
 	mallory := func(r *http.Request) { r.SetBasicAuth("mallory", "mallory-pw") }

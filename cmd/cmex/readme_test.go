@@ -27,25 +27,27 @@ type readmeBlock struct {
 	directives string
 }
 
-// readmeBlocks returns every sh block of the README, in order.
+// readmeBlocks returns every sh block of the README, in order, those
+// indented in a list item too (their indentation taken off).
 func readmeBlocks(t *testing.T, readme string) []readmeBlock {
 	var out []readmeBlock
 	var cur *readmeBlock
-	last := ""
+	indent, last := "", ""
 	sc := bufio.NewScanner(strings.NewReader(readme))
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
 		switch {
-		case cur == nil && line == "```sh":
+		case cur == nil && strings.TrimSpace(line) == "```sh":
 			cur = &readmeBlock{line: n}
+			indent = line[:strings.Index(line, "```")]
 			if d, ok := strings.CutPrefix(strings.TrimSpace(last), "<!-- readme-test:"); ok {
 				cur.directives = strings.TrimSpace(strings.TrimSuffix(d, "-->"))
 			}
-		case cur != nil && line == "```":
+		case cur != nil && strings.TrimSpace(line) == "```":
 			out = append(out, *cur)
 			cur = nil
 		case cur != nil:
-			cur.text += line + "\n"
+			cur.text += strings.TrimPrefix(line, indent) + "\n"
 		}
 		if strings.TrimSpace(line) != "" {
 			last = line
@@ -109,6 +111,8 @@ var readmeChecks = []readmeCheck{
 		`"title": "Journal reading"`, `"selfAttested": true`}, nil},
 	{"token -unique-id 999902", []string{"<a:Success>0</a:Success>", "<a:ActivitiesForTaskGroup>", "<!-- cmex's WSDL for LearningBuilder's Process Synchronization service"}, nil},
 	{"/api/v1/learner-records/ccid:aaatestorganization.org:v2026-2", []string{`re:"creditId": ?"ccid:aaatestorganization.org:v2026-2"`, `re:"matchedLearnerCount": ?1`}, nil},
+	{"society allow -society EXAMPLE -from", []string{"grant 1: gateways at 203.0.113.0/24 may call EXAMPLE's ceu_order", `re:(?m)^cmexgw_[0-9a-f]{64}$`,
+		"re:(?m)^3 +- +acr-gateway", "grant 1 of EXAMPLE removed"}, nil},
 	{"staff add -username olga", []string{"olga"}, nil},
 	{"169.254.169.254/latest/meta-data", []string{`"code": "invalid"`, "169.254.169.254 is a link-local address"}, nil},
 	{"-name lan-hook", []string{"destination lan-hook (webhook) added"}, nil},

@@ -3,8 +3,14 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"log/slog"
+	"math"
 	"net"
+	"net/url"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +55,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		gwSource := fs.String("gateway-source", cmegateway.DefaultSource, "the SOURCE the credit feed writes in its answers")
 		psKeyFile := fs.String("processsync-key-file", "", "file holding the shared key of Process Synchronization tokens (or set CMEX_PROCESSSYNC_KEY; sandbox-secret with -sandbox)")
 		psWindow := fs.Duration("processsync-window", processsync.DefaultWindow, "how far a GetRoleData TimeStamp may be from the server's clock")
+		publicURL := fs.String("public-url", "", "the address users reach this cmex at (https://cme.example.org), printed on transcripts for their verification; without it they carry the path /verify/CODE only (with -sandbox: the address the request named)")
 		tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM, with its chain); needs -tls-key")
 		tlsKey := fs.String("tls-key", "", "the private key (PEM) of -tls-cert")
 		proxies := fs.String("trusted-proxies", "", "addresses or CIDR ranges of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (comma-separated); others' are ignored")
@@ -56,6 +63,9 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		lockAfter := fs.Int("lockout-after", 5, "failed sign-ins in a row that lock an account (on any surface: PARS, JSON API, portal, customer_binding, credit feed); 0: never lock")
 		lockFor := fs.Duration("lockout-for", 15*time.Minute, "how long a locked account stays locked (addresses it signed in from in the last day are exempt)")
 		addrFailures := fs.Int("address-failures", 20, "failed sign-ins one client address may make at once, after which it may fail once a minute; 0: no limit")
+		addrSignUps := fs.Int("address-signups", 10, "sign-ups (POST /api/v1/accounts) one client address may make at once, after which it may make one a minute; 0: no limit")
+		addrVerify := fs.Int("address-verifications", 60, "printed-transcript verifications (/verify/CODE) one client address may ask for at once, after which it may ask one a second; 0: no limit")
+		maxHashing := fs.Int("max-hashing", 0, "password hashes and checks (argon2id, 19 MiB each) run at once, on every surface; others wait up to 2s, then get 503 and Retry-After; 0: from GOMEMLIMIT when set (a quarter of it), else one per CPU, at most 8")
 		outboxLease := fs.Duration("outbox-lease", outbox.DefaultLease, "how long a claimed delivery is the worker's before another may take it over")
 		outboxAlert := fs.Duration("outbox-alert-after", outbox.DefaultAlertAfter, "how long a delivery may stay undelivered before it is flagged and logged as an error")
 		outboxStatus := fs.Duration("outbox-status-every", outbox.DefaultStatusEvery, "how often MOC records delivered to an upstream PARS are checked for the board's decision")
@@ -108,6 +118,11 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 				bad = append(bad, fmt.Sprintf("-tls-cert, -tls-key: %v", err))
 			}
 		}
+		if *publicURL != "" {
+			if err := checkPublicURL(*publicURL); err != nil {
+				bad = append(bad, fmt.Sprintf("-public-url %q: %v", *publicURL, err))
+			}
+		}
 		trusted, err := server.ParseTrustedProxies(*proxies)
 		if err != nil {
 			bad = append(bad, fmt.Sprintf("-trusted-proxies: %v", err))
@@ -115,8 +130,8 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		if len(bad) > 0 {
 			return fmt.Errorf("%w: %s", errUsage, strings.Join(bad, "; "))
 		}
-		if *lockAfter < 0 || *lockFor < 0 || *addrFailures < 0 {
-			return fmt.Errorf("%w: -lockout-after, -lockout-for and -address-failures may not be negative", errUsage)
+		if *lockAfter < 0 || *lockFor < 0 || *addrFailures < 0 || *addrSignUps < 0 || *addrVerify < 0 || *maxHashing < 0 {
+			return fmt.Errorf("%w: -lockout-after, -lockout-for, -address-failures, -address-signups, -address-verifications and -max-hashing may not be negative", errUsage)
 		}
 		if *gwTimeout <= 0 || *gwTTL < 0 {
 			return fmt.Errorf("%w: -gateway-timeout must be positive and -gateway-cache-ttl not negative", errUsage)
@@ -149,6 +164,9 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		} else {
 			logger.Warn("no server secret key: destinations with credentials cannot be added or used (set CMEX_SECRET_KEY or -secret-key-file)")
 		}
+		// One bound on argon2id for the whole server: every surface hashes
+		// and checks passwords through db.Hasher.
+		db.Hasher.Limit = sqlstore.NewHashLimit(hashSlots(*maxHashing, db.Hasher.Memory), sqlstore.DefaultHashWait)
 		orgs, users := sqlstore.NewOrganizationService(db), sqlstore.NewUserService(db)
 		persons, learners := sqlstore.NewPersonService(db), sqlstore.NewLearnerService(db, mode)
 		plans := sqlstore.NewPlanService(db)
@@ -156,6 +174,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		// Every surface checks passwords and keys through one guard.
 		guard := cmex.DefaultLoginGuard()
 		guard.LockAfter, guard.LockFor, guard.AddrBurst = *lockAfter, *lockFor, *addrFailures
+		guard.SignUps.Burst, guard.Verifications.Burst = *addrSignUps, *addrVerify
 		guarded := cmex.Guarded{Guard: guard}
 		// Everything cmex sends to a URL someone gave it goes through one
 		// policy: checked when the URL is given and on every connection.
@@ -234,19 +253,26 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 				Logger: logger, MaxBody: min(*maxBody, api.DefaultMaxBody),
 			},
 			Portal: &portal.Handler{Portal: guarded.Portal(sqlstore.NewPortalService(db)), Transcripts: gateway, Accounts: accounts, Plans: plans, Societies: societies,
-				Organizations: orgs, Activities: sqlstore.NewActivityService(db), Learners: learners, Deliveries: deliveries, Logger: logger, Now: time.Now},
+				Organizations: orgs, Activities: sqlstore.NewActivityService(db), Learners: learners, Deliveries: deliveries, Logger: logger, Now: time.Now,
+				PublicURL: *publicURL, HostURL: *sandbox},
 			ProcessSync: &processsync.Handler{
 				Plans: plans, Persons: persons, Key: psKey, Window: *psWindow, Now: time.Now, Nonces: sqlstore.NewNonceService(db),
 				Logger: logger, MaxBody: processsync.DefaultMaxBody,
 			},
 			CMEGateway: &cmegateway.Handler{
-				Societies: guarded.Societies(societies), Gateway: gateway, DefaultSociety: *gwSociety,
+				Societies: guarded.Societies(societies), Gateway: gateway, DefaultSociety: *gwSociety, OpenOrders: *sandbox,
 				Logger: logger, Now: time.Now, MaxBody: cmegateway.DefaultMaxBody,
 			},
 		})
 		l, err := net.Listen("tcp", *addr)
 		if err != nil {
 			return err
+		}
+		if !*sandbox {
+			warnClosedOrders(ctx, societies, logger)
+		}
+		if *publicURL == "" && !*sandbox {
+			logger.Warn("no public URL: printed transcripts carry the path /verify/CODE without this cmex's address (set -public-url or CMEX_PUBLIC_URL)")
 		}
 		if psKey == "" {
 			logger.Warn("no Process Synchronization key: GetRoleData answers every request with a bad token (set CMEX_PROCESSSYNC_KEY or -processsync-key-file)")
@@ -255,7 +281,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			logger.Warn("-allow-private-destinations: destinations and remote societies may be at loopback, private and shared addresses, and PARS destinations over plain http")
 		}
 		logger.Info("cmex listening", "addr", l.Addr().String(), "tls", srvTLS != nil, "db", dbName, "pars_mode", parsMode.String(), "matching", mode,
-			"sandbox", *sandbox, "max_body", *maxBody, "allow_private_destinations", *allowPrivate, "version", versionString())
+			"sandbox", *sandbox, "max_body", *maxBody, "allow_private_destinations", *allowPrivate, "max_hashing", db.Hasher.Limit.Size(), "version", versionString())
 		workerDone := make(chan struct{})
 		go func() { worker.Run(cmex.WithActor(ctx, "outbox")); close(workerDone) }()
 		defer func() { <-workerDone }()
@@ -266,4 +292,53 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		return nil
 	}
 	return c
+}
+
+// hashSlots is how many argon2id computations of memKiB each may run at
+// once: n when set; else, when a Go memory limit (GOMEMLIMIT) is set, a
+// quarter of it, counting each computation twice for the garbage
+// collector's headroom; else one per CPU, at most 8. The computations are
+// CPU-bound, so more than one per CPU only makes each slower: on a 2-CPU
+// machine 200 sign-ups at once took the server to 124 MB with 2 slots
+// (40 to 80 taken), 213 MB with 4 (59 taken) and 353 MB with 8 (30
+// taken), each refused one answered 503 (TestSignUpFlood).
+func hashSlots(n int, memKiB uint32) int {
+	if n > 0 {
+		return n
+	}
+	if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 && memKiB > 0 {
+		return int(max(1, min(64, limit/4/(2*int64(memKiB)<<10))))
+	}
+	return max(1, min(8, runtime.NumCPU()))
+}
+
+// checkPublicURL says what is wrong with u as -public-url: it must be an
+// absolute http or https URL naming a host, with no credentials, query
+// or fragment (a path is allowed, for a cmex served under one).
+func checkPublicURL(u string) error {
+	p, err := url.Parse(u)
+	switch {
+	case err != nil:
+		return errors.New("not a URL")
+	case p.Scheme != "https" && p.Scheme != "http" || p.Host == "" || p.Opaque != "":
+		return errors.New("want an absolute http:// or https:// URL, as in https://cme.example.org")
+	case p.User != nil || p.RawQuery != "" || p.Fragment != "" || p.ForceQuery:
+		return errors.New("a public URL carries no user, query or fragment")
+	}
+	return nil
+}
+
+// warnClosedOrders logs each local society whose ceu_order answers no
+// gateway yet, so that an operator knows why gateways are refused.
+func warnClosedOrders(ctx context.Context, societies cmex.SocietyService, logger *slog.Logger) {
+	local, err := societies.ListSocieties(ctx, cmex.SocietyFilter{Kind: cmex.SocietyLocal})
+	if err != nil {
+		logger.Warn("listing local societies", "err", err)
+		return
+	}
+	for _, s := range local {
+		if gs, err := societies.OrderGrants(ctx, s.ID); err == nil && len(gs) == 0 {
+			logger.Warn("ceu_order of this society answers no gateway until one is allowed (cmex society allow)", "society", s.Code)
+		}
+	}
 }

@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/cmexhub/cmex"
 	"github.com/cmexhub/cmex/internal/cmegateway"
@@ -22,17 +24,23 @@ func societyCommand() *command {
        cmex society feed-login -society CODE -username NAME        (password from stdin or a prompt)
        cmex society member-add -society CODE -member-id ID -username NAME -given G -family F [-street … -city … -state … -zip … -country … -person N]
        cmex society members -society CODE
-       cmex society import -society CODE FILE.xml…               (ceu_order documents of the society's own credits)`,
+       cmex society import -society CODE FILE.xml…               (ceu_order documents of the society's own credits)
+       cmex society allow -society CODE -from CIDR[,CIDR…]         (gateways at these addresses may call its ceu_order)
+       cmex society allow -society CODE -credential NAME           (a gateway sending NAME and the printed secret as HTTP Basic may)
+       cmex society grants -society CODE
+       cmex society revoke -society CODE -id N`,
 		example: `cmex society add -code EXAMPLE -name "Example Society"                  # local: this cmex answers for it
 cmex society add -code ACR -name "American College of Radiology" \
     -binding-url https://acr.example/customer_binding -order-url https://acr.example/ceu_order
 echo 'a long member password' | cmex society member-add -society EXAMPLE -member-id 01234567 -username NedBaker -given Ned -family Baker
 cmex society import -society EXAMPLE ned-baker-credits.xml
 cmex society approve -society ACR -to EXAMPLE                           # ACR lets EXAMPLE pull through the credit feed
-echo 'a long admin password' | cmex society feed-login -society EXAMPLE -username example-admin`,
+echo 'a long admin password' | cmex society feed-login -society EXAMPLE -username example-admin
+cmex society allow -society EXAMPLE -from 203.0.113.0/24               # the gateways EXAMPLE serves, by address
+cmex society allow -society EXAMPLE -credential acr-gateway            # or by a credential, printed once`,
 	}
 	c.run = func(ctx context.Context, e *env, args []string) error {
-		if done, err := c.groupHelp(e, args, "add, list, approve, feed-login, member-add, members or import", func(fs *flag.FlagSet) { dbFlag(fs) }); done {
+		if done, err := c.groupHelp(e, args, "add, list, approve, feed-login, member-add, members, import, allow, grants or revoke", func(fs *flag.FlagSet) { dbFlag(fs) }); done {
 			return err
 		}
 		sub := args[0]
@@ -186,8 +194,76 @@ echo 'a long admin password' | cmex society feed-login -society EXAMPLE -usernam
 				}
 				return nil
 			})
+		case "allow":
+			from := fs.String("from", "", "addresses or CIDR ranges (comma-separated) of the gateways that may call the society's ceu_order")
+			credential := fs.String("credential", "", "the name of a new credential for one gateway, which sends it as its HTTP Basic user name and the secret printed once as its password")
+			if err := parse(fs, args[1:], e); err != nil {
+				return err
+			}
+			if *code == "" || (*from == "") == (*credential == "") {
+				return fmt.Errorf("%w: society allow needs -society and one of -from and -credential", errUsage)
+			}
+			return withSociety(ctx, *db, *code, func(ss *sqlstore.SocietyService, s *cmex.Society) error {
+				if *credential != "" {
+					g, secret, err := ss.AddOrderCredential(ctx, s.ID, *credential)
+					if err != nil {
+						return cliError(err)
+					}
+					fmt.Fprintf(e.stdout, "grant %d: a gateway sending HTTP Basic %s with this secret may call %s's ceu_order (it is shown once; cmex keeps only its hash):\n%s\n", g.ID, g.Name, s.Code, secret)
+					return nil
+				}
+				for _, r := range strings.Split(*from, ",") {
+					if strings.TrimSpace(r) == "" {
+						continue
+					}
+					g, err := ss.AllowOrdersFrom(ctx, s.ID, r)
+					if err != nil {
+						return cliError(err)
+					}
+					fmt.Fprintf(e.stdout, "grant %d: gateways at %s may call %s's ceu_order\n", g.ID, g.From, s.Code)
+				}
+				return nil
+			})
+		case "grants":
+			if err := parse(fs, args[1:], e); err != nil {
+				return err
+			}
+			if *code == "" {
+				return fmt.Errorf("%w: society grants needs -society", errUsage)
+			}
+			return withSociety(ctx, *db, *code, func(ss *sqlstore.SocietyService, s *cmex.Society) error {
+				list, err := ss.OrderGrants(ctx, s.ID)
+				if err != nil {
+					return err
+				}
+				if len(list) == 0 {
+					fmt.Fprintf(e.stdout, "%s's ceu_order answers no gateway (allow some with cmex society allow)\n", s.Code)
+					return nil
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tFROM\tCREDENTIAL\tCREATED")
+				for _, g := range list {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", g.ID, dash(g.From), dash(g.Name), g.CreatedAt.Format(time.RFC3339))
+				}
+				return tw.Flush()
+			})
+		case "revoke":
+			id := fs.Int64("id", 0, "the grant to remove, as cmex society grants lists it (required)")
+			if err := parse(fs, args[1:], e); err != nil {
+				return err
+			}
+			if *code == "" || *id == 0 {
+				return fmt.Errorf("%w: society revoke needs -society and -id", errUsage)
+			}
+			return withSociety(ctx, *db, *code, func(ss *sqlstore.SocietyService, s *cmex.Society) error {
+				if err := ss.RevokeOrderGrant(ctx, s.ID, *id); err != nil {
+					return cliError(err)
+				}
+				fmt.Fprintf(e.stdout, "grant %d of %s removed\n", *id, s.Code)
+				return nil
+			})
 		}
-		return fmt.Errorf("%w: unknown society command %q; want add, list, approve, feed-login, member-add, members or import", errUsage, sub)
+		return fmt.Errorf("%w: unknown society command %q; want add, list, approve, feed-login, member-add, members, import, allow, grants or revoke", errUsage, sub)
 	}
 	return c
 }

@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,14 +72,56 @@ func TestServeTLS(t *testing.T) {
 			t.Errorf("TLS up to %x: answered %v (%v), want %v", c.max, got, err, c.want)
 		}
 		if err == nil {
+			if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=63072000; includeSubDomains" {
+				t.Errorf("HSTS over TLS: %q", got)
+			}
 			resp.Body.Close()
 		}
 	}
+
 	// Plain HTTP on the TLS port is not served.
 	if resp, err := http.Get(s.base + "/healthz"); err == nil {
 		if resp.StatusCode == 200 {
 			t.Error("plain HTTP answered on the TLS port")
 		}
 		resp.Body.Close()
+	}
+}
+
+// TestBehindTLSProxy (issue 16): behind a trusted proxy saying
+// X-Forwarded-Proto: https, answers carry HSTS and the portal's session
+// cookie is __Host-cmex_session (Secure, Path=/, no Domain); over plain
+// HTTP neither, and the cookie is cmex_session; a client that is not a
+// trusted proxy saying https is not believed.
+func TestBehindTLSProxy(t *testing.T) {
+	env := []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "cmex.db")}
+	s := startServer(t, env, "-sandbox", "-trusted-proxies", "127.0.0.1")
+	untrusted := startServer(t, []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "other.db")}, "-sandbox")
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, c := range []struct {
+		name, base, proto, cookie, hsts string
+	}{
+		{"trusted proxy, https", s.base, "https", "__Host-cmex_session=", "max-age=63072000; includeSubDomains"},
+		{"trusted proxy, http", s.base, "http", "cmex_session=", ""},
+		{"plain HTTP", s.base, "", "cmex_session=", ""},
+		{"untrusted client saying https", untrusted.base, "https", "cmex_session=", ""},
+	} {
+		req := formRequest(c.base, "/signin", url.Values{"username": {"jane.accme"}, "password": {"sandbox"}})
+		if c.proto != "" {
+			req.Header.Set("X-Forwarded-Proto", c.proto)
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		cookie := resp.Header.Get("Set-Cookie")
+		secure := strings.Contains(cookie, "; Secure")
+		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(cookie, c.cookie) || secure != (c.hsts != "") || strings.Contains(strings.ToLower(cookie), "domain=") {
+			t.Errorf("%s: sign in %d, cookie %q", c.name, resp.StatusCode, cookie)
+		}
+		if got := resp.Header.Get("Strict-Transport-Security"); got != c.hsts {
+			t.Errorf("%s: Strict-Transport-Security %q, want %q", c.name, got, c.hsts)
+		}
 	}
 }

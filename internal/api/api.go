@@ -212,6 +212,7 @@ var statusOf = map[string]int{
 	cmex.ECONFLICT: http.StatusConflict, cmex.EUNAUTHORIZED: http.StatusUnauthorized,
 	cmex.ETOOLARGE: http.StatusRequestEntityTooLarge, cmex.EFORBIDDEN: http.StatusForbidden,
 	cmex.EUNAVAILABLE: http.StatusBadGateway, cmex.ETOOMANY: http.StatusTooManyRequests,
+	cmex.EBUSY: http.StatusServiceUnavailable,
 }
 
 // fail answers with err: its safe message for a cmex error, a generic one

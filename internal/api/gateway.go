@@ -68,6 +68,20 @@ type accountRequest struct {
 	Address    cmex.Address `json:"address"`
 }
 
+// signUpAnswer is the answer to every sign-up whose fields pass their
+// checks, whether its username was free or taken (by a physician or a
+// member of staff): the same status, the same words, the same work (the
+// password is hashed either way), so that sign-up does not tell anyone
+// which usernames exist. The physician learns it by signing in with the
+// password she chose, which only she knows; anyone else probing a name
+// that way fails a sign-in, which the login guard counts and limits.
+type signUpAnswer struct {
+	Username string `json:"username"`
+	Message  string `json:"message"`
+}
+
+const signUpMessage = "If this username was free, the account is yours now: sign in with it and your password (GET /api/v1/account). If that is refused, the username was taken: sign up with another."
+
 func (h *Handler) createAccount(w http.ResponseWriter, r *http.Request, _ *caller) {
 	var req accountRequest
 	if err := h.decode(w, r, &req); err != nil {
@@ -75,11 +89,12 @@ func (h *Handler) createAccount(w http.ResponseWriter, r *http.Request, _ *calle
 		return
 	}
 	a := &cmex.Account{Username: req.Username, GivenName: req.GivenName, FamilyName: req.FamilyName, Email: req.Email, Address: req.Address}
-	if err := h.Accounts.CreateAccount(r.Context(), a, req.Password); err != nil {
+	err := h.Accounts.CreateAccount(r.Context(), a, req.Password)
+	if err != nil && cmex.ErrorCode(err) != cmex.ECONFLICT {
 		h.fail(w, r, err)
 		return
 	}
-	h.json(w, http.StatusCreated, a)
+	h.json(w, http.StatusAccepted, signUpAnswer{Username: a.Username, Message: signUpMessage})
 }
 
 func (h *Handler) getAccount(w http.ResponseWriter, r *http.Request, a *cmex.Account) {

@@ -46,6 +46,10 @@ func (f fakeTranscripts) Transcript(ctx context.Context, id cmex.AccountID) (*cm
 	return cmex.BuildTranscript(*a, time.Now(), nil, self), nil
 }
 
+func (f fakeTranscripts) HeldTranscript(ctx context.Context, id cmex.AccountID) (*cmex.Transcript, error) {
+	return f.Transcript(ctx, id)
+}
+
 func newGatewayFixture(t *testing.T) (*fixture, string) {
 	t.Helper()
 	store := cmextest.NewStore(t, today)
@@ -92,8 +96,8 @@ func TestGatewayAPI(t *testing.T) {
 		body         any
 		code         int
 	}{
-		{"sign up", nil, "POST", "/api/v1/accounts", map[string]any{"username": "ned.baker", "password": "gateway-pw", "givenName": "Ned", "familyName": "Baker"}, 201},
-		{"sign up again", nil, "POST", "/api/v1/accounts", map[string]any{"username": "Ned.Baker", "password": "x", "givenName": "N", "familyName": "B"}, 409},
+		{"sign up", nil, "POST", "/api/v1/accounts", map[string]any{"username": "ned.baker", "password": "gateway-pw", "givenName": "Ned", "familyName": "Baker"}, 202},
+		{"sign up again", nil, "POST", "/api/v1/accounts", map[string]any{"username": "Ned.Baker", "password": "x", "givenName": "N", "familyName": "B"}, 202},
 		{"sign up without password", nil, "POST", "/api/v1/accounts", map[string]any{"username": "x", "givenName": "N", "familyName": "B"}, 400},
 		{"sign up with an unknown field", nil, "POST", "/api/v1/accounts", map[string]any{"username": "x", "admin": true}, 400},
 		{"account without login", nil, "GET", "/api/v1/account", nil, 401},
@@ -147,5 +151,51 @@ func TestGatewayAPI(t *testing.T) {
 				t.Errorf("account: %v", body)
 			}
 		}
+	}
+}
+
+// TestSignUpTakenName: a sign-up answers the same for a free username, one
+// a physician holds and one a member of staff holds (issue 16), and
+// changes nothing for a taken one; a sign-up refused for its fields is
+// refused alike whether its name is free or taken.
+func TestSignUpTakenName(t *testing.T) {
+	f, _ := newGatewayFixture(t)
+	ctx := t.Context()
+	provider, err := f.store.Organizations.FindOrganizationByProviderID(ctx, cmextest.ProviderA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.Portal.CreateStaff(ctx, &cmex.Staff{Username: "olga.admin", Name: "Olga", Role: cmex.RoleProviderAdmin, Organization: provider.ID}, "olga's long password"); err != nil {
+		t.Fatal(err)
+	}
+	signUp := func(username, password string) (int, map[string]any) {
+		return f.do(t, nil, "POST", "/api/v1/accounts", map[string]any{"username": username, "password": password, "givenName": "Ann", "familyName": "Other"})
+	}
+	code, first := signUp("ann.other", "ann's long password")
+	if code != http.StatusAccepted {
+		t.Fatalf("sign up: %d %v", code, first)
+	}
+	for _, name := range []string{"Ann.Other", "OLGA.ADMIN"} {
+		code, body := signUp(name, "the attacker's password")
+		if code != http.StatusAccepted || body["message"] != first["message"] || len(body) != len(first) || body["username"] != name {
+			t.Errorf("sign up as taken %s: %d %v, want the answer to a free name: %v", name, code, body, first)
+		}
+	}
+	if code, body := f.do(t, basic("ann.other", "ann's long password"), "GET", "/api/v1/account", nil); code != 200 || body["familyName"] != "Other" {
+		t.Errorf("the first sign-up's account: %d %v", code, body)
+	}
+	if code, _ := f.do(t, basic("ann.other", "the attacker's password"), "GET", "/api/v1/account", nil); code != 401 {
+		t.Errorf("a second sign-up of a taken name changed its password: %d", code)
+	}
+	if code, _ := f.do(t, basic("olga.admin", "the attacker's password"), "GET", "/api/v1/account", nil); code != 401 {
+		t.Errorf("a sign-up with a staff member's username made an account: %d", code)
+	}
+	if _, err := f.store.Portal.Authenticate(ctx, "olga.admin", "olga's long password"); err != nil {
+		t.Errorf("the staff account after a sign-up with its name: %v", err)
+	}
+	freeCode, freeBody := signUp("nobody.yet", "")
+	takenCode, takenBody := signUp("olga.admin", "")
+	if freeCode != 400 || takenCode != freeCode || takenBody["error"].(map[string]any)["message"] != freeBody["error"].(map[string]any)["message"] {
+		t.Errorf("a sign-up without a password: free name %d %v, staff name %d %v", freeCode, freeBody, takenCode, takenBody)
 	}
 }

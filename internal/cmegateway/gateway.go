@@ -104,6 +104,17 @@ func bindingRefused(s *cmex.Society) string {
 
 // Transcript implements cmex.TranscriptService.
 func (g *Gateway) Transcript(ctx context.Context, id cmex.AccountID) (*cmex.Transcript, error) {
+	return g.build(ctx, id, g.gather)
+}
+
+// HeldTranscript implements cmex.TranscriptService.
+func (g *Gateway) HeldTranscript(ctx context.Context, id cmex.AccountID) (*cmex.Transcript, error) {
+	return g.build(ctx, id, g.held)
+}
+
+// build is the transcript of account id, with the societies' credits
+// that results gets for its bindings.
+func (g *Gateway) build(ctx context.Context, id cmex.AccountID, results func(context.Context, []*cmex.Binding) ([]cmex.SourceResult, error)) (*cmex.Transcript, error) {
 	a, err := g.Accounts.Account(ctx, id)
 	if err != nil {
 		return nil, err
@@ -116,11 +127,49 @@ func (g *Gateway) Transcript(ctx context.Context, id cmex.AccountID) (*cmex.Tran
 	if err != nil {
 		return nil, err
 	}
-	results, err := g.gather(ctx, bindings)
+	rs, err := results(ctx, bindings)
 	if err != nil {
 		return nil, err
 	}
-	return cmex.BuildTranscript(*a, g.Now().UTC(), results, self), nil
+	return cmex.BuildTranscript(*a, g.Now().UTC(), rs, self), nil
+}
+
+// held reads what this cmex holds of every bound society, asking none:
+// a local society's credits, a remote one's last stored answer. A failure
+// to read them is an error, not a source that failed: a check built on
+// it would be wrong.
+func (g *Gateway) held(ctx context.Context, bindings []*cmex.Binding) ([]cmex.SourceResult, error) {
+	results := make([]cmex.SourceResult, len(bindings))
+	for i, b := range bindings {
+		s, err := g.Societies.Society(ctx, b.SocietyID)
+		if err != nil {
+			return nil, err
+		}
+		r := cmex.SourceResult{TranscriptSource: cmex.TranscriptSource{Society: s.Code, Name: s.Name, MemberID: b.MemberID}}
+		if s.Kind == cmex.SocietyLocal {
+			c, err := g.Societies.MemberCredits(ctx, s.ID, b.MemberID)
+			switch {
+			case err == nil:
+				r.Status, r.FetchedAt, r.Customer = cmex.SourceOK, g.Now().UTC(), c
+			case cmex.ErrorCode(err) == cmex.ENOTFOUND:
+				r.Status, r.Error = cmex.SourceFailed, bindingRefused(s)
+			default:
+				return nil, err
+			}
+		} else {
+			o, err := g.Accounts.CachedOrder(ctx, s.ID, b.MemberID)
+			switch {
+			case err == nil:
+				r.Status, r.FetchedAt, r.Customer = cmex.SourceCached, o.FetchedAt.UTC(), o.Customer
+			case cmex.ErrorCode(err) == cmex.ENOTFOUND:
+				r.Status, r.Error = cmex.SourceFailed, "cmex holds no answer from it"
+			default:
+				return nil, err
+			}
+		}
+		results[i] = r
+	}
+	return results, nil
 }
 
 // gather asks every bound society at once and waits for all of them; each
@@ -228,7 +277,7 @@ func (g *Gateway) Feed(ctx context.Context, username, password, customer string)
 		return nil, &feedError{feedInvalidLogin, feedInvalidMsg}
 	}
 	puller, err := g.Societies.AuthenticateFeed(ctx, username, password)
-	if cmex.ErrorCode(err) == cmex.ETOOMANY {
+	if code := cmex.ErrorCode(err); code == cmex.ETOOMANY || code == cmex.EBUSY {
 		return nil, err
 	}
 	if cmex.ErrorCode(err) == cmex.EUNAUTHORIZED {

@@ -40,6 +40,11 @@ func TestGolden(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// RAD serves gateways holding its credential only.
+	_, radSecret, err := e.store.Societies.AddOrderCredential(ctx, other.ID, "test-gateway")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := e.store.Societies.Approve(ctx, other.ID, e.example.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -59,39 +64,57 @@ func TestGolden(t *testing.T) {
 	feed := func(user, password, customer string) string {
 		return "/cmegateway/credit_feed?" + url.Values{"username": {user}, "password": {password}, "customer": {customer}}.Encode()
 	}
-	cases := []struct {
+	type golden struct {
 		name string
 		path string
 		form url.Values // nil: GET
-	}{
-		{"binding-ok", "/cmegateway/customer_binding", login("NedBaker", "mYpAsSwOrD", "plaintext")},
-		{"binding-misspelt-password-field", "/cmegateway/EXAMPLE/customer_binding",
-			url.Values{"customer_username_crypt": {"nedbaker"}, "cusomter_password_crypt": {"mYpAsSwOrD"}, "customer_binding_crypt_method": {"PLAINTEXT"}}},
-		{"binding-refused", "/cmegateway/customer_binding", login("NOTNedBaker", "NOTmYpAsSwOrD", "plaintext")},
-		{"binding-wrong-password", "/cmegateway/customer_binding", login("NedBaker", "mypassword", "plaintext")},
-		{"binding-md5", "/cmegateway/customer_binding", login("NedBaker", "0f1e2d", "md5")},
-		{"binding-no-method", "/cmegateway/customer_binding", login("NedBaker", "mYpAsSwOrD", "")},
-		{"binding-empty", "/cmegateway/customer_binding", url.Values{}},
-		{"binding-unknown-society", "/cmegateway/NOPE/customer_binding", login("NedBaker", "mYpAsSwOrD", "plaintext")},
+		// user and password, when set, go as HTTP Basic.
+		user, password string
+	}
+	plain := func(name, path string, form url.Values) golden { return golden{name: name, path: path, form: form} }
+	cases := []golden{
+		plain("binding-ok", "/cmegateway/customer_binding", login("NedBaker", "mYpAsSwOrD", "plaintext")),
+		plain("binding-misspelt-password-field", "/cmegateway/EXAMPLE/customer_binding",
+			url.Values{"customer_username_crypt": {"nedbaker"}, "cusomter_password_crypt": {"mYpAsSwOrD"}, "customer_binding_crypt_method": {"PLAINTEXT"}}),
+		plain("binding-refused", "/cmegateway/customer_binding", login("NOTNedBaker", "NOTmYpAsSwOrD", "plaintext")),
+		plain("binding-wrong-password", "/cmegateway/customer_binding", login("NedBaker", "mypassword", "plaintext")),
+		plain("binding-md5", "/cmegateway/customer_binding", login("NedBaker", "0f1e2d", "md5")),
+		plain("binding-no-method", "/cmegateway/customer_binding", login("NedBaker", "mYpAsSwOrD", "")),
+		plain("binding-empty", "/cmegateway/customer_binding", url.Values{}),
+		plain("binding-unknown-society", "/cmegateway/NOPE/customer_binding", login("NedBaker", "mYpAsSwOrD", "plaintext")),
 		// The seed's diagram: customer_binding "via HTTP GET", the fields
 		// in the query string.
-		{"binding-get", "/cmegateway/customer_binding?" + login("NedBaker", "mYpAsSwOrD", "plaintext").Encode(), nil},
-		{"binding-get-refused", "/cmegateway/RAD/customer_binding?" + login("ned", "wrong", "plaintext").Encode(), nil},
-		{"order-ok", "/cmegateway/ceu_order", url.Values{"customer_id": {"01234567"}}},
-		{"order-unknown-customer", "/cmegateway/ceu_order", url.Values{"customer_id": {"99999999"}}},
-		{"order-no-customer-id", "/cmegateway/ceu_order", url.Values{}},
-		{"order-other-society", "/cmegateway/RAD/ceu_order", url.Values{"customer_id": {"R-42"}}},
-		{"feed-ok", feed("example-admin", "sandbox", "01234567"), nil},
-		{"feed-invalid-login", feed("example-admin", "wrong", "01234567"), nil},
-		{"feed-no-login", "/cmegateway/credit_feed?customer=01234567", nil},
-		{"feed-not-opted-in", feed("example-admin", "sandbox", "99999999"), nil},
+		plain("binding-get", "/cmegateway/customer_binding?"+login("NedBaker", "mYpAsSwOrD", "plaintext").Encode(), nil),
+		plain("binding-get-refused", "/cmegateway/RAD/customer_binding?"+login("ned", "wrong", "plaintext").Encode(), nil),
+		plain("order-ok", "/cmegateway/ceu_order", url.Values{"customer_id": {"01234567"}}),
+		plain("order-unknown-customer", "/cmegateway/ceu_order", url.Values{"customer_id": {"99999999"}}),
+		plain("order-no-customer-id", "/cmegateway/ceu_order", url.Values{}),
+		{name: "order-other-society", path: "/cmegateway/RAD/ceu_order", form: url.Values{"customer_id": {"R-42"}}, user: "test-gateway", password: radSecret},
+		{name: "order-gateway-not-allowed", path: "/cmegateway/RAD/ceu_order", form: url.Values{"customer_id": {"R-42"}}},
+		{name: "order-wrong-credential", path: "/cmegateway/RAD/ceu_order", form: url.Values{"customer_id": {"R-42"}}, user: "test-gateway", password: "cmexgw_" + strings.Repeat("0", 64)},
+		plain("feed-ok", feed("example-admin", "sandbox", "01234567"), nil),
+		plain("feed-invalid-login", feed("example-admin", "wrong", "01234567"), nil),
+		plain("feed-no-login", "/cmegateway/credit_feed?customer=01234567", nil),
+		plain("feed-not-opted-in", feed("example-admin", "sandbox", "99999999"), nil),
 	}
 	for _, tc := range cases {
 		var status int
 		var body string
-		if tc.form == nil {
+		switch {
+		case tc.user != "":
+			req, _ := http.NewRequest(http.MethodPost, e.server.URL+tc.path, strings.NewReader(tc.form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(tc.user, tc.password)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			status, body = resp.StatusCode, string(b)
+		case tc.form == nil:
 			status, body = e.get(t, tc.path)
-		} else {
+		default:
 			status, body = e.post(t, tc.path, tc.form)
 		}
 		got := fmt.Sprintf("HTTP %d\n\n%s", status, body)

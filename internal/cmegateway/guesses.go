@@ -1,5 +1,11 @@
 package cmegateway
 
+import (
+	"fmt"
+
+	"github.com/cmexhub/cmex"
+)
+
 // Every GUESS about the CME Gateway's wire format lives in this file.
 //
 // customer_binding.dtd and ceu_order.dtd are lost (specs/cme-gateway.md
@@ -70,3 +76,16 @@ const (
 	feedInvalidLogin  = "INVALID_LOGIN"
 	feedInvalidMsg    = "Your society username and password were incorrect."
 )
+
+// GUESS: a ceu_order from a gateway the society does not serve. The seed
+// says ceu_order takes customer_id alone and knows no refusal but the
+// binding exception's (a STATUS holding a human message, no CUSTOMER).
+// cmex answers in that shape, with its own words and HTTP 403, so that
+// a gateway reading STATUS alone sees a refusal it can show, and one
+// reading the HTTP status sees it is not about the member. Whom a society
+// serves is cmex's setting, outside the protocol (cmex society allow).
+const statusOrderNotAllowed = 403
+
+func orderNotAllowed(s *cmex.Society) string {
+	return fmt.Sprintf("This gateway is not allowed to order credits from %s. Ask %s to allow it.", s.Code, s.Name)
+}

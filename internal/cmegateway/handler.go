@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -26,9 +27,13 @@ type Handler struct {
 	// and /cmegateway/ceu_order answer for; "" means the only local one.
 	// /cmegateway/{code}/… answer for any local society.
 	DefaultSociety string
-	Logger         *slog.Logger
-	Now            func() time.Time
-	MaxBody        int64
+	// OpenOrders lets anyone call every local society's ceu_order, as in
+	// the sandbox. Otherwise a society answers only the gateways its
+	// operator allowed (cmex.OrderGrant), and no one until then.
+	OpenOrders bool
+	Logger     *slog.Logger
+	Now        func() time.Time
+	MaxBody    int64
 }
 
 // Register declares the routes on mux.
@@ -134,6 +139,11 @@ func (h *Handler) binding(w http.ResponseWriter, r *http.Request) {
 			retryAfter(w, err)
 			h.write(w, r, http.StatusTooManyRequests, resp)
 			return
+		case cmex.ErrorCode(err) == cmex.EBUSY:
+			resp.Status = cmex.ErrorMessage(err)
+			retryAfter(w, err)
+			h.write(w, r, http.StatusServiceUnavailable, resp)
+			return
 		default:
 			h.Logger.ErrorContext(r.Context(), "cmegateway: customer_binding", "society", s.Code, "err", err)
 			resp.Status = "The service is unavailable; try again later."
@@ -153,6 +163,17 @@ func (h *Handler) order(w http.ResponseWriter, r *http.Request) {
 	if status != 0 {
 		resp.Status = msg
 		h.write(w, r, status, resp)
+		return
+	}
+	switch ok, err := h.orderAllowed(r, s); {
+	case err != nil:
+		h.Logger.ErrorContext(r.Context(), "cmegateway: ceu_order grants", "society", s.Code, "err", err)
+		resp.Status = "The service is unavailable; try again later."
+		h.write(w, r, http.StatusServiceUnavailable, resp)
+		return
+	case !ok:
+		resp.Status = orderNotAllowed(s)
+		h.write(w, r, statusOrderNotAllowed, resp)
 		return
 	}
 	id := strings.TrimSpace(r.Form.Get("customer_id"))
@@ -176,6 +197,34 @@ func (h *Handler) order(w http.ResponseWriter, r *http.Request) {
 	h.write(w, r, http.StatusOK, resp)
 }
 
+// orderAllowed reports whether the caller of r is one of the gateways s
+// lets call its ceu_order: from an address range it allows, or with one
+// of its credentials (HTTP Basic). The address is the client's after
+// trusted proxies, as the server's middleware found it.
+func (h *Handler) orderAllowed(r *http.Request, s *cmex.Society) (bool, error) {
+	if h.OpenOrders {
+		return true, nil
+	}
+	grants, err := h.Societies.OrderGrants(r.Context(), s.ID)
+	if err != nil {
+		return false, err
+	}
+	addr := cmex.ClientAddr(r.Context())
+	if addr == "" {
+		addr = r.RemoteAddr
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			addr = host
+		}
+	}
+	user, password, _ := r.BasicAuth()
+	for _, g := range grants {
+		if g.Admits(addr, user, password) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // feed serves the credit feed. Its credentials travel in the query string
 // by the protocol's design; the access log never records the query.
 func (h *Handler) feed(w http.ResponseWriter, r *http.Request) {
@@ -194,6 +243,11 @@ func (h *Handler) feed(w http.ResponseWriter, r *http.Request) {
 		resp.Status, resp.StatusMessage = feedInvalidLogin, cmex.ErrorMessage(err)
 		retryAfter(w, err)
 		h.write(w, r, http.StatusTooManyRequests, resp)
+		return
+	case cmex.ErrorCode(err) == cmex.EBUSY:
+		resp.Status = cmex.ErrorMessage(err)
+		retryAfter(w, err)
+		h.write(w, r, http.StatusServiceUnavailable, resp)
 		return
 	default:
 		if !errors.Is(err, context.Canceled) {

@@ -134,6 +134,11 @@ func (h *Handler) authenticate(ctx context.Context, header http.Header, m member
 		f.status = http.StatusTooManyRequests
 		setRetryAfter(header, err)
 		return nil, f, nil
+	case cmex.EBUSY:
+		f := denied(cmex.ErrorMessage(err))
+		f.status = http.StatusServiceUnavailable
+		setRetryAfter(header, err)
+		return nil, f, nil
 	default:
 		return nil, nil, err
 	}

@@ -289,11 +289,15 @@ func (h *Handler) learnerMatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := h.Users.Authenticate(ctx, "", user, password); err != nil {
-		if cmex.ErrorCode(err) == cmex.ETOOMANY {
+		if code := cmex.ErrorCode(err); code == cmex.ETOOMANY || code == cmex.EBUSY {
 			setRetryAfter(w.Header(), err)
 			p := cmex.RuleAccessDenied.Problem(cmex.Args{})
 			p.Message += " (" + cmex.ErrorMessage(err) + ")"
-			failWith(http.StatusTooManyRequests, cmex.Problems{p})
+			status := http.StatusTooManyRequests
+			if code == cmex.EBUSY {
+				status = http.StatusServiceUnavailable
+			}
+			failWith(status, cmex.Problems{p})
 			return
 		}
 		if cmex.ErrorCode(err) != cmex.EUNAUTHORIZED {

@@ -44,7 +44,7 @@ func (h *Handler) transcriptPDF(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "The transcript could not be printed just now; please try again.", http.StatusServiceUnavailable)
 		return
 	}
-	pdf, err := printTranscript(t, v, baseURL(r))
+	pdf, err := printTranscript(t, v, h.baseURL(r))
 	if err != nil {
 		h.Logger.ErrorContext(r.Context(), "portal: print transcript", "err", err)
 		http.Error(w, "The transcript could not be printed just now; please try again.", http.StatusInternalServerError)
@@ -74,13 +74,23 @@ func verificationCode() string {
 	return s.String()
 }
 
-// baseURL is where the request reached this cmex: its verification pages.
-func baseURL(r *http.Request) string {
-	scheme := "http"
-	if overTLS(r) {
-		scheme = "https"
+// baseURL is the address printed before a transcript's /verify/CODE: the
+// configured public address; or, where HostURL allows it (the sandbox),
+// the one the request reached this cmex at; or nothing, leaving the path.
+// Never the request's Host otherwise: a client names any host it likes,
+// and the paper would send its readers there.
+func (h *Handler) baseURL(r *http.Request) string {
+	switch {
+	case h.PublicURL != "":
+		return strings.TrimSuffix(h.PublicURL, "/")
+	case h.HostURL:
+		scheme := "http"
+		if overTLS(r) {
+			scheme = "https"
+		}
+		return scheme + "://" + r.Host
 	}
-	return scheme + "://" + r.Host
+	return ""
 }
 
 // printTranscript lays out t: the physician, her identifiers, the credits

@@ -70,8 +70,24 @@ var funcs = template.FuncMap{
 	},
 }
 
-// SessionCookie is the name of the portal's session cookie.
-const SessionCookie = "cmex_session"
+// SessionCookie is the name of the portal's session cookie over plain
+// HTTP; SecureSessionCookie its name over TLS. The __Host- prefix makes
+// browsers keep it only when it is Secure, for the whole host (Path=/)
+// and for this host alone (no Domain), so that neither a page served over
+// plain HTTP nor a sibling subdomain can plant a session of its own
+// choosing. Each is read only where it is set.
+const (
+	SessionCookie       = "cmex_session"
+	SecureSessionCookie = "__Host-cmex_session"
+)
+
+// sessionCookieName is the session cookie's name for r.
+func sessionCookieName(r *http.Request) string {
+	if overTLS(r) {
+		return SecureSessionCookie
+	}
+	return SessionCookie
+}
 
 // DefaultSessionTTL is how long a session lasts from sign-in.
 const DefaultSessionTTL = 12 * time.Hour
@@ -98,6 +114,13 @@ type Handler struct {
 	SessionTTL time.Duration
 	// Now is the clock of the portal's dates; time.Now if nil.
 	Now func() time.Time
+	// PublicURL is the address (https://cme.example.org) printed
+	// transcripts send readers to, to verify them. Without it they carry
+	// the path /verify/CODE only, unless HostURL: then the address the
+	// request named (its Host header), which only a sandbox should
+	// believe, since any client may send any Host.
+	PublicURL string
+	HostURL   bool
 }
 
 // Register adds the portal's routes to mux, every one behind protection
@@ -176,11 +199,13 @@ type view struct {
 	SelfCredits []*cmex.SelfCredit
 	// Verification is a printed transcript's; Matches whether the ledger
 	// still holds its credits, Now how many it holds, Unreached the
-	// societies that could not be asked.
+	// societies of which it holds nothing, Remote those whose last answer
+	// it was compared with (not asked again).
 	Verification *cmex.TranscriptVerification
 	Matches      bool
 	Now          int
 	Unreached    []string
+	Remote       []cmex.TranscriptSource
 	// Provider is the provider a staff member works for; Activities,
 	// Records and Deliveries its pages' rows; CanRetry whether the user
 	// may send a delivery again.
@@ -238,7 +263,7 @@ func (h *Handler) session(r *http.Request) *cmex.Session {
 }
 
 func (h *Handler) lookupSession(r *http.Request) *cmex.Session {
-	c, err := r.Cookie(SessionCookie)
+	c, err := r.Cookie(sessionCookieName(r))
 	if err != nil || c.Value == "" {
 		return nil
 	}
@@ -311,6 +336,12 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusTooManyRequests, "signin", v)
 		return
 	}
+	if cmex.ErrorCode(err) == cmex.EBUSY {
+		v.Error = cmex.ErrorMessage(err)
+		w.Header().Set("Retry-After", strconv.Itoa(cmex.RetryAfter(err)))
+		h.render(w, r, http.StatusServiceUnavailable, "signin", v)
+		return
+	}
 	if cmex.ErrorCode(err) == cmex.EUNAUTHORIZED {
 		v.Error = "That username and password do not match an account."
 		h.render(w, r, http.StatusUnauthorized, "signin", v)
@@ -327,7 +358,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+	if c, err := r.Cookie(sessionCookieName(r)); err == nil && c.Value != "" {
 		if err := h.Portal.SignOut(r.Context(), c.Value); err != nil {
 			h.Logger.ErrorContext(r.Context(), "portal: sign out", "err", err)
 		}
@@ -337,20 +368,25 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
 }
 
 // sessionCookie is the session cookie: not readable by scripts, not sent
-// with cross-site subrequests or posts, only over TLS when the request
-// came over TLS (here or at a proxy in front), and kept for maxAge seconds
-// (a negative maxAge deletes it). Max-Age rather than Expires: a browser
-// whose clock is wrong keeps it as long.
+// with cross-site subrequests or posts, only over TLS (and then named
+// with the __Host- prefix) when the request came over TLS (here or at a
+// proxy in front), and kept for maxAge seconds (a negative maxAge deletes
+// it). Max-Age rather than Expires: a browser whose clock is wrong keeps
+// it as long.
 func sessionCookie(r *http.Request, token string, maxAge int) *http.Cookie {
 	return &http.Cookie{
-		Name: SessionCookie, Value: token, Path: "/", MaxAge: maxAge,
+		Name: sessionCookieName(r), Value: token, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: overTLS(r),
 	}
 }
 
 // overTLS reports whether the browser reached cmex over TLS: directly, or
-// through a proxy that says so (X-Forwarded-Proto). Believing a false
-// header only makes the cookie stricter, so it is safe to.
+// through a proxy that says so (X-Forwarded-Proto, which the server
+// removes from anyone but a trusted proxy; the first value is the
+// client-facing proxy's). Believing a false header only makes the cookie
+// stricter (a browser on plain HTTP keeps no Secure cookie), so it is
+// safe to.
 func overTLS(r *http.Request) bool {
-	return r.TLS != nil || strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https")
+	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+	return r.TLS != nil || strings.EqualFold(strings.TrimSpace(proto), "https")
 }

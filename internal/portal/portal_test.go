@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +26,9 @@ type env struct {
 	srv   *httptest.Server
 	store *cmextest.Store
 	now   time.Time
+	h     *portal.Handler
+	// remoteCalls counts the requests bindJane's remote society got.
+	remoteCalls atomic.Int64
 }
 
 // newEnv serves the portal over a store with Jane ACCME's account and a
@@ -51,6 +55,7 @@ func newEnv(t *testing.T, tls bool) *env {
 	h := &portal.Handler{Portal: cmex.Guarded{Guard: guard}.Portal(store.Portal), Transcripts: gw, Accounts: store.Gateway, Plans: store.Plans, Societies: store.Societies,
 		Organizations: store.Organizations, Activities: store.Activities, Learners: store.Learners, Deliveries: store.Deliveries,
 		Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return e.now }}
+	e.h = h
 	mux := http.NewServeMux()
 	h.Register(mux)
 	if tls {
@@ -235,19 +240,40 @@ func TestSignInLockedOut(t *testing.T) {
 }
 
 // Over TLS, or behind a proxy that terminates it, the session cookie is
-// Secure.
+// Secure and named __Host-cmex_session (Path=/, no Domain), and only that
+// name is read there: a cmex_session cookie planted over plain HTTP or
+// by a sibling host is not a session over TLS (issue 16).
 func TestSecureCookieOverTLS(t *testing.T) {
 	e := newEnv(t, true)
-	p := e.post(t, e.client(t), "/signin", signInForm("jane.accme", "jane's long password"))
-	if p.status != http.StatusSeeOther || !strings.Contains(p.header.Get("Set-Cookie"), "Secure") {
-		t.Fatalf("sign in over TLS: %d %q", p.status, p.header.Get("Set-Cookie"))
+	c := e.client(t)
+	p := e.post(t, c, "/signin", signInForm("jane.accme", "jane's long password"))
+	cookie := p.header.Get("Set-Cookie")
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(cookie, portal.SecureSessionCookie+"=") || !strings.Contains(cookie, "Secure") ||
+		!strings.Contains(cookie, "Path=/") || strings.Contains(strings.ToLower(cookie), "domain=") {
+		t.Fatalf("sign in over TLS: %d %q", p.status, cookie)
+	}
+	if p := e.get(t, c, "/"); p.status != 200 || !strings.Contains(p.body, "Welcome, Jane ACCME") {
+		t.Fatalf("home over TLS with the __Host- cookie: %d", p.status)
+	}
+	token := strings.TrimPrefix(strings.SplitN(cookie, ";", 2)[0], portal.SecureSessionCookie+"=")
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/", nil)
+	req.AddCookie(&http.Cookie{Name: portal.SessionCookie, Value: token})
+	if p := do(t, &http.Client{Transport: c.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}, req); p.status != http.StatusSeeOther {
+		t.Errorf("over TLS, a plain cmex_session cookie was read as a session: %d", p.status)
+	}
+	if p := e.post(t, c, "/signout", nil); !strings.HasPrefix(p.header.Get("Set-Cookie"), portal.SecureSessionCookie+"=;") {
+		t.Errorf("sign out over TLS clears %q", p.header.Get("Set-Cookie"))
+	}
+	if p := e.get(t, c, "/"); p.status != http.StatusSeeOther {
+		t.Errorf("home after signing out: %d", p.status)
 	}
 	e = newEnv(t, false)
-	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/signin", strings.NewReader(signInForm("jane.accme", "jane's long password").Encode()))
+	req, _ = http.NewRequest(http.MethodPost, e.srv.URL+"/signin", strings.NewReader(signInForm("jane.accme", "jane's long password").Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", e.srv.URL)
 	req.Header.Set("X-Forwarded-Proto", "https")
-	if p := do(t, e.client(t), req); p.status != http.StatusSeeOther || !strings.Contains(p.header.Get("Set-Cookie"), "Secure") {
+	if p := do(t, e.client(t), req); p.status != http.StatusSeeOther || !strings.Contains(p.header.Get("Set-Cookie"), "Secure") ||
+		!strings.HasPrefix(p.header.Get("Set-Cookie"), portal.SecureSessionCookie+"=") {
 		t.Fatalf("sign in behind a TLS proxy: %d %q", p.status, p.header.Get("Set-Cookie"))
 	}
 }
@@ -273,7 +299,10 @@ func (e *env) bindJane(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusBadGateway) }))
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.remoteCalls.Add(1)
+		http.Error(w, "down", http.StatusBadGateway)
+	}))
 	t.Cleanup(down.Close)
 	acr := &cmex.Society{Code: "ACR", Name: "American College of Radiology", Kind: cmex.SocietyRemote, BindingURL: down.URL + "/b", OrderURL: down.URL + "/o"}
 	if err := e.store.Societies.CreateSociety(ctx, acr); err != nil {
@@ -511,7 +540,7 @@ func TestSelfAttestedCredits(t *testing.T) {
 	}
 	p = e.get(t, c, "/self-credits/"+m[1]+"/certificate")
 	if p.status != 200 || p.body != string(pdf) || p.header.Get("Content-Type") != "application/pdf" ||
-		!strings.Contains(p.header.Get("Content-Disposition"), `attachment; filename=attendance.pdf`) || p.header.Get("X-Content-Type-Options") != "nosniff" {
+		p.header.Get("Content-Disposition") != "attachment; filename=certificate-"+m[1]+".pdf" || p.header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Fatalf("certificate: %d %v", p.status, p.header)
 	}
 	// The transcript marks it self-attested.
@@ -563,7 +592,12 @@ func TestTranscriptPDFAndVerify(t *testing.T) {
 		t.Fatalf("no verification code in the PDF:\n%s", text)
 	}
 
-	// Anyone may verify it, signed in or not.
+	// Anyone may verify it, signed in or not, and verifying asks no
+	// society (issue 16): it compares with what this cmex holds.
+	calls := e.remoteCalls.Load()
+	if calls == 0 {
+		t.Fatal("printing did not ask the remote society")
+	}
 	anyone := e.client(t)
 	p = e.get(t, anyone, "/verify/"+m[1])
 	if p.status != 200 || !strings.Contains(p.body, "for <strong>Jane ACCME</strong>") || !strings.Contains(p.body, "still holds exactly the credits") ||
@@ -581,6 +615,9 @@ func TestTranscriptPDFAndVerify(t *testing.T) {
 	}
 	if p := e.get(t, anyone, "/verify/0000-0000-0000"); p.status != http.StatusNotFound || !strings.Contains(p.body, "No transcript was printed with the code") {
 		t.Errorf("an unknown code: %d %s", p.status, p.body)
+	}
+	if n := e.remoteCalls.Load(); n != calls {
+		t.Errorf("verifying called the remote society %d times", n-calls)
 	}
 	if p := e.get(t, anyone, "/transcript.pdf"); p.status != http.StatusSeeOther {
 		t.Errorf("the PDF without signing in: %d", p.status)
@@ -655,5 +692,107 @@ func TestProviderPages(t *testing.T) {
 		if pg := e.get(t, jane, path); pg.status != http.StatusForbidden {
 			t.Errorf("a physician on %s: %d", path, pg.status)
 		}
+	}
+}
+
+// A remote society's credits are verified against the last answer it
+// gave this cmex: the same answer matches; a new one that differs does
+// not; and the page says which answer it compared with.
+func TestVerifyAgainstHeldAnswers(t *testing.T) {
+	e := newEnv(t, false)
+	e.bindJane(t)
+	ctx := context.Background()
+	acr, err := e.store.Societies.SocietyByCode(ctx, "ACR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := func(title string) {
+		t.Helper()
+		c := &cmex.Customer{ID: "A-1", GivenName: "Jane", FamilyName: "ACCME", CEUs: []cmex.CEU{{Sponsor: "ACR", Title: title, Date: cmex.MustParseDate("2026-03-01"),
+			Details: []cmex.CEUDetail{{Type: cmex.DetailCME, Credits: 200, Category: cmex.CategoryAMA1}}}}}
+		if err := e.store.Gateway.StoreOrder(ctx, &cmex.CachedOrder{SocietyID: acr.ID, MemberID: "A-1", Customer: c, FetchedAt: e.store.Clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	answer("Thoracic Imaging Review")
+	c := e.client(t)
+	e.post(t, c, "/signin", signInForm("jane.accme", "jane's long password"))
+	text := cmextest.PDFText(t, []byte(e.get(t, c, "/transcript.pdf").body))
+	if !strings.Contains(text, "Thoracic Imaging Review") {
+		t.Fatalf("the PDF lacks the remote society's credit:\n%s", text)
+	}
+	code := regexp.MustCompile(`[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}`).FindString(text)
+	p := e.get(t, e.client(t), "/verify/"+code)
+	if !strings.Contains(p.body, "still holds exactly the credits") || !strings.Contains(p.body, "American College of Radiology (answered") {
+		t.Errorf("verify with the answer printed: %d %s", p.status, p.body)
+	}
+	answer("Thoracic Imaging Review, revised")
+	if p := e.get(t, e.client(t), "/verify/"+code); !strings.Contains(p.body, "have changed since this transcript was printed") {
+		t.Errorf("verify after the society's answer changed: %d %s", p.status, p.body)
+	}
+}
+
+// The PDF's verification address is -public-url's, whatever Host the
+// request names; without one it is the path alone, unless the handler
+// may believe the Host (the sandbox).
+func TestTranscriptPDFAddress(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		publicURL string
+		hostURL   bool
+		want      string
+	}{
+		{"public URL", "https://cme.example.org/", false, "https://cme.example.org/verify/"},
+		{"no public URL", "", false, "· /verify/"},
+		{"sandbox", "", true, "http://evil.example/verify/"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, false)
+			e.h.PublicURL, e.h.HostURL = tc.publicURL, tc.hostURL
+			c := e.client(t)
+			if sp := e.post(t, c, "/signin", signInForm("jane.accme", "jane's long password")); sp.status != 303 {
+				t.Fatalf("sign in: %d", sp.status)
+			}
+			req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/transcript.pdf", nil)
+			req.Host = "evil.example"
+			u, _ := url.Parse(e.srv.URL)
+			for _, ck := range c.Jar.Cookies(u) { // the jar would look them up by the forged Host
+				req.AddCookie(ck)
+			}
+			p := do(t, &http.Client{Transport: c.Transport}, req)
+			if p.status != 200 {
+				t.Fatalf("transcript.pdf: %d %v", p.status, p.header)
+			}
+			text := cmextest.PDFText(t, []byte(p.body))
+			if !strings.Contains(text, tc.want) || !tc.hostURL && strings.Contains(text, "evil.example") {
+				t.Errorf("the PDF's verification line, want %q:\n%s", tc.want, text)
+			}
+		})
+	}
+}
+
+// A certificate uploaded as evil.html that is really a PNG downloads as a
+// PNG named by its id and type, never with the uploaded name or its
+// extension (issue 16).
+func TestCertificateFileName(t *testing.T) {
+	e := newEnv(t, false)
+	c := e.client(t)
+	e.post(t, c, "/signin", signInForm("jane.accme", "jane's long password"))
+	png := []byte("\x89PNG\r\n\x1a\n<html><script>alert(1)</script></html>")
+	form := map[string]string{"title": "Grand rounds", "date": "2026-03-01", "type": "CME", "credits": "1", "category": "CAT1"}
+	p := e.postMultipart(t, c, "/self-credits", form, "evil.html", png)
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("add: %d %s", p.status, p.body)
+	}
+	p = e.get(t, c, "/self-credits")
+	m := regexp.MustCompile(`href="/self-credits/([0-9]+)/certificate"`).FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no certificate link: %s", p.body)
+	}
+	p = e.get(t, c, "/self-credits/"+m[1]+"/certificate")
+	cd := p.header.Get("Content-Disposition")
+	if p.status != 200 || p.header.Get("Content-Type") != "image/png" || cd != "attachment; filename=certificate-"+m[1]+".png" ||
+		strings.Contains(cd, "html") || p.header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("evil.html that is a PNG: %d %v", p.status, p.header)
 	}
 }

@@ -152,6 +152,9 @@ func (h *Handler) deleteSelfCredit(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/self-credits?done=deleted", http.StatusSeeOther)
 }
 
+// certificateExt is the file name extension of each certificate type.
+var certificateExt = map[string]string{"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}
+
 // certificate sends a self-attested credit's certificate as an
 // attachment, as the type its bytes were judged to be.
 func (h *Handler) certificate(w http.ResponseWriter, r *http.Request) {
@@ -171,9 +174,17 @@ func (h *Handler) certificate(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusNotFound, "notfound", view{Title: "No such certificate", User: &s.User})
 		return
 	}
+	// The type and the file name come from the bytes, never from what the
+	// upload called itself: evil.html that is a PNG downloads as
+	// certificate-7.png, and nothing a browser would open as a page.
+	typ, ok := cmex.CertificateType(f.Data)
+	ext := certificateExt[typ]
+	if !ok || ext == "" {
+		typ, ext = "application/octet-stream", ".bin"
+	}
 	hd := w.Header()
-	hd.Set("Content-Type", f.ContentType)
-	hd.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.Name}))
+	hd.Set("Content-Type", typ)
+	hd.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": fmt.Sprintf("certificate-%d%s", id, ext)}))
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Cache-Control", "private, no-store")
 	hd.Set("Content-Security-Policy", "default-src 'none'; sandbox")

@@ -3,6 +3,7 @@ package portal
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/cmexhub/cmex"
@@ -78,8 +79,17 @@ func (h *Handler) bind(w http.ResponseWriter, r *http.Request) {
 		v.FieldErrors["password"] = "The society refused this login: " + cmex.ErrorMessage(err)
 	case cmex.ENOTFOUND:
 		v.FieldErrors["society"] = cmex.ErrorMessage(err)
-	case cmex.ECONFLICT, cmex.EUNAVAILABLE, cmex.EINVALID, cmex.ETOOMANY:
+	case cmex.ECONFLICT, cmex.EUNAVAILABLE, cmex.EINVALID:
 		v.Error = cmex.ErrorMessage(err)
+	case cmex.ETOOMANY, cmex.EBUSY:
+		v.Error = cmex.ErrorMessage(err)
+		w.Header().Set("Retry-After", strconv.Itoa(cmex.RetryAfter(err)))
+		status := http.StatusTooManyRequests
+		if cmex.ErrorCode(err) == cmex.EBUSY {
+			status = http.StatusServiceUnavailable
+		}
+		h.renderSocieties(w, r, status, s, v)
+		return
 	default:
 		h.Logger.ErrorContext(r.Context(), "portal: bind", "society", society, "err", err)
 		v.Error = "Binding failed on our side; please try again."

@@ -69,7 +69,7 @@ func New(cfg Config) *Server {
 	if cfg.API != nil && cfg.API.OnReject == nil {
 		cfg.API.OnReject = func(code string) { s.stats.reject("api", code) }
 	}
-	s.handler = s.withProxies(s.withRequestID(s.withAccessLog(s.withRecovery(s.routes()))))
+	s.handler = s.withProxies(s.withHSTS(s.withRequestID(s.withAccessLog(s.withRecovery(s.routes())))))
 	return s
 }
 

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -149,6 +150,44 @@ func TestRequestMetrics(t *testing.T) {
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s:\n%s", want, body)
+		}
+	}
+}
+
+// HSTS is sent over TLS and behind a trusted proxy saying https, never
+// over plain HTTP nor on an untrusted client's say-so (issue 16).
+func TestHSTS(t *testing.T) {
+	proxies, err := server.ParseTrustedProxies("10.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	h := server.New(server.Config{Logger: logger, PARS: &pars.Handler{Logger: logger}, TrustedProxies: proxies}).Handler()
+	for _, c := range []struct {
+		name   string
+		remote string
+		proto  string
+		tls    bool
+		want   bool
+	}{
+		{"plain HTTP", "203.0.113.5:4000", "", false, false},
+		{"TLS", "203.0.113.5:4000", "", true, true},
+		{"a client saying https", "203.0.113.5:4000", "https", false, false},
+		{"a trusted proxy saying https", "10.0.0.1:4000", "https", false, true},
+		{"a trusted proxy saying http", "10.0.0.1:4000", "http", false, false},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
+		req.RemoteAddr = c.remote
+		if c.proto != "" {
+			req.Header.Set("X-Forwarded-Proto", c.proto)
+		}
+		if c.tls {
+			req.TLS = &tls.ConnectionState{}
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if got := rec.Header().Get("Strict-Transport-Security"); (got == server.HSTS) != c.want || c.want && got != "max-age=63072000; includeSubDomains" {
+			t.Errorf("%s: Strict-Transport-Security %q", c.name, got)
 		}
 	}
 }

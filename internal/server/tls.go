@@ -114,3 +114,29 @@ func hostOf(addr string) string {
 	}
 	return host
 }
+
+// HSTS is the Strict-Transport-Security of answers given over TLS: two
+// years, this host and its subdomains (a cmex host's subdomains are its
+// own), not preloaded (an operator's choice, made at hstspreload.org).
+const HSTS = "max-age=63072000; includeSubDomains"
+
+// withHSTS tells browsers that reached cmex over TLS, directly or through
+// a trusted proxy saying X-Forwarded-Proto: https, to come back only over
+// TLS. Never on plain HTTP: a browser ignores it there, and an operator
+// trying cmex on http://127.0.0.1 must not be locked out of it.
+func (s *Server) withHSTS(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if overTLS(r) {
+			w.Header().Set("Strict-Transport-Security", HSTS)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// overTLS reports whether the client reached cmex over TLS. It runs after
+// withProxies, which leaves X-Forwarded-Proto only on a trusted proxy's
+// requests; the first value is the client-facing proxy's.
+func overTLS(r *http.Request) bool {
+	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+	return r.TLS != nil || strings.EqualFold(strings.TrimSpace(proto), "https")
+}

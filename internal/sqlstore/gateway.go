@@ -62,14 +62,21 @@ func (s *GatewayService) CreateAccount(ctx context.Context, a *cmex.Account, pas
 	if err != nil {
 		return err
 	}
-	return s.db.inTx(ctx, func(tx conn) error {
+	taken := false
+	err = s.db.inTx(ctx, func(tx conn) error {
 		// One namespace for every portal sign-in: a staff username is taken.
+		key := usernameKey(a.Username)
 		var n int
-		if err := tx.queryRow(ctx, `SELECT count(*) FROM staff_accounts WHERE username_key = ?`, usernameKey(a.Username)).Scan(&n); err != nil {
+		if err := tx.queryRow(ctx, `SELECT (SELECT count(*) FROM staff_accounts WHERE username_key = ?)
+			+ (SELECT count(*) FROM gateway_accounts WHERE username_key = ?)`, key, key).Scan(&n); err != nil {
 			return fmt.Errorf("create account: %w", err)
 		}
 		if n > 0 {
-			return cmex.Errorf(cmex.ECONFLICT, "the username %s is taken", a.Username)
+			// A taken username costs what a free one does, a commit
+			// included, so that a public sign-up's timing does not tell
+			// them apart; the entry lets operators see names probed.
+			taken = true
+			return s.db.audit(ctx, tx, "account.taken", a.Username, "sign-up with a username in use")
 		}
 		a.CreatedAt = s.db.now()
 		err := tx.queryRow(ctx, `INSERT INTO gateway_accounts
@@ -84,6 +91,10 @@ func (s *GatewayService) CreateAccount(ctx context.Context, a *cmex.Account, pas
 		}
 		return s.db.audit(ctx, tx, "account.add", a.Username, fmt.Sprintf("account %d", a.ID))
 	})
+	if err == nil && taken {
+		err = cmex.Errorf(cmex.ECONFLICT, "the username %s is taken", a.Username)
+	}
+	return err
 }
 
 // AuthenticateAccount implements cmex.GatewayService.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -28,6 +29,10 @@ type PasswordHasher struct {
 	Threads uint8
 	KeyLen  uint32
 	SaltLen int
+
+	// Limit, when set, bounds the argon2id computations running at once
+	// (hashes, checks and burns alike); see HashLimit.
+	Limit *HashLimit
 
 	dummyOnce sync.Once
 	dummy     string
@@ -100,13 +105,76 @@ func (c *verifiedCache) remember(k [32]byte, now time.Time) {
 	c.entries[k] = now.Add(VerifiedTTL)
 }
 
+// HashLimit bounds the argon2id computations one process runs at once:
+// each holds Memory KiB (19 MiB by default) until it ends, so a flood of
+// sign-ups or sign-ins, one computation each, would otherwise take as
+// much memory as it has requests in flight. A computation waits up to
+// Wait for a slot, then is refused with EBUSY and a RetryAfter, which each
+// surface answers in its own shape (503 and Retry-After).
+type HashLimit struct {
+	slots chan struct{}
+	wait  time.Duration
+	// Refused counts the computations refused for want of a slot.
+	Refused atomic.Int64
+}
+
+// DefaultHashWait is how long a computation waits for a slot of a
+// HashLimit before it is refused.
+const DefaultHashWait = 2 * time.Second
+
+// HashRetryAfter is how long a caller refused by a full HashLimit is
+// asked to wait.
+const HashRetryAfter = time.Second
+
+// NewHashLimit returns a limit of n computations at once (at least one),
+// each waiting up to wait for its slot.
+func NewHashLimit(n int, wait time.Duration) *HashLimit {
+	return &HashLimit{slots: make(chan struct{}, max(n, 1)), wait: wait}
+}
+
+// Size is how many computations may run at once.
+func (l *HashLimit) Size() int { return cap(l.slots) }
+
+// Acquire takes a slot, waiting up to the limit's wait, and returns the
+// function that gives it back; a nil limit never waits.
+func (l *HashLimit) Acquire() (func(), error) {
+	if l == nil {
+		return func() {}, nil
+	}
+	select {
+	case l.slots <- struct{}{}:
+		return func() { <-l.slots }, nil
+	default:
+	}
+	t := time.NewTimer(l.wait)
+	defer t.Stop()
+	select {
+	case l.slots <- struct{}{}:
+		return func() { <-l.slots }, nil
+	case <-t.C:
+		l.Refused.Add(1)
+		return nil, &cmex.Error{Code: cmex.EBUSY, RetryAfter: HashRetryAfter,
+			Message: "The server is busy checking passwords; try again in a second."}
+	}
+}
+
 // DefaultPasswordHasher uses OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane.
 func DefaultPasswordHasher() *PasswordHasher {
 	return &PasswordHasher{Memory: 19 * 1024, Time: 2, Threads: 1, KeyLen: 32, SaltLen: 16}
 }
 
-// Hash returns the PHC string of password with a fresh random salt.
+// Hash returns the PHC string of password with a fresh random salt, or
+// EBUSY when Limit has no slot for it in time.
 func (h *PasswordHasher) Hash(password string) (string, error) {
+	release, err := h.Limit.Acquire()
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	return h.hash(password)
+}
+
+func (h *PasswordHasher) hash(password string) (string, error) {
 	salt := make([]byte, h.SaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("salt: %w", err)
@@ -121,7 +189,8 @@ var errBadHash = errors.New("malformed password hash")
 
 // Verify reports whether password matches the PHC string hash, using the
 // parameters recorded in the hash; a match made within VerifiedTTL is
-// remembered rather than computed again.
+// remembered rather than computed again. A check Limit has no slot for in
+// time is EBUSY; a remembered match needs no slot.
 func (h *PasswordHasher) Verify(hash, password string) (bool, error) {
 	k := h.verified.mac(hash, password)
 	now := time.Now()
@@ -129,6 +198,11 @@ func (h *PasswordHasher) Verify(hash, password string) (bool, error) {
 		return true, nil
 	}
 	v, err, _ := h.verified.flight.Do(string(k[:]), func() (any, error) {
+		release, err := h.Limit.Acquire()
+		if err != nil {
+			return false, err
+		}
+		defer release()
 		ok, err := h.verify(hash, password)
 		if ok && err == nil {
 			h.verified.remember(k, now)
@@ -167,11 +241,19 @@ func (h *PasswordHasher) verify(hash, password string) (bool, error) {
 
 // Burn spends the time a real verification would, for logins naming a user
 // that does not exist, so that response times do not reveal which users do.
-func (h *PasswordHasher) Burn(password string) {
+// It takes a slot of Limit as a real check does, and is EBUSY as one would
+// be, so that a busy server's answers do not reveal them either.
+func (h *PasswordHasher) Burn(password string) error {
+	release, err := h.Limit.Acquire()
+	if err != nil {
+		return err
+	}
+	defer release()
 	h.dummyOnce.Do(func() {
-		h.dummy, _ = h.Hash("cmex: no such user")
+		h.dummy, _ = h.hash("cmex: no such user")
 	})
 	_, _ = h.verify(h.dummy, password)
+	return nil
 }
 
 // checkLogin judges a login looked up by username: err is the lookup's
@@ -186,10 +268,15 @@ func (db *DB) checkLogin(what string, err error, hash, password string) error {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	if err != nil || len(password) > cmex.MaxPasswordBytes {
-		db.Hasher.Burn(password[:min(len(password), cmex.MaxPasswordBytes)])
+		if err := db.Hasher.Burn(password[:min(len(password), cmex.MaxPasswordBytes)]); err != nil {
+			return err
+		}
 		return denied
 	}
 	ok, err := db.Hasher.Verify(hash, password)
+	if cmex.ErrorCode(err) == cmex.EBUSY {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}

@@ -156,11 +156,16 @@ func (s *UserService) Authenticate(ctx context.Context, provider cmex.ProviderID
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
 	if len(cands) == 0 {
-		s.db.Hasher.Burn(password)
+		if err := s.db.Hasher.Burn(password); err != nil {
+			return nil, err
+		}
 		return nil, denied
 	}
 	for _, c := range cands {
 		ok, err := s.db.Hasher.Verify(c.hash, password)
+		if cmex.ErrorCode(err) == cmex.EBUSY {
+			return nil, err
+		}
 		if err != nil {
 			return nil, fmt.Errorf("authenticate user %d: %w", c.p.User.ID, err)
 		}

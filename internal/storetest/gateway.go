@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ func init() {
 		named{"Societies", testSocieties},
 		named{"SocietyMembersAndCredits", testSocietyMembers},
 		named{"GatewayAccounts", testGatewayAccounts},
+		named{"OrderGrants", testOrderGrants},
 	)
 }
 
@@ -255,6 +257,12 @@ func testGatewayAccounts(t *testing.T, open Opener) {
 			t.Errorf("%s: %v, want %s", name, err, tc.want)
 		}
 	}
+	// A taken username is refused after the commit a free one costs, of
+	// an audit entry saying which name was tried.
+	var taken int
+	if err := e.db.SQL().QueryRow(`SELECT count(*) FROM audit_log WHERE action = 'account.taken' AND subject = 'Ned.Baker'`).Scan(&taken); err != nil || taken != 1 {
+		t.Errorf("audit entries of the taken username: %d, %v", taken, err)
+	}
 	if a, err := g.AuthenticateAccount(ctx, "NED.BAKER", "gateway-pw"); err != nil || a.ID != ned.ID || a.Email != "ned@example.org" {
 		t.Errorf("login = %+v, %v", a, err)
 	}
@@ -369,5 +377,110 @@ func testGatewayAccounts(t *testing.T, open Opener) {
 	o, err := g.CachedOrder(ctx, acr.ID, "A-1")
 	if err != nil || o.Customer.CEUs[0].Title != "second" || !o.FetchedAt.Equal(at.Add(time.Minute)) {
 		t.Errorf("cached = %+v, %v", o, err)
+	}
+}
+
+// A local society's ceu_order grants (issue 16): address ranges,
+// normalised and kept once; credentials kept as a hash, their secret
+// shown once and admitted only with the right name; revoking removes one.
+func testOrderGrants(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	ctx := context.Background()
+	s := sqlstore.NewSocietyService(e.db)
+	local := &cmex.Society{Code: "EXAMPLE", Name: "Example Society", Kind: cmex.SocietyLocal}
+	other := &cmex.Society{Code: "OTHER", Name: "Other Society", Kind: cmex.SocietyLocal}
+	remote := &cmex.Society{Code: "ACR", Name: "ACR", Kind: cmex.SocietyRemote, BindingURL: "https://a.example/b", OrderURL: "https://a.example/o"}
+	for _, so := range []*cmex.Society{local, other, remote} {
+		if err := s.CreateSociety(ctx, so); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if gs, err := s.OrderGrants(ctx, local.ID); err != nil || len(gs) != 0 {
+		t.Fatalf("a new society's grants: %v, %v", gs, err)
+	}
+	net1, err := s.AllowOrdersFrom(ctx, local.ID, "203.0.113.77/24")
+	if err != nil || net1.From != "203.0.113.0/24" || net1.ID == 0 {
+		t.Fatalf("allow a range: %+v, %v", net1, err)
+	}
+	if again, err := s.AllowOrdersFrom(ctx, local.ID, " 203.0.113.0/24 "); err != nil || again.ID != net1.ID {
+		t.Errorf("allow the same range again: %+v, %v", again, err)
+	}
+	one, err := s.AllowOrdersFrom(ctx, local.ID, "2001:db8::5")
+	if err != nil || one.From != "2001:db8::5/128" {
+		t.Errorf("allow one address: %+v, %v", one, err)
+	}
+	for _, bad := range []string{"", "nowhere", "10.0.0.0/33"} {
+		if _, err := s.AllowOrdersFrom(ctx, local.ID, bad); cmex.ErrorCode(err) != cmex.EINVALID {
+			t.Errorf("allow %q: %v", bad, err)
+		}
+	}
+	if _, err := s.AllowOrdersFrom(ctx, remote.ID, "203.0.113.0/24"); cmex.ErrorCode(err) != cmex.EINVALID {
+		t.Errorf("allow at a remote society: %v", err)
+	}
+	if _, err := s.AllowOrdersFrom(ctx, 999, "203.0.113.0/24"); cmex.ErrorCode(err) != cmex.ENOTFOUND {
+		t.Errorf("allow at an unknown society: %v", err)
+	}
+	cred, secret, err := s.AddOrderCredential(ctx, local.ID, "acr-gateway")
+	if err != nil || cred.Name != "acr-gateway" || len(secret) < 40 || strings.Contains(cred.SecretHash, secret) {
+		t.Fatalf("add a credential: %+v %q, %v", cred, secret, err)
+	}
+	if _, _, err := s.AddOrderCredential(ctx, local.ID, "ACR-Gateway"); cmex.ErrorCode(err) != cmex.ECONFLICT {
+		t.Errorf("the same credential name twice: %v", err)
+	}
+	if _, _, err := s.AddOrderCredential(ctx, other.ID, "acr-gateway"); err != nil {
+		t.Errorf("the name at another society: %v", err)
+	}
+	for _, bad := range []string{"", "a:b", strings.Repeat("n", 101)} {
+		if _, _, err := s.AddOrderCredential(ctx, local.ID, bad); cmex.ErrorCode(err) != cmex.EINVALID {
+			t.Errorf("credential name %q: %v", bad, err)
+		}
+	}
+	var stored int
+	if err := e.db.SQL().QueryRow(`SELECT count(*) FROM society_order_grants WHERE secret_hash = '` + secret + `' OR name = '` + secret + `'`).Scan(&stored); err != nil || stored != 0 {
+		t.Errorf("the secret is stored as it is: %d, %v", stored, err)
+	}
+	gs, err := s.OrderGrants(ctx, local.ID)
+	if err != nil || len(gs) != 3 || gs[0].ID != net1.ID || gs[2].Name != "acr-gateway" {
+		t.Fatalf("grants: %+v, %v", gs, err)
+	}
+	admits := func(addr, user, password string) bool {
+		for _, g := range gs {
+			if g.Admits(addr, user, password) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, c := range []struct {
+		addr, user, password string
+		want                 bool
+	}{
+		{"203.0.113.9", "", "", true},
+		{"203.0.114.9", "", "", false},
+		{"2001:db8::5", "", "", true},
+		{"2001:db8::6", "", "", false},
+		{"198.51.100.1", "acr-gateway", secret, true},
+		{"198.51.100.1", "ACR-GATEWAY", secret, true},
+		{"198.51.100.1", "other", secret, false},
+		{"198.51.100.1", "acr-gateway", secret + "x", false},
+		{"198.51.100.1", "acr-gateway", "", false},
+		{"", "", "", false},
+	} {
+		if got := admits(c.addr, c.user, c.password); got != c.want {
+			t.Errorf("from %s as %q: admitted %v, want %v", c.addr, c.user, got, c.want)
+		}
+	}
+	if err := s.RevokeOrderGrant(ctx, other.ID, net1.ID); cmex.ErrorCode(err) != cmex.ENOTFOUND {
+		t.Errorf("revoke another society's grant: %v", err)
+	}
+	if err := s.RevokeOrderGrant(ctx, local.ID, net1.ID); err != nil {
+		t.Fatal(err)
+	}
+	if gs, err := s.OrderGrants(ctx, local.ID); err != nil || len(gs) != 2 || gs[0].ID == net1.ID {
+		t.Errorf("after revoking: %+v, %v", gs, err)
+	}
+	var audited int
+	if err := e.db.SQL().QueryRow(`SELECT count(*) FROM audit_log WHERE action IN ('society.order-grant', 'society.order-revoke')`).Scan(&audited); err != nil || audited != 5 {
+		t.Errorf("audit entries of grants: %d, %v", audited, err)
 	}
 }
