@@ -247,8 +247,16 @@ type DeliveryFilter struct {
 	OrganizationID OrganizationID // 0: every organization (operators)
 	State          DeliveryState
 	Destination    string
-	Limit          int
+	// Limit is at most how many: DefaultDeliveryLimit if 0 or less, and
+	// never more than MaxDeliveryLimit.
+	Limit int
 }
+
+// Limits of a delivery listing.
+const (
+	DefaultDeliveryLimit = 100
+	MaxDeliveryLimit     = 10000
+)
 
 // DeliveryService keeps destinations and the outbox.
 type DeliveryService interface {

@@ -455,8 +455,11 @@ func (s *DeliveryService) ListDeliveries(ctx context.Context, f cmex.DeliveryFil
 	if f.Destination != "" {
 		where, args = append(where, "t.name_key = ?"), append(args, strings.ToLower(f.Destination))
 	}
-	if f.Limit <= 0 || f.Limit > 10000 {
-		f.Limit = 100
+	switch {
+	case f.Limit <= 0:
+		f.Limit = cmex.DefaultDeliveryLimit
+	case f.Limit > cmex.MaxDeliveryLimit:
+		f.Limit = cmex.MaxDeliveryLimit
 	}
 	return scanDeliveries(s.db.read().query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d JOIN destinations t ON t.id = d.destination_id
 		WHERE `+strings.Join(where, " AND ")+` ORDER BY d.id DESC LIMIT ?`, append(args, f.Limit)...))

@@ -14,7 +14,8 @@ import (
 )
 
 func init() {
-	extra = append(extra, named{"Deliveries", testDeliveries}, named{"ConcurrentClaims", testConcurrentClaims})
+	extra = append(extra, named{"Deliveries", testDeliveries}, named{"ConcurrentClaims", testConcurrentClaims},
+		named{"DeliveryListLimit", testDeliveryListLimit})
 }
 
 // deliveryEnv is a learner env whose provider has a webhook for every
@@ -219,5 +220,31 @@ func testConcurrentClaims(t *testing.T, open Opener) {
 	wg.Wait()
 	if len(seen) != 30 {
 		t.Errorf("%d deliveries claimed, want 30", len(seen))
+	}
+}
+
+// testDeliveryListLimit: a limit over the cap is held to the cap, not
+// replaced by the default; no limit is the default.
+func testDeliveryListLimit(t *testing.T, open Opener) {
+	le, ds, _ := deliveryEnv(t, open)
+	ctx := context.Background()
+	for i := range 35 {
+		a := mustSave(t, le.env, le.p, "Add", cmextest.Activity(fmt.Sprintf("l-%d", i), 2025))
+		if _, err := le.report(t, cmextest.JaneReport(a.ID, "2025-06-01", fmt.Sprintf("l%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	total := count(t, le.db, "deliveries")
+	if total <= cmex.DefaultDeliveryLimit {
+		t.Fatalf("%d deliveries: the test needs more than %d", total, cmex.DefaultDeliveryLimit)
+	}
+	for _, tc := range []struct{ limit, want int }{
+		{0, cmex.DefaultDeliveryLimit}, {-1, cmex.DefaultDeliveryLimit}, {7, 7}, {total + 1, total},
+		{cmex.MaxDeliveryLimit, total}, {cmex.MaxDeliveryLimit + 1, total}, {1 << 30, total},
+	} {
+		list, err := ds.ListDeliveries(ctx, cmex.DeliveryFilter{Limit: tc.limit})
+		if err != nil || len(list) != tc.want {
+			t.Errorf("limit %d: %d deliveries, %v; want %d", tc.limit, len(list), err, tc.want)
+		}
 	}
 }
