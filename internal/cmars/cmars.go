@@ -13,12 +13,18 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/cmexhub/cmex"
 )
 
 // Forwarder posts learning records.
-type Forwarder struct{ Client *http.Client }
+type Forwarder struct {
+	Client *http.Client
+	// Now reads a Retry-After date when the answer has no Date header;
+	// time.Now if nil.
+	Now func() time.Time
+}
 
 // Encode implements outbox.Forwarder.
 func (f *Forwarder) Encode(_ context.Context, _ *cmex.Destination, dl *cmex.Delivery) ([]byte, error) {
@@ -58,7 +64,14 @@ func (f *Forwarder) Send(ctx context.Context, d *cmex.Destination, dl *cmex.Deli
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
-	return Judge(res.StatusCode, body)
+	return Judge(res.StatusCode, body).WithRetryAfter(res.Header.Get("Retry-After"), res.Header.Get("Date"), f.now())
+}
+
+func (f *Forwarder) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
 }
 
 // Judge reads the exchange's answer: 2xx (or its duplicate status) is
