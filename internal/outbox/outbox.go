@@ -51,6 +51,7 @@ const (
 	DefaultMaxInFlight = 64
 	DefaultAlertAfter  = time.Hour
 	DefaultStatusEvery = 5 * time.Minute
+	DefaultOutageAfter = time.Minute
 )
 
 // Backoff is the retry schedule of failures that do not say when to come
@@ -84,17 +85,19 @@ func (b Backoff) Hold(retryAfter time.Duration) time.Duration {
 	return min(max(retryAfter, b.Floor), b.Max)
 }
 
-// Steps is how far into the schedule a delivery's failure puts it, after
-// attempts attempts, when its destination has failed failures times in a
-// row (this failure included). While the destination keeps failing, every
-// attempt is a step, as in a plain exponential backoff; while it takes
-// other deliveries, the failures are this delivery's bad luck, not an
-// outage, and only every third attempt is a step: a receiver that fails
-// 40% of its requests at random would otherwise leave one delivery in a
-// hundred waiting a minute and more, behind six doublings, but a delivery
-// that always fails still backs off to Max.
-func Steps(attempts, failures int) int {
-	return max(min(attempts, max(failures, (attempts+2)/3)), 1)
+// Steps is how far into the schedule a delivery's failure puts it after
+// attempts attempts. While its destination is down (it has answered
+// nothing for OutageAfter), every attempt is a step, as in a plain
+// exponential backoff. While it answers, the failure is this delivery's
+// bad luck, not an outage, and only every third attempt is a step: at a
+// receiver that fails 40% of its requests at random, a plain backoff
+// leaves one delivery in a hundred behind six doublings, a minute and
+// more; a delivery that always fails still backs off to Max.
+func Steps(attempts int, outage bool) int {
+	if outage {
+		return max(attempts, 1)
+	}
+	return max((attempts+2)/3, 1)
 }
 
 // Stats count what a worker did.
@@ -117,6 +120,10 @@ type Worker struct {
 	Backoff     Backoff
 	// Random returns the jitter of the backoff, in [0,1).
 	Random func() float64
+	// OutageAfter is how long a destination may answer nothing (neither
+	// take nor refuse a delivery) before its failures back off as an
+	// outage's (Steps).
+	OutageAfter time.Duration
 	// AlertAfter is how long a delivery may stay undelivered before it is
 	// flagged and logged at error level.
 	AlertAfter time.Duration
@@ -141,9 +148,9 @@ type destination struct {
 	slots   chan struct{}
 	limiter *rate.Limiter
 	loaded  time.Time
-	// failures counts the destination's failed attempts in a row, under
-	// the worker's mu: the outage signal of Steps.
-	failures int
+	// answered is when the destination last took or refused a delivery
+	// (or this worker first loaded it), under the worker's mu.
+	answered time.Time
 }
 
 // flight is one claimed delivery's attempt.
@@ -159,7 +166,7 @@ func New(deliveries cmex.DeliveryService, forwarders map[cmex.DestinationKind]Fo
 	return &Worker{
 		Deliveries: deliveries, Forwarders: forwarders, Logger: logger, ID: "worker-" + hex.EncodeToString(b[:]),
 		Now: time.Now, Poll: DefaultPoll, Lease: DefaultLease, Timeout: DefaultTimeout, MaxInFlight: DefaultMaxInFlight,
-		Backoff: DefaultBackoff, Random: mrand.Float64, AlertAfter: DefaultAlertAfter, StatusEvery: DefaultStatusEvery,
+		Backoff: DefaultBackoff, Random: mrand.Float64, OutageAfter: DefaultOutageAfter, AlertAfter: DefaultAlertAfter, StatusEvery: DefaultStatusEvery,
 		dests: map[cmex.DestinationID]*destination{}, flights: map[cmex.DeliveryID]*flight{},
 	}
 }
@@ -309,7 +316,11 @@ func (w *Worker) destination(ctx context.Context, id cmex.DestinationID) (*desti
 		return nil, err
 	}
 	if ds == nil || cap(ds.slots) != d.Concurrency {
-		ds = &destination{slots: make(chan struct{}, max(d.Concurrency, 1))}
+		answered := w.Now()
+		if ds != nil {
+			answered = ds.answered
+		}
+		ds = &destination{slots: make(chan struct{}, max(d.Concurrency, 1)), answered: answered}
 	}
 	ds.d, ds.loaded = d, w.Now()
 	ds.limiter = rate.NewLimiter(rate.Inf, 1)
@@ -373,23 +384,20 @@ func (w *Worker) complete(ctx context.Context, sent *destination, dl *cmex.Deliv
 	if o.Result != cmex.DeliveryDelivered && o.Result != cmex.DeliveryRejected {
 		o.Result = cmex.DeliveryPending
 	}
-	failures := 1
+	outage := false // an attempt that did not reach the destination tells nothing of it
 	if sent != nil {
 		w.mu.Lock()
-		switch {
-		case o.Result != cmex.DeliveryPending:
-			sent.failures = 0 // it answered
-		case !o.RetryAfterGiven:
-			sent.failures++
+		if o.Result != cmex.DeliveryPending || o.RetryAfterGiven {
+			sent.answered = now // it took or refused it, or said when to come back: it is up
 		}
-		failures = sent.failures
+		outage = now.Sub(sent.answered) >= w.OutageAfter
 		w.mu.Unlock()
 	}
 	if o.Result == cmex.DeliveryPending {
 		if o.RetryAfterGiven {
 			next = now.Add(w.Backoff.Hold(o.RetryAfter))
 		} else {
-			next = now.Add(w.Backoff.Delay(Steps(dl.Attempts, failures), w.Random()))
+			next = now.Add(w.Backoff.Delay(Steps(dl.Attempts, outage), w.Random()))
 		}
 	}
 	err := w.Deliveries.CompleteAttempt(ctx, dl.ID, w.ID, o, now, next)

@@ -332,31 +332,36 @@ func TestRetryAfterIsTheWait(t *testing.T) {
 }
 
 // TestSteps: the schedule doubles at every attempt while the destination
-// keeps failing, and at every third while it takes other deliveries.
+// is down, and at every third while it answers.
 func TestSteps(t *testing.T) {
-	for _, tc := range []struct{ attempts, failures, want int }{
-		{1, 1, 1}, {2, 2, 2}, {6, 6, 6}, {6, 40, 6}, // an outage: one step an attempt
-		{2, 1, 1}, {3, 1, 1}, {4, 1, 2}, {6, 1, 2}, {7, 2, 3}, {30, 1, 10}, // the destination answers others
-		{6, 4, 4}, {0, 0, 1},
+	for _, tc := range []struct {
+		attempts int
+		outage   bool
+		want     int
+	}{
+		{1, true, 1}, {2, true, 2}, {6, true, 6}, {0, true, 1},
+		{1, false, 1}, {3, false, 1}, {4, false, 2}, {6, false, 2}, {7, false, 3}, {30, false, 10}, {0, false, 1},
 	} {
-		if got := outbox.Steps(tc.attempts, tc.failures); got != tc.want {
-			t.Errorf("Steps(%d, %d) = %d, want %d", tc.attempts, tc.failures, got, tc.want)
+		if got := outbox.Steps(tc.attempts, tc.outage); got != tc.want {
+			t.Errorf("Steps(%d, %v) = %d, want %d", tc.attempts, tc.outage, got, tc.want)
 		}
 	}
 	b := outbox.DefaultBackoff
-	if got := b.Delay(outbox.Steps(7, 1), 0.999999); got > 8*time.Second {
+	if got := b.Delay(outbox.Steps(7, false), 0.999999); got > 8*time.Second {
 		t.Errorf("the 7th failure at a destination that answers others waits %v", got)
 	}
-	if got := b.Delay(outbox.Steps(7, 7), 0); got != 64*time.Second {
+	if got := b.Delay(outbox.Steps(7, true), 0); got != 64*time.Second {
 		t.Errorf("the 7th failure in an outage waits %v", got)
 	}
-	if got := b.Delay(outbox.Steps(40, 1), 0); got != 30*time.Minute {
-		t.Errorf("a delivery that always fails at a healthy destination waits %v at its 40th attempt, want half the cap", got)
+	if got := b.Delay(outbox.Steps(40, false), 0); got != 30*time.Minute {
+		t.Errorf("a delivery that always fails at a destination that answers waits %v at its 40th attempt, want half the cap", got)
 	}
 }
 
-// TestOutageBacksOff: at a destination that answers nothing but 503, each
-// failure doubles the wait, as a plain exponential backoff does.
+// TestOutageBacksOff: at a destination that answers nothing but 503, the
+// failures of its first OutageAfter are retried every few seconds (the
+// worker cannot tell an outage yet), and after it each failure doubles the
+// wait, as a plain exponential backoff does.
 func TestOutageBacksOff(t *testing.T) {
 	rc := &receiver{t: t, acked: map[cmex.CreditID]int{}}
 	rc.misbehave = func(w http.ResponseWriter, r *http.Request) bool {
@@ -369,13 +374,19 @@ func TestOutageBacksOff(t *testing.T) {
 	var mu sync.Mutex
 	clock := time.Now().UTC().Add(time.Second)
 	f.worker.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
-	f.worker.Backoff, f.worker.Random = outbox.DefaultBackoff, func() float64 { return 0 }
+	f.worker.Backoff, f.worker.Random, f.worker.OutageAfter = outbox.DefaultBackoff, func() float64 { return 0 }, 5*time.Second
 	f.report(t, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { f.worker.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	for attempt := 1; attempt <= 6; attempt++ {
+	// Waits of 2 s × 2^(steps-1) × 0.5: steps 1, 1, 1, 2 (every third
+	// attempt) while the last answer is less than 5 s old, then 5, 6
+	// (every attempt).
+	for attempt, want := range []time.Duration{0, time.Second, time.Second, time.Second, 2 * time.Second, 16 * time.Second, 32 * time.Second} {
+		if attempt == 0 {
+			continue
+		}
 		var ds []*cmex.Delivery
 		end := time.Now().Add(10 * time.Second)
 		for {
@@ -394,7 +405,6 @@ func TestOutageBacksOff(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		want := time.Second << (attempt - 1) // 2 s × 2^(n-1) × 0.5
 		var latest time.Time
 		for _, d := range ds {
 			if got := d.NextAttemptAt.Sub(f.worker.Now()); got != want {
