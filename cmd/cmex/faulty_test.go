@@ -253,11 +253,15 @@ func releasedLeases(t *testing.T, s *server) int {
 	return 0
 }
 
+// The two runs mostly wait (for backoffs, a stall, PostgreSQL's leases to
+// lapse), so they run side by side, after the package's other tests.
 func TestFaultyReceiverSQLite(t *testing.T) {
+	t.Parallel()
 	testFaultyReceiver(t, "sqlite:"+filepath.Join(t.TempDir(), "cmex.db"))
 }
 
 func TestFaultyReceiverPostgres(t *testing.T) {
+	t.Parallel()
 	testFaultyReceiver(t, cmextest.PostgresURL(t))
 }
 

@@ -121,8 +121,8 @@ type Worker struct {
 	// Random returns the jitter of the backoff, in [0,1).
 	Random func() float64
 	// OutageAfter is how long a destination may answer nothing (neither
-	// take nor refuse a delivery) before its failures back off as an
-	// outage's (Steps).
+	// take nor refuse a delivery, nor say when to come back) before its
+	// failures back off as an outage's (Steps).
 	OutageAfter time.Duration
 	// AlertAfter is how long a delivery may stay undelivered before it is
 	// flagged and logged at error level.
@@ -148,8 +148,9 @@ type destination struct {
 	slots   chan struct{}
 	limiter *rate.Limiter
 	loaded  time.Time
-	// answered is when the destination last took or refused a delivery
-	// (or this worker first loaded it), under the worker's mu.
+	// answered is when the destination last took or refused a delivery or
+	// said when to come back (or this worker first loaded it), under the
+	// worker's mu.
 	answered time.Time
 }
 
