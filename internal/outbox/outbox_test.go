@@ -425,8 +425,10 @@ func TestOutageBacksOff(t *testing.T) {
 // worker claiming all along gets nothing and the receiver gets each record
 // once.
 func TestHeartbeat(t *testing.T) {
+	sent := make(chan struct{}, 3)
 	rc := &receiver{t: t, acked: map[cmex.CreditID]int{}}
 	rc.misbehave = func(w http.ResponseWriter, r *http.Request) bool {
+		sent <- struct{}{}
 		time.Sleep(1200 * time.Millisecond) // four leases
 		return false
 	}
@@ -441,6 +443,11 @@ func TestHeartbeat(t *testing.T) {
 	stop, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(stopped)
+		select { // the worker has claimed them all and the attempts are in flight
+		case <-sent:
+		case <-stop:
+			return
+		}
 		for {
 			select {
 			case <-stop:
