@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -260,11 +261,15 @@ type LearnerSnapshot struct {
 
 // Outcome is what came of one attempt.
 type Outcome struct {
-	Result     DeliveryState // delivered, rejected, or pending to retry
-	Codes      []RemoteCode
-	Error      string        // why it must be retried or was rejected
-	RetryAfter time.Duration // the destination's Retry-After, if any
-	RemoteID   string
+	Result DeliveryState // delivered, rejected, or pending to retry
+	Codes  []RemoteCode
+	Error  string // why it must be retried or was rejected
+	// RetryAfter is when the destination asked to be tried again (its
+	// Retry-After), if RetryAfterGiven: that is the wait, rather than the
+	// backoff, within the worker's floor and cap. 0 is "now".
+	RetryAfter      time.Duration
+	RetryAfterGiven bool
+	RemoteID        string
 	// Status is where the destination's answer moves the learner record
 	// (Submitted, Approved, Rejected), if anywhere.
 	Status LearnerStatus
@@ -311,6 +316,69 @@ func Unanswered(ctx context.Context, who string, err error) Outcome {
 	return Outcome{Result: DeliveryPending, Error: who + " could not be reached"}
 }
 
+// WithRetryAfter adds to an outcome to be retried the wait a destination's
+// Retry-After header value asks for: delay-seconds, or an HTTP date read
+// against date, the answer's own Date header (the destination's clock, so
+// that a skew between the two clocks does not matter), or against now when
+// the answer has none. A date already past is a wait of 0; a value that is
+// neither is ignored, and so is any on an outcome not to be retried.
+func (o Outcome) WithRetryAfter(retryAfter, date string, now time.Time) Outcome {
+	if o.Result != DeliveryPending {
+		return o
+	}
+	if d, ok := ParseRetryAfter(retryAfter, date, now); ok {
+		o.RetryAfter, o.RetryAfterGiven = d, true
+	}
+	return o
+}
+
+// maxRetryAfter bounds a Retry-After before the worker's own cap applies,
+// so that no value overflows a time.Duration.
+const maxRetryAfter = 24 * time.Hour
+
+// httpDates are the three formats of an HTTP date (RFC 9110 5.6.7): the
+// preferred IMF-fixdate and the obsolete RFC 850 and asctime forms.
+var httpDates = []string{"Mon, 02 Jan 2006 15:04:05 GMT", "Monday, 02-Jan-06 15:04:05 GMT", "Mon Jan _2 15:04:05 2006"}
+
+func parseHTTPDate(s string) (time.Time, bool) {
+	for _, f := range httpDates {
+		if t, err := time.Parse(f, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// ParseRetryAfter reads a Retry-After header value (RFC 9110 10.2.3):
+// delay-seconds or an HTTP date, the date read against date (the answer's
+// Date header) or, without one, now. It reports false for anything else.
+func ParseRetryAfter(value, date string, now time.Time) (time.Duration, bool) {
+	value = strings.TrimSpace(value)
+	if value == "" {
+		return 0, false
+	}
+	if strings.Trim(value, "0123456789") == "" {
+		n, err := strconv.ParseInt(value, 10, 64)
+		if err != nil || n > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter, true // all digits, too many to hold
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	at, ok := parseHTTPDate(value)
+	if !ok {
+		return 0, false
+	}
+	if d, ok := parseHTTPDate(strings.TrimSpace(date)); ok {
+		now = d
+	}
+	return min(max(at.Sub(now), 0), maxRetryAfter), true
+}
+
+// ErrLeaseLost is what recording an attempt's outcome returns when the
+// worker no longer holds the delivery's lease: another worker took it over,
+// or an operator retried or cancelled it. Nothing is recorded.
+var ErrLeaseLost = errors.New("the delivery is no longer leased to this worker")
+
 // ErrNotReady is what an encoder returns when a delivery must wait for
 // another (a learner record for its activity's registration upstream).
 var ErrNotReady = errors.New("waiting for another delivery")
@@ -330,8 +398,16 @@ type DeliveryFilter struct {
 	OrganizationID OrganizationID // 0: every organization (operators)
 	State          DeliveryState
 	Destination    string
-	Limit          int
+	// Limit is at most how many: DefaultDeliveryLimit if 0 or less, and
+	// never more than MaxDeliveryLimit.
+	Limit int
 }
+
+// Limits of a delivery listing.
+const (
+	DefaultDeliveryLimit = 100
+	MaxDeliveryLimit     = 10000
+)
 
 // DeliveryService keeps destinations and the outbox.
 type DeliveryService interface {
@@ -343,14 +419,26 @@ type DeliveryService interface {
 	// Destination returns one with its secrets, or ENOTFOUND.
 	Destination(ctx context.Context, id DestinationID) (*Destination, error)
 	// ClaimDeliveries leases up to limit due deliveries to worker until
-	// now+lease; others do not see them until the lease ends.
+	// now+lease, and counts an attempt for each; others do not see them
+	// until the lease ends.
 	ClaimDeliveries(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]*Delivery, error)
+	// RenewLeases extends to now+lease the leases worker still holds among
+	// ids, and returns those it holds; one missing from the answer is no
+	// longer the worker's (another worker took it over, or an operator
+	// retried or cancelled it).
+	RenewLeases(ctx context.Context, worker string, ids []DeliveryID, now time.Time, lease time.Duration) ([]DeliveryID, error)
+	// ReleaseLeases ends every lease, whoever holds it, and returns how
+	// many it ended: the deliveries are due again at once, their attempt
+	// still counted (it may have reached the destination) and their last
+	// error saying it was cut short. Only for a server that knows no other
+	// worker is running (SQLite, one server per file, at its start).
+	ReleaseLeases(ctx context.Context, now time.Time) (int, error)
 	// SavePayload fixes the bytes a delivery sends, if none are fixed yet,
 	// and returns the bytes in force.
 	SavePayload(ctx context.Context, id DeliveryID, worker string, payload []byte) ([]byte, error)
 	// CompleteAttempt records an attempt's outcome, if worker still holds
-	// the lease, and moves the learner record as the outcome says. A
-	// retry is due at next.
+	// the lease (else ErrLeaseLost, recording nothing), and moves the
+	// learner record as the outcome says. A retry is due at next.
 	CompleteAttempt(ctx context.Context, id DeliveryID, worker string, o Outcome, now, next time.Time) error
 	// RemoteID returns the remote id a delivered delivery of a record to a
 	// destination got, if any.

@@ -22,6 +22,7 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{args: []string{"-addr", "8080"}, want: []string{"-addr", "HOST:PORT"}},
 		{args: []string{"-addr", "127.0.0.1:99999"}, want: []string{"-addr", "65535"}},
 		{args: []string{"-outbox-lease", "0s"}, want: []string{"-outbox-lease", "positive"}},
+		{args: []string{"-outbox-lease", "500ms"}, want: []string{"-outbox-lease", "at least 1s"}},
 		{args: []string{"-processsync-window", "-5s"}, want: []string{"-processsync-window"}},
 		{args: []string{"-tls-cert", filepath.Join(dir, "missing.pem"), "-tls-key", filepath.Join(dir, "missing.key")}, want: []string{"-tls-cert", "missing.pem"}},
 		{args: []string{"-tls-cert", "cert.pem"}, want: []string{"-tls-cert and -tls-key go together"}},

@@ -178,7 +178,7 @@ cmex deliveries retry 42`,
 		provider := fs.String("provider", "", "only this provider's deliveries (default: every provider's)")
 		state := fs.String("state", "", "list: only deliveries in this state")
 		dest := fs.String("destination", "", "list: only deliveries to this destination")
-		limit := fs.Int("limit", 100, "list: at most this many, newest first")
+		limit := fs.Int("limit", cmex.DefaultDeliveryLimit, fmt.Sprintf("list: at most this many, newest first (at most %d)", cmex.MaxDeliveryLimit))
 		if err := parse(fs, args[1:], e); err != nil {
 			return err
 		}
@@ -193,6 +193,13 @@ cmex deliveries retry 42`,
 			}
 			ds := sqlstore.NewDeliveryService(s)
 			if args[0] == "list" {
+				if *limit < 1 {
+					return fmt.Errorf("%w: -limit %d: want 1 to %d", errUsage, *limit, cmex.MaxDeliveryLimit)
+				}
+				if *limit > cmex.MaxDeliveryLimit {
+					fmt.Fprintf(e.stderr, "cmex deliveries: -limit %d is over the cap; listing at most %d deliveries\n", *limit, cmex.MaxDeliveryLimit)
+					*limit = cmex.MaxDeliveryLimit
+				}
 				list, err := ds.ListDeliveries(ctx, cmex.DeliveryFilter{OrganizationID: org, State: cmex.DeliveryState(*state), Destination: *dest, Limit: *limit})
 				if err != nil {
 					return err

@@ -66,7 +66,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		addrSignUps := fs.Int("address-signups", 10, "sign-ups (POST /api/v1/accounts) one client address may make at once, after which it may make one a minute; 0: no limit")
 		addrVerify := fs.Int("address-verifications", 60, "printed-transcript verifications (/verify/CODE) one client address may ask for at once, after which it may ask one a second; 0: no limit")
 		maxHashing := fs.Int("max-hashing", 0, "password hashes and checks (argon2id, 19 MiB each) run at once, on every surface; others wait up to 2s, then get 503 and Retry-After; 0: from GOMEMLIMIT when set (a quarter of it), else one per CPU, at most 8")
-		outboxLease := fs.Duration("outbox-lease", outbox.DefaultLease, "how long a claimed delivery is the worker's before another may take it over")
+		outboxLease := fs.Duration("outbox-lease", outbox.DefaultLease, "how long a claimed delivery is the worker's before another may take it over; renewed every third of it while the attempt is in flight, so a stopped replica's claims come back within it (at least 1s)")
 		outboxAlert := fs.Duration("outbox-alert-after", outbox.DefaultAlertAfter, "how long a delivery may stay undelivered before it is flagged and logged as an error")
 		outboxStatus := fs.Duration("outbox-status-every", outbox.DefaultStatusEvery, "how often MOC records delivered to an upstream PARS are checked for the board's decision")
 		allowPrivate := allowPrivateFlag(fs)
@@ -105,6 +105,9 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			if d.v < 0 || d.v == 0 && !d.zero {
 				bad = append(bad, fmt.Sprintf("%s %v: must be positive", d.flag, d.v))
 			}
+		}
+		if *outboxLease > 0 && *outboxLease < time.Second {
+			bad = append(bad, fmt.Sprintf("-outbox-lease %v: must be at least 1s (it is renewed every third of it)", *outboxLease))
 		}
 		if !strings.HasPrefix(*dbSpec, "sqlite:") && !strings.HasPrefix(*dbSpec, "postgres://") && !strings.HasPrefix(*dbSpec, "postgresql://") {
 			bad = append(bad, fmt.Sprintf("-db %q: want sqlite:PATH or a postgres:// URL", *dbSpec))
@@ -208,6 +211,20 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		deliveries := sqlstore.NewDeliveryService(db)
 		worker := newWorker(deliveries, learners, logger, policy)
 		worker.Lease, worker.AlertAfter, worker.StatusEvery = *outboxLease, *outboxAlert, *outboxStatus
+		if db.Dialect().Name() == "sqlite" {
+			// One server owns a SQLite file (two cmex serve on one file are
+			// not supported), so a lease held now is a stopped run's: its
+			// deliveries are due at once rather than when the lease ends.
+			// On PostgreSQL other replicas' leases are alive, and a dead
+			// one's end within -outbox-lease.
+			n, err := deliveries.ReleaseLeases(ctx, time.Now())
+			if err != nil {
+				return fmt.Errorf("outbox: %w", err)
+			}
+			if n > 0 {
+				logger.Info("outbox: released the deliveries a stopped run had claimed; they are due now", "deliveries", n)
+			}
+		}
 
 		parsMode := pars.Strict
 		if *permissive {

@@ -51,7 +51,15 @@ func (h *Handler) listDestinations(w http.ResponseWriter, r *http.Request, p *cm
 
 func (h *Handler) listDeliveries(w http.ResponseWriter, r *http.Request, p *cmex.Principal) {
 	q := r.URL.Query()
-	limit, _ := strconv.Atoi(q.Get("limit"))
+	limit := 0
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > cmex.MaxDeliveryLimit {
+			h.fail(w, r, cmex.Errorf(cmex.EINVALID, "bad query parameters: [limit (1-%d)]", cmex.MaxDeliveryLimit))
+			return
+		}
+		limit = n
+	}
 	list, err := h.Deliveries.ListDeliveries(r.Context(), cmex.DeliveryFilter{OrganizationID: p.Organization.ID,
 		State: cmex.DeliveryState(q.Get("state")), Destination: q.Get("destination"), Limit: limit})
 	if err != nil {

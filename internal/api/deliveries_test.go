@@ -41,6 +41,15 @@ func TestDestinationsAndDeliveries(t *testing.T) {
 		t.Fatalf("deliveries (only the AMA credit is routed): %d %v", code, body)
 	}
 	id := fmt.Sprint(list[0].(map[string]any)["id"])
+	// A limit outside 1-10000 is refused, not silently replaced by 100.
+	for _, q := range []string{"limit=10001", "limit=0", "limit=many"} {
+		if code, body := f.do(t, janeBasic, "GET", "/api/v1/deliveries?"+q, nil); code != 400 || !strings.Contains(fmt.Sprint(body), "limit (1-10000)") {
+			t.Errorf("%s: %d %v", q, code, body)
+		}
+	}
+	if code, body := f.do(t, janeBasic, "GET", "/api/v1/deliveries?limit=10000", nil); code != 200 || len(body["deliveries"].([]any)) != 1 {
+		t.Errorf("limit=10000: %d %v", code, body)
+	}
 	if code, body := f.do(t, other, "GET", "/api/v1/deliveries/"+id, nil); code != 404 {
 		t.Errorf("another provider's delivery: %d %v", code, body)
 	}

@@ -15,12 +15,18 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/cmexhub/cmex"
 )
 
 // Forwarder uploads rosters.
-type Forwarder struct{ Client *http.Client }
+type Forwarder struct {
+	Client *http.Client
+	// Now reads a Retry-After date when the answer has no Date header;
+	// time.Now if nil.
+	Now func() time.Time
+}
 
 // Encode implements outbox.Forwarder: one roster, one attendee. The
 // licence is the learner's in one of the destination's licence states (or
@@ -122,11 +128,19 @@ func (f *Forwarder) Send(ctx context.Context, d *cmex.Destination, dl *cmex.Deli
 	body, _ := io.ReadAll(io.LimitReader(res.Body, 16<<20))
 	if res.StatusCode != http.StatusOK {
 		if res.StatusCode >= 500 || res.StatusCode == http.StatusTooManyRequests {
-			return cmex.Outcome{Result: cmex.DeliveryPending, Error: fmt.Sprintf("CE Broker answered HTTP %d", res.StatusCode)}
+			return cmex.Outcome{Result: cmex.DeliveryPending, Error: fmt.Sprintf("CE Broker answered HTTP %d", res.StatusCode)}.
+				WithRetryAfter(res.Header.Get("Retry-After"), res.Header.Get("Date"), f.now())
 		}
 		return cmex.Outcome{Result: cmex.DeliveryRejected, Error: fmt.Sprintf("CE Broker answered HTTP %d", res.StatusCode)}
 	}
 	return Judge(body)
+}
+
+func (f *Forwarder) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
 }
 
 // Judge reads a receipt: <string xmlns="https://webservices.cebroker.com/">

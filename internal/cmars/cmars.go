@@ -25,7 +25,9 @@ type Forwarder struct {
 	// course's learner has a record of its mandatory activity. Nil sends
 	// course records without waiting for one.
 	Records func(ctx context.Context, f cmex.LearnerRecordFilter) ([]*cmex.LearnerRecord, error)
-	Now     func() time.Time
+	// Now is the clock of reporting periods, and reads a Retry-After date
+	// when the answer has no Date header; time.Now if nil.
+	Now func() time.Time
 }
 
 // Encode implements outbox.Forwarder. A course record whose destination
@@ -69,11 +71,7 @@ func (f *Forwarder) mandatoryDone(ctx context.Context, d *cmex.Destination, dl *
 	if len(recs) > 0 {
 		return nil
 	}
-	now := time.Now
-	if f.Now != nil {
-		now = f.Now
-	}
-	if cmex.DateOf(now()).After(to) {
+	if cmex.DateOf(f.now()).After(to) {
 		return fmt.Errorf("the learner has no record of the mandatory activity %s in reporting period %s, which is over; once one is reported, retry this delivery", mandatory, reportingPeriod(r.CompletionDate))
 	}
 	return cmex.NotReady("waiting for a record of the mandatory activity %s in reporting period %s", mandatory, reportingPeriod(r.CompletionDate))
@@ -99,7 +97,14 @@ func (f *Forwarder) Send(ctx context.Context, d *cmex.Destination, dl *cmex.Deli
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
-	return Judge(res.StatusCode, body)
+	return Judge(res.StatusCode, body).WithRetryAfter(res.Header.Get("Retry-After"), res.Header.Get("Date"), f.now())
+}
+
+func (f *Forwarder) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
 }
 
 // Judge reads the exchange's answer: 2xx (or its duplicate status) is

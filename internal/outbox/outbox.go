@@ -1,7 +1,10 @@
 // Package outbox delivers what cmex accepted to the registries that need
-// it: a worker claims due deliveries from the database (several replicas
-// share them safely), hands each to its destination's forwarder, and
-// records the answer. Transient failures are retried with capped, jittered
+// it: a worker claims due deliveries from the database with a short lease
+// that it renews while each attempt is in flight (several replicas share
+// them safely, and a dead one's claims come back within a lease), hands
+// each to its destination's forwarder, and records the answer. A
+// destination that says when to come back (Retry-After) is tried again
+// then; other transient failures are retried with capped, jittered
 // exponential backoff; permanent rejections keep the remote's codes; a
 // delivery late past a threshold raises an alert.
 package outbox
@@ -43,29 +46,58 @@ type StatusChecker interface {
 // Defaults of a Worker.
 const (
 	DefaultPoll        = 250 * time.Millisecond
-	DefaultLease       = 2 * time.Minute
+	DefaultLease       = 15 * time.Second
 	DefaultTimeout     = 30 * time.Second
 	DefaultMaxInFlight = 64
 	DefaultAlertAfter  = time.Hour
 	DefaultStatusEvery = 5 * time.Minute
+	DefaultOutageAfter = time.Minute
 )
 
-// Backoff is the retry schedule: Base doubled per attempt up to Max, then
-// a random part of the last half taken off so that retries spread out.
+// Backoff is the retry schedule of failures that do not say when to come
+// back: Base doubled per step up to Max, then a random part of the last
+// half taken off so that retries spread out. A destination's Retry-After
+// is the wait instead, held within Floor and Max.
 type Backoff struct {
 	Base, Max time.Duration
+	// Floor is the shortest wait a Retry-After is held to (a "0" or a date
+	// already past would otherwise retry at once, again and again).
+	Floor time.Duration
 }
 
-// DefaultBackoff retries after about 2 s, 4 s, 8 s… up to an hour.
-var DefaultBackoff = Backoff{Base: 2 * time.Second, Max: time.Hour}
+// DefaultBackoff retries after about 2 s, 4 s, 8 s… up to an hour, and
+// after a destination's Retry-After of at least a second.
+var DefaultBackoff = Backoff{Base: 2 * time.Second, Max: time.Hour, Floor: time.Second}
 
-// Delay is the wait before attempt n+1 after n attempts; random is in [0,1).
-func (b Backoff) Delay(attempts int, random float64) time.Duration {
-	d := float64(b.Base) * math.Pow(2, float64(max(attempts-1, 0)))
+// Delay is the wait after a failure that is the steps-th step of the
+// schedule (Steps); random is in [0,1).
+func (b Backoff) Delay(steps int, random float64) time.Duration {
+	d := float64(b.Base) * math.Pow(2, float64(max(steps-1, 0)))
 	if d > float64(b.Max) {
 		d = float64(b.Max)
 	}
 	return time.Duration(d * (0.5 + random/2))
+}
+
+// Hold is the wait a destination asked for with Retry-After, held within
+// Floor and Max.
+func (b Backoff) Hold(retryAfter time.Duration) time.Duration {
+	return min(max(retryAfter, b.Floor), b.Max)
+}
+
+// Steps is how far into the schedule a delivery's failure puts it after
+// attempts attempts. While its destination is down (it has answered
+// nothing for OutageAfter), every attempt is a step, as in a plain
+// exponential backoff. While it answers, the failure is this delivery's
+// bad luck, not an outage, and only every third attempt is a step: at a
+// receiver that fails 40% of its requests at random, a plain backoff
+// leaves one delivery in a hundred behind six doublings, a minute and
+// more; a delivery that always fails still backs off to Max.
+func Steps(attempts int, outage bool) int {
+	if outage {
+		return max(attempts, 1)
+	}
+	return max((attempts+2)/3, 1)
 }
 
 // Stats count what a worker did.
@@ -86,6 +118,12 @@ type Worker struct {
 	Timeout     time.Duration
 	MaxInFlight int
 	Backoff     Backoff
+	// Random returns the jitter of the backoff, in [0,1).
+	Random func() float64
+	// OutageAfter is how long a destination may answer nothing (neither
+	// take nor refuse a delivery, nor say when to come back) before its
+	// failures back off as an outage's (Steps).
+	OutageAfter time.Duration
 	// AlertAfter is how long a delivery may stay undelivered before it is
 	// flagged and logged at error level.
 	AlertAfter time.Duration
@@ -97,6 +135,11 @@ type Worker struct {
 
 	mu    sync.Mutex
 	dests map[cmex.DestinationID]*destination
+
+	// flights are the deliveries claimed and not yet answered, whose
+	// leases the heartbeat renews.
+	fmu     sync.Mutex
+	flights map[cmex.DeliveryID]*flight
 }
 
 // destination is a destination with its limits, reloaded now and then.
@@ -105,6 +148,16 @@ type destination struct {
 	slots   chan struct{}
 	limiter *rate.Limiter
 	loaded  time.Time
+	// answered is when the destination last took or refused a delivery or
+	// said when to come back (or this worker first loaded it), under the
+	// worker's mu.
+	answered time.Time
+}
+
+// flight is one claimed delivery's attempt.
+type flight struct {
+	cancel context.CancelFunc // calls the attempt off when its lease is lost
+	lost   bool
 }
 
 // New returns a worker with the defaults.
@@ -114,15 +167,20 @@ func New(deliveries cmex.DeliveryService, forwarders map[cmex.DestinationKind]Fo
 	return &Worker{
 		Deliveries: deliveries, Forwarders: forwarders, Logger: logger, ID: "worker-" + hex.EncodeToString(b[:]),
 		Now: time.Now, Poll: DefaultPoll, Lease: DefaultLease, Timeout: DefaultTimeout, MaxInFlight: DefaultMaxInFlight,
-		Backoff: DefaultBackoff, AlertAfter: DefaultAlertAfter, StatusEvery: DefaultStatusEvery,
-		dests: map[cmex.DestinationID]*destination{},
+		Backoff: DefaultBackoff, Random: mrand.Float64, OutageAfter: DefaultOutageAfter, AlertAfter: DefaultAlertAfter, StatusEvery: DefaultStatusEvery,
+		dests: map[cmex.DestinationID]*destination{}, flights: map[cmex.DeliveryID]*flight{},
 	}
 }
 
 // Run delivers until ctx is done, then lets the attempts in flight finish.
+// While any is in flight, a heartbeat renews their leases every third of
+// a lease.
 func (w *Worker) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, w.MaxInFlight)
+	stopBeat, beatDone := make(chan struct{}), make(chan struct{})
+	go func() { w.heartbeat(stopBeat); close(beatDone) }()
+	defer func() { close(stopBeat); <-beatDone }() // after wg.Wait: the last attempts keep their leases
 	var lastOverdue, lastStatus time.Time
 	for ctx.Err() == nil {
 		if now := w.Now(); now.Sub(lastOverdue) > min(w.AlertAfter/10, time.Minute) {
@@ -143,12 +201,17 @@ func (w *Worker) Run(ctx context.Context) {
 			}
 		}
 		for _, dl := range claimed {
+			actx, ok := w.takeOff(ctx, dl.ID)
+			if !ok {
+				continue // still in flight here (a renewal failed for a whole lease): that attempt answers
+			}
 			slots <- struct{}{}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				defer func() { <-slots }()
-				w.attempt(context.WithoutCancel(ctx), dl)
+				defer w.land(dl.ID)
+				w.attempt(actx, dl)
 			}()
 		}
 		if len(claimed) == 0 {
@@ -159,6 +222,86 @@ func (w *Worker) Run(ctx context.Context) {
 		}
 	}
 	wg.Wait()
+}
+
+// takeOff records a claimed delivery as in flight and returns its
+// attempt's context: not cancelled with ctx (a stopping worker lets the
+// attempts in flight finish), but when the lease is lost. It reports false
+// if the delivery is in flight already.
+func (w *Worker) takeOff(ctx context.Context, id cmex.DeliveryID) (context.Context, bool) {
+	w.fmu.Lock()
+	defer w.fmu.Unlock()
+	if w.flights[id] != nil {
+		return nil, false
+	}
+	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	w.flights[id] = &flight{cancel: cancel}
+	return actx, true
+}
+
+func (w *Worker) land(id cmex.DeliveryID) {
+	w.fmu.Lock()
+	defer w.fmu.Unlock()
+	if f := w.flights[id]; f != nil {
+		f.cancel()
+		delete(w.flights, id)
+	}
+}
+
+// heartbeat renews the leases of the deliveries in flight every third of
+// a lease until stop is closed.
+func (w *Worker) heartbeat(stop <-chan struct{}) {
+	every := max(w.Lease/3, time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), every)
+		w.renew(ctx)
+		cancel()
+	}
+}
+
+// renew extends the leases of the deliveries in flight. One whose lease is
+// lost (another worker took it over, an operator retried or cancelled it)
+// has its attempt called off: if it has not been sent yet, it is not, and
+// its answer, if any, is not recorded.
+func (w *Worker) renew(ctx context.Context) {
+	w.fmu.Lock()
+	ids := make([]cmex.DeliveryID, 0, len(w.flights))
+	seen := make(map[cmex.DeliveryID]*flight, len(w.flights))
+	for id, f := range w.flights {
+		ids, seen[id] = append(ids, id), f
+	}
+	w.fmu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	held, err := w.Deliveries.RenewLeases(ctx, w.ID, ids, w.Now(), w.Lease)
+	if err != nil {
+		// The leases run until the next beat tries again.
+		w.Logger.ErrorContext(ctx, "outbox: renew leases", "deliveries", len(ids), "err", err)
+		return
+	}
+	kept := make(map[cmex.DeliveryID]bool, len(held))
+	for _, id := range held {
+		kept[id] = true
+	}
+	w.fmu.Lock()
+	defer w.fmu.Unlock()
+	for id, f := range seen {
+		// The same flight only: one that landed meanwhile gave its lease
+		// up, and a new claim of the delivery is a new flight.
+		if !kept[id] && w.flights[id] == f && !f.lost {
+			f.lost = true
+			f.cancel()
+			w.Logger.WarnContext(ctx, "outbox: lease lost; the attempt is called off", "delivery", id)
+		}
+	}
 }
 
 // destination returns a delivery's destination with its limits.
@@ -174,7 +317,11 @@ func (w *Worker) destination(ctx context.Context, id cmex.DestinationID) (*desti
 		return nil, err
 	}
 	if ds == nil || cap(ds.slots) != d.Concurrency {
-		ds = &destination{slots: make(chan struct{}, max(d.Concurrency, 1))}
+		answered := w.Now()
+		if ds != nil {
+			answered = ds.answered
+		}
+		ds = &destination{slots: make(chan struct{}, max(d.Concurrency, 1)), answered: answered}
 	}
 	ds.d, ds.loaded = d, w.Now()
 	ds.limiter = rate.NewLimiter(rate.Inf, 1)
@@ -189,19 +336,24 @@ func (w *Worker) destination(ctx context.Context, id cmex.DestinationID) (*desti
 func (w *Worker) attempt(ctx context.Context, dl *cmex.Delivery) {
 	ds, err := w.destination(ctx, dl.DestinationID)
 	if err != nil {
-		w.complete(ctx, dl, cmex.Outcome{Result: cmex.DeliveryPending, Error: "the destination could not be loaded"})
+		w.complete(ctx, nil, dl, cmex.Outcome{Result: cmex.DeliveryPending, Error: "the destination could not be loaded"})
 		w.Logger.ErrorContext(ctx, "outbox: load destination", "destination", dl.DestinationID, "err", err)
 		return
 	}
 	fwd := w.Forwarders[ds.d.Kind]
 	if fwd == nil {
-		w.complete(ctx, dl, cmex.Outcome{Result: cmex.DeliveryRejected, Error: "no forwarder for destinations of kind " + string(ds.d.Kind)})
+		w.complete(ctx, nil, dl, cmex.Outcome{Result: cmex.DeliveryRejected, Error: "no forwarder for destinations of kind " + string(ds.d.Kind)})
 		return
 	}
-	ds.slots <- struct{}{}
+	select {
+	case ds.slots <- struct{}{}:
+	case <-ctx.Done():
+		w.complete(ctx, nil, dl, cmex.Outcome{Result: cmex.DeliveryPending, Error: "the lease was lost before it was sent"})
+		return
+	}
 	defer func() { <-ds.slots }()
 	if err := ds.limiter.Wait(ctx); err != nil {
-		w.complete(ctx, dl, cmex.Outcome{Result: cmex.DeliveryPending, Error: "rate limit: " + err.Error()})
+		w.complete(ctx, nil, dl, cmex.Outcome{Result: cmex.DeliveryPending, Error: "rate limit: " + err.Error()})
 		return
 	}
 	payload := dl.Payload
@@ -209,10 +361,10 @@ func (w *Worker) attempt(ctx context.Context, dl *cmex.Delivery) {
 		b, err := fwd.Encode(ctx, ds.d, dl)
 		switch {
 		case errors.Is(err, cmex.ErrNotReady):
-			w.complete(ctx, dl, cmex.Outcome{Result: cmex.DeliveryPending, Error: err.Error()})
+			w.complete(ctx, nil, dl, cmex.Outcome{Result: cmex.DeliveryPending, Error: err.Error()})
 			return
 		case err != nil:
-			w.complete(ctx, dl, cmex.Outcome{Result: cmex.DeliveryRejected, Error: "the record cannot be sent there: " + err.Error()})
+			w.complete(ctx, nil, dl, cmex.Outcome{Result: cmex.DeliveryRejected, Error: "the record cannot be sent there: " + err.Error()})
 			return
 		}
 		if payload, err = w.Deliveries.SavePayload(ctx, dl.ID, w.ID, b); err != nil {
@@ -222,12 +374,42 @@ func (w *Worker) attempt(ctx context.Context, dl *cmex.Delivery) {
 	}
 	sctx, cancel := context.WithTimeout(ctx, w.Timeout)
 	defer cancel()
-	w.complete(ctx, dl, fwd.Send(sctx, ds.d, dl, payload))
+	w.complete(ctx, ds, dl, fwd.Send(sctx, ds.d, dl, payload))
 }
 
-func (w *Worker) complete(ctx context.Context, dl *cmex.Delivery, o cmex.Outcome) {
+// complete records an attempt's outcome; sent is the destination the
+// attempt reached, nil for an attempt that did not get as far as sending.
+func (w *Worker) complete(ctx context.Context, sent *destination, dl *cmex.Delivery, o cmex.Outcome) {
 	now := w.Now()
 	next := now
+	if o.Result != cmex.DeliveryDelivered && o.Result != cmex.DeliveryRejected {
+		o.Result = cmex.DeliveryPending
+	}
+	outage := false // an attempt that did not reach the destination tells nothing of it
+	if sent != nil {
+		w.mu.Lock()
+		if o.Result != cmex.DeliveryPending || o.RetryAfterGiven {
+			sent.answered = now // it took or refused it, or said when to come back: it is up
+		}
+		outage = now.Sub(sent.answered) >= w.OutageAfter
+		w.mu.Unlock()
+	}
+	if o.Result == cmex.DeliveryPending {
+		if o.RetryAfterGiven {
+			next = now.Add(w.Backoff.Hold(o.RetryAfter))
+		} else {
+			next = now.Add(w.Backoff.Delay(Steps(dl.Attempts, outage), w.Random()))
+		}
+	}
+	err := w.Deliveries.CompleteAttempt(ctx, dl.ID, w.ID, o, now, next)
+	switch {
+	case errors.Is(err, cmex.ErrLeaseLost):
+		w.Logger.WarnContext(ctx, "outbox: answer not recorded: the delivery is no longer this worker's", "delivery", dl.ID, "result", o.Result)
+		return
+	case err != nil:
+		w.Logger.ErrorContext(ctx, "outbox: record outcome", "delivery", dl.ID, "err", err)
+		return
+	}
 	switch o.Result {
 	case cmex.DeliveryDelivered:
 		w.Stats.Delivered.Add(1)
@@ -235,13 +417,8 @@ func (w *Worker) complete(ctx context.Context, dl *cmex.Delivery, o cmex.Outcome
 		w.Stats.Rejected.Add(1)
 		w.Logger.WarnContext(ctx, "outbox: rejected", "delivery", dl.ID, "destination", dl.Destination, "credit_id", dl.CreditID, "error", o.Error, "codes", o.Codes)
 	default:
-		o.Result = cmex.DeliveryPending
 		w.Stats.Retried.Add(1)
-		next = now.Add(max(w.Backoff.Delay(dl.Attempts, mrand.Float64()), o.RetryAfter))
 		w.Logger.InfoContext(ctx, "outbox: will retry", "delivery", dl.ID, "destination", dl.Destination, "attempts", dl.Attempts, "error", o.Error, "at", next)
-	}
-	if err := w.Deliveries.CompleteAttempt(ctx, dl.ID, w.ID, o, now, next); err != nil {
-		w.Logger.ErrorContext(ctx, "outbox: record outcome", "delivery", dl.ID, "err", err)
 	}
 }
 

@@ -3,13 +3,16 @@ package outbox_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -234,8 +237,8 @@ func TestLeaseTakeover(t *testing.T) {
 	if len(taken) != 3 || taken[0].Attempts != 2 {
 		t.Fatalf("after the lease: %+v", taken)
 	}
-	if err := f.store.Deliveries.CompleteAttempt(ctx, dead[0].ID, "dead-worker", cmex.Outcome{Result: cmex.DeliveryRejected, Error: "late"}, now, now); err != nil {
-		t.Fatal(err)
+	if err := f.store.Deliveries.CompleteAttempt(ctx, dead[0].ID, "dead-worker", cmex.Outcome{Result: cmex.DeliveryRejected, Error: "late"}, now, now); !errors.Is(err, cmex.ErrLeaseLost) {
+		t.Fatalf("the dead worker's late answer: %v", err)
 	}
 	if d, _ := f.store.Deliveries.Delivery(ctx, 0, dead[0].ID); d.State != cmex.DeliveryPending {
 		t.Errorf("the dead worker's late answer counted: %+v", d)
@@ -264,5 +267,260 @@ func TestOverdueAlert(t *testing.T) {
 	}
 	if n := f.worker.Stats.Overdue.Load(); n != 3 {
 		t.Errorf("%d alerts, want one per delivery", n)
+	}
+}
+
+// TestRetryAfterIsTheWait: when the receiver says when to come back, that
+// is the wait, held within the floor and the cap, even when the backoff
+// would wait longer or shorter; a failure that says nothing waits the
+// jittered backoff. The worker's clock stands still, so each delivery is
+// tried once and its next attempt is read exactly.
+func TestRetryAfterIsTheWait(t *testing.T) {
+	for name, tc := range map[string]struct {
+		status           int
+		retryAfter, date string
+		want             time.Duration
+	}{
+		"429, 1 s (shorter than the backoff)": {429, "1", "", time.Second},
+		"503, 5 s (longer than the backoff)":  {503, "5", "", 5 * time.Second},
+		"503, a date 90 s after its Date":     {503, "DATE+90", "DATE", 90 * time.Second}, // the receiver's clock an hour behind
+		"429, 0: the floor":                   {429, "0", "", time.Second},
+		"503, two hours: the cap":             {503, "7200", "", time.Hour},
+		"500, no Retry-After: the backoff":    {500, "", "", 1500 * time.Millisecond}, // 2 s × (0.5 + 0.5/2)
+		"429, unreadable: the backoff":        {429, "soon", "", 1500 * time.Millisecond},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var t0 time.Time
+			var header *strings.Replacer // set before the worker runs
+			rc := &receiver{t: t, acked: map[cmex.CreditID]int{}}
+			rc.misbehave = func(w http.ResponseWriter, r *http.Request) bool {
+				if tc.retryAfter != "" {
+					w.Header().Set("Retry-After", header.Replace(tc.retryAfter))
+				}
+				if tc.date != "" {
+					w.Header().Set("Date", header.Replace(tc.date))
+				}
+				w.WriteHeader(tc.status)
+				return true
+			}
+			srv := httptest.NewServer(rc)
+			defer srv.Close()
+			f := newFixture(t, srv.URL)
+			f.report(t, 1)
+			t0 = time.Now().UTC().Truncate(time.Second).Add(time.Second) // after the deliveries were made: they are due
+			remote := t0.Add(-time.Hour)
+			header = strings.NewReplacer("DATE+90", remote.Add(90*time.Second).Format(http.TimeFormat), "DATE", remote.Format(http.TimeFormat))
+			f.worker.Now = func() time.Time { return t0 }
+			f.worker.Backoff, f.worker.Random = outbox.DefaultBackoff, func() float64 { return 0.5 }
+			tried := func() []*cmex.Delivery {
+				ds, _ := f.store.Deliveries.ListDeliveries(context.Background(), cmex.DeliveryFilter{})
+				var out []*cmex.Delivery
+				for _, d := range ds {
+					if d.Attempts == 1 && d.LastError != "" {
+						out = append(out, d)
+					}
+				}
+				return out
+			}
+			f.run(t, 10*time.Second, func() bool { return len(tried()) == 3 })
+			for _, d := range tried() {
+				if got := d.NextAttemptAt.Sub(t0); got != tc.want || d.State != cmex.DeliveryPending {
+					t.Errorf("delivery %d (%s): next attempt %v after the answer, want %v", d.ID, d.LastError, got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// TestSteps: the schedule doubles at every attempt while the destination
+// is down, and at every third while it answers.
+func TestSteps(t *testing.T) {
+	for _, tc := range []struct {
+		attempts int
+		outage   bool
+		want     int
+	}{
+		{1, true, 1}, {2, true, 2}, {6, true, 6}, {0, true, 1},
+		{1, false, 1}, {3, false, 1}, {4, false, 2}, {6, false, 2}, {7, false, 3}, {30, false, 10}, {0, false, 1},
+	} {
+		if got := outbox.Steps(tc.attempts, tc.outage); got != tc.want {
+			t.Errorf("Steps(%d, %v) = %d, want %d", tc.attempts, tc.outage, got, tc.want)
+		}
+	}
+	b := outbox.DefaultBackoff
+	if got := b.Delay(outbox.Steps(7, false), 0.999999); got > 8*time.Second {
+		t.Errorf("the 7th failure at a destination that answers others waits %v", got)
+	}
+	if got := b.Delay(outbox.Steps(7, true), 0); got != 64*time.Second {
+		t.Errorf("the 7th failure in an outage waits %v", got)
+	}
+	if got := b.Delay(outbox.Steps(40, false), 0); got != 30*time.Minute {
+		t.Errorf("a delivery that always fails at a destination that answers waits %v at its 40th attempt, want half the cap", got)
+	}
+}
+
+// TestOutageBacksOff: at a destination that answers nothing but 503, the
+// failures of its first OutageAfter are retried every few seconds (the
+// worker cannot tell an outage yet), and after it each failure doubles the
+// wait, as a plain exponential backoff does.
+func TestOutageBacksOff(t *testing.T) {
+	rc := &receiver{t: t, acked: map[cmex.CreditID]int{}}
+	rc.misbehave = func(w http.ResponseWriter, r *http.Request) bool {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return true
+	}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	f := newFixture(t, srv.URL)
+	var mu sync.Mutex
+	clock := time.Now().UTC().Add(time.Second)
+	f.worker.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	f.worker.Backoff, f.worker.Random, f.worker.OutageAfter = outbox.DefaultBackoff, func() float64 { return 0 }, 5*time.Second
+	f.report(t, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.worker.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	// Waits of 2 s × 2^(steps-1) × 0.5: steps 1, 1, 1, 2 (every third
+	// attempt) while the last answer is less than 5 s old, then 5, 6
+	// (every attempt).
+	for attempt, want := range []time.Duration{0, time.Second, time.Second, time.Second, 2 * time.Second, 16 * time.Second, 32 * time.Second} {
+		if attempt == 0 {
+			continue
+		}
+		var ds []*cmex.Delivery
+		end := time.Now().Add(10 * time.Second)
+		for {
+			ds, _ = f.store.Deliveries.ListDeliveries(context.Background(), cmex.DeliveryFilter{})
+			n := 0
+			for _, d := range ds {
+				if d.Attempts == attempt && d.LastError != "" && d.NextAttemptAt.After(f.worker.Now()) {
+					n++
+				}
+			}
+			if n == 3 {
+				break
+			}
+			if time.Now().After(end) {
+				t.Fatalf("attempt %d not made: %+v", attempt, ds)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		var latest time.Time
+		for _, d := range ds {
+			if got := d.NextAttemptAt.Sub(f.worker.Now()); got != want {
+				t.Errorf("attempt %d of delivery %d: waits %v, want %v", attempt, d.ID, got, want)
+			}
+			if d.NextAttemptAt.After(latest) {
+				latest = d.NextAttemptAt
+			}
+		}
+		mu.Lock()
+		clock = latest
+		mu.Unlock()
+	}
+}
+
+// TestHeartbeat: an attempt longer than the lease keeps its delivery: the
+// worker renews the lease while the attempt is in flight, so another
+// worker claiming all along gets nothing and the receiver gets each record
+// once.
+func TestHeartbeat(t *testing.T) {
+	sent := make(chan struct{}, 3)
+	rc := &receiver{t: t, acked: map[cmex.CreditID]int{}}
+	rc.misbehave = func(w http.ResponseWriter, r *http.Request) bool {
+		sent <- struct{}{}
+		time.Sleep(1200 * time.Millisecond) // four leases
+		return false
+	}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	f := newFixture(t, srv.URL)
+	// Claiming once, not again for a minute: only the heartbeat keeps the
+	// leases (the worker's own next claim would take its lapsed leases back).
+	f.worker.Lease, f.worker.Timeout, f.worker.Poll = 300*time.Millisecond, 5*time.Second, time.Minute
+	f.report(t, 1)
+	var stolen atomic.Int64
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		select { // the worker has claimed them all and the attempts are in flight
+		case <-sent:
+		case <-stop:
+			return
+		}
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			got, _ := f.store.Deliveries.ClaimDeliveries(context.Background(), "thief", time.Now(), time.Minute, 10)
+			stolen.Add(int64(len(got)))
+		}
+	}()
+	defer func() { close(stop); <-stopped }()
+	f.run(t, 5*time.Second, func() bool { return f.states(t)[cmex.DeliveryDelivered] == 3 || stolen.Load() > 0 })
+	if n := stolen.Load(); n != 0 {
+		t.Fatalf("another worker took over %d deliveries in flight", n)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.calls != 3 || len(rc.acked) != 3 || f.states(t)[cmex.DeliveryDelivered] != 3 {
+		t.Errorf("%d calls, %d credits acknowledged, %v; want 3, 3 and 3 delivered", rc.calls, len(rc.acked), f.states(t))
+	}
+}
+
+// TestLeaseLostCallsOff: when an operator cancels a delivery in flight, the
+// next renewal finds the lease gone and calls the attempt off: the request
+// is abandoned, and nothing the worker learns is recorded.
+func TestLeaseLostCallsOff(t *testing.T) {
+	arrived, abandoned := make(chan struct{}, 3), make(chan time.Duration, 3)
+	rc := &receiver{t: t, acked: map[cmex.CreditID]int{}}
+	rc.misbehave = func(w http.ResponseWriter, r *http.Request) bool {
+		start := time.Now()
+		arrived <- struct{}{}
+		select {
+		case <-r.Context().Done():
+			abandoned <- time.Since(start)
+			return true
+		case <-time.After(5 * time.Second):
+			return false
+		}
+	}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	f := newFixture(t, srv.URL)
+	f.worker.Lease, f.worker.Timeout = 300*time.Millisecond, 10*time.Second
+	f.report(t, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.worker.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	for range 3 {
+		select {
+		case <-arrived:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the attempts did not arrive")
+		}
+	}
+	ds, _ := f.store.Deliveries.ListDeliveries(context.Background(), cmex.DeliveryFilter{})
+	for _, d := range ds {
+		if err := f.store.Deliveries.CancelDelivery(context.Background(), 0, d.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		select {
+		case d := <-abandoned:
+			if d > 2*time.Second {
+				t.Errorf("abandoned after %v", d)
+			}
+		case <-time.After(3 * time.Second):
+			t.Fatal("an attempt whose lease was lost went on")
+		}
+	}
+	if n := f.states(t)[cmex.DeliveryCancelled]; n != 3 || f.worker.Stats.Delivered.Load() != 0 {
+		t.Errorf("%d cancelled, %d delivered", n, f.worker.Stats.Delivered.Load())
 	}
 }

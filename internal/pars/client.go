@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/cmexhub/cmex"
 )
@@ -31,6 +32,9 @@ type Forwarder struct {
 	// RemoteID looks up the upstream ACCME Activity ID an activity got
 	// when it was delivered to a destination.
 	RemoteID func(ctx context.Context, d cmex.DestinationID, activity cmex.ActivityID) (string, bool, error)
+	// Now reads a Retry-After date when the answer has no Date header;
+	// time.Now if nil.
+	Now func() time.Time
 }
 
 // Encode implements outbox.Forwarder.
@@ -163,7 +167,14 @@ func (f *Forwarder) Send(ctx context.Context, d *cmex.Destination, dl *cmex.Deli
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(res.Body, 16<<20))
-	return judgePARS(res.StatusCode, body, dl)
+	return judgePARS(res.StatusCode, body, dl).WithRetryAfter(res.Header.Get("Retry-After"), res.Header.Get("Date"), f.now())
+}
+
+func (f *Forwarder) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
 }
 
 // errPlainHTTP is why a request to an http:// PARS URL was not sent.

@@ -346,6 +346,49 @@ func (s *DeliveryService) ClaimDeliveries(ctx context.Context, worker string, no
 		WHERE d.id IN (`+placeholders(len(ids))+`) ORDER BY d.next_attempt_at, d.id`, anys(ids)...))
 }
 
+// RenewLeases implements cmex.DeliveryService.
+func (s *DeliveryService) RenewLeases(ctx context.Context, worker string, ids []cmex.DeliveryID, now time.Time, lease time.Duration) ([]cmex.DeliveryID, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	now = now.UTC()
+	var held []cmex.DeliveryID
+	err := s.db.inTx(ctx, func(tx conn) error {
+		var err error
+		held, err = scanColumn[cmex.DeliveryID](tx.query(ctx, `UPDATE deliveries SET lease_until = ? WHERE state = 'pending' AND leased_by = ?
+			AND id IN (`+placeholders(len(ids))+`) RETURNING id`, append([]any{now.Add(lease), worker}, anys(ids)...)...))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("renew delivery leases: %w", err)
+	}
+	return held, nil
+}
+
+// interrupted is the last error of a delivery whose lease ReleaseLeases
+// ended.
+const interrupted = "the attempt was cut short: cmex stopped before the destination's answer was recorded (it may have arrived)"
+
+// ReleaseLeases implements cmex.DeliveryService. The deliveries keep their
+// next_attempt_at, which a claim only takes once it has passed: they are
+// due at once, ahead of those that became due since.
+func (s *DeliveryService) ReleaseLeases(ctx context.Context, now time.Time) (int, error) {
+	var n int64
+	err := s.db.inTx(ctx, func(tx conn) error {
+		res, err := tx.exec(ctx, `UPDATE deliveries SET lease_until = NULL, leased_by = '', last_error = ?, updated_at = ?
+			WHERE state = 'pending' AND leased_by <> ''`, interrupted, now.UTC())
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("release delivery leases: %w", err)
+	}
+	return int(n), nil
+}
+
 // SavePayload implements cmex.DeliveryService.
 func (s *DeliveryService) SavePayload(ctx context.Context, id cmex.DeliveryID, worker string, payload []byte) ([]byte, error) {
 	if _, err := s.db.read().exec(ctx, `UPDATE deliveries SET payload = ? WHERE id = ? AND leased_by = ? AND payload IS NULL`, string(payload), id, worker); err != nil {
@@ -380,7 +423,7 @@ func (s *DeliveryService) CompleteAttempt(ctx context.Context, id cmex.DeliveryI
 			return notFound(err, "delivery not found")
 		}
 		if state != string(cmex.DeliveryPending) || leasedBy != worker {
-			return nil // another worker took it over, or an operator cancelled it
+			return cmex.ErrLeaseLost // another worker took it over, or an operator retried or cancelled it
 		}
 		switch o.Result {
 		case cmex.DeliveryDelivered:
@@ -474,8 +517,11 @@ func (s *DeliveryService) ListDeliveries(ctx context.Context, f cmex.DeliveryFil
 	if f.Destination != "" {
 		where, args = append(where, "t.name_key = ?"), append(args, strings.ToLower(f.Destination))
 	}
-	if f.Limit <= 0 || f.Limit > 10000 {
-		f.Limit = 100
+	switch {
+	case f.Limit <= 0:
+		f.Limit = cmex.DefaultDeliveryLimit
+	case f.Limit > cmex.MaxDeliveryLimit:
+		f.Limit = cmex.MaxDeliveryLimit
 	}
 	return scanDeliveries(s.db.read().query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d JOIN destinations t ON t.id = d.destination_id
 		WHERE `+strings.Join(where, " AND ")+` ORDER BY d.id DESC LIMIT ?`, append(args, f.Limit)...))

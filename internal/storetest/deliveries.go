@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -14,7 +15,8 @@ import (
 )
 
 func init() {
-	extra = append(extra, named{"Deliveries", testDeliveries}, named{"ConcurrentClaims", testConcurrentClaims})
+	extra = append(extra, named{"Deliveries", testDeliveries}, named{"ConcurrentClaims", testConcurrentClaims},
+		named{"DeliveryListLimit", testDeliveryListLimit}, named{"DeliveryLeases", testDeliveryLeases})
 }
 
 // deliveryEnv is a learner env whose provider has a webhook for every
@@ -221,5 +223,117 @@ func testConcurrentClaims(t *testing.T, open Opener) {
 	wg.Wait()
 	if len(seen) != 30 {
 		t.Errorf("%d deliveries claimed, want 30", len(seen))
+	}
+}
+
+// testDeliveryListLimit: a limit over the cap is held to the cap, not
+// replaced by the default; no limit is the default.
+func testDeliveryListLimit(t *testing.T, open Opener) {
+	le, ds, _ := deliveryEnv(t, open)
+	ctx := context.Background()
+	for i := range 35 {
+		a := mustSave(t, le.env, le.p, "Add", cmextest.Activity(fmt.Sprintf("l-%d", i), 2025))
+		if _, err := le.report(t, cmextest.JaneReport(a.ID, "2025-06-01", fmt.Sprintf("l%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	total := count(t, le.db, "deliveries")
+	if total <= cmex.DefaultDeliveryLimit {
+		t.Fatalf("%d deliveries: the test needs more than %d", total, cmex.DefaultDeliveryLimit)
+	}
+	for _, tc := range []struct{ limit, want int }{
+		{0, cmex.DefaultDeliveryLimit}, {-1, cmex.DefaultDeliveryLimit}, {7, 7}, {total + 1, total},
+		{cmex.MaxDeliveryLimit, total}, {cmex.MaxDeliveryLimit + 1, total}, {1 << 30, total},
+	} {
+		list, err := ds.ListDeliveries(ctx, cmex.DeliveryFilter{Limit: tc.limit})
+		if err != nil || len(list) != tc.want {
+			t.Errorf("limit %d: %d deliveries, %v; want %d", tc.limit, len(list), err, tc.want)
+		}
+	}
+}
+
+// testDeliveryLeases: a worker's renewed lease keeps others out; a renewal
+// or an answer from a worker that lost the lease changes nothing; a
+// release at start makes every claimed delivery due again at once, its
+// attempt still counted.
+func testDeliveryLeases(t *testing.T, open Opener) {
+	le, ds, _ := deliveryEnv(t, open)
+	ctx := context.Background()
+	if _, err := le.report(t, cmextest.JaneReport(le.activity.ID, "2025-06-01", "l")); err != nil {
+		t.Fatal(err)
+	}
+	now := le.clock.Now()
+	claimed, err := ds.ClaimDeliveries(ctx, "w1", now, time.Minute, 10)
+	if err != nil || len(claimed) != 3 {
+		t.Fatalf("claimed %d, %v", len(claimed), err)
+	}
+	ids := []cmex.DeliveryID{claimed[0].ID, claimed[1].ID, claimed[2].ID}
+	held, err := ds.RenewLeases(ctx, "w1", ids, now.Add(50*time.Second), time.Minute)
+	if err != nil || len(held) != 3 {
+		t.Fatalf("renewed %v, %v", held, err)
+	}
+	if got, _ := ds.ClaimDeliveries(ctx, "w2", now.Add(90*time.Second), time.Minute, 10); len(got) != 0 {
+		t.Fatalf("claimed past the first lease, within the renewed one: %d", len(got))
+	}
+	if held, err := ds.RenewLeases(ctx, "w2", ids, now.Add(100*time.Second), time.Hour); err != nil || len(held) != 0 {
+		t.Errorf("another worker renewed w1's leases: %v, %v", held, err)
+	}
+	if held, err := ds.RenewLeases(ctx, "w1", nil, now, time.Minute); err != nil || len(held) != 0 {
+		t.Errorf("renewing nothing: %v, %v", held, err)
+	}
+	// An operator cancels one: it is no longer w1's.
+	if err := ds.CancelDelivery(ctx, 0, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	held, err = ds.RenewLeases(ctx, "w1", ids, now.Add(60*time.Second), time.Minute)
+	if err != nil || len(held) != 2 || held[0] == ids[0] || held[1] == ids[0] {
+		t.Errorf("renewed after a cancel: %v, %v", held, err)
+	}
+	if err := ds.CompleteAttempt(ctx, ids[0], "w1", cmex.Outcome{Result: cmex.DeliveryDelivered}, now, now); !errors.Is(err, cmex.ErrLeaseLost) {
+		t.Errorf("completing a cancelled delivery: %v", err)
+	}
+
+	// The server restarts: its two leased deliveries are due at once for
+	// anyone, within the lease; the cancelled one and CMaRS's rejected one
+	// are left alone.
+	at := now.Add(70 * time.Second)
+	n, err := ds.ReleaseLeases(ctx, at)
+	if err != nil || n != 2 {
+		t.Fatalf("released %d, %v", n, err)
+	}
+	again, err := ds.ClaimDeliveries(ctx, "w3", at, time.Minute, 10)
+	if err != nil || len(again) != 2 {
+		t.Fatalf("claimed after the release: %d, %v", len(again), err)
+	}
+	for _, d := range again {
+		if d.Attempts != 2 || !strings.Contains(d.LastError, "cut short") {
+			t.Errorf("a released delivery claimed again: %+v", d)
+		}
+	}
+	if err := ds.CompleteAttempt(ctx, again[0].ID, "w1", cmex.Outcome{Result: cmex.DeliveryDelivered}, at, at); !errors.Is(err, cmex.ErrLeaseLost) {
+		t.Errorf("the old worker's late answer: %v", err)
+	}
+	if d, _ := ds.Delivery(ctx, 0, again[0].ID); d.State != cmex.DeliveryPending {
+		t.Errorf("the old worker's late answer counted: %+v", d)
+	}
+	if held, _ := ds.RenewLeases(ctx, "w1", ids, at, time.Minute); len(held) != 0 {
+		t.Errorf("the old worker renewed: %v", held)
+	}
+	if err := ds.CompleteAttempt(ctx, again[0].ID, "w3", cmex.Outcome{Result: cmex.DeliveryDelivered}, at, at); err != nil {
+		t.Errorf("the holder's answer: %v", err)
+	}
+	if n, err := ds.ReleaseLeases(ctx, at); err != nil || n != 1 {
+		t.Errorf("released %d, %v; want w3's other one", n, err)
+	}
+	if n, err := ds.ReleaseLeases(ctx, at); err != nil || n != 0 {
+		t.Errorf("released %d, %v with nothing leased", n, err)
+	}
+	list, _ := ds.ListDeliveries(ctx, cmex.DeliveryFilter{})
+	states := map[cmex.DeliveryState]int{}
+	for _, d := range list {
+		states[d.State]++
+	}
+	if states[cmex.DeliveryDelivered] != 1 || states[cmex.DeliveryCancelled] != 1 || states[cmex.DeliveryRejected] != 1 || states[cmex.DeliveryPending] != 1 {
+		t.Errorf("states: %v", states)
 	}
 }

@@ -49,7 +49,12 @@ type Ack struct {
 }
 
 // Forwarder sends webhooks.
-type Forwarder struct{ Client *http.Client }
+type Forwarder struct {
+	Client *http.Client
+	// Now reads a Retry-After date when the answer has no Date header;
+	// time.Now if nil.
+	Now func() time.Time
+}
 
 // Sign returns the signature header value of body.
 func Sign(secret string, body []byte) string {
@@ -96,7 +101,14 @@ func (f *Forwarder) Send(ctx context.Context, d *cmex.Destination, dl *cmex.Deli
 	}
 	defer res.Body.Close()
 	reply, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
-	return Judge(res.StatusCode, res.Header.Get("Retry-After"), reply, d.Secrets.APIID)
+	return Judge(res.StatusCode, reply, d.Secrets.APIID).WithRetryAfter(res.Header.Get("Retry-After"), res.Header.Get("Date"), f.now())
+}
+
+func (f *Forwarder) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
 }
 
 func (f *Forwarder) client() *http.Client {
@@ -108,13 +120,13 @@ func (f *Forwarder) client() *http.Client {
 
 // Judge turns a receiver's answer into an outcome: a 2xx acknowledges
 // (with the api_id echoed and result success, when one is set); 408, 429
-// and 5xx are retried (after Retry-After, if given); other 4xx are a
-// permanent refusal. What the outcome keeps of a refusal is its HTTP
+// and 5xx are retried (Send adds the answer's Retry-After); other 4xx are
+// a permanent refusal. What the outcome keeps of a refusal is its HTTP
 // status, and the Ack's message only when the answer is an Ack echoing
 // the destination's api_id: a receiver that proves it speaks the protocol.
 // Any other body is never kept nor shown (a URL may point at a service that
 // is no webhook receiver at all).
-func Judge(status int, retryAfter string, body []byte, apiID string) cmex.Outcome {
+func Judge(status int, body []byte, apiID string) cmex.Outcome {
 	switch {
 	case status >= 200 && status < 300:
 		if apiID == "" {
@@ -126,13 +138,7 @@ func Judge(status int, retryAfter string, body []byte, apiID string) cmex.Outcom
 		}
 		return cmex.Outcome{Result: cmex.DeliveryDelivered}
 	case status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500:
-		o := cmex.Outcome{Result: cmex.DeliveryPending, Error: fmt.Sprintf("the receiver answered HTTP %d", status)}
-		if s, err := strconv.Atoi(strings.TrimSpace(retryAfter)); err == nil && s > 0 {
-			o.RetryAfter = time.Duration(min(s, 86400)) * time.Second
-		} else if t, err := http.ParseTime(retryAfter); err == nil {
-			o.RetryAfter = max(time.Until(t), 0)
-		}
-		return o
+		return cmex.Outcome{Result: cmex.DeliveryPending, Error: fmt.Sprintf("the receiver answered HTTP %d", status)}
 	}
 	code := cmex.RemoteCode{Code: strconv.Itoa(status)}
 	var ack Ack
