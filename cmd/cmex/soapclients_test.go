@@ -3,7 +3,6 @@ package main_test
 import (
 	"bytes"
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cmexhub/cmex/internal/cmextest"
 	"github.com/cmexhub/cmex/internal/processsync"
 )
 
@@ -133,48 +133,9 @@ func (rec *recorder) answer(c soapCall) []byte {
 	return rec.answers[c.Depth+"/"+c.Type]
 }
 
-// xnode is an element of a raw answer.
-type xnode struct {
-	name string
-	text string
-	kids []*xnode
-}
-
 // resultOf parses a raw GetRoleData answer down to GetRoleDataResult.
-func resultOf(raw []byte) (*xnode, error) {
-	dec := xml.NewDecoder(bytes.NewReader(raw))
-	var stack []*xnode
-	var result *xnode
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		switch tok := tok.(type) {
-		case xml.StartElement:
-			n := &xnode{name: tok.Name.Local}
-			if len(stack) > 0 {
-				stack[len(stack)-1].kids = append(stack[len(stack)-1].kids, n)
-			}
-			if n.name == "GetRoleDataResult" && result == nil {
-				result = n
-			}
-			stack = append(stack, n)
-		case xml.CharData:
-			if len(stack) > 0 {
-				stack[len(stack)-1].text += string(tok)
-			}
-		case xml.EndElement:
-			stack = stack[:len(stack)-1]
-		}
-	}
-	if result == nil {
-		return nil, fmt.Errorf("no GetRoleDataResult in the answer")
-	}
-	return result, nil
+func resultOf(raw []byte) (*cmextest.XMLElement, error) {
+	return cmextest.ParseXML(raw, "GetRoleDataResult")
 }
 
 // compareParsed reports every element of the raw result (its leaves with
@@ -183,31 +144,31 @@ func resultOf(raw []byte) (*xnode, error) {
 // repeated ones), and every value the client has that the answer lacks.
 // A client may give an empty element as null. count is the number of
 // elements compared.
-func compareParsed(raw *xnode, parsed any) (problems []string, count int) {
-	var walk func(n *xnode, v any, path string)
-	walk = func(n *xnode, v any, path string) {
+func compareParsed(raw *cmextest.XMLElement, parsed any) (problems []string, count int) {
+	var walk func(n *cmextest.XMLElement, v any, path string)
+	walk = func(n *cmextest.XMLElement, v any, path string) {
 		count++
-		if len(n.kids) == 0 {
-			if m, ok := v.(map[string]any); ok && strings.TrimSpace(n.text) == "" && emptyObject(m) {
+		if len(n.Kids) == 0 {
+			if m, ok := v.(map[string]any); ok && strings.TrimSpace(n.Text) == "" && emptyObject(m) {
 				return // an empty list, as the client holds it
 			}
-			if got, ok := leafText(v); !ok || got != n.text {
-				problems = append(problems, fmt.Sprintf("%s: the answer has %q, the client %s", path, n.text, show(v)))
+			if got, ok := leafText(v); !ok || got != n.Text {
+				problems = append(problems, fmt.Sprintf("%s: the answer has %q, the client %s", path, n.Text, show(v)))
 			}
 			return
 		}
 		m, ok := v.(map[string]any)
 		if !ok {
-			problems = append(problems, fmt.Sprintf("%s: the answer has %d elements in it, the client %s", path, len(n.kids), show(v)))
+			problems = append(problems, fmt.Sprintf("%s: the answer has %d elements in it, the client %s", path, len(n.Kids), show(v)))
 			return
 		}
 		var names []string
-		groups := map[string][]*xnode{}
-		for _, k := range n.kids {
-			if groups[k.name] == nil {
-				names = append(names, k.name)
+		groups := map[string][]*cmextest.XMLElement{}
+		for _, k := range n.Kids {
+			if groups[k.Name] == nil {
+				names = append(names, k.Name)
 			}
-			groups[k.name] = append(groups[k.name], k)
+			groups[k.Name] = append(groups[k.Name], k)
 		}
 		for _, name := range names {
 			got, ok := m[name]
@@ -237,7 +198,7 @@ func compareParsed(raw *xnode, parsed any) (problems []string, count int) {
 			}
 		}
 	}
-	walk(raw, parsed, raw.name)
+	walk(raw, parsed, raw.Name)
 	return problems, count
 }
 

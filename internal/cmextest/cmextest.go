@@ -4,6 +4,10 @@
 package cmextest
 
 import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"io"
 	"os"
 	"sync"
 	"testing"
@@ -57,4 +61,50 @@ func Golden(tb testing.TB, path, got string, update bool) {
 	if got != string(want) {
 		tb.Errorf("the answer differs from %s:\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
+}
+
+// XMLElement is an element of a document read by ParseXML: its name, its
+// text (all of it, concatenated) and its child elements, in order.
+type XMLElement struct {
+	Name, Space, Text string
+	Kids              []*XMLElement
+}
+
+// ParseXML reads a document into a tree and returns its first element
+// named local (searched depth first, in document order), or an error when
+// the document is not well-formed or has no such element.
+func ParseXML(data []byte, local string) (*XMLElement, error) {
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	var stack []*XMLElement
+	var found *XMLElement
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			n := &XMLElement{Name: tok.Name.Local, Space: tok.Name.Space}
+			if len(stack) > 0 {
+				stack[len(stack)-1].Kids = append(stack[len(stack)-1].Kids, n)
+			}
+			if n.Name == local && found == nil {
+				found = n
+			}
+			stack = append(stack, n)
+		case xml.CharData:
+			if len(stack) > 0 {
+				stack[len(stack)-1].Text += string(tok)
+			}
+		case xml.EndElement:
+			stack = stack[:len(stack)-1]
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("no %s in the document", local)
+	}
+	return found, nil
 }

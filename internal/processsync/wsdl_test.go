@@ -84,45 +84,11 @@ func (c dataContract) members(typ string) []string {
 	return out
 }
 
-// node is an element of an answer.
-type node struct {
-	name, space, text string
-	kids              []*node
-}
-
-func parseResult(t *testing.T, answer string) *node {
+func parseResult(t *testing.T, answer string) *cmextest.XMLElement {
 	t.Helper()
-	dec := xml.NewDecoder(strings.NewReader(answer))
-	var stack []*node
-	var result *node
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("answer: %v\n%s", err, answer)
-		}
-		switch tok := tok.(type) {
-		case xml.StartElement:
-			n := &node{name: tok.Name.Local, space: tok.Name.Space}
-			if len(stack) > 0 {
-				stack[len(stack)-1].kids = append(stack[len(stack)-1].kids, n)
-			}
-			if n.name == "GetRoleDataResult" {
-				result = n
-			}
-			stack = append(stack, n)
-		case xml.CharData:
-			if len(stack) > 0 {
-				stack[len(stack)-1].text += string(tok)
-			}
-		case xml.EndElement:
-			stack = stack[:len(stack)-1]
-		}
-	}
-	if result == nil {
-		t.Fatalf("no GetRoleDataResult in\n%s", answer)
+	result, err := cmextest.ParseXML([]byte(answer), "GetRoleDataResult")
+	if err != nil {
+		t.Fatalf("answer: %v\n%s", err, answer)
 	}
 	return result
 }
@@ -150,41 +116,41 @@ func validLexical(typ, text string) bool {
 // follow checks that n, of complex type typ, holds only members of typ,
 // in the order of its sequence, each once unless the sequence repeats it,
 // with leaf values of the member's type; it records the members seen.
-func (c dataContract) follow(n *node, typ, path string, seen map[string]bool) []string {
+func (c dataContract) follow(n *cmextest.XMLElement, typ, path string, seen map[string]bool) []string {
 	seq, ok := c[typ]
 	if !ok {
 		return []string{fmt.Sprintf("%s: type %s is not in the WSDL", path, typ)}
 	}
 	var problems []string
 	last := -1
-	for _, k := range n.kids {
-		p := path + "/" + k.name
-		if k.space != processsync.NSDataContract {
-			problems = append(problems, fmt.Sprintf("%s: in namespace %q", p, k.space))
+	for _, k := range n.Kids {
+		p := path + "/" + k.Name
+		if k.Space != processsync.NSDataContract {
+			problems = append(problems, fmt.Sprintf("%s: in namespace %q", p, k.Space))
 		}
-		i := slices.IndexFunc(seq, func(e xsdElement) bool { return e.Name == k.name })
+		i := slices.IndexFunc(seq, func(e xsdElement) bool { return e.Name == k.Name })
 		switch {
 		case i < 0:
-			problems = append(problems, fmt.Sprintf("%s: %s has no member %s (it has %s)", p, typ, k.name, strings.Join(c.members(typ), ", ")))
+			problems = append(problems, fmt.Sprintf("%s: %s has no member %s (it has %s)", p, typ, k.Name, strings.Join(c.members(typ), ", ")))
 			continue
 		case i < last || i == last && seq[i].MaxOccurs != "unbounded":
 			problems = append(problems, fmt.Sprintf("%s: out of the order of %s's sequence (%s)", p, typ, strings.Join(c.members(typ), ", ")))
 		}
 		last = i
-		seen[typ+"."+k.name] = true
+		seen[typ+"."+k.Name] = true
 		m := seq[i]
 		if child, ok := strings.CutPrefix(m.Type, "a:"); ok {
-			if strings.TrimSpace(k.text) != "" && len(k.kids) == 0 {
-				problems = append(problems, fmt.Sprintf("%s: text %q in an element of complex type %s", p, k.text, child))
+			if strings.TrimSpace(k.Text) != "" && len(k.Kids) == 0 {
+				problems = append(problems, fmt.Sprintf("%s: text %q in an element of complex type %s", p, k.Text, child))
 			}
 			problems = append(problems, c.follow(k, child, p, seen)...)
 			continue
 		}
-		if len(k.kids) > 0 {
+		if len(k.Kids) > 0 {
 			problems = append(problems, fmt.Sprintf("%s: elements in a leaf of type %s", p, m.Type))
 		}
-		if !validLexical(m.Type, k.text) {
-			problems = append(problems, fmt.Sprintf("%s: %q is not a valid %s", p, k.text, m.Type))
+		if !validLexical(m.Type, k.Text) {
+			problems = append(problems, fmt.Sprintf("%s: %q is not a valid %s", p, k.Text, m.Type))
 		}
 	}
 	return problems

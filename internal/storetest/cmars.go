@@ -6,7 +6,6 @@ import (
 
 	"github.com/cmexhub/cmex"
 	"github.com/cmexhub/cmex/internal/cmextest"
-	"github.com/cmexhub/cmex/internal/sqlstore"
 )
 
 func init() { extra = append(extra, named{"CMaRSPassthrough", testCMaRSPassthrough}) }
@@ -18,12 +17,7 @@ func init() { extra = append(extra, named{"CMaRSPassthrough", testCMaRSPassthrou
 func testCMaRSPassthrough(t *testing.T, open Opener) {
 	le := newLearnerEnv(t, open, cmex.MatchPassthrough)
 	ctx := context.Background()
-	box, err := sqlstore.NewSecretBox(cmextest.SecretKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	le.db.Secrets = box
-	ds := sqlstore.NewDeliveryService(le.db)
+	ds, box := le.deliveries(t)
 	bad := &cmex.Destination{OrganizationID: le.p.Organization.ID, Name: "bad", Kind: cmex.DestCMaRS, URL: "https://lrx.example/records", Enabled: true,
 		Routing: cmex.RoutingRule{ActivityIDs: []cmex.ActivityID{le.activity.ID}, Mandatory: []cmex.MandatoryActivity{{Course: 300000999, Activity: le.activity.ID}}}}
 	if err := ds.CreateDestination(ctx, bad); cmex.ErrorCode(err) != cmex.EINVALID {

@@ -19,16 +19,23 @@ func init() {
 		named{"DeliveryListLimit", testDeliveryListLimit}, named{"DeliveryLeases", testDeliveryLeases})
 }
 
-// deliveryEnv is a learner env whose provider has a webhook for every
-// record and a CMaRS destination for its activity.
-func deliveryEnv(t *testing.T, open Opener) (*learnerEnv, *sqlstore.DeliveryService, *cmex.Destination) {
-	le := newLearnerEnv(t, open, cmex.MatchRegistry)
+// deliveries returns the env's delivery service, its database given the
+// test secret key (and the key's box, to give back after taking it away).
+func (le *learnerEnv) deliveries(t *testing.T) (*sqlstore.DeliveryService, *sqlstore.SecretBox) {
+	t.Helper()
 	box, err := sqlstore.NewSecretBox(cmextest.SecretKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	le.db.Secrets = box
-	ds := sqlstore.NewDeliveryService(le.db)
+	return sqlstore.NewDeliveryService(le.db), box
+}
+
+// deliveryEnv is a learner env whose provider has a webhook for every
+// record and a CMaRS destination for its activity.
+func deliveryEnv(t *testing.T, open Opener) (*learnerEnv, *sqlstore.DeliveryService, *cmex.Destination) {
+	le := newLearnerEnv(t, open, cmex.MatchRegistry)
+	ds, _ := le.deliveries(t)
 	hook := &cmex.Destination{OrganizationID: le.p.Organization.ID, Name: "Hook", Kind: cmex.DestWebhook, URL: "https://hooks.example/cmex", Enabled: true,
 		Secrets: cmex.DestinationSecrets{WebhookSecret: "s3cret-signing-key"}}
 	if err := ds.CreateDestination(context.Background(), hook); err != nil {
