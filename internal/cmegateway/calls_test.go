@@ -75,9 +75,9 @@ func TestSocietyCallsRecorded(t *testing.T) {
 	for s, ws := range map[*cmex.Society][]want{
 		good: {{cmex.CallBinding, cmex.CallRefused, "STATUS User record not found."}, {cmex.CallBinding, cmex.CallAnswered, "STATUS OK"},
 			{cmex.CallOrder, cmex.CallAnswered, "STATUS OK"}},
-		down:    {{cmex.CallOrder, cmex.CallFailed, "HTTP 500"}},
-		silent:  {{cmex.CallOrder, cmex.CallFailed, "did not answer in time"}},
-		refuses: {{cmex.CallOrder, cmex.CallRefused, "STATUS User record not found."}},
+		down:      {{cmex.CallOrder, cmex.CallFailed, "HTTP 500"}},
+		silent:    {{cmex.CallOrder, cmex.CallFailed, "did not answer in time"}},
+		refuses:   {{cmex.CallOrder, cmex.CallRefused, "STATUS User record not found."}},
 		e.example: nil,
 	} {
 		got := rec.of(s.ID)
