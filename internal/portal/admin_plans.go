@@ -1,9 +1,11 @@
 package portal
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/cmexhub/cmex"
 )
@@ -83,6 +85,8 @@ func (h *Handler) adminUploadPlans(w http.ResponseWriter, r *http.Request) {
 		return
 	case len(problems) > 0:
 		v.FieldErrors["file"] = fmt.Sprintf("The plan file has %d problem%s; nothing was loaded.", len(problems), plural(len(problems)))
+		// By line, as an editor walks the file; the file's own first.
+		slices.SortStableFunc(problems, func(a, b cmex.PlanProblem) int { return cmp.Compare(a.Line, b.Line) })
 		v.Admin.Problems = problems
 		h.renderPlans(w, r, http.StatusBadRequest, s, v)
 		return

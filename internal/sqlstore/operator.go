@@ -72,7 +72,13 @@ func (s *DeliveryService) bulk(ctx context.Context, f cmex.DeliveryFilter, verb 
 		if len(ids) > cmex.MaxBulkDeliveries {
 			ids, res.More = ids[:cmex.MaxBulkDeliveries], true
 		}
-		detail := fmt.Sprintf("bulk %s of %d (%s)", verb, len(ids), describeFilter(f))
+		var name string
+		if f.DestinationID != 0 {
+			if err := tx.queryRow(ctx, `SELECT name FROM destinations WHERE id = ?`, f.DestinationID).Scan(&name); err != nil && !isNoRows(err) {
+				return err
+			}
+		}
+		detail := fmt.Sprintf("bulk %s of %d (%s)", verb, len(ids), describeFilter(f, name))
 		for start := 0; start < len(ids); start += bulkChunk {
 			chunk := ids[start:min(start+bulkChunk, len(ids))]
 			changed, err := scanColumn[cmex.DeliveryID](tx.query(ctx, update+`(`+placeholders(len(chunk))+`) RETURNING id`, append(append([]any{}, args...), anys(chunk)...)...))
@@ -107,14 +113,15 @@ func (s *DeliveryService) CountDeliveries(ctx context.Context, f cmex.DeliveryFi
 	return n, nil
 }
 
-// describeFilter says what a bulk change selected, for the audit log.
-func describeFilter(f cmex.DeliveryFilter) string {
+// describeFilter says what a bulk change selected, for the audit log;
+// name is the name of f's destination, if it names one by id.
+func describeFilter(f cmex.DeliveryFilter, name string) string {
 	var parts []string
 	if f.OrganizationID != 0 {
 		parts = append(parts, fmt.Sprintf("organization %d", f.OrganizationID))
 	}
 	if f.DestinationID != 0 {
-		parts = append(parts, fmt.Sprintf("destination %d", f.DestinationID))
+		parts = append(parts, strings.TrimSpace(fmt.Sprintf("destination %d %s", f.DestinationID, name)))
 	}
 	if f.Destination != "" {
 		parts = append(parts, "destination "+f.Destination)

@@ -231,7 +231,7 @@ func testBulkDeliveries(t *testing.T, open Opener) {
 		t.Errorf("audit log:\n%q\nwant\n%q", got, want)
 	}
 	es, _ := sqlstore.NewAuditService(le.db).AuditLog(ctx, cmex.AuditFilter{Action: "delivery.retry"})
-	if len(es) != 3 || es[0].Actor != "portal:op" || es[0].Detail != fmt.Sprintf("bulk retry of 3 (destination %d, state rejected)", hook.ID) {
+	if len(es) != 3 || es[0].Actor != "portal:op" || es[0].Detail != fmt.Sprintf("bulk retry of 3 (destination %d Hook, state rejected)", hook.ID) {
 		t.Errorf("audit entry: %+v", es[0])
 	}
 	if n, _ := ds.CountDeliveries(ctx, cmex.DeliveryFilter{State: cmex.DeliveryRejected}); n != 1 {
