@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,6 +95,7 @@ func (s *DeliveryService) bulk(ctx context.Context, f cmex.DeliveryFilter, verb 
 			}
 			res.IDs = append(res.IDs, changed...)
 		}
+		slices.Sort(res.IDs) // RETURNING has no order
 		res.Changed = len(res.IDs)
 		return nil
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 
 func init() {
 	extra = append(extra, named{"UserDisable", testUserDisable}, named{"APIKeyRotateDisable", testAPIKeyRotateDisable},
-		named{"BulkDeliveries", testBulkDeliveries}, named{"DestinationBacklogs", testDestinationBacklogs},
+		named{"BulkDeliveries", testBulkDeliveries}, named{"BulkDeliveriesMore", testBulkDeliveriesMore}, named{"DestinationBacklogs", testDestinationBacklogs},
 		named{"PlanSets", testPlanSets}, named{"AuditNewest", testAuditNewest}, named{"SocietyCalls", testSocietyCalls})
 }
 
@@ -274,6 +275,45 @@ func testBulkDeliveries(t *testing.T, open Opener) {
 	}
 }
 
+// A bulk action takes at most cmex.MaxBulkDeliveries, and says when more
+// match.
+func testBulkDeliveriesMore(t *testing.T, open Opener) {
+	le, ds, hook := deliveryEnv(t, open)
+	ctx := context.Background()
+	if _, err := le.report(t, cmextest.JaneReport(le.activity.ID, "2025-06-01", "m")); err != nil {
+		t.Fatal(err)
+	}
+	rejected := rejectAll(t, le, ds)
+	// Copies of one rejected delivery, made by the database itself.
+	const cols = `organization_id, destination_id, subject, record_id, credit_id, activity_id, event, snapshot, payload, state, attempts, next_attempt_at,
+		lease_until, leased_by, last_error, remote_codes, remote_id, overdue, created_at, updated_at, delivered_at`
+	q := `INSERT INTO deliveries (` + cols + `) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ` +
+		fmt.Sprint(cmex.MaxBulkDeliveries-2) + `) SELECT ` + cols + ` FROM deliveries, n WHERE id = ?`
+	if le.db.Dialect().Numbered() {
+		q = strings.Replace(q, "?", "$1", 1)
+	}
+	if _, err := le.db.SQL().Exec(q, rejected[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	f := cmex.DeliveryFilter{DestinationID: hook.ID, State: cmex.DeliveryRejected}
+	if n, _ := ds.CountDeliveries(ctx, f); n != cmex.MaxBulkDeliveries+1 {
+		t.Fatalf("%d rejected, want %d", n, cmex.MaxBulkDeliveries+1)
+	}
+	start := time.Now()
+	res, err := ds.RetryDeliveries(ctx, f)
+	if err != nil || res.Changed != cmex.MaxBulkDeliveries || !res.More || !slices.IsSorted(res.IDs) || res.IDs[0] != rejected[0].ID {
+		t.Fatalf("the first bulk retry: %+v, %v", res, err)
+	}
+	t.Logf("%s: a bulk retry of %d deliveries (and as many audit entries) took %v", le.db.Dialect().Name(), res.Changed, time.Since(start).Round(time.Millisecond))
+	if got := auditActions(t, le.db, "delivery.retry"); len(got) != cmex.MaxBulkDeliveries {
+		t.Errorf("%d audit entries, want %d", len(got), cmex.MaxBulkDeliveries)
+	}
+	res, err = ds.RetryDeliveries(ctx, f)
+	if err != nil || res.Changed != 1 || res.More {
+		t.Errorf("the second: %+v, %v", res, err)
+	}
+}
+
 // Every destination is listed with its pending, overdue, rejected and
 // cancelled deliveries and its oldest pending one.
 func testDestinationBacklogs(t *testing.T, open Opener) {
@@ -421,12 +461,14 @@ func testSocietyCalls(t *testing.T, open Opener) {
 		t.Errorf("failure rate = %d%%", st.RecentFailurePercent())
 	}
 	// Only the last RecentSocietyCalls are kept; the counters go on.
+	start := time.Now()
 	for i := range cmex.RecentSocietyCalls + 5 {
 		if err := calls.RecordSocietyCall(ctx, cmex.SocietyCall{SocietyID: acr, Operation: cmex.CallOrder, Outcome: cmex.CallAnswered,
 			At: Today.Add(time.Hour + time.Duration(i)*time.Second), Duration: time.Duration(i+1) * time.Millisecond, Answer: "STATUS OK"}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	t.Logf("%s: recording a call took %v on average", e.db.Dialect().Name(), (time.Since(start) / time.Duration(cmex.RecentSocietyCalls+5)).Round(time.Microsecond))
 	if err := calls.RecordSocietyCall(ctx, cmex.SocietyCall{SocietyID: ids[1], Operation: cmex.CallBinding, Outcome: cmex.CallFailed, Answer: "it could not be reached"}); err != nil {
 		t.Fatal(err)
 	}
