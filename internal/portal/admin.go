@@ -99,9 +99,16 @@ func (h *Handler) registerAdmin(route func(string, http.HandlerFunc)) {
 }
 
 // operator returns the session of a cmex admin, having answered the
-// request otherwise.
+// request otherwise (and for her too, when the server did not give the
+// console what it needs).
 func (h *Handler) operator(w http.ResponseWriter, r *http.Request) *cmex.Session {
-	return h.signedIn(w, r, cmex.RoleAdmin)
+	s := h.signedIn(w, r, cmex.RoleAdmin)
+	if s != nil && (h.Operator.Users == nil || h.Operator.APIKeys == nil || h.Operator.Audit == nil || h.Operator.Calls == nil || h.Operator.ReadPlans == nil) {
+		h.Logger.ErrorContext(r.Context(), "portal: the operator's console is not wired (Handler.Operator)")
+		h.render(w, r, http.StatusServiceUnavailable, "notfound", view{Title: "The operator's console is not set up on this server", User: &s.User})
+		return nil
+	}
+	return s
 }
 
 // adminForm reads a posted form of the console, bounded; it answers the

@@ -379,6 +379,16 @@ func TestAdminAuditSearch(t *testing.T) {
 	if p := e.get(t, c, "/admin/audit?subject=7777777&until=2026-11-01"); !strings.Contains(p.body, "No entry matches") {
 		t.Errorf("before the change:\n%s", p.body)
 	}
+	// Times of day, in UTC: the change was made at 10:00.
+	if p := e.get(t, c, "/admin/audit?subject=7777777&since=2026-11-02T09:59&until=2026-11-02T10:01"); strings.Count(p.body, `<span class="code">organization.add</span>`) != 1 {
+		t.Errorf("between 09:59 and 10:01:\n%s", p.body)
+	}
+	if p := e.get(t, c, "/admin/audit?subject=7777777&until=2026-11-02T10:00"); !strings.Contains(p.body, "No entry matches") {
+		t.Errorf("before 10:00:\n%s", p.body)
+	}
+	if p := e.get(t, c, "/admin/audit?until=2026-11-02T25:00"); p.status != http.StatusBadRequest || !strings.Contains(p.body, `id="until-error"`) {
+		t.Errorf("a bad time: %d", p.status)
+	}
 	if p := e.get(t, c, "/admin/audit?since=2026-02-30"); p.status != http.StatusBadRequest || !strings.Contains(p.body, `id="since-error"`) || !strings.Contains(p.body, `value="2026-02-30"`) {
 		t.Errorf("a bad date: %d", p.status)
 	}
@@ -515,6 +525,21 @@ func TestAdminSocieties(t *testing.T) {
 		`<strong class="warn">25%</strong>`, "1 of the last 4 failed; 1 of all 4 since", "median 200 ms", "slowest 300 ms, of 3 answered"} {
 		if !strings.Contains(p.body, want) {
 			t.Errorf("the societies' stats lack %q:\n%s", want, p.body)
+		}
+	}
+}
+
+// TestAdminNotWired: a server that did not give the console its services
+// answers the admin 503, not a panic.
+func TestAdminNotWired(t *testing.T) {
+	e := newEnv(t, false)
+	if err := e.store.Portal.CreateStaff(context.Background(), &cmex.Staff{Username: "root", Name: "Rita Root", Role: cmex.RoleAdmin}, "root's long password"); err != nil {
+		t.Fatal(err)
+	}
+	c := e.signIn(t, "root", "root's long password")
+	for _, path := range adminGets {
+		if p := e.get(t, c, path); p.status != http.StatusServiceUnavailable || !strings.Contains(p.body, "not set up") {
+			t.Errorf("GET %s: %d", path, p.status)
 		}
 	}
 }
