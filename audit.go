@@ -24,6 +24,8 @@ type AuditFilter struct {
 	Action       string // exact, or a prefix ending in "." ("activity.")
 	Subject      string // exact
 	AfterID      int64  // entries with a larger id, for paging
+	BeforeID     int64  // entries with a smaller id, for paging back (0: none)
+	Newest       bool   // newest first, rather than oldest first
 	Limit        int    // at most; DefaultAuditLimit if 0
 }
 
@@ -34,7 +36,8 @@ const DefaultAuditLimit = 100
 // appends an entry in the same transaction as each change it makes, and
 // nothing edits or deletes one.
 type AuditService interface {
-	// AuditLog returns entries matching f, oldest first.
+	// AuditLog returns entries matching f, oldest first (newest first
+	// with f.Newest).
 	AuditLog(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
 }
 

@@ -397,7 +397,11 @@ func (e notReady) Is(target error) bool { return target == ErrNotReady }
 type DeliveryFilter struct {
 	OrganizationID OrganizationID // 0: every organization (operators)
 	State          DeliveryState
-	Destination    string
+	Destination    string        // by name, within OrganizationID
+	DestinationID  DestinationID // 0: any
+	// Since and Until bound when deliveries were made (created_at):
+	// Since included, Until excluded; zero does not bound.
+	Since, Until time.Time
 	// Limit is at most how many: DefaultDeliveryLimit if 0 or less, and
 	// never more than MaxDeliveryLimit.
 	Limit int
@@ -454,6 +458,18 @@ type DeliveryService interface {
 	RetryDelivery(ctx context.Context, org OrganizationID, id DeliveryID) error
 	// CancelDelivery stops a pending delivery.
 	CancelDelivery(ctx context.Context, org OrganizationID, id DeliveryID) error
+	// RetryDeliveries makes due now, in one transaction, the undelivered
+	// deliveries f selects, oldest first, at most MaxBulkDeliveries; the
+	// audit log gets an entry per delivery. f.Limit is ignored.
+	RetryDeliveries(ctx context.Context, f DeliveryFilter) (*BulkResult, error)
+	// CancelDeliveries stops the pending deliveries f selects, as
+	// RetryDeliveries does.
+	CancelDeliveries(ctx context.Context, f DeliveryFilter) (*BulkResult, error)
+	// CountDeliveries counts the deliveries f selects (f.Limit aside).
+	CountDeliveries(ctx context.Context, f DeliveryFilter) (int, error)
+	// DestinationBacklogs returns every destination of every
+	// organization, by provider and name, with what its outbox holds.
+	DestinationBacklogs(ctx context.Context) ([]*DestinationBacklog, error)
 	// AwaitingStatus returns delivered learner-record deliveries to
 	// destinations of kind whose MOC records still wait for a board
 	// (Accepted or Submitted), least recently checked first, and marks

@@ -34,6 +34,11 @@ type WebServiceUser struct {
 	OrganizationID OrganizationID
 	Username       string
 	CreatedAt      time.Time
+	// PasswordChangedAt is when its password was last set; Disabled
+	// whether it is refused on every surface (DisabledAt since when).
+	PasswordChangedAt time.Time
+	Disabled          bool
+	DisabledAt        time.Time
 }
 
 // Principal is who a request acts as once its credentials are checked.
@@ -66,10 +71,16 @@ type UserService interface {
 	CreateWebServiceUser(ctx context.Context, u *WebServiceUser, password string) error
 	// SetWebServiceUserPassword replaces the password of a user, or ENOTFOUND.
 	SetWebServiceUserPassword(ctx context.Context, org OrganizationID, username, password string) error
-	// ListWebServiceUsers returns the users of an organization, by name.
+	// ListWebServiceUsers returns the users of an organization, by name,
+	// disabled ones too.
 	ListWebServiceUsers(ctx context.Context, org OrganizationID) ([]*WebServiceUser, error)
+	// SetWebServiceUserDisabled disables a user (refused on every surface
+	// from then on, as a wrong password is) or enables it again, or is
+	// ENOTFOUND. Setting the state it has changes nothing and is no error.
+	SetWebServiceUserDisabled(ctx context.Context, org OrganizationID, username string, disabled bool) error
 	// Authenticate checks a provider id, username and password and returns
 	// the principal, or EUNAUTHORIZED without saying which part was wrong.
+	// A disabled user is EUNAUTHORIZED as a wrong password is.
 	// With provider "", the user of any organization may be meant (PARS's
 	// learner match carries no provider id); the first whose password
 	// matches is the principal.
@@ -85,6 +96,9 @@ type APIKey struct {
 	Name           string
 	Prefix         string // the public part of the token, to tell keys apart
 	CreatedAt      time.Time
+	// Disabled keys are refused until enabled again (DisabledAt since when).
+	Disabled   bool
+	DisabledAt time.Time
 }
 
 // APIKeyService keeps API keys.
@@ -97,6 +111,14 @@ type APIKeyService interface {
 	ListAPIKeys(ctx context.Context, org OrganizationID) ([]*APIKey, error)
 	// RevokeAPIKey removes a key, or ENOTFOUND.
 	RevokeAPIKey(ctx context.Context, org OrganizationID, name string) error
-	// AuthenticateAPIKey returns the principal of a token, or EUNAUTHORIZED.
+	// RotateAPIKey gives a key a new token, returned once as at its
+	// creation; the old token is refused from then on. ENOTFOUND when
+	// the organization has no key of that name.
+	RotateAPIKey(ctx context.Context, org OrganizationID, name string) (*APIKey, string, error)
+	// SetAPIKeyDisabled disables a key or enables it again, or is
+	// ENOTFOUND. Setting the state it has changes nothing and is no error.
+	SetAPIKeyDisabled(ctx context.Context, org OrganizationID, name string, disabled bool) error
+	// AuthenticateAPIKey returns the principal of a token, or EUNAUTHORIZED
+	// (a disabled key's too).
 	AuthenticateAPIKey(ctx context.Context, token string) (*Principal, error)
 }

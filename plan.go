@@ -470,6 +470,9 @@ type PlanService interface {
 	// CurrentPlans returns the plans in force, or ENOTFOUND before any is
 	// loaded.
 	CurrentPlans(ctx context.Context) (*Plans, error)
+	// PlanSets returns the plan sets ever loaded, newest (the one in
+	// force) first, at most limit (all when limit is 0 or less).
+	PlanSets(ctx context.Context, limit int) ([]*PlanSet, error)
 	// SaveRoleInstance adds a role instance, or replaces the person's
 	// instance of the same role and label. Its extrinsic values must be
 	// of fields the plans in force declare (CheckRoleFields), once plans

@@ -14,19 +14,20 @@ import (
 func apikeyCommand() *command {
 	c := &command{
 		name:    "apikey",
-		summary: "Make, list or revoke API keys for the JSON API: a provider's, or the operator's (-operator), which may add CME Gateway societies. A new key's token is printed once and not kept.",
-		usage:   "cmex apikey add|revoke (-provider ID | -operator) -name NAME [-db DB] | cmex apikey list (-provider ID | -operator) [-db DB]",
+		summary: "Make, list, rotate, disable, enable or revoke API keys for the JSON API: a provider's, or the operator's (-operator), which may add CME Gateway societies. A new or rotated key's token is printed once and not kept.",
+		usage:   "cmex apikey add|rotate|disable|enable|revoke (-provider ID | -operator) -name NAME [-db DB] | cmex apikey list (-provider ID | -operator) [-db DB]",
 		example: `cmex apikey add -provider 1234567 -name lms      # prints cmex_…; send it as Authorization: Bearer cmex_…
 cmex apikey list -provider 1234567
+cmex apikey rotate -provider 1234567 -name lms   # a new token; the old one is refused from now on
 cmex apikey revoke -provider 1234567 -name lms
 cmex apikey add -operator -name ops              # for POST /api/v1/societies`,
 	}
 	c.run = func(ctx context.Context, e *env, args []string) error {
-		if done, err := c.groupHelp(e, args, "add, list or revoke", func(fs *flag.FlagSet) {
+		if done, err := c.groupHelp(e, args, "add, list, rotate, disable, enable or revoke", func(fs *flag.FlagSet) {
 			dbFlag(fs)
 			fs.String("provider", "", "ACCME provider id of the key's organization")
 			fs.Bool("operator", false, "the key is the operator's, not a provider's")
-			fs.String("name", "", "the key's name (required for add and revoke)")
+			fs.String("name", "", "the key's name (required but for list)")
 		}); done {
 			return err
 		}
@@ -35,7 +36,7 @@ cmex apikey add -operator -name ops              # for POST /api/v1/societies`,
 		db := dbFlag(fs)
 		provider := fs.String("provider", "", "ACCME provider id of the key's organization")
 		operator := fs.Bool("operator", false, "the key is the operator's, not a provider's")
-		name := fs.String("name", "", "the key's name (required for add and revoke)")
+		name := fs.String("name", "", "the key's name (required but for list)")
 		if err := parse(fs, args[1:], e); err != nil {
 			return err
 		}
@@ -55,8 +56,13 @@ cmex apikey add -operator -name ops              # for POST /api/v1/societies`,
 			}
 			keys := sqlstore.NewAPIKeyService(s)
 			switch sub {
-			case "add":
-				_, token, err := keys.CreateAPIKey(ctx, org.ID, *name)
+			case "add", "rotate":
+				var token string
+				if sub == "add" {
+					_, token, err = keys.CreateAPIKey(ctx, org.ID, *name)
+				} else {
+					_, token, err = keys.RotateAPIKey(ctx, org.ID, *name)
+				}
 				if err != nil {
 					return cliError(err)
 				}
@@ -69,19 +75,29 @@ cmex apikey add -operator -name ops              # for POST /api/v1/societies`,
 				}
 				fmt.Fprintf(e.stdout, "API key %s revoked\n", *name)
 				return nil
+			case "disable", "enable":
+				if err := keys.SetAPIKeyDisabled(ctx, org.ID, *name, sub == "disable"); err != nil {
+					return cliError(err)
+				}
+				fmt.Fprintf(e.stdout, "API key %s %sd\n", *name, sub)
+				return nil
 			case "list":
 				list, err := keys.ListAPIKeys(ctx, org.ID)
 				if err != nil {
 					return err
 				}
 				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tPREFIX\tCREATED")
+				fmt.Fprintln(tw, "NAME\tPREFIX\tCREATED\tSTATE")
 				for _, k := range list {
-					fmt.Fprintf(tw, "%s\tcmex_%s_…\t%s\n", k.Name, k.Prefix, k.CreatedAt.Format("2006-01-02"))
+					state := "active"
+					if k.Disabled {
+						state = "disabled " + k.DisabledAt.Format("2006-01-02 15:04")
+					}
+					fmt.Fprintf(tw, "%s\tcmex_%s_…\t%s\t%s\n", k.Name, k.Prefix, k.CreatedAt.Format("2006-01-02"), state)
 				}
 				return tw.Flush()
 			}
-			return fmt.Errorf("%w: unknown apikey command %q; want add, list or revoke", errUsage, sub)
+			return fmt.Errorf("%w: unknown apikey command %q; want add, list, rotate, disable, enable or revoke", errUsage, sub)
 		})
 	}
 	return c

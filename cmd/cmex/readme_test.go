@@ -114,6 +114,8 @@ var readmeChecks = []readmeCheck{
 	{"society allow -society EXAMPLE -from", []string{"grant 1: gateways at 203.0.113.0/24 may call EXAMPLE's ceu_order", `re:(?m)^cmexgw_[0-9a-f]{64}$`,
 		"re:(?m)^3 +- +acr-gateway", "grant 1 of EXAMPLE removed"}, nil},
 	{"staff add -username olga", []string{"olga"}, nil},
+	{"user disable -provider 7654321", []string{"user otheruser@example.org of provider 7654321 disabled", "re:otheruser@example.org +\\S+ +\\S+ \\S+ +disabled ",
+		"user otheruser@example.org of provider 7654321 enabled"}, nil},
 	{"169.254.169.254/latest/meta-data", []string{`"code": "invalid"`, "169.254.169.254 is a link-local address"}, nil},
 	{"-name lan-hook", []string{"destination lan-hook (webhook) added"}, nil},
 	{"destinations add -provider 1234567 -name hook", []string{"destination hook (webhook) added", "hook", "re:(?m)^\\d+ +hook +learner-record add +ccid:aaatestorganization.org:fwd2026-1 +pending"}, nil},

@@ -24,17 +24,18 @@ const minPassword = 8
 func userCommand() *command {
 	c := &command{
 		name:    "user",
-		summary: "Add, list or re-key a provider's web-service users. Passwords are read from stdin or a prompt, never from a flag.",
-		usage:   "cmex user add|passwd -provider ID -user NAME [-db DB] | cmex user list -provider ID [-db DB]",
+		summary: "Add, list, re-key, disable or enable a provider's web-service users. Passwords are read from stdin or a prompt, never from a flag; a disabled user is refused on every surface.",
+		usage:   "cmex user add|passwd|disable|enable -provider ID -user NAME [-db DB] | cmex user list -provider ID [-db DB]",
 		example: `cmex user add -provider 1234567 -user webserviceuser@yourdomain.org   # prompts for the password
 printf '%s\n' "$PASSWORD" | cmex user add -provider 1234567 -user lms@example.org
+cmex user disable -provider 1234567 -user lms@example.org             # refused at once, as a wrong password is
 cmex user list -provider 1234567`,
 	}
 	c.run = func(ctx context.Context, e *env, args []string) error {
-		if done, err := c.groupHelp(e, args, "add, passwd or list", func(fs *flag.FlagSet) {
+		if done, err := c.groupHelp(e, args, "add, passwd, disable, enable or list", func(fs *flag.FlagSet) {
 			dbFlag(fs)
 			fs.String("provider", "", "ACCME provider id of the user's organization (required)")
-			fs.String("user", "", "username, usually an e-mail address (required for add and passwd)")
+			fs.String("user", "", "username, usually an e-mail address (required but for list)")
 		}); done {
 			return err
 		}
@@ -75,19 +76,29 @@ cmex user list -provider 1234567`,
 				verb := map[string]string{"add": "added to", "passwd": "has a new password at"}[sub]
 				fmt.Fprintf(e.stdout, "user %s %s provider %s\n", *username, verb, org.ProviderID)
 				return nil
+			case "disable", "enable":
+				if err := users.SetWebServiceUserDisabled(ctx, org.ID, *username, sub == "disable"); err != nil {
+					return cliError(err)
+				}
+				fmt.Fprintf(e.stdout, "user %s of provider %s %sd\n", *username, org.ProviderID, sub)
+				return nil
 			case "list":
 				list, err := users.ListWebServiceUsers(ctx, org.ID)
 				if err != nil {
 					return err
 				}
 				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "USER\tCREATED")
+				fmt.Fprintln(tw, "USER\tCREATED\tPASSWORD SET\tSTATE")
 				for _, u := range list {
-					fmt.Fprintf(tw, "%s\t%s\n", u.Username, u.CreatedAt.Format("2006-01-02"))
+					state := "active"
+					if u.Disabled {
+						state = "disabled " + u.DisabledAt.Format("2006-01-02 15:04")
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Username, u.CreatedAt.Format("2006-01-02"), u.PasswordChangedAt.Format("2006-01-02 15:04"), state)
 				}
 				return tw.Flush()
 			}
-			return fmt.Errorf("%w: unknown user command %q; want add, passwd or list", errUsage, sub)
+			return fmt.Errorf("%w: unknown user command %q; want add, passwd, disable, enable or list", errUsage, sub)
 		})
 	}
 	return c

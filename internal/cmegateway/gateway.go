@@ -35,6 +35,9 @@ type Gateway struct {
 	Source   string
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// Calls, when set, records every call to a remote society, for the
+	// operator: its outcome, its duration and what came back.
+	Calls cmex.SocietyCallService
 }
 
 var _ cmex.TranscriptService = (*Gateway)(nil)
@@ -76,8 +79,10 @@ func (g *Gateway) Bind(ctx context.Context, account cmex.AccountID, code, userna
 	default:
 		cctx, cancel := context.WithTimeout(ctx, g.Timeout)
 		defer cancel()
+		start := g.Now()
 		b, err := g.Client.Bind(cctx, s, username, password)
 		if err != nil {
+			g.record(ctx, s, cmex.CallBinding, start, cmex.CallFailed, err.Error())
 			return nil, cmex.Errorf(cmex.EUNAVAILABLE, "society %s: %v", s.Code, err)
 		}
 		if !b.OK() {
@@ -85,8 +90,10 @@ func (g *Gateway) Bind(ctx context.Context, account cmex.AccountID, code, userna
 			if msg == "" || b.Status == statusOK {
 				msg = "the society refused the login without saying why"
 			}
+			g.record(ctx, s, cmex.CallBinding, start, cmex.CallRefused, "STATUS "+msg)
 			return nil, cmex.Errorf(cmex.EUNAUTHORIZED, "society %s: %s", s.Code, msg)
 		}
+		g.record(ctx, s, cmex.CallBinding, start, cmex.CallAnswered, "STATUS OK")
 		memberID = b.MemberID
 	}
 	bd := &cmex.Binding{AccountID: account, SocietyID: s.ID, SocietyCode: s.Code, MemberID: memberID}
@@ -247,20 +254,39 @@ func (g *Gateway) order(ctx context.Context, s *cmex.Society, memberID string) (
 		}
 		return c, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, g.Timeout)
+	cctx, cancel := context.WithTimeout(ctx, g.Timeout)
 	defer cancel()
-	o, err := g.Client.Order(ctx, s, memberID)
+	start := g.Now()
+	o, err := g.Client.Order(cctx, s, memberID)
 	if err != nil {
+		g.record(ctx, s, cmex.CallOrder, start, cmex.CallFailed, err.Error())
 		return nil, err
 	}
 	if !o.OK() {
 		msg := societyMessage(o.Status + " " + o.StatusMessage)
 		if o.Status == statusOK {
-			msg = "its answer holds no customer"
+			// An OK without a customer is not the protocol's answer.
+			g.record(ctx, s, cmex.CallOrder, start, cmex.CallFailed, "its answer holds no customer")
+			return nil, &callError{"it refused: its answer holds no customer"}
 		}
+		g.record(ctx, s, cmex.CallOrder, start, cmex.CallRefused, "STATUS "+msg)
 		return nil, &callError{"it refused: " + msg}
 	}
+	g.record(ctx, s, cmex.CallOrder, start, cmex.CallAnswered, "STATUS OK")
 	return o.Customer, nil
+}
+
+// record keeps a call to a remote society that started at start, when
+// the gateway records calls. It is kept even when the request that made
+// it has gone; a failure to keep it is logged, and changes nothing else.
+func (g *Gateway) record(ctx context.Context, s *cmex.Society, op string, start time.Time, outcome cmex.SocietyCallOutcome, answer string) {
+	if g.Calls == nil {
+		return
+	}
+	c := cmex.SocietyCall{SocietyID: s.ID, Operation: op, At: start, Duration: g.Now().Sub(start), Outcome: outcome, Answer: answer}
+	if err := g.Calls.RecordSocietyCall(context.WithoutCancel(ctx), c); err != nil {
+		g.Logger.WarnContext(ctx, "gateway: recording a society call failed", "society", s.Code, "err", err)
+	}
 }
 
 // feedError is a credit feed refusal: a code and the seed's message.

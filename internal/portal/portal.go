@@ -109,7 +109,9 @@ type Handler struct {
 	Activities    cmex.ActivityService
 	Learners      cmex.LearnerService
 	Deliveries    cmex.DeliveryService
-	Logger        *slog.Logger
+	// Operator serves the operator's console (admin.go).
+	Operator Operator
+	Logger   *slog.Logger
 	// SessionTTL is how long a session lasts; DefaultSessionTTL if zero.
 	SessionTTL time.Duration
 	// Now is the clock of the portal's dates; time.Now if nil.
@@ -147,6 +149,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	route("POST /self-credits", h.addSelfCredit)
 	route("POST /self-credits/{id}/delete", h.deleteSelfCredit)
 	route("GET /self-credits/{id}/certificate", h.certificate)
+	h.registerAdmin(route)
 	static, err := fs.Sub(staticFiles, "static")
 	if err != nil {
 		panic(err)
@@ -214,6 +217,8 @@ type view struct {
 	Records    []*cmex.LearnerRecord
 	Deliveries []*cmex.Delivery
 	CanRetry   bool
+	// Admin is what the operator's console shows.
+	Admin *adminView
 }
 
 // render writes page with status; a template failure is logged and

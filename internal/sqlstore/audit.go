@@ -68,6 +68,10 @@ func (db *DB) appendAudit(ctx context.Context, tx conn, rows []auditRow) error {
 func (s *AuditService) AuditLog(ctx context.Context, f cmex.AuditFilter) ([]*cmex.AuditEntry, error) {
 	q := `SELECT id, at, actor, address, action, subject, detail FROM audit_log WHERE id > ?`
 	args := []any{f.AfterID}
+	if f.BeforeID > 0 {
+		q += ` AND id < ?`
+		args = append(args, f.BeforeID)
+	}
 	if !f.Since.IsZero() {
 		q += ` AND at >= ?`
 		args = append(args, f.Since.UTC())
@@ -95,7 +99,11 @@ func (s *AuditService) AuditLog(ctx context.Context, f cmex.AuditFilter) ([]*cme
 	if limit <= 0 {
 		limit = cmex.DefaultAuditLimit
 	}
-	q += ` ORDER BY id LIMIT ?`
+	order := ` ORDER BY id`
+	if f.Newest {
+		order = ` ORDER BY id DESC`
+	}
+	q += order + ` LIMIT ?`
 	args = append(args, limit)
 	rows, err := s.db.read().query(ctx, q, args...)
 	if err != nil {

@@ -507,6 +507,20 @@ func (s *DeliveryService) MarkOverdue(ctx context.Context, t time.Time) ([]*cmex
 
 // ListDeliveries implements cmex.DeliveryService.
 func (s *DeliveryService) ListDeliveries(ctx context.Context, f cmex.DeliveryFilter) ([]*cmex.Delivery, error) {
+	where, args := deliveryWhere(f)
+	switch {
+	case f.Limit <= 0:
+		f.Limit = cmex.DefaultDeliveryLimit
+	case f.Limit > cmex.MaxDeliveryLimit:
+		f.Limit = cmex.MaxDeliveryLimit
+	}
+	return scanDeliveries(s.db.read().query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d JOIN destinations t ON t.id = d.destination_id
+		WHERE `+where+` ORDER BY d.id DESC LIMIT ?`, append(args, f.Limit)...))
+}
+
+// deliveryWhere is the condition (on deliveries d) and its arguments of
+// a filter's fields but Limit.
+func deliveryWhere(f cmex.DeliveryFilter) (string, []any) {
 	where, args := []string{"1 = 1"}, []any{}
 	if f.OrganizationID != 0 {
 		where, args = append(where, "d.organization_id = ?"), append(args, f.OrganizationID)
@@ -515,16 +529,18 @@ func (s *DeliveryService) ListDeliveries(ctx context.Context, f cmex.DeliveryFil
 		where, args = append(where, "d.state = ?"), append(args, string(f.State))
 	}
 	if f.Destination != "" {
-		where, args = append(where, "t.name_key = ?"), append(args, strings.ToLower(f.Destination))
+		where, args = append(where, "d.destination_id IN (SELECT n.id FROM destinations n WHERE n.name_key = ?)"), append(args, strings.ToLower(f.Destination))
 	}
-	switch {
-	case f.Limit <= 0:
-		f.Limit = cmex.DefaultDeliveryLimit
-	case f.Limit > cmex.MaxDeliveryLimit:
-		f.Limit = cmex.MaxDeliveryLimit
+	if f.DestinationID != 0 {
+		where, args = append(where, "d.destination_id = ?"), append(args, f.DestinationID)
 	}
-	return scanDeliveries(s.db.read().query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d JOIN destinations t ON t.id = d.destination_id
-		WHERE `+strings.Join(where, " AND ")+` ORDER BY d.id DESC LIMIT ?`, append(args, f.Limit)...))
+	if !f.Since.IsZero() {
+		where, args = append(where, "d.created_at >= ?"), append(args, f.Since.UTC())
+	}
+	if !f.Until.IsZero() {
+		where, args = append(where, "d.created_at < ?"), append(args, f.Until.UTC())
+	}
+	return strings.Join(where, " AND "), args
 }
 
 // Delivery implements cmex.DeliveryService.

@@ -32,7 +32,8 @@ func (s *PlanService) LoadPlans(ctx context.Context, p *cmex.Plans) error {
 		return err
 	}
 	return s.db.change(ctx, func(tx conn) (string, string, string, error) {
-		if _, err := tx.exec(ctx, `INSERT INTO plan_sets (document, loaded_at) VALUES (?, ?)`, string(doc), s.db.now()); err != nil {
+		if _, err := tx.exec(ctx, `INSERT INTO plan_sets (document, loaded_at, loaded_by) VALUES (?, ?, ?)`, string(doc), s.db.now(),
+			auditFrom(ctx, "", "", "", "").actor); err != nil {
 			return "", "", "", fmt.Errorf("load plans: %w", err)
 		}
 		return "plans.load", fmt.Sprintf("%d roles", len(p.Roles)), "", nil
@@ -51,6 +52,33 @@ func (s *PlanService) CurrentPlans(ctx context.Context) (*cmex.Plans, error) {
 		return nil, fmt.Errorf("decode plans: %w", err)
 	}
 	return p, nil
+}
+
+// PlanSets implements cmex.PlanService.
+func (s *PlanService) PlanSets(ctx context.Context, limit int) ([]*cmex.PlanSet, error) {
+	q, args := `SELECT id, document, loaded_at, loaded_by FROM plan_sets ORDER BY id DESC`, []any{}
+	if limit > 0 {
+		q, args = q+` LIMIT ?`, append(args, limit)
+	}
+	rows, err := s.db.read().query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("plan sets: %w", err)
+	}
+	defer rows.Close()
+	out := []*cmex.PlanSet{}
+	for rows.Next() {
+		ps := &cmex.PlanSet{Plans: new(cmex.Plans)}
+		var doc string
+		if err := rows.Scan(&ps.ID, &doc, &ps.LoadedAt, &ps.LoadedBy); err != nil {
+			return nil, fmt.Errorf("plan sets: %w", err)
+		}
+		if err := json.Unmarshal([]byte(doc), ps.Plans); err != nil {
+			return nil, fmt.Errorf("decode plan set %d: %w", ps.ID, err)
+		}
+		ps.LoadedAt = ps.LoadedAt.UTC()
+		out = append(out, ps)
+	}
+	return out, rows.Err()
 }
 
 // SaveRoleInstance implements cmex.PlanService.

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -91,7 +92,8 @@ func (s *UserService) SetWebServiceUserPassword(ctx context.Context, org cmex.Or
 // ListWebServiceUsers implements cmex.UserService.
 func (s *UserService) ListWebServiceUsers(ctx context.Context, org cmex.OrganizationID) ([]*cmex.WebServiceUser, error) {
 	rows, err := s.db.read().query(ctx,
-		`SELECT id, organization_id, username, created_at FROM web_service_users WHERE organization_id = ? ORDER BY username_key`, org)
+		`SELECT id, organization_id, username, created_at, password_changed_at, disabled_at FROM web_service_users
+		  WHERE organization_id = ? ORDER BY username_key`, org)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -99,14 +101,47 @@ func (s *UserService) ListWebServiceUsers(ctx context.Context, org cmex.Organiza
 	var out []*cmex.WebServiceUser
 	for rows.Next() {
 		var u cmex.WebServiceUser
-		var created time.Time
-		if err := rows.Scan(&u.ID, &u.OrganizationID, &u.Username, &created); err != nil {
+		var created, changed time.Time
+		var disabled sql.NullTime
+		if err := rows.Scan(&u.ID, &u.OrganizationID, &u.Username, &created, &changed, &disabled); err != nil {
 			return nil, fmt.Errorf("list users: %w", err)
 		}
-		u.CreatedAt = created.UTC()
+		u.CreatedAt, u.PasswordChangedAt = created.UTC(), changed.UTC()
+		if disabled.Valid {
+			u.Disabled, u.DisabledAt = true, disabled.Time.UTC()
+		}
 		out = append(out, &u)
 	}
 	return out, rows.Err()
+}
+
+// SetWebServiceUserDisabled implements cmex.UserService. Authenticate
+// reads the user's state with every check, and a remembered check
+// (PasswordHasher's cache) only stands for the hash comparison, so the
+// change holds from the next request on, on every replica.
+func (s *UserService) SetWebServiceUserDisabled(ctx context.Context, org cmex.OrganizationID, username string, disabled bool) error {
+	return unchanged(s.db.change(ctx, func(tx conn) (string, string, string, error) {
+		var id cmex.UserID
+		var name string
+		var at sql.NullTime
+		err := tx.queryRow(ctx, `SELECT id, username, disabled_at FROM web_service_users WHERE organization_id = ? AND username_key = ?`+s.db.dialect.ForUpdate(),
+			org, usernameKey(username)).Scan(&id, &name, &at)
+		if err != nil {
+			return "", "", "", notFound(err, fmt.Sprintf("user %s not found", username))
+		}
+		action := "web-service-user.enable"
+		var set any
+		if disabled {
+			action, set = "web-service-user.disable", s.db.now()
+		}
+		if at.Valid == disabled {
+			return "", "", "", errUnchanged
+		}
+		if _, err := tx.exec(ctx, `UPDATE web_service_users SET disabled_at = ? WHERE id = ?`, set, id); err != nil {
+			return "", "", "", fmt.Errorf("disable user: %w", err)
+		}
+		return action, name, fmt.Sprintf("organization %d", org), nil
+	}))
 }
 
 // Authenticate implements cmex.UserService. Every failure is the same
@@ -118,7 +153,7 @@ func (s *UserService) Authenticate(ctx context.Context, provider cmex.ProviderID
 	}
 	q := `SELECT u.id, u.username, u.created_at, u.password_hash, o.id, o.kind, o.provider_id, o.name, o.created_at
 		   FROM web_service_users u JOIN organizations o ON o.id = u.organization_id
-		  WHERE u.username_key = ?`
+		  WHERE u.username_key = ? AND u.disabled_at IS NULL`
 	args := []any{usernameKey(username)}
 	if provider != "" {
 		q += ` AND o.provider_id = ?`
