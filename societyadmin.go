@@ -1,6 +1,7 @@
 package cmex
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -149,4 +150,68 @@ func GeneratePassword() string {
 		s.WriteByte(passwordAlphabet[int(c)%len(passwordAlphabet)])
 	}
 	return s.String()
+}
+
+// ImportCreditRows records the credits of a file that have no problem
+// (ImportSocietyCredits) and returns what became of every credit of the
+// file, in its order: those with problems rejected, with their text.
+func ImportCreditRows(ctx context.Context, s SocietyService, society SocietyID, rows []CreditRow) ([]CreditOutcome, error) {
+	out := make([]CreditOutcome, len(rows))
+	var good []SocietyCredit
+	var at []int
+	for i, r := range rows {
+		if len(r.Problems) > 0 {
+			msgs := make([]string, len(r.Problems))
+			for j, p := range r.Problems {
+				msgs[j] = strings.TrimPrefix(p.String(), fmt.Sprintf("line %d: ", p.Line))
+			}
+			out[i] = CreditOutcome{Outcome: OutcomeRejected, Problem: strings.Join(msgs, "; ")}
+			continue
+		}
+		good = append(good, r.Credit)
+		at = append(at, i)
+	}
+	if len(good) == 0 {
+		return out, nil
+	}
+	got, err := s.ImportSocietyCredits(ctx, society, good)
+	if err != nil {
+		return nil, err
+	}
+	for j, o := range got {
+		out[at[j]] = o
+	}
+	return out, nil
+}
+
+// MemberImportProblems turns the problems ImportMembers found with rows
+// (fields member[N]) into problems at their lines.
+func MemberImportProblems(rows []MemberRow, err error) []FileProblem {
+	var out []FileProblem
+	for _, p := range ErrorProblems(err) {
+		var n int
+		if _, serr := fmt.Sscanf(p.Field, "member[%d]", &n); serr == nil && n >= 1 && n <= len(rows) {
+			out = append(out, FileProblem{Line: rows[n-1].Line, Message: p.Message})
+		} else {
+			out = append(out, FileProblem{Message: p.Message})
+		}
+	}
+	return out
+}
+
+// OneLine is the address on one line: 42 Xyzzy Drive, Fred VA 22222 US.
+func (a Address) OneLine() string {
+	var parts []string
+	for _, p := range []string{a.City, a.State, a.Zip, a.Country} {
+		if p = strings.TrimSpace(p); p != "" {
+			parts = append(parts, p)
+		}
+	}
+	place := strings.Join(parts, " ")
+	if street := strings.TrimSpace(a.Street); street != "" && place != "" {
+		return street + ", " + place
+	} else if street != "" {
+		return street
+	}
+	return place
 }

@@ -204,6 +204,9 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			if err := loadSandboxPortal(ctx, societies, accounts, plans, orgs, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
 				return fmt.Errorf("sandbox: %w", err)
 			}
+			if err := loadSandboxSocietyAdmins(ctx, societies, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
+				return fmt.Errorf("sandbox: %w", err)
+			}
 			board := &boardsim.Board{Learners: learners, Logger: logger, Delay: *boardDelay, Reject: sandboxReject}
 			go board.Run(cmex.WithActor(ctx, "sandbox-board"))
 		}
@@ -271,7 +274,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			},
 			Portal: &portal.Handler{Portal: guarded.Portal(sqlstore.NewPortalService(db)), Transcripts: gateway, Accounts: accounts, Plans: plans, Societies: societies,
 				Organizations: orgs, Activities: sqlstore.NewActivityService(db), Learners: learners, Deliveries: deliveries, Logger: logger, Now: time.Now,
-				PublicURL: *publicURL, HostURL: *sandbox},
+				PublicURL: *publicURL, HostURL: *sandbox, SocietyFiles: societyFiles{}},
 			ProcessSync: &processsync.Handler{
 				Plans: plans, Persons: persons, Key: psKey, Window: *psWindow, Now: time.Now, Nonces: sqlstore.NewNonceService(db),
 				Logger: logger, MaxBody: processsync.DefaultMaxBody,

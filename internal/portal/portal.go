@@ -121,6 +121,9 @@ type Handler struct {
 	// believe, since any client may send any Host.
 	PublicURL string
 	HostURL   bool
+	// SocietyFiles reads the members and credits files society admins
+	// upload.
+	SocietyFiles cmex.SocietyFiles
 }
 
 // Register adds the portal's routes to mux, every one behind protection
@@ -147,6 +150,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	route("POST /self-credits", h.addSelfCredit)
 	route("POST /self-credits/{id}/delete", h.deleteSelfCredit)
 	route("GET /self-credits/{id}/certificate", h.certificate)
+	h.registerSociety(route)
 	static, err := fs.Sub(staticFiles, "static")
 	if err != nil {
 		panic(err)
@@ -214,6 +218,8 @@ type view struct {
 	Records    []*cmex.LearnerRecord
 	Deliveries []*cmex.Delivery
 	CanRetry   bool
+	// Society is what a society admin's pages show.
+	Society *societyView
 }
 
 // render writes page with status; a template failure is logged and
