@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -183,6 +184,15 @@ func TestPortalSocietyAdmin(t *testing.T) {
 	}
 	if after := members(); strings.Contains(after, "E-1001") {
 		t.Errorf("a refused file stored members:\n%s", after)
+	}
+	var big strings.Builder
+	big.WriteString("member_id,username,first_name,last_name\n")
+	for i := range 1001 {
+		fmt.Fprintf(&big, "B-%d,b%d,Big,File\n", i, i)
+	}
+	code, page = s.uploadFiles(admin, "/society/members/import", "members", [2]string{"big.csv", big.String()})
+	if code != http.StatusBadRequest || !strings.Contains(page, "big.csv has 1001 members: import at most 1000 at once here") || strings.Contains(members(), "B-1") {
+		t.Errorf("a file of 1001 members: %d", code)
 	}
 	if code, page = s.uploadFiles(admin, "/society/members/import", "members"); code != http.StatusBadRequest || !strings.Contains(page, "Choose one members CSV file.") {
 		t.Errorf("no file: %d", code)

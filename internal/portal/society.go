@@ -32,6 +32,15 @@ const (
 	maxCreditsUpload = 16 << 20
 )
 
+// MaxUploadMembers bounds the members of one file imported on the
+// portal: each new member's password is hashed (argon2id, about 45 a
+// second on one core of a small server), and the answer, which shows the
+// passwords generated, must come before the server's write timeout (2
+// minutes) ends the request; a password generated for a member whose
+// answer was lost could not be shown again. cmex society member-import has
+// no such bound.
+const MaxUploadMembers = 1000
+
 // societyView is what the society admin's pages show.
 type societyView struct {
 	Society *cmex.Society
@@ -288,6 +297,11 @@ func (h *Handler) importMembers(w http.ResponseWriter, r *http.Request) {
 	rows, problems, err := h.SocietyFiles.ReadMembers(bytes.NewReader(data))
 	if err != nil {
 		v.FieldErrors["members"] = "The file could not be read as CSV."
+		h.renderMembers(w, r, http.StatusBadRequest, v)
+		return
+	}
+	if len(rows) > MaxUploadMembers {
+		v.FieldErrors["members"] = fmt.Sprintf("%s has %d members: import at most %d at once here (in parts), or the whole file with cmex society member-import.", name, len(rows), MaxUploadMembers)
 		h.renderMembers(w, r, http.StatusBadRequest, v)
 		return
 	}
