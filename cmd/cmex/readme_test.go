@@ -114,6 +114,21 @@ var readmeChecks = []readmeCheck{
 	{"society allow -society EXAMPLE -from", []string{"grant 1: gateways at 203.0.113.0/24 may call EXAMPLE's ceu_order", `re:(?m)^cmexgw_[0-9a-f]{64}$`,
 		"re:(?m)^3 +- +acr-gateway", "grant 1 of EXAMPLE removed"}, nil},
 	{"staff add -username olga", []string{"olga"}, nil},
+	{"society member-import -society EXAMPLE examples/society-members.csv", []string{"examples/society-members.csv: 3 members: 3 added, 0 updated, 0 unchanged",
+		`re:(?m)^E-1001 +AnnSmith +[2-9a-z]{5}(-[2-9a-z]{5}){3}$`, `re:(?m)^E-1002 +BobJones +[2-9a-z]{5}(-[2-9a-z]{5}){3}$`,
+		"examples/society-credits.csv: 3 credits: 3 accepted, 0 present, 0 rejected", "examples/society-credits.xml: 2 credits: 2 accepted, 0 present, 0 rejected"},
+		func(t *testing.T, _, repo string) {
+			// "run again, they add nothing"
+			env := []string{"CMEX_DB=sqlite:" + filepath.Join(repo, "cmex.db")}
+			ex := func(name string) string { return filepath.Join(repo, "examples", name) }
+			if out, code := runCLI(t, env, "", "society", "member-import", "-society", "EXAMPLE", ex("society-members.csv")); code != 0 || !strings.Contains(out, "0 added, 0 updated, 3 unchanged") {
+				t.Errorf("member-import again: %d %s", code, out)
+			}
+			if out, code := runCLI(t, env, "", "society", "import", "-society", "EXAMPLE", ex("society-credits.csv"), ex("society-credits.xml")); code != 0 ||
+				!strings.Contains(out, "3 credits: 0 accepted, 3 present, 0 rejected") || !strings.Contains(out, "2 credits: 0 accepted, 2 present, 0 rejected") {
+				t.Errorf("import again: %d %s", code, out)
+			}
+		}},
 	{"169.254.169.254/latest/meta-data", []string{`"code": "invalid"`, "169.254.169.254 is a link-local address"}, nil},
 	{"-name lan-hook", []string{"destination lan-hook (webhook) added"}, nil},
 	{"destinations add -provider 1234567 -name hook", []string{"destination hook (webhook) added", "hook", "re:(?m)^\\d+ +hook +learner-record add +ccid:aaatestorganization.org:fwd2026-1 +pending"}, nil},
