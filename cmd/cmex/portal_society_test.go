@@ -409,3 +409,61 @@ func TestSandboxSocietyAdmins(t *testing.T) {
 		t.Errorf("after re-keying: %d; the old password: %s", code, resp.Status)
 	}
 }
+
+// TestPortalRemoteSocietyAdmin: the admin of a remote society, whose own
+// servers keep its members and credits, is told so on those pages and
+// refused their forms, storing nothing; she keeps her society's feed login
+// and approvals.
+func TestPortalRemoteSocietyAdmin(t *testing.T) {
+	env := []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "cmex.db")}
+	for _, args := range [][]string{
+		{"society", "add", "-code", "REM", "-name", "Remote Society", "-binding-url", "http://127.0.0.1:9/b", "-order-url", "http://127.0.0.1:9/o", "-allow-private-destinations"},
+		{"society", "add", "-code", "LOC", "-name", "Local Society"},
+		{"staff", "add", "-username", "rem.admin", "-name", "Rem Admin", "-role", "society-admin", "-society", "REM"},
+	} {
+		if out, code := runCLI(t, env, "a long admin password\n", args...); code != 0 {
+			t.Fatalf("%v: %s", args, out)
+		}
+	}
+	s := startServer(t, env)
+	defer s.stop()
+	c := s.signIn("rem.admin", "a long admin password")
+	for _, path := range []string{"/society/members", "/society/credits"} {
+		if code, page := s.page(c, path); code != 200 || !strings.Contains(page, "REM is a remote society: its own servers keep its") || strings.Contains(page, `enctype="multipart/form-data"`) {
+			t.Errorf("%s: %d\n%s", path, code, page)
+		}
+	}
+	if code, _ := s.page(c, "/society/member?id=1"); code != http.StatusNotFound {
+		t.Errorf("a member of a remote society: %d", code)
+	}
+	for _, p := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/society/members", url.Values{"member_id": {"1"}, "username": {"u"}, "given": {"G"}, "family": {"F"}}},
+		{"/society/order-grants", url.Values{"from": {"203.0.113.0/24"}}},
+	} {
+		if code, _, page := s.postForm(c, p.path, p.form); code != http.StatusConflict || !strings.Contains(page, "Your society is remote") {
+			t.Errorf("POST %s: %d", p.path, code)
+		}
+	}
+	for _, p := range [][2]string{{"/society/members/import", "members"}, {"/society/credits/import", "credits"}} {
+		if code, page := s.uploadFiles(c, p[0], p[1], [2]string{"f.csv", "member_id,username,first_name,last_name\n1,u,G,F\n"}); code != http.StatusConflict || !strings.Contains(page, "Your society is remote") {
+			t.Errorf("POST %s: %d", p[0], code)
+		}
+	}
+	if out, _ := runCLI(t, env, "", "society", "members", "-society", "REM"); strings.Contains(out, "1 ") {
+		t.Errorf("a remote society got a member:\n%s", out)
+	}
+	code, page := s.page(c, "/society/access")
+	if code != 200 || strings.Contains(page, "ceu_order grants") || strings.Contains(page, `action="/society/order-grants"`) || !strings.Contains(page, "Local Society (LOC)") {
+		t.Errorf("the access page of a remote society: %d\n%s", code, page)
+	}
+	code, _, page = s.postForm(c, "/society/feed-login", url.Values{"feed_username": {"rem-feed"}})
+	if code != 200 || !strings.Contains(s.feed("rem-feed", secretIn(t, page), "nobody"), "CUSTOMER_NOT_OPTED_IN") {
+		t.Errorf("a remote society's feed login: %d", code)
+	}
+	if code, loc, _ := s.postForm(c, "/society/approvals", url.Values{"puller": {"LOC"}}); code != http.StatusSeeOther || loc != "/society/access?done=approved" {
+		t.Errorf("a remote society's approval: %d %s", code, loc)
+	}
+}
