@@ -364,6 +364,20 @@ func TestPortalSocietyAdmin(t *testing.T) {
 		t.Errorf("the revoked grant is still there:\n%s", out)
 	}
 
+	// Every page, a secret's too, is kept out of caches and frames and
+	// runs no script.
+	for _, path := range []string{"/society/members", "/society/member?id=E-1001", "/society/credits", "/society/access"} {
+		resp, err := admin.Get(s.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if h := resp.Header; !strings.Contains(h.Get("Content-Security-Policy"), "script-src 'none'") || !strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") ||
+			h.Get("Cache-Control") != "no-store" || h.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: headers %v", path, h)
+		}
+	}
+
 	// A form posted from another site changes nothing.
 	req := formRequest(s.base, "/society/members", url.Values{"member_id": {"X-1"}, "username": {"x1"}, "given": {"X"}, "family": {"Y"}})
 	req.Header.Set("Origin", "https://evil.example")
