@@ -23,8 +23,8 @@ func societyCommand() *command {
        cmex society feed-login -society CODE -username NAME        (password from stdin or a prompt)
        cmex society member-add -society CODE -member-id ID -username NAME -given G -family F [-street … -city … -state … -zip … -country … -person N]
        cmex society members -society CODE
-       cmex society member-import -society CODE FILE.csv         (members CSV: imported whole or not at all)
-       cmex society import -society CODE FILE…                   (the society's own credits: ceu_order XML or credits CSV, credit by credit)
+       cmex society member-import -society CODE FILE.csv           (members CSV: imported whole or not at all)
+       cmex society import -society CODE FILE…                     (the society's own credits: ceu_order XML or credits CSV, credit by credit)
        cmex society allow -society CODE -from CIDR[,CIDR…]         (gateways at these addresses may call its ceu_order)
        cmex society allow -society CODE -credential NAME           (a gateway sending NAME and the printed secret as HTTP Basic may)
        cmex society grants -society CODE
