@@ -236,6 +236,43 @@ type SocietyService interface {
 	// RevokeOrderGrant removes one of a society's grants, or is
 	// ENOTFOUND.
 	RevokeOrderGrant(ctx context.Context, society SocietyID, id int64) error
+
+	// What a society's admin does (societyadmin.go).
+
+	// FindMembers returns the society's members f selects, by member id.
+	FindMembers(ctx context.Context, society SocietyID, f MemberFilter) ([]*Member, error)
+	// ImportMembers adds the members of a file to a local society, or
+	// updates the names and address of those it has under the same member
+	// id and username, in one transaction, and says what it did with each
+	// (generating the passwords of new members who came without one).
+	// With any problem (a member id or username another member holds, a
+	// username that changed), nothing is imported: EINVALID, with a
+	// problem per member whose Field is member[N], N counting from 1.
+	// Importing the same file again changes nothing.
+	ImportMembers(ctx context.Context, society SocietyID, members []NewMember) ([]MemberOutcome, error)
+	// ResetMemberPassword gives a member a new generated password and
+	// returns it, once; ENOTFOUND when the society has no such member.
+	ResetMemberPassword(ctx context.Context, society SocietyID, memberID string) (string, error)
+	// ImportSocietyCredits records credits the society holds for its
+	// members, each judged on its own (an invalid one, or one for a member
+	// it does not have, is rejected alone), in one transaction, and says
+	// what it did with each. A credit the member has already, with the
+	// same content, is present: importing the same file again records
+	// nothing.
+	ImportSocietyCredits(ctx context.Context, society SocietyID, credits []SocietyCredit) ([]CreditOutcome, error)
+	// SocietyCredits returns the society's own credits f selects, newest
+	// first.
+	SocietyCredits(ctx context.Context, society SocietyID, f SocietyCreditFilter) ([]*SocietyCredit, error)
+	// ApprovedPullers returns the ids of the societies provider approved.
+	ApprovedPullers(ctx context.Context, provider SocietyID) ([]SocietyID, error)
+	// WithdrawApproval stops puller pulling provider's credits through
+	// the credit feed, or is ENOTFOUND when provider had not approved it.
+	WithdrawApproval(ctx context.Context, provider, puller SocietyID) error
+	// NewFeedSecret gives a society a feed login: username (its current
+	// one when "", EINVALID when it has none) with a new generated
+	// secret, returned once and kept only as a hash. The old secret stops
+	// working at once.
+	NewFeedSecret(ctx context.Context, id SocietyID, username string) (string, error)
 }
 
 // OrderGrant lets some gateways call a local society's ceu_order, which

@@ -208,6 +208,9 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			if err := loadSandboxOperator(ctx, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
 				return fmt.Errorf("sandbox: %w", err)
 			}
+			if err := loadSandboxSocietyAdmins(ctx, societies, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
+				return fmt.Errorf("sandbox: %w", err)
+			}
 			board := &boardsim.Board{Learners: learners, Logger: logger, Delay: *boardDelay, Reject: sandboxReject}
 			go board.Run(cmex.WithActor(ctx, "sandbox-board"))
 		}
@@ -277,7 +280,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 				Organizations: orgs, Activities: sqlstore.NewActivityService(db), Learners: learners, Deliveries: deliveries, Logger: logger, Now: time.Now,
 				PublicURL: *publicURL, HostURL: *sandbox,
 				Operator: portal.Operator{Users: users, APIKeys: sqlstore.NewAPIKeyService(db), Audit: sqlstore.NewAuditService(db),
-					Calls: gateway.Calls, ReadPlans: readPlanFile}},
+					Calls: gateway.Calls, ReadPlans: readPlanFile}, SocietyFiles: societyFiles{}},
 			ProcessSync: &processsync.Handler{
 				Plans: plans, Persons: persons, Key: psKey, Window: *psWindow, Now: time.Now, Nonces: sqlstore.NewNonceService(db),
 				Logger: logger, MaxBody: processsync.DefaultMaxBody,

@@ -4,13 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/cmexhub/cmex"
-	"github.com/cmexhub/cmex/internal/cmegateway"
+	"github.com/cmexhub/cmex/internal/batch"
 	"github.com/cmexhub/cmex/internal/sqlstore"
 )
 
@@ -24,7 +23,8 @@ func societyCommand() *command {
        cmex society feed-login -society CODE -username NAME        (password from stdin or a prompt)
        cmex society member-add -society CODE -member-id ID -username NAME -given G -family F [-street … -city … -state … -zip … -country … -person N]
        cmex society members -society CODE
-       cmex society import -society CODE FILE.xml…               (ceu_order documents of the society's own credits)
+       cmex society member-import -society CODE FILE.csv           (members CSV: imported whole or not at all)
+       cmex society import -society CODE FILE…                     (the society's own credits: ceu_order XML or credits CSV, credit by credit)
        cmex society allow -society CODE -from CIDR[,CIDR…]         (gateways at these addresses may call its ceu_order)
        cmex society allow -society CODE -credential NAME           (a gateway sending NAME and the printed secret as HTTP Basic may)
        cmex society grants -society CODE
@@ -33,14 +33,15 @@ func societyCommand() *command {
 cmex society add -code ACR -name "American College of Radiology" \
     -binding-url https://acr.example/customer_binding -order-url https://acr.example/ceu_order
 echo 'a long member password' | cmex society member-add -society EXAMPLE -member-id 01234567 -username NedBaker -given Ned -family Baker
-cmex society import -society EXAMPLE ned-baker-credits.xml
+cmex society member-import -society EXAMPLE members.csv               # columns: ` + strings.Join(batch.MemberColumns, ",") + `
+cmex society import -society EXAMPLE ned-baker-credits.xml credits.csv  # credits CSV columns: ` + strings.Join(batch.SocietyCreditColumns, ",") + `
 cmex society approve -society ACR -to EXAMPLE                           # ACR lets EXAMPLE pull through the credit feed
 echo 'a long admin password' | cmex society feed-login -society EXAMPLE -username example-admin
 cmex society allow -society EXAMPLE -from 203.0.113.0/24               # the gateways EXAMPLE serves, by address
 cmex society allow -society EXAMPLE -credential acr-gateway            # or by a credential, printed once`,
 	}
 	c.run = func(ctx context.Context, e *env, args []string) error {
-		if done, err := c.groupHelp(e, args, "add, list, approve, feed-login, member-add, members, import, allow, grants or revoke", func(fs *flag.FlagSet) { dbFlag(fs) }); done {
+		if done, err := c.groupHelp(e, args, "add, list, approve, feed-login, member-add, members, member-import, import, allow, grants or revoke", func(fs *flag.FlagSet) { dbFlag(fs) }); done {
 			return err
 		}
 		sub := args[0]
@@ -179,18 +180,34 @@ cmex society allow -society EXAMPLE -credential acr-gateway            # or by a
 				}
 				return tw.Flush()
 			})
+		case "member-import":
+			if err := parse(fs, args[1:], e); err != nil {
+				return err
+			}
+			if *code == "" || fs.NArg() != 1 {
+				return fmt.Errorf("%w: society member-import needs -society and one members CSV file", errUsage)
+			}
+			return withSociety(ctx, *db, *code, func(ss *sqlstore.SocietyService, s *cmex.Society) error {
+				return importSocietyMembers(ctx, e, ss, s, fs.Arg(0))
+			})
 		case "import":
 			if err := parse(fs, args[1:], e); err != nil {
 				return err
 			}
 			if *code == "" || fs.NArg() == 0 {
-				return fmt.Errorf("%w: society import needs -society and at least one ceu_order file", errUsage)
+				return fmt.Errorf("%w: society import needs -society and at least one ceu_order or credits CSV file", errUsage)
 			}
 			return withSociety(ctx, *db, *code, func(ss *sqlstore.SocietyService, s *cmex.Society) error {
+				rejected := false
 				for _, file := range fs.Args() {
-					if err := importOrder(ctx, e, ss, s, file); err != nil {
+					r, err := importSocietyCredits(ctx, e, ss, s, file)
+					if err != nil {
 						return fmt.Errorf("%s: %w", file, err)
 					}
+					rejected = rejected || r
+				}
+				if rejected {
+					return exitError{code: 1}
 				}
 				return nil
 			})
@@ -263,38 +280,9 @@ cmex society allow -society EXAMPLE -credential acr-gateway            # or by a
 				return nil
 			})
 		}
-		return fmt.Errorf("%w: unknown society command %q; want add, list, approve, feed-login, member-add, members, import, allow, grants or revoke", errUsage, sub)
+		return fmt.Errorf("%w: unknown society command %q; want add, list, approve, feed-login, member-add, members, member-import, import, allow, grants or revoke", errUsage, sub)
 	}
 	return c
-}
-
-// importOrder records the credits of one ceu_order document as the
-// society's own; the document's customer_id names the member.
-func importOrder(ctx context.Context, e *env, ss *sqlstore.SocietyService, s *cmex.Society, file string) error {
-	info, err := os.Stat(file)
-	if err != nil {
-		return err
-	}
-	if info.Size() > cmegateway.MaxResponseBytes {
-		return fmt.Errorf("larger than %d MiB", cmegateway.MaxResponseBytes>>20)
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return err
-	}
-	o, err := cmegateway.ReadOrder(b)
-	if err != nil {
-		return err
-	}
-	if !o.OK() {
-		return fmt.Errorf("not a successful ceu_order (STATUS %q)", o.Status)
-	}
-	n, err := ss.AddSocietyCredits(ctx, s.ID, o.Customer.ID, o.Customer.CEUs)
-	if err != nil {
-		return cliError(err)
-	}
-	fmt.Fprintf(e.stdout, "%s: %d credits of member %s recorded, %d already known\n", file, n, o.Customer.ID, len(o.Customer.CEUs)-n)
-	return nil
 }
 
 // withSociety opens the database and finds a society by code.

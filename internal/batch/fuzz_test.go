@@ -66,3 +66,72 @@ func FuzzRecordReader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadMembers: any members CSV gives members or problems (each with a
+// line), never both and never a panic; every member has the required
+// fields and a member id and username once.
+func FuzzReadMembers(f *testing.F) {
+	f.Add("member_id,username,first_name,last_name,password,street,city,state,zip,country\n01234567,NedBaker,Ned,Baker,mYpAsSwOrD,42 Xyzzy Drive,Fred,VA,22222,US\n")
+	f.Add("member_id,username,first_name,last_name\n1,a,A,B\n1,A,A,B\n\"x")
+	f.Fuzz(func(t *testing.T, data string) {
+		ms, problems, err := batch.ReadMembers(strings.NewReader(data))
+		if err != nil {
+			return
+		}
+		if len(ms) > 0 && len(problems) > 0 {
+			t.Fatalf("%d members returned with %d problems", len(ms), len(problems))
+		}
+		for _, p := range problems {
+			if p.Line < 1 || p.Message == "" {
+				t.Fatalf("problem %+v", p)
+			}
+		}
+		ids, names := map[string]bool{}, map[string]bool{}
+		for _, m := range ms {
+			if m.Member.MemberID == "" || m.Member.Username == "" || m.Member.GivenName == "" || m.Member.FamilyName == "" || m.Line < 2 {
+				t.Fatalf("member %+v", m)
+			}
+			if ids[m.Member.MemberID] || names[strings.ToLower(m.Member.Username)] {
+				t.Fatalf("member %+v twice", m)
+			}
+			ids[m.Member.MemberID], names[strings.ToLower(m.Member.Username)] = true, true
+		}
+	})
+}
+
+// FuzzReadSocietyCredits: any credits CSV gives credits or file problems,
+// never both and never a panic; a credit without problems passes the
+// domain's check, and every problem has a line.
+func FuzzReadSocietyCredits(f *testing.F) {
+	f.Add("member_id,date,title,sponsor,short_name,location,activity_type,type,credits,category,focus\n" +
+		"01234567,2003-06-15,PET Imaging Conference,Example Society,PET,\"Hilton Head Island, SC\",Group Learning,CME,13.25,CAT1,PET;Mammography\n" +
+		"01234567,2003-06-15,PET Imaging Conference,Example Society,PET,\"Hilton Head Island, SC\",Group Learning,MOC,13.25,CAT1,\n")
+	f.Add("member_id,date,title,credits\n1,2024-02-31,x,-1\n\"")
+	f.Fuzz(func(t *testing.T, data string) {
+		rows, problems, err := batch.ReadSocietyCredits(strings.NewReader(data))
+		if err != nil {
+			return
+		}
+		if len(rows) > 0 && len(problems) > 0 {
+			t.Fatalf("%d credits returned with %d file problems", len(rows), len(problems))
+		}
+		for _, p := range problems {
+			if p.Line < 1 || p.Message == "" {
+				t.Fatalf("problem %+v", p)
+			}
+		}
+		for i, r := range rows {
+			if r.Position != i+1 || r.Line < 2 {
+				t.Fatalf("credit %d: %+v", i+1, r)
+			}
+			for _, p := range r.Problems {
+				if p.Line < r.Line || p.Message == "" {
+					t.Fatalf("credit %d: problem %+v", i+1, p)
+				}
+			}
+			if len(r.Problems) == 0 && (cmex.CheckCEU(&r.Credit.CEU) != nil || r.Credit.MemberID == "") {
+				t.Fatalf("credit %d has no problem but fails the rules: %+v", i+1, r)
+			}
+		}
+	})
+}

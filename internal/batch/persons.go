@@ -1,5 +1,6 @@
-// Package batch reads and writes cmex's batch files. For now: the learner
-// registry CSV that `cmex learners import` and the sandbox load.
+// Package batch reads and writes cmex's batch files: the learner registry
+// CSV that `cmex learners import` and the sandbox load, the learner-record
+// CSV, and a local society's members and credits CSV files.
 package batch
 
 import (
@@ -24,18 +25,7 @@ var PersonColumns = []string{"first_name", "last_name", "birth_date", "npi", "bo
 const MaxCSVRows = 1_000_000
 
 // RowProblem is what is wrong with one line of a CSV file.
-type RowProblem struct {
-	Line    int
-	Column  string
-	Message string
-}
-
-func (p RowProblem) String() string {
-	if p.Column == "" {
-		return fmt.Sprintf("line %d: %s", p.Line, p.Message)
-	}
-	return fmt.Sprintf("line %d: %s: %s", p.Line, p.Column, p.Message)
-}
+type RowProblem = cmex.FileProblem
 
 // ImportedPerson is a person read from the file, with the line of its
 // first row.

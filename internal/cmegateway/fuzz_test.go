@@ -72,3 +72,42 @@ func FuzzReadBinding(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadOrderFile: the import's reader never panics, and agrees with
+// ReadOrder: a document ReadOrder accepts gives the same CEUs, without
+// error, and one it refuses for a CEU gives that CEU's error.
+func FuzzReadOrderFile(f *testing.F) {
+	addGolden(f, "order*.xml")
+	f.Add([]byte(`<ceu_order><status>OK</status><customer customer_id="1"><ceu><ceu_date>2001-01-01</ceu_date></ceu><ceu><ceu_date>x</ceu_date></ceu></customer></ceu_order>`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		file, ferr := cmegateway.ReadOrderFile(data)
+		o, oerr := cmegateway.ReadOrder(data)
+		if ferr != nil {
+			if oerr == nil {
+				t.Fatalf("ReadOrder reads what ReadOrderFile refuses: %v", ferr)
+			}
+			return
+		}
+		failed := false
+		for _, c := range file.CEUs {
+			failed = failed || c.Err != nil
+			if c.Line < 1 {
+				t.Fatalf("a CEU without a line: %+v", c)
+			}
+		}
+		if (oerr != nil) != failed {
+			t.Fatalf("ReadOrder: %v; ReadOrderFile's CEUs failed: %v", oerr, failed)
+		}
+		if oerr != nil || o.Customer == nil {
+			return
+		}
+		if len(o.Customer.CEUs) != len(file.CEUs) {
+			t.Fatalf("%d CEUs, ReadOrder %d", len(file.CEUs), len(o.Customer.CEUs))
+		}
+		for i, c := range file.CEUs {
+			if diff := cmp.Diff(o.Customer.CEUs[i], c.CEU); diff != "" {
+				t.Fatalf("CEU %d:\n%s", i+1, diff)
+			}
+		}
+	})
+}

@@ -176,6 +176,7 @@ var ErrTooLarge = errors.New("the answer is larger than the limit")
 // node is an element of a parsed answer.
 type node struct {
 	name     string
+	line     int // where its start tag ends
 	attrs    []xml.Attr
 	text     strings.Builder
 	children []*node
@@ -219,7 +220,8 @@ func parse(data []byte) (*node, error) {
 			if len(stack) >= maxDepth {
 				return nil, fmt.Errorf("nested deeper than %d elements", maxDepth)
 			}
-			n := &node{name: t.Name.Local, attrs: t.Attr}
+			line, _ := d.InputPos()
+			n := &node{name: t.Name.Local, line: line, attrs: t.Attr}
 			if len(stack) == 0 {
 				if root != nil {
 					return nil, errors.New("more than one root element")
@@ -343,16 +345,7 @@ func ReadOrder(data []byte) (*OrderResponse, error) {
 	if c == nil {
 		return o, nil
 	}
-	cust := &cmex.Customer{
-		ID:         c.attr(attrCustomerID),
-		GivenName:  c.childValue(elemCustomerFirstName),
-		FamilyName: c.childValue(elemCustomerLastName),
-		Address: cmex.Address{
-			Street: c.childValue(elemCustomerAddress), City: c.childValue(elemCustomerCity),
-			State: c.childValue(elemCustomerState), Zip: c.childValue(elemCustomerZip), Country: c.childValue(elemCustomerCountry),
-		},
-		CEUs: []cmex.CEU{},
-	}
+	cust := readCustomer(c)
 	for _, e := range c.children {
 		if !e.is(elemCEU) {
 			continue
@@ -365,6 +358,20 @@ func ReadOrder(data []byte) (*OrderResponse, error) {
 	}
 	o.Customer = cust
 	return o, nil
+}
+
+// readCustomer reads a CUSTOMER element's member, without her CEUs.
+func readCustomer(c *node) *cmex.Customer {
+	return &cmex.Customer{
+		ID:         c.attr(attrCustomerID),
+		GivenName:  c.childValue(elemCustomerFirstName),
+		FamilyName: c.childValue(elemCustomerLastName),
+		Address: cmex.Address{
+			Street: c.childValue(elemCustomerAddress), City: c.childValue(elemCustomerCity),
+			State: c.childValue(elemCustomerState), Zip: c.childValue(elemCustomerZip), Country: c.childValue(elemCustomerCountry),
+		},
+		CEUs: []cmex.CEU{},
+	}
 }
 
 func readCEU(e *node) (cmex.CEU, error) {

@@ -123,6 +123,9 @@ type Handler struct {
 	// believe, since any client may send any Host.
 	PublicURL string
 	HostURL   bool
+	// SocietyFiles reads the members and credits files society admins
+	// upload.
+	SocietyFiles cmex.SocietyFiles
 }
 
 // Register adds the portal's routes to mux, every one behind protection
@@ -150,6 +153,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	route("POST /self-credits/{id}/delete", h.deleteSelfCredit)
 	route("GET /self-credits/{id}/certificate", h.certificate)
 	h.registerAdmin(route)
+	h.registerSociety(route)
 	static, err := fs.Sub(staticFiles, "static")
 	if err != nil {
 		panic(err)
@@ -219,6 +223,8 @@ type view struct {
 	CanRetry   bool
 	// Admin is what the operator's console shows.
 	Admin *adminView
+	// Society is what a society admin's pages show.
+	Society *societyView
 }
 
 // render writes page with status; a template failure is logged and

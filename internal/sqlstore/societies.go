@@ -334,27 +334,22 @@ func (s *SocietyService) AddSocietyCredits(ctx context.Context, society cmex.Soc
 		return 0, err
 	}
 	added := 0
-	err = s.db.inTx(ctx, func(tx conn) error {
+	err = s.db.change(ctx, func(tx conn) (string, string, string, error) {
+		added = 0
 		now := s.db.now()
 		for i := range ceus {
-			doc, err := json.Marshal(&ceus[i])
+			n, err := insertSocietyCredit(ctx, tx, m.ID, &ceus[i], now)
 			if err != nil {
-				return err
-			}
-			res, err := tx.exec(ctx, `INSERT INTO society_credits (member_ref, content_key, credit_date, document, recorded_at)
-				VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, m.ID, contentKey(&ceus[i]), ceus[i].Date, string(doc), now)
-			if err != nil {
-				return fmt.Errorf("add society credit: %w", err)
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
+				return "", "", "", err
 			}
 			added += int(n)
 		}
-		return nil
+		if added == 0 {
+			return "", "", "", errUnchanged
+		}
+		return "society.credits-add", m.MemberID, fmt.Sprintf("society %d: %d accepted, %d present", society, added, len(ceus)-added), nil
 	})
-	if err != nil {
+	if err != nil && err != errUnchanged {
 		return 0, err
 	}
 	return added, nil
