@@ -185,6 +185,8 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		gateway := cmegateway.New(guarded.Societies(societies), accounts, logger)
 		gateway.Timeout, gateway.CacheTTL, gateway.Source = *gwTimeout, *gwTTL, *gwSource
 		gateway.Client = &cmegateway.Client{HTTP: netguard.Client(policy)}
+		claims := sqlstore.NewClaimService(db)
+		gateway.Links = claims
 		if *sandbox {
 			if err := loadSandboxGateway(ctx, societies, accounts, *sandboxPassword, logger); err != nil {
 				return fmt.Errorf("sandbox: %w", err)
@@ -202,6 +204,9 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 				return fmt.Errorf("sandbox: %w", err)
 			}
 			if err := loadSandboxPortal(ctx, societies, accounts, plans, orgs, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
+				return fmt.Errorf("sandbox: %w", err)
+			}
+			if err := loadSandboxClaims(ctx, orgs, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
 				return fmt.Errorf("sandbox: %w", err)
 			}
 			board := &boardsim.Board{Learners: learners, Logger: logger, Delay: *boardDelay, Reject: sandboxReject}
@@ -269,9 +274,10 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 				Audit: sqlstore.NewAuditService(db), Now: time.Now,
 				Logger: logger, MaxBody: min(*maxBody, api.DefaultMaxBody),
 			},
-			Portal: &portal.Handler{Portal: guarded.Portal(sqlstore.NewPortalService(db)), Transcripts: gateway, Accounts: accounts, Plans: plans, Societies: societies,
+			Portal: &portal.Handler{Portal: guarded.Portal(sqlstore.NewPortalService(db)), Transcripts: gateway, Accounts: guarded.Accounts(accounts), Plans: plans, Societies: societies,
 				Organizations: orgs, Activities: sqlstore.NewActivityService(db), Learners: learners, Deliveries: deliveries, Logger: logger, Now: time.Now,
-				PublicURL: *publicURL, HostURL: *sandbox},
+				PublicURL: *publicURL, HostURL: *sandbox,
+				Claims: guarded.Claims(claims), Persons: persons},
 			ProcessSync: &processsync.Handler{
 				Plans: plans, Persons: persons, Key: psKey, Window: *psWindow, Now: time.Now, Nonces: sqlstore.NewNonceService(db),
 				Logger: logger, MaxBody: processsync.DefaultMaxBody,

@@ -110,6 +110,11 @@ type Handler struct {
 	Learners      cmex.LearnerService
 	Deliveries    cmex.DeliveryService
 	Logger        *slog.Logger
+	// Claims links physicians' accounts to their registry persons (claims,
+	// invitations, operators' decisions); Persons shows the registry
+	// records a claim is compared with.
+	Claims  cmex.ClaimService
+	Persons cmex.PersonService
 	// SessionTTL is how long a session lasts; DefaultSessionTTL if zero.
 	SessionTTL time.Duration
 	// Now is the clock of the portal's dates; time.Now if nil.
@@ -147,6 +152,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	route("POST /self-credits", h.addSelfCredit)
 	route("POST /self-credits/{id}/delete", h.deleteSelfCredit)
 	route("GET /self-credits/{id}/certificate", h.certificate)
+	h.registerClaims(route)
 	static, err := fs.Sub(staticFiles, "static")
 	if err != nil {
 		panic(err)
@@ -214,6 +220,9 @@ type view struct {
 	Records    []*cmex.LearnerRecord
 	Deliveries []*cmex.Delivery
 	CanRetry   bool
+	// Claims is the data of the pages that link accounts to registry
+	// persons (claims.go).
+	Claims *claimsView
 }
 
 // render writes page with status; a template failure is logged and
