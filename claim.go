@@ -146,6 +146,15 @@ func (e ClaimEvidence) CandidateQueries() []MatchQuery {
 	return []MatchQuery{e.identifier(), named}
 }
 
+// Differs says which of the name, the birth date and the identifier of e
+// person p does not have, as operators are shown it.
+func (e ClaimEvidence) Differs(p *Person) (name, born, identifier bool) {
+	name = NameKey(e.GivenName) != NameKey(p.GivenName) || NameKey(e.FamilyName) != NameKey(p.FamilyName)
+	born = e.BirthDate != p.BirthDate
+	identifier = e.Kind == "" || !e.identifier().Matches(p)
+	return name, born, identifier
+}
+
 // IdentifierText is the identifier in words: "NPI 1234567890", "ABIM id
 // 999898", "OH licence 44861", "OCI ID CA-ON-CPSO-12345".
 func (e ClaimEvidence) IdentifierText() string {

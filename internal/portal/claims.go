@@ -57,10 +57,11 @@ type claimRow struct {
 }
 
 // candidate is a registry person a claim may be, with the account linked
-// to it, if any.
+// to it, if any, and which of the claim's evidence it differs from.
 type candidate struct {
-	Person   *cmex.Person
-	LinkedTo string
+	Person                         *cmex.Person
+	LinkedTo                       string
+	OtherName, OtherBirth, NotHeld bool
 }
 
 // linkRow is a link with its person's name.
@@ -233,14 +234,7 @@ func (h *Handler) claimPage(w http.ResponseWriter, r *http.Request) {
 	if s == nil {
 		return
 	}
-	v := claimForm(s)
-	switch r.URL.Query().Get("done") {
-	case "linked":
-		v.Notice = "Your account is linked to your registry record: your transcript now shows what providers reported for you."
-	case "claimed":
-		v.Notice = "Your claim is recorded."
-	}
-	h.renderClaim(w, r, http.StatusOK, s, v)
+	h.renderClaim(w, r, http.StatusOK, s, claimForm(s))
 }
 
 // claim takes a physician's claim of her registry record: her name, birth
@@ -297,7 +291,7 @@ func (h *Handler) claim(w http.ResponseWriter, r *http.Request) {
 		h.failed(w, r, err, "claim", "claim", v)
 		return
 	}
-	http.Redirect(w, r, "/claim?done=claimed", http.StatusSeeOther)
+	http.Redirect(w, r, "/claim", http.StatusSeeOther)
 }
 
 // invitationURL is the link of an invitation's token: the path alone when
@@ -354,7 +348,7 @@ func (h *Handler) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := r.PostForm.Get("token")
-	c, err := h.Claims.AcceptInvitation(r.Context(), token, s.User.Account.ID)
+	_, err := h.Claims.AcceptInvitation(r.Context(), token, s.User.Account.ID)
 	switch cmex.ErrorCode(err) {
 	case "":
 	case cmex.ENOTFOUND, cmex.EFORBIDDEN:
@@ -367,11 +361,9 @@ func (h *Handler) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 		h.failed(w, r, err, "accept invitation", "invitation", view{Title: "An invitation", User: &s.User, Claims: &claimsView{}})
 		return
 	}
-	if c.State == cmex.ClaimLinked {
-		http.Redirect(w, r, "/claim?done=linked", http.StatusSeeOther)
-		return
-	}
-	http.Redirect(w, r, "/claim?done=claimed", http.StatusSeeOther)
+	// Linked, or waiting for an operator (the person was linked to
+	// another account): the page says which.
+	http.Redirect(w, r, "/claim", http.StatusSeeOther)
 }
 
 // providerAdmin returns the session and provider of a provider admin,
@@ -482,6 +474,9 @@ func (h *Handler) renderAdminClaims(w http.ResponseWriter, r *http.Request, stat
 					return err
 				}
 				cand := candidate{Person: p}
+				if c.Invitation == 0 {
+					cand.OtherName, cand.OtherBirth, cand.NotHeld = c.Evidence.Differs(p)
+				}
 				if l, err := h.Claims.LinkOfPerson(ctx, id); err == nil {
 					cand.LinkedTo = l.Username
 				} else if cmex.ErrorCode(err) != cmex.ENOTFOUND {

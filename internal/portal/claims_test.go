@@ -155,7 +155,7 @@ func TestClaimPage(t *testing.T) {
 			t.Errorf("after claim %v the page says %q", f, a)
 		}
 	}
-	if answers[0].status != http.StatusSeeOther || answers[0].location != "/claim?done=claimed" {
+	if answers[0].status != http.StatusSeeOther || answers[0].location != "/claim" {
 		t.Errorf("a claim's answer: %d %q", answers[0].status, answers[0].location)
 	}
 	if _, err := e.store.Claims.AccountLink(ctx, 2); cmex.ErrorCode(err) != cmex.ENOTFOUND {
@@ -288,7 +288,7 @@ func TestInvitationPages(t *testing.T) {
 		t.Fatalf("the invitation, as a physician: %d %s", p.status, p.body)
 	}
 	p = e.post(t, helen, "/invitation", url.Values{"token": {token}})
-	if p.status != http.StatusSeeOther || p.location != "/claim?done=linked" {
+	if p.status != http.StatusSeeOther || p.location != "/claim" {
 		t.Fatalf("opening the invitation: %d %q %s", p.status, p.location, p.body)
 	}
 	if pg := e.get(t, helen, "/claim"); !strings.Contains(pg.body, "by a provider's invitation") {
@@ -350,6 +350,9 @@ func TestAdminClaimsPage(t *testing.T) {
 		if !strings.Contains(p.body, want) {
 			t.Errorf("the claims page lacks %q", want)
 		}
+	}
+	if n := strings.Count(p.body, `<span class="tag warn">differs</span>`); n != 2 {
+		t.Errorf("%d evidence cells marked as differing, want 2 (helen.m's name, mallory's birth date)", n)
 	}
 	if strings.Contains(p.body, "<b>Markmann") {
 		t.Error("the typed name is not escaped")
