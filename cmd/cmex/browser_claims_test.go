@@ -434,6 +434,7 @@ func TestBrowserClaimReview(t *testing.T) {
 	if !regexp.MustCompile(`Total Overall Category 1 Credits\s+2\.00`).MatchString(body) || strings.Contains(body, "MOC Medical Knowledge") {
 		t.Errorf("the rejected points count in her totals:\n%s", body)
 	}
+	screenshot(t, ctx, "transcript-rejected")
 	if err := chromedp.Run(ctx, chromedp.Navigate(s.base+"/claim"), chromedp.WaitVisible(`h1`, chromedp.ByQuery)); err != nil {
 		t.Fatal(err)
 	}

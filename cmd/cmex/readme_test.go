@@ -114,6 +114,8 @@ var readmeChecks = []readmeCheck{
 	{"society allow -society EXAMPLE -from", []string{"grant 1: gateways at 203.0.113.0/24 may call EXAMPLE's ceu_order", `re:(?m)^cmexgw_[0-9a-f]{64}$`,
 		"re:(?m)^3 +- +acr-gateway", "grant 1 of EXAMPLE removed"}, nil},
 	{"staff add -username olga", []string{"olga"}, nil},
+	{"learners invite -provider 1234567", []string{"invitation 1 from AAA Test Organization for Jane ACCME (person 1), to be opened once before",
+		`re:(?m)^http://127\.0\.0\.1:\d+/invitation\?token=[A-Za-z0-9_-]{43}$`, "If this username was free", `re:"state": ?"linked"`}, nil},
 	{"169.254.169.254/latest/meta-data", []string{`"code": "invalid"`, "169.254.169.254 is a link-local address"}, nil},
 	{"-name lan-hook", []string{"destination lan-hook (webhook) added"}, nil},
 	{"destinations add -provider 1234567 -name hook", []string{"destination hook (webhook) added", "hook", "re:(?m)^\\d+ +hook +learner-record add +ccid:aaatestorganization.org:fwd2026-1 +pending"}, nil},
