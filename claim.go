@@ -271,7 +271,11 @@ type ProviderLearner struct {
 // ClaimFilter selects claims for operators.
 type ClaimFilter struct {
 	State ClaimState // "" for every state
-	Limit int
+	// Decided selects the claims linked, approved or refused.
+	Decided bool
+	// Newest lists the latest first.
+	Newest bool
+	Limit  int
 }
 
 // ClaimService links physicians' accounts to registry persons: claims,
@@ -291,7 +295,8 @@ type ClaimService interface {
 	ClaimPerson(ctx context.Context, account AccountID, e ClaimEvidence) (*Claim, error)
 	// AccountClaims returns an account's claims, newest first.
 	AccountClaims(ctx context.Context, account AccountID) ([]*Claim, error)
-	// Claims lists claims, oldest first, with their accounts' usernames.
+	// Claims lists the claims f selects, oldest first unless f.Newest,
+	// with their accounts' usernames.
 	Claims(ctx context.Context, f ClaimFilter) ([]*Claim, error)
 	// Claim returns one claim, or ENOTFOUND.
 	Claim(ctx context.Context, id ClaimID) (*Claim, error)
@@ -315,8 +320,9 @@ type ClaimService interface {
 	Unlink(ctx context.Context, account AccountID, reason string) error
 
 	// ProviderLearners lists the persons a provider reported live records
-	// for, most recent first: those whose name contains f.Name (NameKey)
-	// or who hold an identifier equal to it.
+	// for, latest completion first, at most f.Limit: those whose name
+	// contains f.Name (NameKey) or who hold an identifier equal to it;
+	// without f.Name, some of them (a search finds any).
 	ProviderLearners(ctx context.Context, org OrganizationID, f PersonFilter) ([]*ProviderLearner, error)
 	// Invite makes a provider's invitation for person and returns it with
 	// its token, given only now. A person the provider reported no live

@@ -161,6 +161,22 @@ func claimWith(t *testing.T, ctx context.Context, base, given, family, born, kin
 	}
 }
 
+// tabTo presses Tab until the focused element's text is text, at most
+// max times.
+func tabTo(t *testing.T, ctx context.Context, text string, max int) {
+	t.Helper()
+	var focused string
+	for range max {
+		if err := chromedp.Run(ctx, chromedp.KeyEvent("\t"), chromedp.Evaluate(`document.activeElement.textContent.trim()`, &focused)); err != nil {
+			t.Fatal(err)
+		}
+		if focused == text {
+			return
+		}
+	}
+	t.Fatalf("%d Tabs did not reach %q (last: %q)", max, text, focused)
+}
+
 // mainText is the text of the page's main element.
 func mainText(t *testing.T, ctx context.Context) string {
 	t.Helper()
@@ -491,10 +507,19 @@ func TestBrowserInvitation(t *testing.T) {
 	}
 	screenshot(t, ctx, "invitation")
 	fitsAt320(t, ctx, s.base, map[string]string{"invitation": strings.TrimPrefix(link, s.base)})
+	// By keyboard: Tab to the button, Enter.
 	err = chromedp.Run(ctx,
 		chromedp.Navigate(link),
 		chromedp.WaitVisible(`form[action="/invitation"] button`, chromedp.ByQuery),
-		clickThrough(`form[action="/invitation"] button`),
+		chromedp.Evaluate(`document.body.setAttribute("data-left", "1")`, nil),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tabTo(t, ctx, "Link my account", 20)
+	err = chromedp.Run(ctx,
+		chromedp.KeyEvent("\r"),
+		chromedp.WaitReady(`body:not([data-left])`, chromedp.ByQuery),
 		chromedp.WaitVisible(`.record`, chromedp.ByQuery),
 	)
 	if err != nil {

@@ -486,14 +486,8 @@ func (h *Handler) renderAdminClaims(w http.ResponseWriter, r *http.Request, stat
 			}
 			v.Claims.Pending = append(v.Claims.Pending, row)
 		}
-		all, err := h.Claims.Claims(ctx, cmex.ClaimFilter{Limit: 1000})
-		if err != nil {
+		if v.Claims.Decided, err = h.Claims.Claims(ctx, cmex.ClaimFilter{Decided: true, Newest: true, Limit: 20}); err != nil {
 			return err
-		}
-		for i := len(all) - 1; i >= 0 && len(v.Claims.Decided) < 20; i-- {
-			if c := all[i]; c.State == cmex.ClaimApproved || c.State == cmex.ClaimRefused || c.State == cmex.ClaimLinked {
-				v.Claims.Decided = append(v.Claims.Decided, c)
-			}
 		}
 		links, err := h.Claims.Links(ctx, 100)
 		if err != nil {

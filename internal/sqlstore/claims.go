@@ -236,12 +236,23 @@ func (s *ClaimService) Claims(ctx context.Context, f cmex.ClaimFilter) ([]*cmex.
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
-	where, args := "", []any{}
+	var where []string
+	var args []any
 	if f.State != "" {
-		where, args = "WHERE c.state = ?", append(args, string(f.State))
+		where, args = append(where, "c.state = ?"), append(args, string(f.State))
+	}
+	if f.Decided {
+		where, args = append(where, "c.state IN (?, ?, ?)"), append(args, string(cmex.ClaimLinked), string(cmex.ClaimApproved), string(cmex.ClaimRefused))
+	}
+	cond, order := "", "c.id"
+	if len(where) > 0 {
+		cond = "WHERE " + strings.Join(where, " AND ")
+	}
+	if f.Newest {
+		order = "c.id DESC"
 	}
 	cs, err := scanClaims(s.db.read().query(ctx, `SELECT `+claimColumns+` FROM person_claims c JOIN gateway_accounts a ON a.id = c.account_id
-		`+where+` ORDER BY c.id LIMIT ?`, append(args, limit)...))
+		`+cond+` ORDER BY `+order+` LIMIT ?`, append(args, limit)...))
 	if err != nil {
 		return nil, fmt.Errorf("claims: %w", err)
 	}
@@ -426,8 +437,10 @@ func (s *ClaimService) Unlink(ctx context.Context, account cmex.AccountID, reaso
 }
 
 // ProviderLearners implements cmex.ClaimService: the persons are found
-// first (by name or identifier, or among the provider's latest records),
-// then their records counted by the person index.
+// first (by name or identifier; without a search, among up to 2000 of the
+// provider's records, read along its index in no particular order, so that
+// a provider of millions of records costs what a small one does), then
+// their records counted by the person index.
 func (s *ClaimService) ProviderLearners(ctx context.Context, org cmex.OrganizationID, f cmex.PersonFilter) ([]*cmex.ProviderLearner, error) {
 	limit := f.Limit
 	if limit <= 0 || limit > 200 {
@@ -441,7 +454,7 @@ func (s *ClaimService) ProviderLearners(ctx context.Context, org cmex.Organizati
 			UNION SELECT person_id FROM person_identifiers WHERE value = ? ORDER BY 1 LIMIT 1000`, "%"+cmex.NameKey(text)+"%", cmex.IDKey(text)))
 	} else {
 		ids, err = scanColumn[cmex.PersonID](q.query(ctx, `SELECT person_id FROM learner_records
-			WHERE organization_id = ? AND NOT deleted AND person_id IS NOT NULL ORDER BY id DESC LIMIT 2000`, org))
+			WHERE organization_id = ? AND NOT deleted AND person_id IS NOT NULL LIMIT 2000`, org))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("provider's learners: %w", err)

@@ -196,6 +196,12 @@ func testClaims(t *testing.T, open Opener) {
 	if all, _ := ce.claims.Claims(ctx, cmex.ClaimFilter{}); len(all) != 6 || all[0].State != cmex.ClaimLinked {
 		t.Errorf("every claim, oldest first: %+v", all)
 	}
+	if decided, _ := ce.claims.Claims(ctx, cmex.ClaimFilter{Decided: true, Newest: true, Limit: 5}); len(decided) != 1 || decided[0].State != cmex.ClaimLinked {
+		t.Errorf("decided claims: %+v", decided)
+	}
+	if newest, _ := ce.claims.Claims(ctx, cmex.ClaimFilter{Newest: true, Limit: 2}); len(newest) != 2 || newest[0].ID != mine[0].ID {
+		t.Errorf("the newest claims: %+v", newest)
+	}
 
 	// Bad evidence: every field's problem, and nothing stored.
 	before := count(t, ce.db, "person_claims")
