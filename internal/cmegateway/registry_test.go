@@ -93,3 +93,50 @@ func TestRegistrySource(t *testing.T) {
 		t.Errorf("an account linked to nobody: %+v, %v", tr, err)
 	}
 }
+
+// TestRegistryAndSocietyCountedOnce: an account bound to a local society
+// whose member is linked to the same registry person as the account
+// itself gets the person's ledger credits both ways; each is shown once,
+// with both sources and the registry's statuses, and counted once.
+func TestRegistryAndSocietyCountedOnce(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.gateway.Links = e.store.Claims
+	if _, err := e.store.Persons.ImportPersons(ctx, []*cmex.Person{cmextest.Jane()}); err != nil {
+		t.Fatal(err)
+	}
+	p, act := e.store.MOCActivity(t, "moc-1")
+	if _, _, err := e.store.Learners.SaveLearnerReport(ctx, cmex.LearnerChange{Report: cmextest.JaneReport(act.ID, "2025-06-01", "j"), By: p}); err != nil {
+		t.Fatal(err)
+	}
+	jane, _ := e.store.Persons.FindPersons(ctx, cmex.PersonFilter{Name: "accme"})
+	if err := e.store.Societies.AddMember(ctx, &cmex.Member{SocietyID: e.example.ID, MemberID: "J-1", Username: "jane", GivenName: "Jane", FamilyName: "ACCME", PersonID: jane[0].ID}, "pw"); err != nil {
+		t.Fatal(err)
+	}
+	a := e.account(t, "jane")
+	if err := e.store.Gateway.SaveBinding(ctx, &cmex.Binding{AccountID: a.ID, SocietyID: e.example.ID, MemberID: "J-1"}); err != nil {
+		t.Fatal(err)
+	}
+	bound, err := e.gateway.Transcript(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.Claims.ClaimPerson(ctx, a.ID, cmex.ClaimEvidence{GivenName: "Jane", FamilyName: "ACCME", BirthDate: cmex.MustParseDate("1904-10-30"),
+		Kind: cmex.KindLicense, Scope: "ME", Identifier: "MD999902"}); err != nil {
+		t.Fatal(err)
+	}
+	both, err := e.gateway.Transcript(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bound.Credits) != 1 || len(both.Credits) != 1 || len(both.Sources) != 2 {
+		t.Fatalf("credits bound only %d, bound and linked %d (sources %+v); want 1 and 1", len(bound.Credits), len(both.Credits), both.Sources)
+	}
+	c := both.Credits[0]
+	if len(c.Sources) != 2 || c.Sources[0] != "EXAMPLE" || c.Sources[1] != cmex.SourceRegistry || len(c.Statuses) != 3 || c.Statuses[1].Status != cmex.StatusAccepted {
+		t.Errorf("the credit reached both ways: %+v", c)
+	}
+	if both.Totals.Category1 != bound.Totals.Category1 || both.Totals.Category1 != 200 || len(both.Totals.MOC) != 2 || both.Totals.MOC[0].Credits != 150 {
+		t.Errorf("totals bound only %+v, bound and linked %+v", bound.Totals, both.Totals)
+	}
+}
