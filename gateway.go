@@ -139,7 +139,8 @@ type GatewayService interface {
 	// DeleteBinding removes an account's binding to a society, or ENOTFOUND.
 	DeleteBinding(ctx context.Context, account AccountID, society SocietyID) error
 	// AccountPersons returns the registry persons an account reaches: those
-	// linked to the members of local societies it is bound to, by id.
+	// linked to the members of local societies it is bound to, and the
+	// person linked to the account itself (ClaimService), by id.
 	AccountPersons(ctx context.Context, account AccountID) ([]PersonID, error)
 
 	// AddSelfCredit stores a self-attested credit, with its certificate when
@@ -190,6 +191,10 @@ const (
 // SourceSelf is the source of self-attested credits.
 const SourceSelf = "self"
 
+// SourceRegistry is the source of the credits providers reported for the
+// registry person linked to the account (ClaimService.PersonLedger).
+const SourceRegistry = "registry"
+
 // TranscriptSource says how one bound society answered.
 type TranscriptSource struct {
 	Society   string    `json:"society"` // code
@@ -199,13 +204,17 @@ type TranscriptSource struct {
 	Error     string    `json:"error,omitempty"`
 	FetchedAt time.Time `json:"fetchedAt,omitzero"` // of the credits shown
 	Credits   int       `json:"credits"`
+	// Person is the registry person of the SourceRegistry source.
+	Person PersonID `json:"person,omitempty"`
 }
 
 // SourceResult is what the gateway got from one society, for
-// BuildTranscript.
+// BuildTranscript; or, for SourceRegistry, the ledger credits of the
+// account's linked person, with their statuses.
 type SourceResult struct {
 	TranscriptSource
 	Customer *Customer // nil when failed
+	Ledger   []TranscriptCredit
 }
 
 // TranscriptCredit is one credit on a transcript.
@@ -218,6 +227,42 @@ type TranscriptCredit struct {
 	// Stale marks credits shown from a cached answer of a society that
 	// failed this time.
 	Stale bool `json:"stale,omitempty"`
+	// Statuses say, for a credit providers reported to the ledger for the
+	// account's linked registry person, where the learner record behind
+	// each detail stands: one per detail, in the order of Details. Other
+	// credits have none.
+	Statuses []CreditStatus `json:"statuses,omitempty"`
+	// Rejected marks a credit whose records a board rejected: it is
+	// listed, with the board's code and reason in Statuses, and counted in
+	// no total.
+	Rejected bool `json:"rejected,omitempty"`
+}
+
+// CreditStatus is where a learner record stands, with a board's code and
+// reason when it rejected it.
+type CreditStatus struct {
+	Status LearnerStatus `json:"status"`
+	Code   string        `json:"code,omitempty"`
+	Reason string        `json:"reason,omitempty"`
+}
+
+// CreditLine is one detail of a transcript credit with the status of the
+// record behind it, when known.
+type CreditLine struct {
+	CEUDetail
+	Status *CreditStatus
+}
+
+// Lines returns the credit's details, each with its status.
+func (c TranscriptCredit) Lines() []CreditLine {
+	out := make([]CreditLine, len(c.Details))
+	for i, d := range c.Details {
+		out[i].CEUDetail = d
+		if i < len(c.Statuses) {
+			out[i].Status = &c.Statuses[i]
+		}
+	}
+	return out
 }
 
 // CompetencyTotal is the MOC credit toward one competency in a category.
@@ -261,25 +306,38 @@ func (t *Transcript) Failed() []TranscriptSource {
 	return out
 }
 
-// BuildTranscript merges what the societies answered and the self-attested
-// credits into one transcript: each credit once with every source that
-// reported it, in date order, and the totals.
+// BuildTranscript merges what the societies answered, the ledger credits
+// of the account's linked person and the self-attested credits into one
+// transcript: each credit once with every source that reported it, in
+// date order, and the totals. A local society's answer already holds the
+// ledger credits of the person its member is linked to, without the
+// rejected ones (LedgerCEUs), in the very form the registry source gives
+// them (LedgerCredits): so a credit reaching the transcript both ways is
+// one credit with both sources (and the registry's statuses), counted
+// once. A rejected credit is never merged with one that counts.
 func BuildTranscript(a Account, now time.Time, results []SourceResult, self []*SelfCredit) *Transcript {
 	t := &Transcript{Account: a, GeneratedAt: now, Sources: []TranscriptSource{}, Credits: []TranscriptCredit{}}
 	index := map[string]int{}
-	add := func(c CEU, source string, selfAttested, stale bool) {
+	add := func(c TranscriptCredit, source string) {
 		key := c.Key()
+		if c.Rejected {
+			key += "\x03rejected"
+		}
 		if i, ok := index[key]; ok {
 			tc := &t.Credits[i]
 			if !slices.Contains(tc.Sources, source) {
 				tc.Sources = append(tc.Sources, source)
 			}
 			// A credit one live source confirms is not stale.
-			tc.Stale = tc.Stale && stale
+			tc.Stale = tc.Stale && c.Stale
+			if len(c.Statuses) > 0 {
+				tc.Statuses = c.Statuses
+			}
 			return
 		}
 		index[key] = len(t.Credits)
-		t.Credits = append(t.Credits, TranscriptCredit{CEU: c, Sources: []string{source}, SelfAttested: selfAttested, Stale: stale})
+		c.Sources = []string{source}
+		t.Credits = append(t.Credits, c)
 	}
 	results = slices.Clone(results)
 	slices.SortFunc(results, func(x, y SourceResult) int { return cmp.Compare(x.Society, y.Society) })
@@ -288,13 +346,20 @@ func BuildTranscript(a Account, now time.Time, results []SourceResult, self []*S
 		if r.Customer != nil {
 			src.Credits = len(r.Customer.CEUs)
 			for _, c := range r.Customer.CEUs {
-				add(c, r.Society, false, r.Status == SourceStale)
+				add(TranscriptCredit{CEU: c, Stale: r.Status == SourceStale}, r.Society)
+			}
+		}
+		if r.Ledger != nil {
+			src.Credits = len(r.Ledger)
+			for _, c := range r.Ledger {
+				c.Statuses = slices.Clone(c.Statuses)
+				add(c, r.Society)
 			}
 		}
 		t.Sources = append(t.Sources, src)
 	}
 	for _, s := range self {
-		add(s.CEU, SourceSelf, true, false)
+		add(TranscriptCredit{CEU: s.CEU, SelfAttested: true}, SourceSelf)
 	}
 	slices.SortStableFunc(t.Credits, func(x, y TranscriptCredit) int {
 		if c := x.Date.Compare(y.Date); c != 0 {
@@ -311,6 +376,9 @@ func totals(credits []TranscriptCredit) Totals {
 	moc := map[[2]string]Points{}
 	var order [][2]string
 	for _, c := range credits {
+		if c.Rejected {
+			continue
+		}
 		cat1 := c.Credits(CategoryAMA1)
 		t.Category1 += cat1
 		if c.SelfAttested {
@@ -420,7 +488,8 @@ func (t *Transcript) Filter(f TranscriptFilter) *Transcript {
 		}
 		if f.Type != "" || f.Board != "" {
 			var details []CEUDetail
-			for _, d := range c.Details {
+			var statuses []CreditStatus
+			for i, d := range c.Details {
 				if f.Type != "" && !strings.EqualFold(d.Type, f.Type) {
 					continue
 				}
@@ -428,11 +497,14 @@ func (t *Transcript) Filter(f TranscriptFilter) *Transcript {
 					continue
 				}
 				details = append(details, d)
+				if i < len(c.Statuses) {
+					statuses = append(statuses, c.Statuses[i])
+				}
 			}
 			if len(details) == 0 {
 				continue
 			}
-			c.Details = details
+			c.Details, c.Statuses = details, statuses
 		}
 		out.Credits = append(out.Credits, c)
 	}
@@ -468,14 +540,20 @@ type TranscriptVerification struct {
 }
 
 // TranscriptDigest identifies a list of credits by what each says (Key)
-// and whether it is self-attested: the same credits, in any order and
-// from any source, give the same digest.
+// and whether it is self-attested or rejected: the same credits, in any
+// order and from any source, give the same digest. A record's status is
+// left out but for a rejection, so that a board approving points a
+// printed transcript listed as submitted does not make it wrong, while a
+// board refusing them does.
 func TranscriptDigest(credits []TranscriptCredit) string {
 	keys := make([]string, len(credits))
 	for i, c := range credits {
 		keys[i] = c.Key()
 		if c.SelfAttested {
 			keys[i] += "\x02self"
+		}
+		if c.Rejected {
+			keys[i] += "\x02rejected"
 		}
 	}
 	slices.Sort(keys)

@@ -140,6 +140,11 @@ func addrKey(addr string) string {
 // or the client address of ctx is locked out; it counts check's EUNAUTHORIZED
 // answers as failures and a success as clearing the account's count.
 func (g *LoginGuard) Attempt(ctx context.Context, account string, check func() error) error {
+	return g.attempt(ctx, account, "failed sign-ins", check)
+}
+
+// attempt is Attempt, whose refusal names what failed too often.
+func (g *LoginGuard) attempt(ctx context.Context, account, what string, check func() error) error {
 	if g == nil {
 		return check()
 	}
@@ -147,7 +152,7 @@ func (g *LoginGuard) Attempt(ctx context.Context, account string, check func() e
 	addr := addrKey(ClientAddr(ctx))
 	if wait := g.wait(account, addr); wait > 0 {
 		return &Error{Code: ETOOMANY, RetryAfter: wait,
-			Message: fmt.Sprintf("Too many failed sign-ins for this account or from this address; try again in %s.", roundUp(wait))}
+			Message: fmt.Sprintf("Too many %s for this account or from this address; try again in %s.", what, roundUp(wait))}
 	}
 	err := check()
 	switch ErrorCode(err) {
@@ -344,6 +349,15 @@ func (gd Guarded) Accounts(s GatewayService) GatewayService { return guardedAcco
 // local society) and credit feed logins.
 func (gd Guarded) Societies(s SocietyService) SocietyService { return guardedSocieties{s, gd.Guard} }
 
+// Claims limits physicians' claims of registry persons as sign-ins are
+// limited, so that they cannot be used to search the registry: a claim
+// that does not link at once (ClaimPending, whatever the reason) counts
+// as a failed sign-in of the account ("claim:ID": LockAfter in a row lock
+// its claims for LockFor) and of the client address (whose allowance of
+// failures it shares with sign-ins). A refused claim is answered ETOOMANY
+// before any lookup.
+func (gd Guarded) Claims(s ClaimService) ClaimService { return guardedClaims{s, gd.Guard} }
+
 // Portal guards portal sign-ins, which share their accounts with the
 // gateway account logins, and limits transcript verifications
 // (Verification) by address under Verifications.
@@ -455,4 +469,26 @@ func (s guardedPortal) Verification(ctx context.Context, code string) (*Transcri
 		return nil, err
 	}
 	return s.PortalService.Verification(ctx, code)
+}
+
+type guardedClaims struct {
+	ClaimService
+	g *LoginGuard
+}
+
+// errClaimWaits marks, inside the guard, a claim that did not link.
+var errClaimWaits = &Error{Code: EUNAUTHORIZED, Message: "the claim waits for review"}
+
+func (s guardedClaims) ClaimPerson(ctx context.Context, account AccountID, e ClaimEvidence) (c *Claim, err error) {
+	err = s.g.attempt(ctx, fmt.Sprintf("claim:%d", account), "claims", func() error {
+		c, err = s.ClaimService.ClaimPerson(ctx, account, e)
+		if err == nil && c.State != ClaimLinked {
+			return errClaimWaits
+		}
+		return err
+	})
+	if err == errClaimWaits {
+		err = nil
+	}
+	return c, err
 }

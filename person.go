@@ -47,10 +47,16 @@ type ImportResult struct {
 }
 
 // MatchQuery is what is known of a learner when looking her up: the
-// fields of PARS's LearnerMatchRequest. Empty fields are not compared.
+// fields of PARS's LearnerMatchRequest, and the birth year, which PARS
+// never asks for but a physician claiming her registry record gives (an
+// exact match of name, whole birth date and identifier). Empty fields are
+// not compared. It is the one matcher of the registry: GetLearnerMatch,
+// the JSON API's match, reported identities and claims all ask
+// PersonService.MatchPersons with one.
 type MatchQuery struct {
 	GivenName     string
 	FamilyName    string
+	BirthYear     int
 	BirthMonth    time.Month
 	BirthDay      int
 	BoardIDs      []BoardID // a BoardID with no ID asks for any id of that board
@@ -78,6 +84,8 @@ func (q MatchQuery) Matches(p *Person) bool {
 	case q.GivenName != "" && NameKey(q.GivenName) != NameKey(p.GivenName):
 		return false
 	case q.FamilyName != "" && NameKey(q.FamilyName) != NameKey(p.FamilyName):
+		return false
+	case q.BirthYear != 0 && q.BirthYear != p.BirthDate.Year:
 		return false
 	case q.BirthMonth != 0 && q.BirthMonth != p.BirthDate.Month:
 		return false

@@ -350,18 +350,41 @@ func MOCCategory(board string) string { return board + " MOC" }
 // board's MOC category. Records a board rejected, and deleted ones, are
 // left out. activity describes each record's activity.
 func LedgerCEUs(records []*LearnerRecord, activity func(*LearnerRecord) LedgerActivity) []CEU {
+	groups := groupLedger(records, activity, false)
+	out := make([]CEU, len(groups))
+	for i, g := range groups {
+		out[i] = g.CEU
+	}
+	return out
+}
+
+// LedgerCredits turns the live learner records providers reported for one
+// person into transcript credits of SourceRegistry, each with the status
+// of the record behind every detail. Records that count are grouped as
+// LedgerCEUs groups them, into the same CEUs; the rejected ones of an
+// activity and date are a credit of their own, marked Rejected, with the
+// board's code and reason. Deleted records are left out.
+func LedgerCredits(records []*LearnerRecord, activity func(*LearnerRecord) LedgerActivity) []TranscriptCredit {
+	return groupLedger(records, activity, true)
+}
+
+// groupLedger groups records by provider, activity and completion date
+// (and, withRejected, rejection), in the order of records.
+func groupLedger(records []*LearnerRecord, activity func(*LearnerRecord) LedgerActivity, withRejected bool) []TranscriptCredit {
 	type key struct {
 		provider ProviderID
 		activity ActivityID
 		date     Date
+		rejected bool
 	}
 	index := map[key]int{}
-	var out []CEU
+	var out []TranscriptCredit
 	for _, r := range records {
-		if r.Deleted || r.Status == StatusRejected || r.Status == StatusDeleted {
+		rejected := r.Status == StatusRejected
+		if r.Deleted || r.Status == StatusDeleted || rejected && !withRejected {
 			continue
 		}
-		k := key{r.ProviderID, r.ActivityID, r.CompletionDate}
+		k := key{r.ProviderID, r.ActivityID, r.CompletionDate, rejected}
 		i, ok := index[k]
 		if !ok {
 			a := activity(r)
@@ -372,7 +395,7 @@ func LedgerCEUs(records []*LearnerRecord, activity func(*LearnerRecord) LedgerAc
 			}
 			i = len(out)
 			index[k] = i
-			out = append(out, c)
+			out = append(out, TranscriptCredit{CEU: c, Sources: []string{SourceRegistry}, Rejected: rejected})
 		}
 		d := CEUDetail{Type: DetailCME, Credits: r.Points, Category: CategoryAMA1}
 		if r.IsMOC() {
@@ -384,6 +407,7 @@ func LedgerCEUs(records []*LearnerRecord, activity func(*LearnerRecord) LedgerAc
 			d.Category = r.Certification
 		}
 		out[i].Details = append(out[i].Details, d)
+		out[i].Statuses = append(out[i].Statuses, CreditStatus{Status: r.Status, Code: r.StatusCode, Reason: r.StatusReason})
 	}
 	return out
 }

@@ -167,7 +167,9 @@ cmex transcript -account ned.baker -format json > transcript.json`,
 func withGateway(ctx context.Context, db string, e *env, fn func(*cmegateway.Gateway) error) error {
 	return withDB(ctx, db, func(d *sqlstore.DB) error {
 		logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-		return fn(cmegateway.New(sqlstore.NewSocietyService(d), sqlstore.NewGatewayService(d), logger))
+		g := cmegateway.New(sqlstore.NewSocietyService(d), sqlstore.NewGatewayService(d), logger)
+		g.Links = sqlstore.NewClaimService(d)
+		return fn(g)
 	})
 }
 
@@ -185,7 +187,11 @@ func printTranscript(w io.Writer, t *cmex.Transcript) error {
 		case cmex.SourceFailed:
 			answer = "FAILED: " + s.Error
 		}
-		fmt.Fprintf(tw, "%s (%s)\t%s\t%s\t%d\n", s.Society, s.Name, s.MemberID, answer, s.Credits)
+		member := s.MemberID
+		if s.Society == cmex.SourceRegistry {
+			member = fmt.Sprintf("person %d", s.Person)
+		}
+		fmt.Fprintf(tw, "%s (%s)\t%s\t%s\t%d\n", s.Society, s.Name, member, answer, s.Credits)
 	}
 	if len(t.Sources) == 0 {
 		fmt.Fprintln(tw, "(no society bound)\t\t\t")
@@ -214,6 +220,9 @@ func printTranscript(w io.Writer, t *cmex.Transcript) error {
 		}
 		if c.Stale {
 			source += " (stale)"
+		}
+		if c.Rejected {
+			source += " (rejected by the board, not counted)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Date, trimPoints(c.Credits(cmex.CategoryAMA1)), c.Title, dash(c.Sponsor),
 			dash(c.Location), dash(strings.Join(subs, ", ")), dash(strings.Join(moc, ", ")), dash(c.ActivityType), source)

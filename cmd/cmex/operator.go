@@ -28,28 +28,8 @@ func readPlanFile(r io.Reader) (*cmex.Plans, []cmex.PlanProblem, error) {
 }
 
 // loadSandboxOperator makes the sandbox's operator account exist with
-// password, if no account of its name does (another fixture may make the
-// same one); a later start with another password re-keys it.
+// password, if no account of its name does; a later start with another
+// password re-keys it.
 func loadSandboxOperator(ctx context.Context, portal cmex.PortalService, password string, logger *slog.Logger) error {
-	st, err := portal.StaffByUsername(ctx, sandboxOperator)
-	if cmex.ErrorCode(err) == cmex.ENOTFOUND {
-		st = &cmex.Staff{Username: sandboxOperator, Name: "Casey Operator", Role: cmex.RoleAdmin}
-		err = portal.CreateStaff(ctx, st, password)
-		if cmex.ErrorCode(err) == cmex.ECONFLICT {
-			return nil // made meanwhile, or a physician's account of that name
-		}
-		if err == nil {
-			logger.Info("sandbox operator account created", "staff", st.Username)
-		}
-		return err
-	}
-	if err != nil {
-		return err
-	}
-	if _, err := portal.Authenticate(ctx, sandboxOperator, password); cmex.ErrorCode(err) == cmex.EUNAUTHORIZED {
-		return portal.SetStaffPassword(ctx, st.ID, password)
-	} else if err != nil {
-		return err
-	}
-	return nil
+	return sandboxStaffWith(ctx, portal, &cmex.Staff{Username: sandboxOperator, Name: "Casey Operator", Role: cmex.RoleAdmin}, password, logger)
 }

@@ -131,6 +131,8 @@ var readmeChecks = []readmeCheck{
 				t.Errorf("import again: %d %s", code, out)
 			}
 		}},
+	{"learners invite -provider 1234567", []string{"invitation 1 from AAA Test Organization for Jane ACCME (person 1), to be opened once before",
+		`re:(?m)^http://127\.0\.0\.1:\d+/invitation\?token=[A-Za-z0-9_-]{43}$`, "If this username was free", `re:"state": ?"linked"`}, nil},
 	{"169.254.169.254/latest/meta-data", []string{`"code": "invalid"`, "169.254.169.254 is a link-local address"}, nil},
 	{"-name lan-hook", []string{"destination lan-hook (webhook) added"}, nil},
 	{"destinations add -provider 1234567 -name hook", []string{"destination hook (webhook) added", "hook", "re:(?m)^\\d+ +hook +learner-record add +ccid:aaatestorganization.org:fwd2026-1 +pending"}, nil},

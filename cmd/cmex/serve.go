@@ -186,6 +186,8 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		gateway.Timeout, gateway.CacheTTL, gateway.Source = *gwTimeout, *gwTTL, *gwSource
 		gateway.Client = &cmegateway.Client{HTTP: netguard.Client(policy)}
 		gateway.Calls = sqlstore.NewSocietyCallService(db)
+		claims := sqlstore.NewClaimService(db)
+		gateway.Links = claims
 		if *sandbox {
 			if err := loadSandboxGateway(ctx, societies, accounts, *sandboxPassword, logger); err != nil {
 				return fmt.Errorf("sandbox: %w", err)
@@ -209,6 +211,9 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 				return fmt.Errorf("sandbox: %w", err)
 			}
 			if err := loadSandboxSocietyAdmins(ctx, societies, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
+				return fmt.Errorf("sandbox: %w", err)
+			}
+			if err := loadSandboxClaims(ctx, orgs, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
 				return fmt.Errorf("sandbox: %w", err)
 			}
 			board := &boardsim.Board{Learners: learners, Logger: logger, Delay: *boardDelay, Reject: sandboxReject}
@@ -275,12 +280,14 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 				Societies: policy.Societies(societies), Accounts: guarded.Accounts(accounts), Transcripts: gateway, Plans: plans, Deliveries: policy.Deliveries(deliveries),
 				Audit: sqlstore.NewAuditService(db), Now: time.Now,
 				Logger: logger, MaxBody: min(*maxBody, api.DefaultMaxBody),
+				Claims: guarded.Claims(claims),
 			},
-			Portal: &portal.Handler{Portal: guarded.Portal(sqlstore.NewPortalService(db)), Transcripts: gateway, Accounts: accounts, Plans: plans, Societies: policy.Societies(societies),
+			Portal: &portal.Handler{Portal: guarded.Portal(sqlstore.NewPortalService(db)), Transcripts: gateway, Accounts: guarded.Accounts(accounts), Plans: plans, Societies: policy.Societies(societies),
 				Organizations: orgs, Activities: sqlstore.NewActivityService(db), Learners: learners, Deliveries: deliveries, Logger: logger, Now: time.Now,
 				PublicURL: *publicURL, HostURL: *sandbox,
 				Operator: portal.Operator{Users: users, APIKeys: sqlstore.NewAPIKeyService(db), Audit: sqlstore.NewAuditService(db),
-					Calls: gateway.Calls, ReadPlans: readPlanFile}, SocietyFiles: societyFiles{}},
+					Calls: gateway.Calls, ReadPlans: readPlanFile}, SocietyFiles: societyFiles{},
+				Claims: guarded.Claims(claims), Persons: persons},
 			ProcessSync: &processsync.Handler{
 				Plans: plans, Persons: persons, Key: psKey, Window: *psWindow, Now: time.Now, Nonces: sqlstore.NewNonceService(db),
 				Logger: logger, MaxBody: processsync.DefaultMaxBody,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -163,6 +164,73 @@ func TestTenantIsolation(t *testing.T) {
 		}
 	}
 	same("portal delivery retry", portalRetry(dl), portalRetry("999999"), dl, "999999")
+
+	// Claims and invitations. B's provider admin cannot invite A's learner
+	// Jane, and is told what a person who does not exist gets; nor find
+	// her among B's learners; nor reach the operators' pages.
+	postAs := func(c *http.Client, path string, form url.Values) (int, string) {
+		nc := &http.Client{Jar: c.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := nc.Do(formRequest(s.base, path, form))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		page, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(page)
+	}
+	out, code := runCLI(t, env, "", "learners", "list", "-name", "accme")
+	janeID := regexp.MustCompile(`(?m)^([0-9]+)\s+Jane ACCME`).FindStringSubmatch(out)
+	if code != 0 || janeID == nil {
+		t.Fatalf("learners list: %s", out)
+	}
+	invite := func(id string) func() (int, string) {
+		return func() (int, string) { return postAs(portal, "/provider/invitations", url.Values{"person": {id}}) }
+	}
+	same("portal invitation of another provider's learner", invite(janeID[1]), invite("999999"), "(no id is echoed)", "(no id is echoed)")
+	if code, page := s.page(portal, "/provider/invitations?q=accme"); code != 200 || strings.Contains(page, "Jane") {
+		t.Errorf("B's learners show A's: %d", code)
+	}
+	for _, path := range []string{"/admin/claims"} {
+		if code, _ := s.page(portal, path); code != http.StatusForbidden {
+			t.Errorf("a provider admin on %s: %d", path, code)
+		}
+	}
+	for _, path := range []string{"/admin/claims/1/approve", "/admin/claims/1/refuse", "/admin/links/1/unlink"} {
+		if code, _ := postAs(portal, path, url.Values{"person": {janeID[1]}, "reason": {"r"}}); code != http.StatusForbidden {
+			t.Errorf("a provider admin posting %s: %d", path, code)
+		}
+	}
+	staff := s.signIn("aaa.staff", "sandbox")
+	if code, _ := s.page(staff, "/provider/invitations"); code != http.StatusForbidden {
+		t.Errorf("provider staff on the invitations: %d", code)
+	}
+	// One physician cannot see another's claim, nor decide her own.
+	ned := s.signIn("ned.baker", "sandbox")
+	_, janeBefore := s.page(s.signIn("jane.accme", "sandbox"), "/claim")
+	if code, _ := postAs(ned, "/claim", url.Values{"given": {"Ned"}, "family": {"Bakerr"}, "birthDate": {"1960-01-01"}, "kind": {"npi"}, "identifier": {"1234567890"}}); code != http.StatusSeeOther {
+		t.Fatalf("Ned's claim: %d", code)
+	}
+	if _, page := s.page(ned, "/claim"); !strings.Contains(page, "Bakerr") {
+		t.Errorf("Ned does not see his own claim")
+	}
+	jane := s.signIn("jane.accme", "sandbox")
+	if _, page := s.page(jane, "/claim"); strings.Contains(page, "Bakerr") || page != janeBefore {
+		t.Errorf("Jane's registry page shows Ned's claim, or changed with it")
+	}
+	for _, c := range []*http.Client{ned, jane} {
+		if code, _ := s.page(c, "/admin/claims"); code != http.StatusForbidden {
+			t.Errorf("a physician on the claims queue: %d", code)
+		}
+		if code, _ := postAs(c, "/admin/claims/1/approve", url.Values{"person": {"2"}}); code != http.StatusForbidden {
+			t.Errorf("a physician approving a claim: %d", code)
+		}
+		if code, _ := s.page(c, "/provider/invitations"); code != http.StatusForbidden {
+			t.Errorf("a physician on the invitations: %d", code)
+		}
+	}
+	if _, page := s.page(s.signIn("cmex.admin", "sandbox"), "/admin/claims"); !strings.Contains(page, "Waiting (1)") || !strings.Contains(page, "Bakerr") {
+		t.Errorf("Ned's claim is not waiting after the attempts to decide it")
+	}
 
 	// A's record is whole: B's delete changed nothing.
 	if code, body := call("GET", "/api/v1/learner-records/"+credit, providerA.user, providerA.password, nil); code != 200 || !strings.Contains(body, "Jane") {

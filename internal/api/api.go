@@ -44,6 +44,8 @@ type Handler struct {
 	Deliveries cmex.DeliveryService
 	// Audit is the audit log operators read.
 	Audit cmex.AuditService
+	// Claims links a physician's account to her registry person.
+	Claims cmex.ClaimService
 	// OnReject, when set, is told the code of each refusal: the PARS code
 	// of each broken rule, or the error code (for /metrics).
 	OnReject func(code string)
@@ -116,6 +118,8 @@ var routes = []route{
 	{"POST", "/api/v1/account/self-credits", authAccount, asAccount((*Handler).addSelfCredit)},
 	{"DELETE", "/api/v1/account/self-credits/{id}", authAccount, asAccount((*Handler).deleteSelfCredit)},
 	{"GET", "/api/v1/account/transcript", authAccount, asAccount((*Handler).transcript)},
+	{"GET", "/api/v1/account/claims", authAccount, asAccount((*Handler).listClaims)},
+	{"POST", "/api/v1/account/claims", authAccount, asAccount((*Handler).claim)},
 	{"GET", "/api/v1/learners/{id}/progress", authOperator, (*Handler).progress},
 	{"GET", "/api/v1/audit", authOperator, (*Handler).audit},
 

@@ -24,7 +24,11 @@ const (
 type Gateway struct {
 	Societies cmex.SocietyService
 	Accounts  cmex.GatewayService
-	Client    *Client
+	// Links finds the registry person linked to an account, whose ledger
+	// credits (every provider's, with their statuses) are a source of her
+	// transcript of their own, SourceRegistry; nil leaves it out.
+	Links  cmex.ClaimService
+	Client *Client
 	// Timeout bounds each society's answer; societies are asked
 	// concurrently, so a transcript takes as long as the slowest one.
 	Timeout time.Duration
@@ -138,7 +142,42 @@ func (g *Gateway) build(ctx context.Context, id cmex.AccountID, results func(con
 	if err != nil {
 		return nil, err
 	}
+	if r, ok, err := g.registry(ctx, id); err != nil {
+		return nil, err
+	} else if ok {
+		rs = append(rs, r)
+	}
 	return cmex.BuildTranscript(*a, g.Now().UTC(), rs, self), nil
+}
+
+// registry returns the SourceRegistry source of account id: the ledger
+// credits of the person linked to it, read from this cmex's own database
+// (so that a printed transcript's verification asks no one), and false
+// when no person is linked. A failure to read them is an error, as for a
+// local society in held: a transcript without them would be wrong.
+func (g *Gateway) registry(ctx context.Context, id cmex.AccountID) (cmex.SourceResult, bool, error) {
+	if g.Links == nil {
+		return cmex.SourceResult{}, false, nil
+	}
+	l, err := g.Links.AccountLink(ctx, id)
+	if cmex.ErrorCode(err) == cmex.ENOTFOUND {
+		return cmex.SourceResult{}, false, nil
+	}
+	if err != nil {
+		return cmex.SourceResult{}, false, err
+	}
+	credits, err := g.Links.PersonLedger(ctx, l.PersonID)
+	if err != nil {
+		return cmex.SourceResult{}, false, err
+	}
+	if credits == nil {
+		credits = []cmex.TranscriptCredit{}
+	}
+	return cmex.SourceResult{
+		TranscriptSource: cmex.TranscriptSource{Society: cmex.SourceRegistry, Name: "Reported by providers", Status: cmex.SourceOK,
+			FetchedAt: g.Now().UTC(), Person: l.PersonID},
+		Ledger: credits,
+	}, true, nil
 }
 
 // held reads what this cmex holds of every bound society, asking none:

@@ -25,6 +25,7 @@ type Store struct {
 	Plans         *sqlstore.PlanService
 	Deliveries    *sqlstore.DeliveryService
 	Portal        *sqlstore.PortalService
+	Claims        *sqlstore.ClaimService
 }
 
 // SecretKey is the server key of the stores NewStore makes.
@@ -64,6 +65,7 @@ func NewStore(tb testing.TB, now time.Time) *Store {
 		Plans:         sqlstore.NewPlanService(db),
 		Deliveries:    sqlstore.NewDeliveryService(db),
 		Portal:        sqlstore.NewPortalService(db),
+		Claims:        sqlstore.NewClaimService(db),
 	}
 	for _, p := range []struct {
 		id         cmex.ProviderID

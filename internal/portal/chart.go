@@ -45,11 +45,15 @@ const (
 // PET conference: Mammography 3, PET 13.25, for 13.25 credits), so CME
 // counts the largest, as the Category 1 total does; each MOC detail is
 // credit of its own (a board's points per competency), so MOC adds them.
+// A credit a board rejected counts in no bar, as in no total.
 func yearChart(credits []cmex.TranscriptCredit) *chart {
 	type sums struct{ cme, moc cmex.Points }
 	byYear := map[int]*sums{}
 	var years []int
 	for _, c := range credits {
+		if c.Rejected {
+			continue // listed, counted nowhere
+		}
 		y := c.Date.Year
 		if byYear[y] == nil {
 			byYear[y] = &sums{}

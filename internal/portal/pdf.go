@@ -118,6 +118,10 @@ func printTranscript(t *cmex.Transcript, v *cmex.TranscriptVerification, base st
 	line := func(s string) { p.MultiCell(0, 5, s, "", "L", false) }
 	line(v.Name + " · account " + t.Account.Username)
 	for _, src := range t.Sources {
+		if src.Society == cmex.SourceRegistry {
+			line(fmt.Sprintf("%s to the registry, for registry person %d: every provider's credits, with the status each has reached", src.Name, src.Person))
+			continue
+		}
 		status := ""
 		switch src.Status {
 		case cmex.SourceFailed:
@@ -148,7 +152,7 @@ func printTranscript(t *cmex.Transcript, v *cmex.TranscriptVerification, base st
 		for _, typ := range []string{cmex.DetailCME, cmex.DetailMOC} {
 			var rows [][4]string
 			for _, c := range years[y] {
-				for _, d := range c.Details {
+				for _, d := range c.Lines() {
 					if d.Type != typ {
 						continue
 					}
@@ -156,9 +160,21 @@ func printTranscript(t *cmex.Transcript, v *cmex.TranscriptVerification, base st
 					if len(d.Focus) > 0 {
 						what += ": " + strings.Join(d.Focus, ", ")
 					}
+					if st := d.Status; st != nil {
+						what += " · " + string(st.Status)
+						if st.Code != "" {
+							what += " " + st.Code
+						}
+						if st.Reason != "" {
+							what += ": " + st.Reason
+						}
+					}
 					title := c.Title
 					if c.SelfAttested {
 						title += " (self-attested)"
+					}
+					if c.Rejected {
+						title += " (rejected by the board; not counted)"
 					}
 					rows = append(rows, [4]string{c.Date.String(), title + "\n" + c.Sponsor, what, d.Credits.String()})
 				}

@@ -112,6 +112,11 @@ type Handler struct {
 	// Operator serves the operator's console (admin.go).
 	Operator Operator
 	Logger   *slog.Logger
+	// Claims links physicians' accounts to their registry persons (claims,
+	// invitations, operators' decisions); Persons shows the registry
+	// records a claim is compared with.
+	Claims  cmex.ClaimService
+	Persons cmex.PersonService
 	// SessionTTL is how long a session lasts; DefaultSessionTTL if zero.
 	SessionTTL time.Duration
 	// Now is the clock of the portal's dates; time.Now if nil.
@@ -154,6 +159,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	route("GET /self-credits/{id}/certificate", h.certificate)
 	h.registerAdmin(route)
 	h.registerSociety(route)
+	h.registerClaims(route)
 	static, err := fs.Sub(staticFiles, "static")
 	if err != nil {
 		panic(err)
@@ -225,6 +231,9 @@ type view struct {
 	Admin *adminView
 	// Society is what a society admin's pages show.
 	Society *societyView
+	// Claims is the data of the pages that link accounts to registry
+	// persons (claims.go).
+	Claims *claimsView
 }
 
 // render writes page with status; a template failure is logged and

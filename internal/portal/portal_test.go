@@ -50,11 +50,13 @@ func newEnv(t *testing.T, tls bool) *env {
 	e := &env{store: store, now: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)}
 	gw := cmegateway.New(store.Societies, store.Gateway, slog.New(slog.DiscardHandler))
 	gw.Now = store.Clock.Now
+	gw.Links = store.Claims
 	guard := cmex.DefaultLoginGuard()
 	guard.Now = func() time.Time { return e.now }
 	h := &portal.Handler{Portal: cmex.Guarded{Guard: guard}.Portal(store.Portal), Transcripts: gw, Accounts: store.Gateway, Plans: store.Plans, Societies: store.Societies,
 		Organizations: store.Organizations, Activities: store.Activities, Learners: store.Learners, Deliveries: store.Deliveries,
-		Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return e.now }}
+		Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return e.now },
+		Claims: cmex.Guarded{Guard: guard}.Claims(store.Claims), Persons: store.Persons}
 	e.h = h
 	mux := http.NewServeMux()
 	h.Register(mux)

@@ -221,9 +221,10 @@ func (s *GatewayService) Bindings(ctx context.Context, account cmex.AccountID) (
 
 // AccountPersons implements cmex.GatewayService.
 func (s *GatewayService) AccountPersons(ctx context.Context, account cmex.AccountID) ([]cmex.PersonID, error) {
-	ids, err := scanColumn[int64](s.db.read().query(ctx, `SELECT DISTINCT m.person_id FROM gateway_bindings b
+	ids, err := scanColumn[int64](s.db.read().query(ctx, `SELECT m.person_id FROM gateway_bindings b
 		JOIN society_members m ON m.society_id = b.society_id AND m.member_id = b.member_id
-		WHERE b.account_id = ? AND m.person_id IS NOT NULL ORDER BY m.person_id`, account))
+		WHERE b.account_id = ? AND m.person_id IS NOT NULL
+		UNION SELECT person_id FROM account_persons WHERE account_id = ? ORDER BY 1`, account, account))
 	if err != nil {
 		return nil, fmt.Errorf("account's persons: %w", err)
 	}

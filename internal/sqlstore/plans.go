@@ -169,9 +169,10 @@ func (s *PlanService) PersonsByIdentifier(ctx context.Context, value string) ([]
 
 // PersonCredits implements cmex.PlanService: the learner records
 // providers reported for the person, and the self-attested credits of the
-// gateway accounts bound to a society membership of hers.
+// gateway accounts bound to a society membership of hers or linked to her
+// (account_persons).
 func (s *PlanService) PersonCredits(ctx context.Context, person cmex.PersonID) ([]cmex.Credit, error) {
-	recs, activities, err := personRecords(ctx, s.db, person)
+	recs, activities, err := personRecords(ctx, s.db, person, false)
 	if err != nil {
 		return nil, err
 	}
@@ -184,10 +185,11 @@ func (s *PlanService) PersonCredits(ctx context.Context, person cmex.PersonID) (
 			Specialties: a.Specialties, ActivityType: a.Type, Verified: verified(r),
 		})
 	}
-	rows, err := s.db.read().query(ctx, `SELECT DISTINCT c.id, c.document, c.created_at FROM self_credits c
-		JOIN gateway_bindings b ON b.account_id = c.account_id
-		JOIN society_members m ON m.society_id = b.society_id AND m.member_id = b.member_id
-		WHERE m.person_id = ? ORDER BY c.id`, person)
+	rows, err := s.db.read().query(ctx, `SELECT c.id, c.document, c.created_at FROM self_credits c
+		WHERE c.account_id IN (SELECT b.account_id FROM gateway_bindings b
+			JOIN society_members m ON m.society_id = b.society_id AND m.member_id = b.member_id WHERE m.person_id = ?
+			UNION SELECT account_id FROM account_persons WHERE person_id = ?)
+		ORDER BY c.id`, person, person)
 	if err != nil {
 		return nil, fmt.Errorf("person's self-attested credits: %w", err)
 	}

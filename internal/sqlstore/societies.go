@@ -394,20 +394,18 @@ func (s *SocietyService) MemberCredits(ctx context.Context, society cmex.Society
 
 // ledgerCEUs returns the credits providers reported for a registry person.
 func (s *SocietyService) ledgerCEUs(ctx context.Context, person cmex.PersonID) ([]cmex.CEU, error) {
-	recs, activities, err := personRecords(ctx, s.db, person)
+	recs, activities, err := personRecords(ctx, s.db, person, false)
 	if err != nil {
 		return nil, err
 	}
-	return cmex.LedgerCEUs(recs, func(r *cmex.LearnerRecord) cmex.LedgerActivity {
-		a := activities[r.ActivityID]
-		return cmex.LedgerActivity{Sponsor: a.sponsor, Title: a.Title, Location: a.Location, Type: a.Type}
-	}), nil
+	return cmex.LedgerCEUs(recs, activities.describe), nil
 }
 
 // personRecords returns the live learner records of a registry person that
-// no board rejected, by completion date, and the activity of each (with
-// its provider's name), for her transcript and progress. Their status is
-// read; their status time, code and reason are not.
+// no board rejected (or, withRejected, every live one), by completion
+// date, and the activity of each (with its provider's name), for her
+// transcript and progress. Their status, and a rejection's code and
+// reason, are read; their status time is not.
 //
 // A physician's records are read again at every request for her, in their
 // hundreds, and decoding their documents would cost more than the rest of
@@ -416,18 +414,22 @@ func (s *SocietyService) ledgerCEUs(ctx context.Context, person cmex.PersonID) (
 // reads the records' ids and status with their activities' revisions, and
 // documents are read and decoded only for records and activity revisions
 // not seen before (see DB.records and DB.activities).
-func personRecords(ctx context.Context, db *DB, person cmex.PersonID) ([]*cmex.LearnerRecord, map[cmex.ActivityID]recordActivity, error) {
-	rows, err := db.read().queryKept(ctx, `SELECT r.id, r.status, r.activity_id, a.revision, o.name
+func personRecords(ctx context.Context, db *DB, person cmex.PersonID, withRejected bool) ([]*cmex.LearnerRecord, recordActivities, error) {
+	except := string(cmex.StatusRejected)
+	if withRejected {
+		except = ""
+	}
+	rows, err := db.read().queryKept(ctx, `SELECT r.id, r.status, r.status_code, r.status_reason, r.activity_id, a.revision, o.name
 		FROM learner_records r
 		JOIN activities a ON a.id = r.activity_id
 		JOIN organizations o ON o.id = a.organization_id
-		WHERE r.person_id = ? AND NOT r.deleted AND r.status <> ?`, person, string(cmex.StatusRejected))
+		WHERE r.person_id = ? AND NOT r.deleted AND r.status <> ?`, person, except)
 	if err != nil {
 		return nil, nil, fmt.Errorf("person's learner records: %w", err)
 	}
 	type row struct {
-		id     cmex.LearnerRecordID
-		status string
+		id                   cmex.LearnerRecordID
+		status, code, reason string
 	}
 	var found []row
 	activities := map[cmex.ActivityID]recordActivity{}
@@ -437,7 +439,7 @@ func personRecords(ctx context.Context, db *DB, person cmex.PersonID) ([]*cmex.L
 		var act cmex.ActivityID
 		var rev int64
 		var sponsor string
-		if err := rows.Scan(&r.id, &r.status, &act, &rev, &sponsor); err != nil {
+		if err := rows.Scan(&r.id, &r.status, &r.code, &r.reason, &act, &rev, &sponsor); err != nil {
 			rows.Close()
 			return nil, nil, err
 		}
@@ -502,7 +504,7 @@ func personRecords(ctx context.Context, db *DB, person cmex.PersonID) ([]*cmex.L
 			return nil, nil, fmt.Errorf("learner record %d: %w", r.id, sql.ErrNoRows)
 		}
 		rec := *c
-		rec.ID, rec.Status = r.id, cmex.LearnerStatus(r.status)
+		rec.ID, rec.Status, rec.StatusCode, rec.StatusReason = r.id, cmex.LearnerStatus(r.status), r.code, r.reason
 		recs = append(recs, &rec)
 		if activities[rec.ActivityID].Activity == nil {
 			return nil, nil, fmt.Errorf("activity %d of learner record %d: %w", rec.ActivityID, r.id, sql.ErrNoRows)
@@ -550,4 +552,13 @@ func (db *DB) eachDocument(ctx context.Context, table string, ids []any, fn func
 type recordActivity struct {
 	*cmex.Activity
 	sponsor string
+}
+
+// recordActivities are the activities of learner records, by id.
+type recordActivities map[cmex.ActivityID]recordActivity
+
+// describe is what a ceu_order or a transcript shows of r's activity.
+func (as recordActivities) describe(r *cmex.LearnerRecord) cmex.LedgerActivity {
+	a := as[r.ActivityID]
+	return cmex.LedgerActivity{Sponsor: a.sponsor, Title: a.Title, Location: a.Location, Type: a.Type}
 }
