@@ -186,23 +186,8 @@ func (h *Handler) adminAddUser(w http.ResponseWriter, r *http.Request) {
 	}
 	password := newPassword()
 	err := h.Operator.Users.CreateWebServiceUser(r.Context(), &cmex.WebServiceUser{OrganizationID: o.ID, Username: name}, password)
-	switch cmex.ErrorCode(err) {
-	case "":
-	case cmex.ECONFLICT:
-		v.FieldErrors["username"] = "This provider has a user of this name already."
-		h.renderProvider(w, r, http.StatusConflict, s, o, v)
-		return
-	case cmex.EINVALID:
-		v.FieldErrors["username"] = cmex.ErrorMessage(err)
-		h.renderProvider(w, r, http.StatusBadRequest, s, o, v)
-		return
-	default:
-		h.adminFail(w, r, s, "add web-service user", err)
-		return
-	}
-	v.Fields = map[string]string{}
-	v.Admin.Secret = &shownSecret{What: "The password of the new user", Name: name, Value: password}
-	h.renderProvider(w, r, http.StatusOK, s, o, v)
+	h.providerAdded(w, r, s, o, v, err, "username", "This provider has a user of this name already.", "add web-service user",
+		&shownSecret{What: "The password of the new user", Name: name, Value: password})
 }
 
 // adminRotateUser gives a user a new password, shown once; the old one
@@ -283,23 +268,8 @@ func (h *Handler) adminAddKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, token, err := h.Operator.APIKeys.CreateAPIKey(r.Context(), o.ID, name)
-	switch cmex.ErrorCode(err) {
-	case "":
-	case cmex.ECONFLICT:
-		v.FieldErrors["keyname"] = "This provider has a key of this name already."
-		h.renderProvider(w, r, http.StatusConflict, s, o, v)
-		return
-	case cmex.EINVALID:
-		v.FieldErrors["keyname"] = cmex.ErrorMessage(err)
-		h.renderProvider(w, r, http.StatusBadRequest, s, o, v)
-		return
-	default:
-		h.adminFail(w, r, s, "add API key", err)
-		return
-	}
-	v.Fields = map[string]string{}
-	v.Admin.Secret = &shownSecret{What: "The token of the new API key", Name: name, Value: token}
-	h.renderProvider(w, r, http.StatusOK, s, o, v)
+	h.providerAdded(w, r, s, o, v, err, "keyname", "This provider has a key of this name already.", "add API key",
+		&shownSecret{What: "The token of the new API key", Name: name, Value: token})
 }
 
 // adminRotateKey gives a key a new token, shown once.
@@ -343,4 +313,28 @@ func (h *Handler) adminSetKey(w http.ResponseWriter, r *http.Request, disabled b
 		done = "key-disabled"
 	}
 	http.Redirect(w, r, "/admin/providers/"+url.PathEscape(string(o.ProviderID))+"?done="+done, http.StatusSeeOther)
+}
+
+// providerAdded answers the form that added a user or a key to provider o:
+// its problem beside field (a name taken, or refused), or the provider's
+// page with the new secret shown once.
+func (h *Handler) providerAdded(w http.ResponseWriter, r *http.Request, s *cmex.Session, o *cmex.Organization, v view, err error,
+	field, taken, what string, secret *shownSecret) {
+	switch cmex.ErrorCode(err) {
+	case "":
+	case cmex.ECONFLICT:
+		v.FieldErrors[field] = taken
+		h.renderProvider(w, r, http.StatusConflict, s, o, v)
+		return
+	case cmex.EINVALID:
+		v.FieldErrors[field] = cmex.ErrorMessage(err)
+		h.renderProvider(w, r, http.StatusBadRequest, s, o, v)
+		return
+	default:
+		h.adminFail(w, r, s, what, err)
+		return
+	}
+	v.Fields = map[string]string{}
+	v.Admin.Secret = secret
+	h.renderProvider(w, r, http.StatusOK, s, o, v)
 }
