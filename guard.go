@@ -84,10 +84,10 @@ type LoginGuard struct {
 	// when it decides on an attempt; a second when zero.
 	SyncEvery time.Duration
 
-	mu sync.Mutex
+	mu sync.RWMutex
 	// records are the state, by key: the whole of it without a Store, and
 	// with one, the copy this replica decides from.
-	records map[string]GuardRecord
+	records map[guardID]GuardRecord
 	pruneAt int       // the size of records that prunes it next
 	synced  time.Time // when the copy's last read from Store began
 	// syncMu lets one caller at a time read Store, so that a stale copy
@@ -191,23 +191,52 @@ func addrKey(addr string) string {
 	return ip.String()
 }
 
-// guardKey is the Key of the record of kind about parts: a digest of them,
+// guardID is a record's Key as the guard holds it: the digest itself, so
+// that looking a record up on the hot path allocates nothing.
+type guardID [16]byte
+
+// Key is id as a GuardRecord's Key.
+func (id guardID) Key() string { return hex.EncodeToString(id[:]) }
+
+// parseGuardID is the guardID of Key k, if it is one.
+func parseGuardID(k string) (id guardID, ok bool) {
+	n, err := hex.Decode(id[:], []byte(k))
+	return id, err == nil && n == len(id) && len(k) == 2*len(id)
+}
+
+// guardKey is the id of the record of kind about parts: a digest of them,
 // each length-prefixed so that no two lists of parts share one.
-func guardKey(kind string, parts ...string) string {
-	b := make([]byte, 0, 64)
-	b = append(b, kind...)
+func guardKey(kind string, parts ...string) guardID {
+	var buf [192]byte
+	b := append(buf[:0], kind...)
 	for _, p := range parts {
 		b = strconv.AppendInt(append(b, 0), int64(len(p)), 10)
 		b = append(append(b, ':'), p...)
 	}
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
+	return guardID(sum[:16])
 }
 
-func accountKey(account string) string     { return guardKey("account", account) }
-func failuresKey(addr string) string       { return guardKey("failures", addr) }
-func knownKey(account, addr string) string { return guardKey("known", account, addr) }
-func actionKey(kind, addr string) string   { return guardKey("action", kind, addr) }
+func accountKey(account string) guardID     { return guardKey("account", account) }
+func failuresKey(addr string) guardID       { return guardKey("failures", addr) }
+func knownKey(account, addr string) guardID { return guardKey("known", account, addr) }
+func actionKey(kind, addr string) guardID   { return guardKey("action", kind, addr) }
+
+// attemptKeys are the records an attempt of account from addr reads.
+type attemptKeys struct {
+	account, addr string
+	// acct and failures are the ids of the account's and the address's
+	// records; acct is unset without an account.
+	acct, failures guardID
+}
+
+func keysOf(account, addr string) attemptKeys {
+	k := attemptKeys{account: account, addr: addr, failures: failuresKey(addr)}
+	if account != "" {
+		k.acct = accountKey(account)
+	}
+	return k
+}
 
 // live is r as the rules count it at now: past its expiry, no record.
 func live(r GuardRecord, now time.Time) GuardRecord {
@@ -268,9 +297,8 @@ func (g *LoginGuard) attempt(ctx context.Context, account, what string, check fu
 	if g == nil {
 		return check()
 	}
-	account = strings.ToLower(account)
-	addr := addrKey(ClientAddr(ctx))
-	wait, err := g.wait(ctx, account, addr)
+	k := keysOf(strings.ToLower(account), addrKey(ClientAddr(ctx)))
+	wait, err := g.wait(ctx, k)
 	if err != nil {
 		return err
 	}
@@ -281,11 +309,11 @@ func (g *LoginGuard) attempt(ctx context.Context, account, what string, check fu
 	err = check()
 	switch ErrorCode(err) {
 	case "":
-		if err := g.succeeded(ctx, account, addr); err != nil {
+		if err := g.succeeded(ctx, k); err != nil {
 			return err
 		}
 	case EUNAUTHORIZED:
-		if err := g.failed(ctx, account, addr); err != nil {
+		if err := g.failed(ctx, k); err != nil {
 			return err
 		}
 	}
@@ -315,15 +343,15 @@ func (g *LoginGuard) Limit(ctx context.Context, kind string, rate Rate) error {
 	// An allowance only refills with time, so one this replica's copy
 	// shows spent is spent in the shared state too: refused without a
 	// write, however fast an address asks.
-	g.mu.Lock()
+	g.mu.RLock()
 	r := live(g.records[key], now)
-	g.mu.Unlock()
+	g.mu.RUnlock()
 	b.refill(&r, now)
 	if wait := b.wait(r, now); wait > 0 {
 		return tooMany(wait)
 	}
 	var wait time.Duration
-	err := g.update(ctx, now, []string{key}, func(rs []GuardRecord) {
+	err := g.update(ctx, now, []guardID{key}, func(rs []GuardRecord) {
 		r := live(rs[0], now)
 		b.refill(&r, now)
 		if wait = b.wait(r, now); wait == 0 {
@@ -340,30 +368,25 @@ func (g *LoginGuard) Limit(ctx context.Context, kind string, rate Rate) error {
 	return nil
 }
 
-// wait is how long account and addr must wait before trying, or 0.
-func (g *LoginGuard) wait(ctx context.Context, account, addr string) (time.Duration, error) {
+// wait is how long k's account and address must wait before trying, or 0.
+func (g *LoginGuard) wait(ctx context.Context, k attemptKeys) (time.Duration, error) {
 	if err := g.sync(ctx); err != nil {
 		return 0, err
 	}
 	now := g.Now()
-	failures := failuresKey(addr)
-	var acct string
-	if account != "" {
-		acct = accountKey(account)
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
+	g.mu.RLock()
+	defer g.mu.RUnlock()
 	var wait time.Duration
 	if g.AddrBurst > 0 {
-		r, b := live(g.records[failures], now), g.addrBucket()
+		r, b := live(g.records[k.failures], now), g.addrBucket()
 		b.refill(&r, now)
 		wait = b.wait(r, now)
 	}
-	if acct == "" {
+	if k.account == "" {
 		return wait, nil
 	}
-	if r := live(g.records[acct], now); now.Before(r.Until) {
-		if known := live(g.records[knownKey(account, addr)], now); known.Expires.IsZero() {
+	if r := live(g.records[k.acct], now); now.Before(r.Until) {
+		if known := live(g.records[knownKey(k.account, k.addr)], now); known.Expires.IsZero() {
 			wait = max(wait, r.Until.Sub(now))
 		}
 	}
@@ -372,14 +395,14 @@ func (g *LoginGuard) wait(ctx context.Context, account, addr string) (time.Durat
 
 func (g *LoginGuard) addrBucket() bucket { return bucket{Burst: g.AddrBurst, Every: g.AddrEvery} }
 
-func (g *LoginGuard) failed(ctx context.Context, account, addr string) error {
-	var keys []string
+func (g *LoginGuard) failed(ctx context.Context, k attemptKeys) error {
+	var keys []guardID
 	if g.AddrBurst > 0 {
-		keys = append(keys, failuresKey(addr))
+		keys = append(keys, k.failures)
 	}
-	lock := account != "" && g.LockAfter > 0
+	lock := k.account != "" && g.LockAfter > 0
 	if lock {
-		keys = append(keys, accountKey(account))
+		keys = append(keys, k.acct)
 	}
 	if len(keys) == 0 {
 		return nil
@@ -425,19 +448,19 @@ func (g *LoginGuard) accountExpires(r GuardRecord) time.Time {
 // The copy may be up to SyncEvery old, so a success may leave failures
 // made through another replica in that time uncleared: the error is on
 // the side of locking.
-func (g *LoginGuard) succeeded(ctx context.Context, account, addr string) error {
-	if account == "" {
+func (g *LoginGuard) succeeded(ctx context.Context, k attemptKeys) error {
+	if k.account == "" {
 		return nil
 	}
 	now := g.Now()
-	acct, known := accountKey(account), knownKey(account, addr)
-	g.mu.Lock()
-	clear := live(g.records[acct], now).Failures > 0
+	known := knownKey(k.account, k.addr)
+	g.mu.RLock()
+	clear := live(g.records[k.acct], now).Failures > 0
 	remember := live(g.records[known], now).Expires.Before(now.Add(knownFor - knownRenew))
-	g.mu.Unlock()
-	var keys []string
+	g.mu.RUnlock()
+	var keys []guardID
 	if clear {
-		keys = append(keys, acct)
+		keys = append(keys, k.acct)
 	}
 	if remember {
 		keys = append(keys, known)
@@ -453,7 +476,7 @@ func (g *LoginGuard) succeeded(ctx context.Context, account, addr string) error 
 			rs[0] = r
 		}
 		if remember {
-			rs[len(rs)-1] = GuardRecord{Key: known, Expires: now.Add(knownFor)}
+			rs[len(rs)-1] = GuardRecord{Key: rs[len(rs)-1].Key, Expires: now.Add(knownFor)}
 		}
 	})
 }
@@ -461,18 +484,22 @@ func (g *LoginGuard) succeeded(ctx context.Context, account, addr string) error 
 // update changes the records of keys with fn: in the shared state, and
 // then in this replica's copy, or in this process's state alone without a
 // Store.
-func (g *LoginGuard) update(ctx context.Context, now time.Time, keys []string, fn func([]GuardRecord)) error {
+func (g *LoginGuard) update(ctx context.Context, now time.Time, ids []guardID, fn func([]GuardRecord)) error {
 	if g.Store == nil {
 		g.mu.Lock()
 		defer g.mu.Unlock()
-		rs := make([]GuardRecord, len(keys))
-		for i, k := range keys {
-			rs[i] = g.records[k]
-			rs[i].Key = k
+		rs := make([]GuardRecord, len(ids))
+		for i, id := range ids {
+			rs[i] = g.records[id]
+			rs[i].Key = id.Key()
 		}
 		fn(rs)
 		g.keep(rs, now)
 		return nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = id.Key()
 	}
 	rs, err := g.Store.UpdateGuard(ctx, now, keys, fn)
 	if err != nil {
@@ -495,8 +522,8 @@ func (g *LoginGuard) sync(ctx context.Context) error {
 		every = time.Second
 	}
 	stale := func(now time.Time) (bool, time.Time) {
-		g.mu.Lock()
-		defer g.mu.Unlock()
+		g.mu.RLock()
+		defer g.mu.RUnlock()
 		age := now.Sub(g.synced)
 		return g.synced.IsZero() || age >= every || age < 0, g.synced
 	}
@@ -529,11 +556,15 @@ func (g *LoginGuard) sync(ctx context.Context) error {
 // read that began before a write this replica made, and ended after it).
 func (g *LoginGuard) keep(rs []GuardRecord, now time.Time) {
 	if g.records == nil {
-		g.records = map[string]GuardRecord{}
+		g.records = map[guardID]GuardRecord{}
 	}
 	for _, r := range rs {
-		if old, ok := g.records[r.Key]; !ok || r.Version >= old.Version || !now.Before(old.Expires) {
-			g.records[r.Key] = r
+		id, ok := parseGuardID(r.Key)
+		if !ok {
+			continue // not a record of this guard's
+		}
+		if old, ok := g.records[id]; !ok || r.Version >= old.Version || !now.Before(old.Expires) {
+			g.records[id] = r
 		}
 	}
 	// Forget what no longer changes an answer once the map grows large,
