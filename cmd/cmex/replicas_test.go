@@ -355,3 +355,46 @@ func TestReplicasPollStatusOnce(t *testing.T) {
 	}
 	other.stop()
 }
+
+// TestReplicasStartTogether: two replicas started at once with -sandbox on
+// a fresh PostgreSQL database both start (the fixtures are loaded under a
+// lease, one replica after the other; two loads at once collided on the
+// societies' and accounts' unique names, and one replica exited), and the
+// fixtures are there once.
+func TestReplicasStartTogether(t *testing.T) {
+	dbURL := cmextest.PostgresURL(t)
+	env := []string{"CMEX_DB=" + dbURL, "CMEX_SECRET_KEY=replica-secret-key-0123456789"}
+	var mu sync.Mutex
+	var started []*server
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			s := startServer(t, env, replicaArgs...) // fails the test if cmex serve exits
+			mu.Lock()
+			started = append(started, s)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(started) != 2 {
+		t.Fatalf("%d of 2 replicas started", len(started))
+	}
+	for _, s := range started {
+		if r := s.post(getPath, search(providerA, map[string]string{"ActivityID": "399999999"})); r.has("451") {
+			t.Errorf("the sandbox user is refused at %s: %+v", s.base, r)
+		}
+		s.stop()
+	}
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var orgs, leases int
+	if err := db.QueryRow(`SELECT (SELECT count(*) FROM organizations WHERE provider_id = '1234567'), (SELECT count(*) FROM leases)`).Scan(&orgs, &leases); err != nil {
+		t.Fatal(err)
+	}
+	if orgs != 1 || leases != 0 {
+		t.Errorf("after both stopped: %d sandbox providers 1234567 (want 1), %d leases left (want 0: each released its own)", orgs, leases)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cmexhub/cmex"
@@ -197,7 +198,24 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		gateway.Calls = sqlstore.NewSocietyCallService(db)
 		claims := sqlstore.NewClaimService(db)
 		gateway.Links = claims
+		// Work that must run once in a cluster (loading the sandbox, its
+		// boards, the outbox's overdue check and status polling) is done by
+		// the replica that holds its lease. One server owns a SQLite file,
+		// so there it takes none: a lease a killed run left would only hold
+		// the work up until it expired.
+		var leases cmex.LeaseService
+		if db.Dialect().Name() != "sqlite" {
+			leases = sqlstore.NewLeaseService(db)
+		}
+		replica := replicaID()
 		if *sandbox {
+			// Replicas started together load the fixtures one after the
+			// other: each load is idempotent, two at once are not.
+			release, err := waitLease(ctx, leases, "sandbox:fixtures", replica, time.Minute)
+			if err != nil {
+				return fmt.Errorf("sandbox: %w", err)
+			}
+			defer release()
 			if err := loadSandboxGateway(ctx, societies, accounts, *sandboxPassword, logger); err != nil {
 				return fmt.Errorf("sandbox: %w", err)
 			}
@@ -225,20 +243,14 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			if err := loadSandboxClaims(ctx, orgs, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
 				return fmt.Errorf("sandbox: %w", err)
 			}
+			release()
 		}
-		// Work that must run once in a cluster (the sandbox boards, the
-		// outbox's overdue check and status polling) is done by the replica
-		// that holds its lease. One server owns a SQLite file, so there it
-		// takes none: a lease a killed run left would only hold the work up
-		// until it expired.
-		var leases cmex.LeaseService
-		if db.Dialect().Name() != "sqlite" {
-			leases = sqlstore.NewLeaseService(db)
-		}
-		replica := replicaID()
 		if *sandbox {
 			board := &boardsim.Board{Learners: learners, Logger: logger, Delay: *boardDelay, Reject: sandboxReject, Leases: leases, Holder: replica}
-			go board.Run(cmex.WithActor(ctx, "sandbox-board"))
+			bctx, stopBoard := context.WithCancel(cmex.WithActor(ctx, "sandbox-board"))
+			boardDone := make(chan struct{})
+			go func() { board.Run(bctx); close(boardDone) }()
+			defer func() { stopBoard(); <-boardDone }() // it releases its lease as it stops
 		}
 
 		deliveries := sqlstore.NewDeliveryService(db)
@@ -347,6 +359,38 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		return nil
 	}
 	return c
+}
+
+// waitLease takes the lease name for holder for ttl, trying again every
+// 200 ms while another holds it, and returns the function that releases
+// it (once; later calls do nothing). Without leases there is no one to
+// wait for.
+func waitLease(ctx context.Context, leases cmex.LeaseService, name, holder string, ttl time.Duration) (func(), error) {
+	if leases == nil {
+		return func() {}, nil
+	}
+	for {
+		ok, err := leases.TryAcquire(ctx, name, holder, time.Now(), ttl)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			defer cancel()
+			_ = leases.Release(rctx, name, holder) // else it expires
+		})
+	}, nil
 }
 
 // replicaID names this process in the leases it takes (of deliveries and
