@@ -2,17 +2,21 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net"
 	"net/url"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cmexhub/cmex"
@@ -44,7 +48,8 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		sandboxPassword := fs.String("sandbox-password", "sandbox", "password of the sandbox users")
 		permissive := fs.Bool("permissive", false, "accept what can be understood and report deviations from PARS as warnings, instead of rejecting them")
 		matching := fs.String("matching", "", "how learner identities are checked: registry (against the learner registry, as PARS does; the default with -sandbox) or passthrough (form only, left to the registry downstream; the default otherwise)")
-		boardDelay := fs.Duration("sandbox-board-delay", 3*time.Second, "with -sandbox, how long the simulated boards take to submit, then to approve or reject, MOC learner records")
+		boardDelay := fs.Duration("sandbox-board-delay", 3*time.Second, "with -sandbox, how long the simulated boards take to submit, then to approve or reject, MOC learner records; "+
+			"on PostgreSQL one replica runs the boards, and a stopped one's pass to another within three quarters of this (at least 1s)")
 		maxBody := fs.Int64("max-body", pars.DefaultMaxBody, "largest request body accepted, in bytes; larger ones get 413")
 		logFormat := fs.String("log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
 		logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -67,8 +72,10 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		addrVerify := fs.Int("address-verifications", 60, "printed-transcript verifications (/verify/CODE) one client address may ask for at once, after which it may ask one a second; 0: no limit")
 		maxHashing := fs.Int("max-hashing", 0, "password hashes and checks (argon2id, 19 MiB each) run at once, on every surface; others wait up to 2s, then get 503 and Retry-After; 0: from GOMEMLIMIT when set (a quarter of it), else one per CPU, at most 8")
 		outboxLease := fs.Duration("outbox-lease", outbox.DefaultLease, "how long a claimed delivery is the worker's before another may take it over; renewed every third of it while the attempt is in flight, so a stopped replica's claims come back within it (at least 1s)")
-		outboxAlert := fs.Duration("outbox-alert-after", outbox.DefaultAlertAfter, "how long a delivery may stay undelivered before it is flagged and logged as an error")
-		outboxStatus := fs.Duration("outbox-status-every", outbox.DefaultStatusEvery, "how often MOC records delivered to an upstream PARS are checked for the board's decision")
+		outboxAlert := fs.Duration("outbox-alert-after", outbox.DefaultAlertAfter, "how long a delivery may stay undelivered before it is flagged and logged as an error (once, by one replica, "+
+			"which checks every tenth of this, at most every minute; a stopped replica's check passes to another within three such intervals)")
+		outboxStatus := fs.Duration("outbox-status-every", outbox.DefaultStatusEvery, "how often MOC records delivered to an upstream PARS are checked for the board's decision; "+
+			"on PostgreSQL one replica polls each destination, and a stopped replica's destinations are polled by another within 2.5 times this (at once after SIGTERM)")
 		allowPrivate := allowPrivateFlag(fs)
 		if err := parse(fs, args, e); err != nil {
 			return err
@@ -191,7 +198,24 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		gateway.Calls = sqlstore.NewSocietyCallService(db)
 		claims := sqlstore.NewClaimService(db)
 		gateway.Links = claims
+		// Work that must run once in a cluster (loading the sandbox, its
+		// boards, the outbox's overdue check and status polling) is done by
+		// the replica that holds its lease. One server owns a SQLite file,
+		// so there it takes none: a lease a killed run left would only hold
+		// the work up until it expired.
+		var leases cmex.LeaseService
+		if db.Dialect().Name() != "sqlite" {
+			leases = sqlstore.NewLeaseService(db)
+		}
+		replica := replicaID()
 		if *sandbox {
+			// Replicas started together load the fixtures one after the
+			// other: each load is idempotent, two at once are not.
+			release, err := waitLease(ctx, leases, "sandbox:fixtures", replica, time.Minute)
+			if err != nil {
+				return fmt.Errorf("sandbox: %w", err)
+			}
+			defer release()
 			if err := loadSandboxGateway(ctx, societies, accounts, *sandboxPassword, logger); err != nil {
 				return fmt.Errorf("sandbox: %w", err)
 			}
@@ -219,13 +243,20 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			if err := loadSandboxClaims(ctx, orgs, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
 				return fmt.Errorf("sandbox: %w", err)
 			}
-			board := &boardsim.Board{Learners: learners, Logger: logger, Delay: *boardDelay, Reject: sandboxReject}
-			go board.Run(cmex.WithActor(ctx, "sandbox-board"))
+			release()
+		}
+		if *sandbox {
+			board := &boardsim.Board{Learners: learners, Logger: logger, Delay: *boardDelay, Reject: sandboxReject, Leases: leases, Holder: replica}
+			bctx, stopBoard := context.WithCancel(cmex.WithActor(ctx, "sandbox-board"))
+			boardDone := make(chan struct{})
+			go func() { board.Run(bctx); close(boardDone) }()
+			defer func() { stopBoard(); <-boardDone }() // it releases its lease as it stops
 		}
 
 		deliveries := sqlstore.NewDeliveryService(db)
 		worker := newWorker(deliveries, learners, logger, policy)
 		worker.Lease, worker.AlertAfter, worker.StatusEvery = *outboxLease, *outboxAlert, *outboxStatus
+		worker.ID, worker.Leases = replica, leases
 		if db.Dialect().Name() == "sqlite" {
 			// One server owns a SQLite file (two cmex serve on one file are
 			// not supported), so a lease held now is a stopped run's: its
@@ -316,7 +347,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		if *allowPrivate {
 			logger.Warn("-allow-private-destinations: destinations and remote societies may be at loopback, private and shared addresses, and PARS destinations over plain http")
 		}
-		logger.Info("cmex listening", "addr", l.Addr().String(), "tls", srvTLS != nil, "db", dbName, "pars_mode", parsMode.String(), "matching", mode,
+		logger.Info("cmex listening", "addr", l.Addr().String(), "replica", replica, "tls", srvTLS != nil, "db", dbName, "pars_mode", parsMode.String(), "matching", mode,
 			"sandbox", *sandbox, "max_body", *maxBody, "allow_private_destinations", *allowPrivate, "max_hashing", db.Hasher.Limit.Size(), "version", versionString())
 		workerDone := make(chan struct{})
 		go func() { worker.Run(cmex.WithActor(ctx, "outbox")); close(workerDone) }()
@@ -328,6 +359,52 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		return nil
 	}
 	return c
+}
+
+// waitLease takes the lease name for holder for ttl, trying again every
+// 200 ms while another holds it, and returns the function that releases
+// it (once; later calls do nothing). Without leases there is no one to
+// wait for.
+func waitLease(ctx context.Context, leases cmex.LeaseService, name, holder string, ttl time.Duration) (func(), error) {
+	if leases == nil {
+		return func() {}, nil
+	}
+	for {
+		ok, err := leases.TryAcquire(ctx, name, holder, time.Now(), ttl)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			defer cancel()
+			_ = leases.Release(rctx, name, holder) // else it expires
+		})
+	}, nil
+}
+
+// replicaID names this process in the leases it takes (of deliveries and
+// of work done once in a cluster): its host, its pid and a random part,
+// so that two replicas on one host, or one restarted with the same pid,
+// never share a name.
+func replicaID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "cmex"
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
 
 // hashSlots is how many argon2id computations of memKiB each may run at

@@ -65,7 +65,10 @@ type Handler struct {
 	MaxBody int64
 
 	// built is the WSDL last built, by the extrinsic fields it was built
-	// for: the only part of the plans it depends on.
+	// for: the only part of the plans it depends on. The plans in force
+	// are read from the database at every request (wsdlFor, serve), so a
+	// plan set loaded through any replica is what this one answers with
+	// next; only the building is saved.
 	built struct {
 		sync.Mutex
 		fields string

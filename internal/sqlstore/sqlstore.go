@@ -83,7 +83,10 @@ type DB struct {
 
 	// activities are decoded activity documents, by id and revision.
 	activities activityCache
-	// records are the decoded contents of learner records, by id.
+	// records are the decoded contents of learner records, by id. A
+	// record's content never changes (a trigger refuses it; its status,
+	// which does, is read with every request), so a replica's copy is
+	// never stale.
 	records kept[cmex.LearnerRecordID, *cmex.LearnerRecord]
 }
 
