@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/cmexhub/cmex/internal/cmextest"
+	"github.com/cmexhub/cmex/internal/processsync"
 	"github.com/cmexhub/cmex/internal/webhook"
 )
 
@@ -35,6 +37,50 @@ type restartAnswer struct {
 	message    string // the first ErrorMessage's
 	retryAfter string
 	ids        []string
+}
+
+// outageShapes checks that each surface other than PARS answers a request
+// it needs the database for 503 in its own shape while the database is
+// down: the JSON API's busy error and a SOAP Server fault with Retry-After,
+// the portal's sign-in page and the gateway's STATUS text.
+func outageShapes(t *testing.T, s *server) {
+	t.Helper()
+	api, _ := http.NewRequest(http.MethodGet, s.base+"/api/v1/learner-records", nil)
+	api.SetBasicAuth(providerA.user, providerA.password)
+	api.Header.Set("Cmex-Provider-Id", providerA.provider)
+	ts := nextTokenSecond()
+	soapBody := `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:tem="http://tempuri.org/"><soapenv:Header/><soapenv:Body><tem:GetRoleData>` +
+		`<tem:Version>7.8.0</tem:Version><tem:TimeStamp>` + ts + `</tem:TimeStamp><tem:Role>Practitioner</tem:Role><tem:UniqueId>999902</tem:UniqueId>` +
+		`<tem:RequestDepth>Role</tem:RequestDepth><tem:RequestType>Summary</tem:RequestType><tem:Token>` + processsync.Token("999902", ts, "sandbox-secret") + `</tem:Token>` +
+		`</tem:GetRoleData></soapenv:Body></soapenv:Envelope>`
+	ps, _ := http.NewRequest(http.MethodPost, s.base+processsync.Path, strings.NewReader(soapBody))
+	ps.Header.Set("Content-Type", "text/xml; charset=utf-8")
+	for _, c := range []struct {
+		surface    string
+		req        *http.Request
+		body       string
+		retryAfter bool
+	}{
+		{"JSON API", api, `"message": "The service cannot reach its database just now; try again shortly."`, true},
+		{"GetRoleData", ps, "<faultcode>s:Server</faultcode><faultstring xml:lang=\"en-US\">The service cannot reach its database just now; try again shortly.", true},
+		{"portal sign-in", formRequest(s.base, "/signin", url.Values{"username": {"aaa.staff"}, "password": {"sandbox"}}), "The service cannot reach its database just now; try again shortly.", true},
+		{"customer_binding", formRequest(s.base, "/cmegateway/customer_binding", url.Values{"customer_username_crypt": {"ned.baker"}, "customer_password_crypt": {"sandbox"},
+			"customer_binding_crypt_method": {"plaintext"}}), "<STATUS>The service is unavailable; try again later.</STATUS>", false},
+	} {
+		res, err := http.DefaultClient.Do(c.req)
+		if err != nil {
+			t.Errorf("%s with the database down: %v", c.surface, err)
+			continue
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if c.surface == "JSON API" && !strings.Contains(string(b), `"code": "busy"`) {
+			t.Errorf("the JSON API with the database down: not its busy error: %s", b)
+		}
+		if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), c.body) || c.retryAfter && res.Header.Get("Retry-After") != "2" {
+			t.Errorf("%s with the database down: %d, Retry-After %q, want 503 saying %s:\n%.600s", c.surface, res.StatusCode, res.Header.Get("Retry-After"), c.body, b)
+		}
+	}
 }
 
 // sendReport sends client c's report i to s, as a client does that
@@ -174,7 +220,10 @@ func TestPostgresRestart(t *testing.T) {
 		o := &outage{mode: mode}
 		pc.Stop(t, mode)
 		o.stopped = time.Now()
-		time.Sleep(1500 * time.Millisecond) // requests and readiness checks meet the database down
+		if mode == "fast" {
+			outageShapes(t, s)
+		}
+		time.Sleep(time.Until(o.stopped.Add(1500 * time.Millisecond))) // requests and readiness checks meet the database down
 		pc.Start(t)
 		o.started = time.Now()
 		waitAccepted(o.started, 1, "after pg_ctl start -m "+mode)
