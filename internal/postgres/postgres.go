@@ -61,6 +61,10 @@ type Options struct {
 // name none.
 const DefaultMaxConns = 20
 
+// DefaultConnectTimeout is how long an attempt to connect may take when
+// the URL names no connect_timeout.
+const DefaultConnectTimeout = 5 * time.Second
+
 // Open connects to the database at url (postgres://…) and migrates it.
 //
 // Every statement is planned for its own values (plan_cache_mode
@@ -80,6 +84,11 @@ func Open(ctx context.Context, url string, o Options) (*sqlstore.DB, error) {
 	}
 	if _, set := cfg.RuntimeParams["plan_cache_mode"]; !set {
 		cfg.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
+	if cfg.ConnectTimeout == 0 {
+		// Without one, a server whose packets are dropped holds each
+		// attempt for the system's TCP timeout (two minutes on Linux).
+		cfg.ConnectTimeout = DefaultConnectTimeout
 	}
 	migrate := cfg.Copy()
 	for _, p := range []string{"statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout"} {

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -227,5 +228,31 @@ func TestRefusesNewerSchema(t *testing.T) {
 	_, err = postgres.Open(ctx, url, postgres.Options{})
 	if err == nil || !strings.Contains(err.Error(), "newer cmex") {
 		t.Fatalf("opened a database migrated by a newer cmex: %v", err)
+	}
+}
+
+// A server process ended under cmex (pg_terminate_backend, as a restart
+// or an administrator does) costs no request: the group commit's kept
+// connection and the pool's are replaced.
+func TestBackendsEnded(t *testing.T) {
+	db := open(t)
+	ctx := context.Background()
+	o := &cmex.Organization{Kind: cmex.OrgProvider, ProviderID: "1234567", Name: "AAA Test Organization"}
+	if err := sqlstore.NewOrganizationService(db).CreateOrganization(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	by := cmex.Principal{Organization: *o, User: cmex.WebServiceUser{OrganizationID: o.ID, Username: "lms"}}
+	learners := sqlstore.NewLearnerService(db, cmex.MatchPassthrough)
+	for i := range 3 {
+		a, _, err := sqlstore.NewActivityService(db).SaveActivity(ctx, cmex.ActivityChange{Action: "Add", Activity: cmextest.Activity(fmt.Sprintf("act-%d", i), 2025), By: by})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.SQL().ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := learners.SaveLearnerReport(ctx, cmex.LearnerChange{Report: cmextest.JaneReport(a.ID, "2025-06-01", fmt.Sprintf("r%d", i)), By: by, Source: "test"}); err != nil {
+			t.Fatalf("report %d after the server's processes were ended: %v", i, err)
+		}
 	}
 }
