@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -44,6 +45,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		fs := c.flagSet(e)
 		addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 		dbSpec := dbFlag(fs)
+		pool := poolFlags(fs)
 		sandbox := fs.Bool("sandbox", false, "load the sandbox fixtures (providers 1234567 and 7654321 with one user each); idempotent")
 		sandboxPassword := fs.String("sandbox-password", "sandbox", "password of the sandbox users")
 		permissive := fs.Bool("permissive", false, "accept what can be understood and report deviations from PARS as warnings, instead of rejecting them")
@@ -119,6 +121,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		if !strings.HasPrefix(*dbSpec, "sqlite:") && !strings.HasPrefix(*dbSpec, "postgres://") && !strings.HasPrefix(*dbSpec, "postgresql://") {
 			bad = append(bad, fmt.Sprintf("-db %q: want sqlite:PATH or a postgres:// URL", *dbSpec))
 		}
+		bad = append(bad, pool.check(fs, e, *dbSpec)...)
 		var srvTLS *tls.Config
 		if (*tlsCert == "") != (*tlsKey == "") {
 			bad = append(bad, "-tls-cert and -tls-key go together")
@@ -162,11 +165,20 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			return err
 		}
 
-		db, dbName, err := openDB(ctx, *dbSpec)
+		db, dbName, err := openDB(ctx, *dbSpec, pool.options())
 		if err != nil {
 			return err
 		}
 		defer db.Close()
+		if db.Dialect().Name() == "postgres" {
+			// The timeout as the server holds it: the -db URL's own wins.
+			var timeout string
+			if err := db.SQL().QueryRowContext(ctx, `SHOW statement_timeout`).Scan(&timeout); err != nil {
+				return fmt.Errorf("postgres: %w", err)
+			}
+			logger.Info("postgres connections", "max_conns", *pool.maxConns, "max_idle_conns", cmp.Or(*pool.maxIdle, *pool.maxConns),
+				"conn_max_lifetime", pool.lifetime.String(), "conn_max_idle_time", pool.idleTime.String(), "statement_timeout", timeout)
+		}
 		if secretKey != "" {
 			if db.Secrets, err = sqlstore.NewSecretBox(secretKey); err != nil {
 				return fmt.Errorf("secret key: %w", err)
@@ -288,6 +300,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 					{Name: "cmex_outbox_retries_total", Help: "Attempts that failed and will be retried.", Value: float64(st.Retried.Load())},
 					{Name: "cmex_outbox_overdue_total", Help: "Deliveries flagged as undelivered past -outbox-alert-after.", Value: float64(st.Overdue.Load())},
 				}
+				ms = append(ms, poolMetrics(db.SQL().Stats())...)
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 				defer cancel()
 				backlogs, err := deliveries.Backlogs(ctx)

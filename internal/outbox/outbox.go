@@ -488,7 +488,7 @@ func (w *Worker) complete(ctx context.Context, sent *destination, dl *cmex.Deliv
 			next = now.Add(w.Backoff.Delay(Steps(dl.Attempts, outage), w.Random()))
 		}
 	}
-	err := w.Deliveries.CompleteAttempt(ctx, dl.ID, w.ID, o, now, next)
+	err := w.record(ctx, dl.ID, o, now, next)
 	switch {
 	case errors.Is(err, cmex.ErrLeaseLost):
 		w.Logger.WarnContext(ctx, "outbox: answer not recorded: the delivery is no longer this worker's", "delivery", dl.ID, "result", o.Result)
@@ -506,6 +506,29 @@ func (w *Worker) complete(ctx context.Context, sent *destination, dl *cmex.Deliv
 	default:
 		w.Stats.Retried.Add(1)
 		w.Logger.InfoContext(ctx, "outbox: will retry", "delivery", dl.ID, "destination", dl.Destination, "attempts", dl.Attempts, "error", o.Error, "at", next)
+	}
+}
+
+// record records an attempt's outcome, trying again while the database
+// cannot be reached, for up to a lease: an outcome not recorded is an
+// attempt made again once the lease lapses, and a delivery the
+// destination took would be sent twice. The heartbeat keeps renewing the
+// lease meanwhile, and one lost is ErrLeaseLost, not recorded.
+func (w *Worker) record(ctx context.Context, id cmex.DeliveryID, o cmex.Outcome, now, next time.Time) error {
+	giveUp := w.Now().Add(w.Lease)
+	wait := 50 * time.Millisecond
+	for {
+		err := w.Deliveries.CompleteAttempt(ctx, id, w.ID, o, now, next)
+		if !cmex.Unreachable(err) || w.Now().Add(wait).After(giveUp) {
+			return err
+		}
+		w.Logger.WarnContext(ctx, "outbox: outcome not recorded yet; trying again", "delivery", id, "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
 	}
 }
 

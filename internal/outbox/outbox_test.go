@@ -8,11 +8,13 @@ import (
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -522,5 +524,53 @@ func TestLeaseLostCallsOff(t *testing.T) {
 	}
 	if n := f.states(t)[cmex.DeliveryCancelled]; n != 3 || f.worker.Stats.Delivered.Load() != 0 {
 		t.Errorf("%d cancelled, %d delivered", n, f.worker.Stats.Delivered.Load())
+	}
+}
+
+// unreachableStore is a delivery store whose first fail calls to record an
+// outcome meet the database gone (the connection reset), as while
+// PostgreSQL restarts.
+type unreachableStore struct {
+	cmex.DeliveryService
+	fail   atomic.Int64
+	failed atomic.Int64
+}
+
+func (s *unreachableStore) CompleteAttempt(ctx context.Context, id cmex.DeliveryID, worker string, o cmex.Outcome, now, next time.Time) error {
+	if s.fail.Add(-1) >= 0 {
+		s.failed.Add(1)
+		return fmt.Errorf("complete delivery: %w", &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET})
+	}
+	return s.DeliveryService.CompleteAttempt(ctx, id, worker, o, now, next)
+}
+
+// TestOutcomeRecordedAfterOutage: an outcome the database could not take
+// (it was restarting) is recorded when it is back, within the lease, so the
+// delivery the receiver took is not sent again once the lease lapses.
+func TestOutcomeRecordedAfterOutage(t *testing.T) {
+	rc := &receiver{t: t, acked: map[cmex.CreditID]int{}}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	f := newFixture(t, srv.URL)
+	store := &unreachableStore{DeliveryService: f.worker.Deliveries}
+	store.fail.Store(6) // two failures for each of the three deliveries, or thereabouts
+	f.worker.Deliveries, f.worker.Lease = store, 2*time.Second
+	f.report(t, 1)
+	// The worker runs on for a lease and a half after the last is
+	// recorded: one whose lease lapsed would have been sent again by then.
+	var all time.Time
+	f.run(t, 15*time.Second, func() bool {
+		if all.IsZero() && f.states(t)[cmex.DeliveryDelivered] == 3 {
+			all = time.Now()
+		}
+		return !all.IsZero() && time.Since(all) > 3*f.worker.Lease/2
+	})
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if store.failed.Load() != 6 {
+		t.Fatalf("%d outcomes failed to record, want 6", store.failed.Load())
+	}
+	if rc.calls != 3 || len(rc.acked) != 3 {
+		t.Errorf("%d calls for %d credits acknowledged; want 3 and 3 (no delivery sent twice)", rc.calls, len(rc.acked))
 	}
 }

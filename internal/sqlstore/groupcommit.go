@@ -81,7 +81,9 @@ func (s *LearnerService) runGroups(ctx context.Context) {
 
 // commitGroup judges and commits a group. When it fails as a whole (a
 // concurrent writer took a CreditID, or any other error), each call is
-// tried again alone, so that one call's trouble is its own.
+// tried again alone, so that one call's trouble is its own; unless the
+// database cannot be reached (on a new connection either), when every call
+// is told so.
 func (s *LearnerService) commitGroup(ctx context.Context, batch []*groupCall) {
 	chs := make([]cmex.LearnerChange, len(batch))
 	for i, c := range batch {
@@ -99,21 +101,31 @@ func (s *LearnerService) commitGroup(ctx context.Context, batch []*groupCall) {
 			}
 		})
 	})
-	g.connMu.Lock()
-	err := s.db.writeTurn(func() error {
-		return s.db.inTxOn(ctx, &g.conn, func(tx conn) error {
-			var err error
-			if results, err = s.saveBatch(ctx, tx, chs, false); err != nil {
-				return err
-			}
-			var rows []auditRow
-			for i, c := range batch {
-				rows = appendLearnerAudit(rows, c.audit, &chs[i], &results[i])
-			}
-			return s.db.appendAudit(ctx, tx, rows)
+	commit := func() error {
+		g.connMu.Lock()
+		defer g.connMu.Unlock()
+		return s.db.writeTurn(func() error {
+			return s.db.inTxOn(ctx, &g.conn, func(tx conn) error {
+				var err error
+				if results, err = s.saveBatch(ctx, tx, chs, false); err != nil {
+					return err
+				}
+				var rows []auditRow
+				for i, c := range batch {
+					rows = appendLearnerAudit(rows, c.audit, &chs[i], &results[i])
+				}
+				return s.db.appendAudit(ctx, tx, rows)
+			})
 		})
-	})
-	g.connMu.Unlock()
+	}
+	err := commit()
+	if cmex.Unreachable(err) {
+		// The connection may be all that failed (its server process was
+		// ended): once more, on a new one. The records of a commit that was
+		// made but not answered are then found taken, and answered as
+		// duplicates, as they would be if their clients sent them again.
+		err = commit()
+	}
 	if err == nil {
 		for i, c := range batch {
 			c.res = results[i]
@@ -121,9 +133,18 @@ func (s *LearnerService) commitGroup(ctx context.Context, batch []*groupCall) {
 		}
 		return
 	}
-	if len(batch) > 1 {
+	if len(batch) > 1 && !cmex.Unreachable(err) {
 		for _, c := range batch {
 			s.commitGroup(ctx, []*groupCall{c})
+		}
+		return
+	}
+	if len(batch) > 1 {
+		// The database is down: each call alone would fail as the group
+		// did, one connection attempt after another.
+		for _, c := range batch {
+			c.err = err
+			close(c.done)
 		}
 		return
 	}

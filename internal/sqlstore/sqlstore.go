@@ -200,32 +200,48 @@ func (db *DB) inTx(ctx context.Context, fn func(tx conn) error) error {
 // that connection's page cache warm (SQLite's cache is a connection's own);
 // the caller makes sure the calls do not overlap.
 func (db *DB) inTxOn(ctx context.Context, kept **sql.Conn, fn func(tx conn) error) (err error) {
+	_, copier := db.dialect.(Copier)
+	own := kept != nil || copier // a connection of the transaction's own, not one the pool picks
 	var raw *sql.Conn
-	switch _, copier := db.dialect.(Copier); {
-	case kept != nil:
-		if *kept == nil {
-			if *kept, err = db.sql.Conn(ctx); err != nil {
-				return fmt.Errorf("begin: %w", err)
-			}
+	if own {
+		if kept != nil {
+			raw = *kept
 		}
-		raw = *kept
-		defer func() {
-			if err != nil { // the connection may be what failed
+		defer func() { // after the transaction ends, below
+			if raw != nil && (kept == nil || err != nil) { // a kept one that failed: the connection may be what failed
 				_ = raw.Close()
-				*kept = nil
+				if kept != nil {
+					*kept = nil
+				}
 			}
 		}()
-	case copier:
-		if raw, err = db.sql.Conn(ctx); err != nil {
-			return fmt.Errorf("begin: %w", err)
-		}
-		defer raw.Close() // after the transaction ends, below
 	}
 	var tx *sql.Tx
-	if raw != nil {
-		tx, err = raw.BeginTx(ctx, nil)
-	} else {
-		tx, err = db.sql.BeginTx(ctx, nil)
+	for try := 0; ; try++ {
+		if own && raw == nil {
+			if raw, err = db.sql.Conn(ctx); err != nil {
+				return fmt.Errorf("begin: %w", err)
+			}
+			if kept != nil {
+				*kept = raw
+			}
+		}
+		if raw != nil {
+			tx, err = raw.BeginTx(ctx, nil)
+		} else {
+			tx, err = db.sql.BeginTx(ctx, nil)
+		}
+		if err == nil || raw == nil || try > 0 || !cmex.Unreachable(err) {
+			break
+		}
+		// The connection died while it waited (the server restarted):
+		// nothing was sent on it, so the transaction starts again on a
+		// new one, as database/sql does with the connections it picks.
+		_ = raw.Close()
+		raw = nil
+		if kept != nil {
+			*kept = nil
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
