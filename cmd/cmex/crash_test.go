@@ -81,22 +81,9 @@ func TestKillUnderLoad(t *testing.T) {
 	// acknowledged record exactly once.
 	s = startServer(t, env, "-sandbox", "-matching", "passthrough")
 	s.stop()
-	d, err := sql.Open("sqlite", "file:"+db+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openTestDB(t, "sqlite:"+db)
 	defer d.Close()
-	held := map[string]int{}
-	rows, err := d.Query(`SELECT credit_id FROM learner_records WHERE credit_id LIKE 'ccid:aaatestorganization.org:k%'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id string
-		rows.Scan(&id)
-		held[id]++
-	}
-	rows.Close()
+	held := heldRecords(t, d, "ccid:aaatestorganization.org:k%")
 	missing := 0
 	for _, id := range acknowledged {
 		if held[id] != 1 {
@@ -112,6 +99,31 @@ func TestKillUnderLoad(t *testing.T) {
 		}
 	}
 	t.Logf("%d records acknowledged before SIGKILL, %d held after restart", len(acknowledged), len(held))
+}
+
+// heldRecords counts the learner records the database holds by CreditID,
+// of the CreditIDs LIKE pattern (a test's constant, written into the
+// statement because the two engines' drivers number parameters
+// differently), deleted ones included.
+func heldRecords(t *testing.T, db *sql.DB, pattern string) map[string]int {
+	t.Helper()
+	rows, err := db.Query(`SELECT credit_id FROM learner_records WHERE credit_id LIKE '` + strings.ReplaceAll(pattern, "'", "''") + `'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	held := map[string]int{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		held[id]++
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return held
 }
 
 func mustRead(t *testing.T, path string) []byte {
