@@ -189,32 +189,36 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		claims := sqlstore.NewClaimService(db)
 		gateway.Links = claims
 		if *sandbox {
-			if err := loadSandboxGateway(ctx, societies, accounts, *sandboxPassword, logger); err != nil {
+			// Replicas starting together on one new database load the
+			// fixtures one at a time: each loader adds what is not there.
+			if err := db.Exclusively(ctx, func(ctx context.Context) error {
+				if err := loadSandboxGateway(ctx, societies, accounts, *sandboxPassword, logger); err != nil {
+					return err
+				}
+				if err := loadSandbox(ctx, orgs, users, *sandboxPassword, logger); err != nil {
+					return err
+				}
+				if err := loadSandboxLearners(ctx, persons, logger); err != nil {
+					return err
+				}
+				if err := loadSandboxPlans(ctx, plans, logger); err != nil {
+					return err
+				}
+				if err := loadSandboxPortal(ctx, societies, accounts, plans, orgs, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
+					return err
+				}
+				if err := loadSandboxOperator(ctx, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
+					return err
+				}
+				if err := loadSandboxSocietyAdmins(ctx, societies, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
+					return err
+				}
+				return loadSandboxClaims(ctx, orgs, sqlstore.NewPortalService(db), *sandboxPassword, logger)
+			}); err != nil {
 				return fmt.Errorf("sandbox: %w", err)
 			}
 			if *gwSociety == "" {
 				*gwSociety = cmegateway.ExampleCode
-			}
-			if err := loadSandbox(ctx, orgs, users, *sandboxPassword, logger); err != nil {
-				return fmt.Errorf("sandbox: %w", err)
-			}
-			if err := loadSandboxLearners(ctx, persons, logger); err != nil {
-				return fmt.Errorf("sandbox: %w", err)
-			}
-			if err := loadSandboxPlans(ctx, plans, logger); err != nil {
-				return fmt.Errorf("sandbox: %w", err)
-			}
-			if err := loadSandboxPortal(ctx, societies, accounts, plans, orgs, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
-				return fmt.Errorf("sandbox: %w", err)
-			}
-			if err := loadSandboxOperator(ctx, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
-				return fmt.Errorf("sandbox: %w", err)
-			}
-			if err := loadSandboxSocietyAdmins(ctx, societies, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
-				return fmt.Errorf("sandbox: %w", err)
-			}
-			if err := loadSandboxClaims(ctx, orgs, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
-				return fmt.Errorf("sandbox: %w", err)
 			}
 			board := &boardsim.Board{Learners: learners, Logger: logger, Delay: *boardDelay, Reject: sandboxReject}
 			go board.Run(cmex.WithActor(ctx, "sandbox-board"))
