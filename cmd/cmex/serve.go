@@ -174,10 +174,13 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		persons, learners := sqlstore.NewPersonService(db), sqlstore.NewLearnerService(db, mode)
 		plans := sqlstore.NewPlanService(db)
 		societies, accounts := sqlstore.NewSocietyService(db), sqlstore.NewGatewayService(db)
-		// Every surface checks passwords and keys through one guard.
+		// Every surface checks passwords and keys through one guard, whose
+		// state is in the database: every replica on it shares the limits,
+		// and a lockout through one holds on all within guard.SyncEvery.
 		guard := cmex.DefaultLoginGuard()
 		guard.LockAfter, guard.LockFor, guard.AddrBurst = *lockAfter, *lockFor, *addrFailures
 		guard.SignUps.Burst, guard.Verifications.Burst = *addrSignUps, *addrVerify
+		guard.Store = sqlstore.NewGuardStore(db)
 		guarded := cmex.Guarded{Guard: guard}
 		// Everything cmex sends to a URL someone gave it goes through one
 		// policy: checked when the URL is given and on every connection.
