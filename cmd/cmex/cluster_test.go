@@ -216,10 +216,10 @@ type clusterDriver struct {
 	rng          *mrand.Rand
 	acknowledged map[string]string // CreditID → the replica that answered Accepted
 	ackOrder     []string
-	requests     map[string]int // by kind
-	unanswered   map[string]int // by kind: the balancer gave no whole answer (counted there)
-	problems     []string       // wrong answers from replicas that were not being killed
-	psLast       map[string]int64
+	requests     map[string]int   // by kind
+	unanswered   map[string]int   // by kind: the balancer gave no whole answer (counted there)
+	problems     []string         // wrong answers from replicas that were not being killed
+	psLast       map[string]int64 // the last GetRoleData TimeStamp signed, by UniqueId
 }
 
 func (dr *clusterDriver) stopped() bool {
