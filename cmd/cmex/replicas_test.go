@@ -27,15 +27,6 @@ import (
 // on loopback.
 var replicaArgs = []string{"-sandbox", "-sandbox-board-delay", "1h", "-allow-private-destinations"}
 
-// startReplicas runs two cmex serve on one PostgreSQL database, one after
-// the other (the first loads the sandbox's fixtures).
-func startReplicas(t *testing.T, env []string, args ...string) (a, b *server) {
-	t.Helper()
-	a = startServer(t, env, args...)
-	b = startServer(t, env, args...)
-	return a, b
-}
-
 var replicaName = regexp.MustCompile(`"msg":"cmex listening"[^\n]*"replica":"([^"]+)"`)
 
 // replica is the name a running server takes leases by, from its log.
@@ -55,7 +46,8 @@ func (s *server) replica() string {
 // a destination's URL and signing secret changed.
 func TestReplicasSeeChanges(t *testing.T) {
 	env := []string{"CMEX_DB=" + cmextest.PostgresURL(t), "CMEX_SECRET_KEY=replica-secret-key-0123456789"}
-	a, b := startReplicas(t, env, replicaArgs...)
+	rs := startReplicas(t, 2, env, replicaArgs...)
+	a, b := rs[0], rs[1]
 	defer a.stop()
 	defer b.stop()
 
@@ -289,7 +281,8 @@ func TestReplicasPollStatusOnce(t *testing.T) {
 	dbURL := cmextest.PostgresURL(t)
 	env := []string{"CMEX_DB=" + dbURL, "CMEX_SECRET_KEY=replica-secret-key-0123456789"}
 	const every = time.Second
-	a, b := startReplicas(t, env, append(replicaArgs, "-outbox-status-every", every.String())...)
+	rs := startReplicas(t, 2, env, append(replicaArgs, "-outbox-status-every", every.String())...)
+	a, b := rs[0], rs[1]
 	if out, code := runCLI(t, env, "sandbox\n", "destinations", "add", "-allow-private-destinations", "-provider", "1234567", "-name", "upstream", "-kind", "pars", "-url", front.URL,
 		"-username", "webserviceuser@yourdomain.org", "-upstream-provider", "1234567", "-forward-activities"); code != 0 {
 		t.Fatalf("destinations add: %s", out)
@@ -354,47 +347,4 @@ func TestReplicasPollStatusOnce(t *testing.T) {
 		t.Errorf("the lease after the kill: %q, %v; want %q", holder, err, other.replica())
 	}
 	other.stop()
-}
-
-// TestReplicasStartTogether: two replicas started at once with -sandbox on
-// a fresh PostgreSQL database both start (the fixtures are loaded under a
-// lease, one replica after the other; two loads at once collided on the
-// societies' and accounts' unique names, and one replica exited), and the
-// fixtures are there once.
-func TestReplicasStartTogether(t *testing.T) {
-	dbURL := cmextest.PostgresURL(t)
-	env := []string{"CMEX_DB=" + dbURL, "CMEX_SECRET_KEY=replica-secret-key-0123456789"}
-	var mu sync.Mutex
-	var started []*server
-	var wg sync.WaitGroup
-	for range 2 {
-		wg.Go(func() {
-			s := startServer(t, env, replicaArgs...) // fails the test if cmex serve exits
-			mu.Lock()
-			started = append(started, s)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	if len(started) != 2 {
-		t.Fatalf("%d of 2 replicas started", len(started))
-	}
-	for _, s := range started {
-		if r := s.post(getPath, search(providerA, map[string]string{"ActivityID": "399999999"})); r.has("451") {
-			t.Errorf("the sandbox user is refused at %s: %+v", s.base, r)
-		}
-		s.stop()
-	}
-	db, err := sql.Open("pgx", dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var orgs, leases int
-	if err := db.QueryRow(`SELECT (SELECT count(*) FROM organizations WHERE provider_id = '1234567'), (SELECT count(*) FROM leases)`).Scan(&orgs, &leases); err != nil {
-		t.Fatal(err)
-	}
-	if orgs != 1 || leases != 0 {
-		t.Errorf("after both stopped: %d sandbox providers 1234567 (want 1), %d leases left (want 0: each released its own)", orgs, leases)
-	}
 }

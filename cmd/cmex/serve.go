@@ -17,7 +17,6 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cmexhub/cmex"
@@ -221,43 +220,37 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		}
 		replica := replicaID()
 		if *sandbox {
-			// Replicas started together load the fixtures one after the
-			// other: each load is idempotent, two at once are not.
-			release, err := waitLease(ctx, leases, "sandbox:fixtures", replica, time.Minute)
-			if err != nil {
-				return fmt.Errorf("sandbox: %w", err)
-			}
-			defer release()
-			if err := loadSandboxGateway(ctx, societies, accounts, *sandboxPassword, logger); err != nil {
+			// Replicas starting together on one new database load the
+			// fixtures one at a time: each loader adds what is not there.
+			if err := db.Exclusively(ctx, func(ctx context.Context) error {
+				if err := loadSandboxGateway(ctx, societies, accounts, *sandboxPassword, logger); err != nil {
+					return err
+				}
+				if err := loadSandbox(ctx, orgs, users, *sandboxPassword, logger); err != nil {
+					return err
+				}
+				if err := loadSandboxLearners(ctx, persons, logger); err != nil {
+					return err
+				}
+				if err := loadSandboxPlans(ctx, plans, logger); err != nil {
+					return err
+				}
+				if err := loadSandboxPortal(ctx, societies, accounts, plans, orgs, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
+					return err
+				}
+				if err := loadSandboxOperator(ctx, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
+					return err
+				}
+				if err := loadSandboxSocietyAdmins(ctx, societies, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
+					return err
+				}
+				return loadSandboxClaims(ctx, orgs, sqlstore.NewPortalService(db), *sandboxPassword, logger)
+			}); err != nil {
 				return fmt.Errorf("sandbox: %w", err)
 			}
 			if *gwSociety == "" {
 				*gwSociety = cmegateway.ExampleCode
 			}
-			if err := loadSandbox(ctx, orgs, users, *sandboxPassword, logger); err != nil {
-				return fmt.Errorf("sandbox: %w", err)
-			}
-			if err := loadSandboxLearners(ctx, persons, logger); err != nil {
-				return fmt.Errorf("sandbox: %w", err)
-			}
-			if err := loadSandboxPlans(ctx, plans, logger); err != nil {
-				return fmt.Errorf("sandbox: %w", err)
-			}
-			if err := loadSandboxPortal(ctx, societies, accounts, plans, orgs, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
-				return fmt.Errorf("sandbox: %w", err)
-			}
-			if err := loadSandboxOperator(ctx, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
-				return fmt.Errorf("sandbox: %w", err)
-			}
-			if err := loadSandboxSocietyAdmins(ctx, societies, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
-				return fmt.Errorf("sandbox: %w", err)
-			}
-			if err := loadSandboxClaims(ctx, orgs, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
-				return fmt.Errorf("sandbox: %w", err)
-			}
-			release()
-		}
-		if *sandbox {
 			board := &boardsim.Board{Learners: learners, Logger: logger, Delay: *boardDelay, Reject: sandboxReject, Leases: leases, Holder: replica}
 			bctx, stopBoard := context.WithCancel(cmex.WithActor(ctx, "sandbox-board"))
 			boardDone := make(chan struct{})
@@ -372,38 +365,6 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		return nil
 	}
 	return c
-}
-
-// waitLease takes the lease name for holder for ttl, trying again every
-// 200 ms while another holds it, and returns the function that releases
-// it (once; later calls do nothing). Without leases there is no one to
-// wait for.
-func waitLease(ctx context.Context, leases cmex.LeaseService, name, holder string, ttl time.Duration) (func(), error) {
-	if leases == nil {
-		return func() {}, nil
-	}
-	for {
-		ok, err := leases.TryAcquire(ctx, name, holder, time.Now(), ttl)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-			defer cancel()
-			_ = leases.Release(rctx, name, holder) // else it expires
-		})
-	}, nil
 }
 
 // replicaID names this process in the leases it takes (of deliveries and

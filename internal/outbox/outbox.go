@@ -181,6 +181,11 @@ type destination struct {
 type flight struct {
 	cancel context.CancelFunc // calls the attempt off when its lease is lost
 	lost   bool
+	// answered is set once the attempt has its outcome: from then on it
+	// is not called off, since recording the outcome checks the lease
+	// itself, and a renewal that finds the lease ended may only be seeing
+	// that outcome's commit.
+	answered bool
 }
 
 // New returns a worker with the defaults.
@@ -378,7 +383,7 @@ func (w *Worker) renew(ctx context.Context) {
 	for id, f := range seen {
 		// The same flight only: one that landed meanwhile gave its lease
 		// up, and a new claim of the delivery is a new flight.
-		if !kept[id] && w.flights[id] == f && !f.lost {
+		if !kept[id] && w.flights[id] == f && !f.lost && !f.answered {
 			f.lost = true
 			f.cancel()
 			w.Logger.WarnContext(ctx, "outbox: lease lost; the attempt is called off", "delivery", id)
@@ -467,6 +472,11 @@ func (w *Worker) attempt(ctx context.Context, dl *cmex.Delivery) {
 // complete records an attempt's outcome; sent is the destination the
 // attempt reached, nil for an attempt that did not get as far as sending.
 func (w *Worker) complete(ctx context.Context, sent *destination, dl *cmex.Delivery, o cmex.Outcome) {
+	w.fmu.Lock()
+	if f := w.flights[dl.ID]; f != nil {
+		f.answered = true
+	}
+	w.fmu.Unlock()
 	now := w.Now()
 	next := now
 	if o.Result != cmex.DeliveryDelivered && o.Result != cmex.DeliveryRejected {

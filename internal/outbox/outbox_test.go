@@ -574,3 +574,80 @@ func TestOutcomeRecordedAfterOutage(t *testing.T) {
 		t.Errorf("%d calls for %d credits acknowledged; want 3 and 3 (no delivery sent twice)", rc.calls, len(rc.acked))
 	}
 }
+
+// committedStore is a delivery store whose outcomes commit and then, as
+// pgx does, report the cancellation of their context if it comes while
+// the commit's answer is still being read: here, while the heartbeat's
+// renewal that the commit unblocked runs.
+type committedStore struct {
+	cmex.DeliveryService
+	committed atomic.Int64
+	renewed   chan struct{}
+}
+
+func (s *committedStore) CompleteAttempt(ctx context.Context, id cmex.DeliveryID, worker string, o cmex.Outcome, now, next time.Time) error {
+	if err := s.DeliveryService.CompleteAttempt(context.WithoutCancel(ctx), id, worker, o, now, next); err != nil {
+		return err
+	}
+	s.committed.Add(1)
+	select {
+	case <-s.renewed:
+	case <-time.After(2 * time.Second):
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(300 * time.Millisecond):
+	}
+	return ctx.Err()
+}
+
+func (s *committedStore) RenewLeases(ctx context.Context, worker string, ids []cmex.DeliveryID, now time.Time, lease time.Duration) ([]cmex.DeliveryID, error) {
+	held, err := s.DeliveryService.RenewLeases(ctx, worker, ids, now, lease)
+	if s.committed.Load() > 0 {
+		select {
+		case s.renewed <- struct{}{}:
+		default:
+		}
+	}
+	return held, err
+}
+
+// TestRenewalAfterTheAnswer: a renewal that runs while an attempt's
+// outcome commits finds the lease gone (the outcome ended it) and must not
+// call the attempt off: the outcome is recorded, counted, and not logged
+// as lost or failed (seen in TestCluster on PostgreSQL as "lease lost"
+// then "record outcome: commit: context canceled" for a delivery whose
+// outcome was in fact committed).
+func TestRenewalAfterTheAnswer(t *testing.T) {
+	rc := &receiver{t: t, acked: map[cmex.CreditID]int{}}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	f := newFixture(t, srv.URL)
+	var logs strings.Builder
+	var mu sync.Mutex
+	f.worker.Logger = slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	store := &committedStore{DeliveryService: f.store.Deliveries, renewed: make(chan struct{})}
+	f.worker.Deliveries = store
+	f.worker.Lease = 300 * time.Millisecond // renewed every 100 ms
+	f.report(t, 1)
+	// Run until the three are recorded, and their attempts have returned
+	// (each waits for a renewal, then a little, after its commit).
+	f.run(t, 10*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return f.states(t)[cmex.DeliveryDelivered] == 3 && (f.worker.Stats.Delivered.Load() == 3 || strings.Count(logs.String(), "record outcome") == 3)
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if n := f.worker.Stats.Delivered.Load(); n != 3 || logs.Len() > 0 {
+		t.Errorf("%d deliveries counted, want 3; logged:\n%s", n, logs.String())
+	}
+}
+
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
