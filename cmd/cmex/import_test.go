@@ -177,22 +177,37 @@ func TestImportIdempotentAndCrashSafe(t *testing.T) {
 	if acts := f.newDB(t, db); !slices.Equal(acts, f.acts) {
 		t.Fatalf("activity ids differ: %v %v", acts, f.acts)
 	}
+	// Each run is killed once it has written more than the last run left
+	// (so that every kill falls in the middle, however slow the machine is
+	// today), a little later each time.
 	midway := 0
-	for attempt, delay := 0, 150*time.Millisecond; attempt < 6 && midway < 2; attempt, delay = attempt+1, delay+150*time.Millisecond {
+	for attempt := 0; attempt < 6 && midway < 2; attempt++ {
+		before := readLedger(t, db).records
 		cmd := exec.Command(bin, "import", "-db", db, "-provider", "1234567", "-progress", "none", f.file)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(delay)
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		began := time.Now()
+		for seen := false; !seen; {
+			select {
+			case <-exited:
+				seen = true
+			case <-time.After(20 * time.Millisecond):
+				seen = ledgerRecords(t, db) > before
+			}
+		}
+		time.Sleep(time.Duration(attempt) * 40 * time.Millisecond)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_ = cmd.Wait()
+		<-exited
 		l := readLedger(t, db)
 		if l.event != l.records {
 			t.Fatalf("after a kill: %d records but %d events", l.records, l.event)
 		}
 		if l.records > 0 && l.records < clean.records {
 			midway++
-			t.Logf("killed after %v with %d of %d records in", delay, l.records, clean.records)
+			t.Logf("killed after %v with %d of %d records in", time.Since(began).Round(time.Millisecond), l.records, clean.records)
 		}
 	}
 	if midway == 0 {
@@ -387,4 +402,16 @@ func TestImportWithADestination(t *testing.T) {
 	if out, code := runCLI(t, nil, "", "deliveries", "list", "-db", f.db, "-provider", "1234567"); code != 0 || strings.Count(out, "hook") != 20 {
 		t.Errorf("deliveries list: %d %s", code, out)
 	}
+}
+
+// ledgerRecords is how many learner records the database db holds.
+func ledgerRecords(t *testing.T, db string) int {
+	t.Helper()
+	d := openTestDB(t, db)
+	defer d.Close()
+	var n int
+	if err := d.QueryRow(`SELECT count(*) FROM learner_records`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
