@@ -632,7 +632,7 @@ func TestRenewalAfterTheAnswer(t *testing.T) {
 	}), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	store := &committedStore{DeliveryService: f.store.Deliveries, renewed: make(chan struct{})}
 	f.worker.Deliveries = store
-	f.worker.Lease = 300 * time.Millisecond // renewed every 100 ms
+	f.worker.Lease = 1200 * time.Millisecond // renewed every 400 ms: a shorter lease lapsed on the loaded machine
 	f.report(t, 1)
 	// Run until the three are recorded, and their attempts have returned
 	// (each waits for a renewal, then a little, after its commit).
