@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cmexhub/cmex"
+	"github.com/cmexhub/cmex/internal/cmextest"
 	"github.com/cmexhub/cmex/internal/sqlite"
 	"github.com/cmexhub/cmex/internal/sqlstore"
 )
@@ -346,6 +347,46 @@ func TestBenchCommand(t *testing.T) {
 		"ledger  ", "20000 learner records", "GetRoleData, Activity depth, 20 activities, 2 clients", "transcript of 20 credits", ", 0 failed)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("bench output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestBenchReplicas runs the benchmark small against two cmex serve
+// processes on one PostgreSQL database: both take the write and read
+// loads, and the figures are the runs' totals.
+func TestBenchReplicas(t *testing.T) {
+	db := cmextest.PostgresURL(t)
+	out, code := runCLI(t, nil, "", "bench", "-db", db, "-replicas", "2", "-records", "1000", "-clients", "8", "-duration", "1s",
+		"-ledger", "3000", "-credits", "10", "-read-clients", "4", "-read-duration", "500ms")
+	if code != 0 {
+		t.Fatalf("bench: %d\n%s", code, out)
+	}
+	for _, want := range []string{"cmex serve replicas ", " 2 on one database", "SaveLearnerActivity, 8 clients, 2 replicas", ", 0 not Accepted)",
+		"GetRoleData, Activity depth, 10 activities, 4 clients, 2 replicas", "transcript of 10 credits, 4 clients, 2 replicas", ", 0 failed)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bench output lacks %q:\n%s", want, out)
+		}
+	}
+	// Each replica answered some of the calls: "per replica A + B".
+	var a, b int
+	if i := strings.Index(out, "per replica "); i < 0 {
+		t.Errorf("no per-replica split:\n%s", out)
+	} else if _, err := fmt.Sscanf(out[i:], "per replica %d + %d", &a, &b); err != nil || a == 0 || b == 0 {
+		t.Errorf("per-replica split %d + %d (%v):\n%s", a, b, err, out)
+	}
+}
+
+// TestBenchReplicasNeedPostgres: several processes on one SQLite file are
+// not what -replicas measures, so the bench refuses them before any work.
+func TestBenchReplicasNeedPostgres(t *testing.T) {
+	for _, args := range [][]string{
+		{"bench", "-replicas", "2"},
+		{"bench", "-replicas", "2", "-db", "sqlite:" + filepath.Join(t.TempDir(), "b.db")},
+		{"bench", "-replicas", "0", "-db", "postgres://localhost/none"},
+	} {
+		out, code := runCLI(t, nil, "", args...)
+		if code != 2 || !strings.Contains(out, "-replicas") || strings.Contains(out, "records/s") {
+			t.Errorf("%v: exit %d, want 2 and a usage error naming -replicas:\n%s", args, code, out)
 		}
 	}
 }
