@@ -148,3 +148,50 @@ func (Dialect) Copy(ctx context.Context, driverConn any, table string, columns [
 	}
 	return nil
 }
+
+var _ sqlstore.Pipeliner = Dialect{}
+
+// Pipeline implements sqlstore.Pipeliner with a pgx batch: every statement
+// is sent at once, and the answers are read in order.
+func (Dialect) Pipeline(ctx context.Context, driverConn any, stmts []sqlstore.Statement) error {
+	c, ok := driverConn.(*stdlib.Conn)
+	if !ok {
+		return fmt.Errorf("pipeline: the driver connection is a %T, not pgx's", driverConn)
+	}
+	b := &pgx.Batch{}
+	for _, s := range stmts {
+		b.Queue(s.SQL, s.Args...)
+	}
+	br := c.Conn().SendBatch(ctx, b)
+	for _, s := range stmts {
+		if err := readAnswer(br, s); err != nil {
+			_ = br.Close()
+			return err
+		}
+	}
+	return br.Close()
+}
+
+// readAnswer reads the answer of s, the next statement of br.
+func readAnswer(br pgx.BatchResults, s sqlstore.Statement) error {
+	wrap := func(err error) error {
+		if err != nil && s.Wrap != nil {
+			return s.Wrap(err)
+		}
+		return err
+	}
+	if s.Scan == nil {
+		_, err := br.Exec()
+		return wrap(err)
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return wrap(err)
+	}
+	defer rows.Close()
+	if err := s.Scan(rows); err != nil {
+		return wrap(err)
+	}
+	rows.Close()
+	return wrap(rows.Err())
+}

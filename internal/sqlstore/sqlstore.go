@@ -155,19 +155,34 @@ type querier interface {
 type conn struct {
 	db *DB
 	q  querier
-	// raw is the connection a transaction runs on, for a Copier's Copy.
+	// raw is the connection a transaction runs on, for a Copier's Copy
+	// and a Pipeliner's pipelines.
 	raw *sql.Conn
+	// pipe holds the writes sent later, in a transaction of a Pipeliner.
+	pipe *pipe
 }
 
+// exec, query and queryRow send any writes held back first, so that
+// statements run in the order they were made.
+
 func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := c.flush(ctx); err != nil {
+		return nil, err
+	}
 	return c.q.ExecContext(ctx, c.db.rebind(query), args...)
 }
 
 func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := c.flush(ctx); err != nil {
+		return nil, err
+	}
 	return c.q.QueryContext(ctx, c.db.rebind(query), args...)
 }
 
+// queryRow's flush error, if any, is the transaction's (pipe.err); the
+// row then fails as the aborted transaction makes it.
 func (c conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	_ = c.flush(ctx)
 	return c.q.QueryRowContext(ctx, c.db.rebind(query), args...)
 }
 
@@ -178,6 +193,9 @@ func (tx conn) copyRows(ctx context.Context, table string, columns []string, row
 	c, ok := tx.db.dialect.(Copier)
 	if !ok || tx.raw == nil {
 		return false, nil
+	}
+	if err := tx.flush(ctx); err != nil {
+		return true, err
 	}
 	return true, tx.raw.Raw(func(dc any) error { return c.Copy(ctx, dc, table, columns, rows) })
 }
@@ -198,7 +216,9 @@ func (db *DB) inTx(ctx context.Context, fn func(tx conn) error) error {
 // the caller makes sure the calls do not overlap.
 func (db *DB) inTxOn(ctx context.Context, kept **sql.Conn, fn func(tx conn) error) (err error) {
 	var raw *sql.Conn
-	switch _, copier := db.dialect.(Copier); {
+	_, copier := db.dialect.(Copier)
+	_, pipeliner := db.dialect.(Pipeliner)
+	switch {
 	case kept != nil:
 		if *kept == nil {
 			if *kept, err = db.sql.Conn(ctx); err != nil {
@@ -212,7 +232,7 @@ func (db *DB) inTxOn(ctx context.Context, kept **sql.Conn, fn func(tx conn) erro
 				*kept = nil
 			}
 		}()
-	case copier:
+	case copier || pipeliner:
 		if raw, err = db.sql.Conn(ctx); err != nil {
 			return fmt.Errorf("begin: %w", err)
 		}
@@ -233,7 +253,17 @@ func (db *DB) inTxOn(ctx context.Context, kept **sql.Conn, fn func(tx conn) erro
 			_ = tx.Rollback()
 		}
 	}()
-	if err := fn(conn{db: db, q: tx, raw: raw}); err != nil {
+	c := conn{db: db, q: tx, raw: raw}
+	if pipeliner {
+		c.pipe = &pipe{}
+	}
+	if err := fn(c); err != nil {
+		if c.pipe != nil && c.pipe.err != nil {
+			return c.pipe.err // what aborted the transaction
+		}
+		return err
+	}
+	if err := c.flush(ctx); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
