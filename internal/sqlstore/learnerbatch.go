@@ -347,6 +347,9 @@ func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.Lear
 		}
 	}
 	var round []Statement
+	if p, ok := s.db.dialect.(BatchPlanner); ok {
+		round = append(round, Statement{SQL: p.PlanBatch()})
+	}
 	add := func(b bulk, prefix, values []any, what string, scan func(Rows) error) error {
 		stmt, err := b.statement(prefix, values, scan)
 		if err != nil {

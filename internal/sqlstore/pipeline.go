@@ -47,6 +47,14 @@ type Pipeliner interface {
 	Pipeline(ctx context.Context, driverConn any, stmts []Statement) error
 }
 
+// A BatchPlanner is a Dialect whose engine may settle on one plan for
+// every run of a prepared statement, where a learner batch's lookups need
+// plans for their own values. PlanBatch is the statement that, run in a
+// transaction, has the statements after it planned so until it ends.
+type BatchPlanner interface {
+	PlanBatch() string
+}
+
 // pipe holds a transaction's writes sent later.
 type pipe struct {
 	pending []Statement
