@@ -17,6 +17,7 @@ import (
 
 	"github.com/cmexhub/cmex"
 	"github.com/cmexhub/cmex/internal/cmextest"
+	"github.com/cmexhub/cmex/internal/postgres"
 	"github.com/cmexhub/cmex/internal/sqlite"
 	"github.com/cmexhub/cmex/internal/sqlstore"
 )
@@ -74,7 +75,13 @@ func (f *importFixture) newDB(t *testing.T, db string) []cmex.ActivityID {
 }
 
 func openStore(db string, fn func(*sqlstore.DB) error) error {
-	s, err := sqlite.Open(context.Background(), strings.TrimPrefix(db, "sqlite:"))
+	var s *sqlstore.DB
+	var err error
+	if strings.HasPrefix(db, "postgres") {
+		s, err = postgres.Open(context.Background(), db)
+	} else {
+		s, err = sqlite.Open(context.Background(), strings.TrimPrefix(db, "sqlite:"))
+	}
 	if err != nil {
 		return err
 	}
@@ -348,6 +355,51 @@ func TestBenchCommand(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("bench output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestImportKeepsStatistics: an import filling an empty PostgreSQL ledger
+// has its statistics brought up to date as it goes (ANALYZE once imports
+// have added 10,000 records, and at every doubling after), since the
+// planner would otherwise plan each batch's lookups for the empty table it
+// last counted; a small import leaves them alone.
+func TestImportKeepsStatistics(t *testing.T) {
+	db := cmextest.PostgresURL(t)
+	f := &importFixture{dir: t.TempDir(), db: db}
+	f.newDB(t, db)
+	analyses := func() int {
+		var n int
+		err := openStore(db, func(s *sqlstore.DB) error {
+			return s.SQL().QueryRow(`SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'learner_records'`).Scan(&n)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	imp := func(from, n int) {
+		t.Helper()
+		file := filepath.Join(f.dir, fmt.Sprintf("learners-%d.xml", from))
+		if out, code := runCLI(t, nil, "", "bench", "generate", "-db", db, "-provider", "1234567", "-from", fmt.Sprint(from), "-records", fmt.Sprint(n), file); code != 0 {
+			t.Fatalf("generate: %s", out)
+		}
+		if out, code := runCLI(t, nil, "", "import", "-db", db, "-provider", "1234567", "-progress", "none", file); code != 0 || !strings.Contains(out, fmt.Sprintf("%d accepted", n)) {
+			t.Fatalf("import: %d %s", code, out)
+		}
+	}
+	imp(0, 500)
+	if n := analyses(); n != 0 {
+		t.Errorf("a 500-record import analysed the ledger %d times", n)
+	}
+	imp(500, 12000)
+	// The server counts an analysis once the connection that ran it has
+	// reported, which the import's exit makes it do.
+	deadline := time.Now().Add(10 * time.Second)
+	for analyses() == 0 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if n := analyses(); n < 1 {
+		t.Errorf("a 12,000-record import into a 500-record ledger analysed it %d times, want 1 or more", n)
 	}
 }
 

@@ -63,9 +63,9 @@ func TestConcurrentMigrations(t *testing.T) {
 }
 
 // Statements are planned once and kept (plan_cache_mode auto), except in
-// a learner batch's transaction after PlanBatch, where each is planned for
-// its own values (a generic plan of the batch lookups scans an
-// organization's every record), and only until that transaction ends.
+// a learner batch's transaction between PlanBatch and PlannedBatch (its
+// lookups), where each is planned for its own values, and never after that
+// transaction.
 func TestPlansPerBatch(t *testing.T) {
 	db := open(t)
 	ctx := context.Background()
@@ -89,6 +89,13 @@ func TestPlansPerBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	mode("force_custom_plan")
+	if _, err := conn.ExecContext(ctx, postgres.Dialect{}.PlannedBatch()); err != nil {
+		t.Fatal(err)
+	}
+	mode("auto")
+	if _, err := conn.ExecContext(ctx, postgres.Dialect{}.PlanBatch()); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,59 @@ func (s *LearnerService) ImportLearnerReports(ctx context.Context, chs []cmex.Le
 	if err != nil {
 		return nil, err
 	}
+	added := 0
+	for i := range out {
+		if out[i].Outcome == cmex.OutcomeAccepted {
+			added += len(out[i].Records)
+		}
+	}
+	if err := s.keepStatistics(ctx, added); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// minAnalyze is how many records an import adds before the engine's
+// statistics of the ledger are brought up to date, at the least.
+const minAnalyze = 10000
+
+// keepStatistics brings the engine's statistics of learner_records up to
+// date (on an Analyzer) once imports have added as many records as they
+// last counted, so at every doubling of a ledger that imports fill. The
+// engine's own background analysis comes a minute or more later: in the
+// meantime, a ledger filling from empty is planned as the few records it
+// held, and each batch's lookups read all of its organization's records
+// (or every record), each batch more than the last.
+func (s *LearnerService) keepStatistics(ctx context.Context, added int) error {
+	a, ok := s.db.dialect.(Analyzer)
+	if !ok || added == 0 {
+		return nil
+	}
+	st := &s.stats
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	counted := func() error {
+		var rows float64
+		if err := s.db.sql.QueryRowContext(ctx, a.StatisticsRows("learner_records")).Scan(&rows); err != nil {
+			return fmt.Errorf("statistics of learner records: %w", err)
+		}
+		st.rows, st.known = int64(max(rows, 0)), true
+		return nil
+	}
+	if !st.known {
+		if err := counted(); err != nil {
+			return err
+		}
+	}
+	st.added += int64(added)
+	if st.added < max(st.rows, minAnalyze) {
+		return nil
+	}
+	if _, err := s.db.sql.ExecContext(ctx, a.Analyze("learner_records")); err != nil {
+		return fmt.Errorf("analyze learner records: %w", err)
+	}
+	st.added = 0
+	return counted()
 }
 
 // ErrConflict says that a concurrent writer took a CreditID the batch
@@ -346,9 +398,19 @@ func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.Lear
 			credits[org][c.CreditID] = true
 		}
 	}
+	// The lookups, and only they, are planned for their own values: the
+	// last round ends the setting, before the writes, whose foreign-key
+	// checks are statements planned per row otherwise.
 	var round []Statement
-	if p, ok := s.db.dialect.(BatchPlanner); ok {
-		round = append(round, Statement{SQL: p.PlanBatch()})
+	planner, planned := s.db.dialect.(BatchPlanner)
+	if planned {
+		round = append(round, Statement{SQL: planner.PlanBatch()})
+	}
+	send := func(last bool) error {
+		if last && planned {
+			round = append(round, Statement{SQL: planner.PlannedBatch()})
+		}
+		return tx.together(ctx, round...)
 	}
 	add := func(b bulk, prefix, values []any, what string, scan func(Rows) error) error {
 		stmt, err := b.statement(prefix, values, scan)
@@ -499,7 +561,7 @@ func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.Lear
 			return nil, err
 		}
 	}
-	if err := tx.together(ctx, round...); err != nil {
+	if err := send(len(valueSet) == 0); err != nil {
 		return nil, err
 	}
 	if len(valueSet) > 0 {
@@ -523,7 +585,7 @@ func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.Lear
 		if err := records(); err != nil {
 			return nil, err
 		}
-		if err := tx.together(ctx, round...); err != nil {
+		if err := send(true); err != nil {
 			return nil, err
 		}
 	}

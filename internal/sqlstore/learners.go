@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cmexhub/cmex"
@@ -19,6 +20,16 @@ type LearnerService struct {
 	Mode cmex.MatchingMode
 
 	group groupCommit
+	stats ledgerStatistics
+}
+
+// ledgerStatistics is what keepStatistics knows of the engine's statistics.
+type ledgerStatistics struct {
+	mu    sync.Mutex
+	known bool
+	// rows are the records the statistics counted; added, the records
+	// imports added since.
+	rows, added int64
 }
 
 var _ cmex.LearnerService = (*LearnerService)(nil)

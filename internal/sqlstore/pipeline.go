@@ -50,9 +50,21 @@ type Pipeliner interface {
 // A BatchPlanner is a Dialect whose engine may settle on one plan for
 // every run of a prepared statement, where a learner batch's lookups need
 // plans for their own values. PlanBatch is the statement that, run in a
-// transaction, has the statements after it planned so until it ends.
+// transaction, has the statements after it planned so until it ends or
+// PlannedBatch runs.
 type BatchPlanner interface {
 	PlanBatch() string
+	PlannedBatch() string
+}
+
+// An Analyzer is a Dialect whose planner works from statistics that only
+// an analysis brings up to date (PostgreSQL's ANALYZE).
+type Analyzer interface {
+	// StatisticsRows is a query of one value: how many rows the statistics
+	// of table count (0 or less when it was never analysed).
+	StatisticsRows(table string) string
+	// Analyze is the statement that brings table's statistics up to date.
+	Analyze(table string) string
 }
 
 // pipe holds a transaction's writes sent later.
