@@ -134,6 +134,15 @@ func (Dialect) Analyze(table string) string { return `ANALYZE ` + table }
 // migrationLock is the advisory lock key of migration runs ("cmex" in ASCII).
 const migrationLock = 0x636d6578
 
+// groupLock is the advisory lock key of group commits ("cmexgrp").
+const groupLock = 0x636d6578677270
+
+var _ sqlstore.GroupLocker = Dialect{}
+
+// GroupLock implements sqlstore.GroupLocker with a transaction-level
+// advisory lock, released by the commit.
+func (Dialect) GroupLock() string { return fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, groupLock) }
+
 // ReserveIDs implements sqlstore.Dialect: values of the identity column's
 // sequence, which concurrent writers never share.
 func (Dialect) ReserveIDs(table string) string {

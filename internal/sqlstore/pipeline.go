@@ -67,6 +67,15 @@ type Analyzer interface {
 	Analyze(table string) string
 }
 
+// A GroupLocker is a Dialect whose database several processes write at
+// once (PostgreSQL, with several replicas). GroupLock is the statement
+// that, run first in a group commit's transaction, waits until no other
+// group commit on the database runs, and holds the others off until the
+// transaction ends.
+type GroupLocker interface {
+	GroupLock() string
+}
+
 // pipe holds a transaction's writes sent later.
 type pipe struct {
 	pending []Statement
