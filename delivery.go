@@ -417,6 +417,12 @@ const (
 type DeliveryService interface {
 	// CreateDestination stores d with its secrets encrypted.
 	CreateDestination(ctx context.Context, d *Destination) error
+	// UpdateDestination replaces the URL, credentials, settings, routing,
+	// limits and Enabled of destination d.ID of d.OrganizationID (its name
+	// and kind stay; ENOTFOUND if it has none such). The outbox sends with
+	// them from its next attempt on, on every replica; deliveries to a
+	// disabled destination wait.
+	UpdateDestination(ctx context.Context, d *Destination) error
 	// ListDestinations returns an organization's destinations, by name,
 	// without their secrets.
 	ListDestinations(ctx context.Context, org OrganizationID) ([]*Destination, error)
@@ -448,7 +454,8 @@ type DeliveryService interface {
 	// destination got, if any.
 	RemoteID(ctx context.Context, dest DestinationID, subject string, recordID int64) (string, bool, error)
 	// MarkOverdue flags the pending deliveries created before t and not yet
-	// flagged, and returns them.
+	// flagged, and returns them; of callers at once, each delivery is
+	// returned to one.
 	MarkOverdue(ctx context.Context, t time.Time) ([]*Delivery, error)
 	// ListDeliveries returns deliveries, newest first.
 	ListDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
@@ -470,11 +477,14 @@ type DeliveryService interface {
 	// DestinationBacklogs returns every destination of every
 	// organization, by provider and name, with what its outbox holds.
 	DestinationBacklogs(ctx context.Context) ([]*DestinationBacklog, error)
-	// AwaitingStatus returns delivered learner-record deliveries to
-	// destinations of kind whose MOC records still wait for a board
-	// (Accepted or Submitted), least recently checked first, and marks
-	// them checked at now.
-	AwaitingStatus(ctx context.Context, kind DestinationKind, now time.Time, limit int) ([]*Delivery, error)
+	// StatusDestinations returns the destinations of kind that have
+	// delivered learner records whose MOC credit still waits for a board
+	// (Accepted or Submitted).
+	StatusDestinations(ctx context.Context, kind DestinationKind) ([]DestinationID, error)
+	// AwaitingStatus returns the delivered learner-record deliveries to
+	// dest whose MOC records still wait for a board, least recently
+	// checked first, and marks them checked at now.
+	AwaitingStatus(ctx context.Context, dest DestinationID, now time.Time, limit int) ([]*Delivery, error)
 	// RecordStatus moves a delivery's learner record as the destination
 	// now reports it (forward only).
 	RecordStatus(ctx context.Context, id DeliveryID, o Outcome, now time.Time) error

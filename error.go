@@ -1,8 +1,12 @@
 package cmex
 
 import (
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 	"time"
 )
 
@@ -17,7 +21,7 @@ const (
 	EFORBIDDEN    = "forbidden"    // good credentials, but not for this
 	ETOOLARGE     = "too_large"    // the request exceeds a size or count limit
 	EUNAVAILABLE  = "unavailable"  // a remote system cmex depends on did not answer usefully; the message says which
-	EBUSY         = "busy"         // the server is at its limit of some costly work (checking passwords); try again after Error.RetryAfter
+	EBUSY         = "busy"         // the server is at its limit of some costly work (checking passwords), or cannot reach its database for now; try again after Error.RetryAfter
 )
 
 // Error is the one error type whose message is safe to show to a client.
@@ -48,16 +52,64 @@ func Rejected(problems Problems) *Error {
 	return &Error{Code: EINVALID, Message: "the record was rejected", Problems: problems}
 }
 
-// ErrorCode returns the code of err if it is (or wraps) an *Error, EINTERNAL
-// for any other non-nil error, and "" for nil.
+// ErrorCode returns the code of err if it is (or wraps) an *Error, EBUSY
+// when err says the database cannot be reached for now (see Unreachable),
+// EINTERNAL for any other non-nil error, and "" for nil.
 func ErrorCode(err error) string {
 	if err == nil {
 		return ""
 	}
-	if e, ok := errors.AsType[*Error](err); ok {
+	if e, ok := errorAs(err); ok {
 		return e.Code
 	}
 	return EINTERNAL
+}
+
+// errUnreachable is what a client is told while the database cannot be
+// reached: try again soon, as a busy server answers.
+var errUnreachable = &Error{Code: EBUSY, Message: "The service cannot reach its database just now; try again shortly.", RetryAfter: UnreachableRetryAfter}
+
+// UnreachableRetryAfter is how long a client is asked to wait when the
+// database could not be reached: about what a restarted database takes to
+// accept connections again.
+const UnreachableRetryAfter = 2 * time.Second
+
+// Unreachable reports whether err says that the database (or another
+// server reached over the network) could not be reached or dropped the
+// connection, rather than refused the request: a connection refused, reset
+// or timed out, a connection the driver found broken or closed (an error
+// it says came before anything was sent: pgx's SafeToRetry), or an SQLSTATE
+// (which drivers report through a SQLState method) of a lost connection
+// (class 08), a server shutting down, starting up or out of connections
+// (57P01, 57P02, 57P03, 53300), a statement or an idle transaction
+// cancelled by the server's time limits (57014, 25P03). Each is
+// temporary: the same request may succeed once the database is back.
+func Unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	if e, ok := errors.AsType[interface {
+		error
+		SafeToRetry() bool
+	}](err); ok && e.SafeToRetry() {
+		return true
+	}
+	if _, ok := errors.AsType[net.Error](err); ok {
+		return true
+	}
+	if e, ok := errors.AsType[interface {
+		error
+		SQLState() string
+	}](err); ok {
+		switch code := e.SQLState(); {
+		case strings.HasPrefix(code, "08"), code == "57P01", code == "57P02", code == "57P03", code == "53300", code == "57014", code == "25P03":
+			return true
+		}
+	}
+	return false
 }
 
 // ErrorMessage returns the client-safe message of err, or a generic text when
@@ -66,13 +118,23 @@ func ErrorMessage(err error) string {
 	if err == nil {
 		return ""
 	}
-	if e, ok := errors.AsType[*Error](err); ok {
+	if e, ok := errorAs(err); ok {
 		return e.Message
 	}
 	return "Internal error."
 }
 
-func errorAs(err error) (*Error, bool) { return errors.AsType[*Error](err) }
+// errorAs returns the *Error err is or wraps, or the one a client is told
+// when err says the database is unreachable.
+func errorAs(err error) (*Error, bool) {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e, true
+	}
+	if Unreachable(err) {
+		return errUnreachable, true
+	}
+	return nil, false
+}
 
 // ErrorProblems returns the problems carried by err, if any.
 func ErrorProblems(err error) Problems {

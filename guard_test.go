@@ -2,7 +2,9 @@ package cmex_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -230,5 +232,265 @@ func TestGuardedSignUpsAndVerifications(t *testing.T) {
 	}
 	if signUps != 3 || lookups != 4 || len(refused) != 3 {
 		t.Errorf("%d sign-ups and %d verifications let through, refused %v; want 3, 4 and 3 refusals", signUps, lookups, refused)
+	}
+}
+
+// sharedGuardState is a cmex.GuardStore in memory, as a database is to
+// the replicas on it, counting the calls the guards make.
+type sharedGuardState struct {
+	mu      sync.Mutex
+	recs    map[string]stampedRecord
+	updates int
+	reads   int
+	err     error
+}
+
+type stampedRecord struct {
+	r  cmex.GuardRecord
+	at time.Time
+}
+
+func (s *sharedGuardState) UpdateGuard(_ context.Context, now time.Time, keys []string, update func([]cmex.GuardRecord)) ([]cmex.GuardRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return nil, s.err
+	}
+	s.updates++
+	if s.recs == nil {
+		s.recs = map[string]stampedRecord{}
+	}
+	rs := make([]cmex.GuardRecord, len(keys))
+	for i, k := range keys {
+		rs[i] = s.recs[k].r
+		rs[i].Key = k
+	}
+	update(rs)
+	for i, k := range keys {
+		rs[i].Key, rs[i].Version = k, s.recs[k].r.Version+1
+		s.recs[k] = stampedRecord{rs[i], now}
+	}
+	return rs, nil
+}
+
+func (s *sharedGuardState) GuardChanges(_ context.Context, since, now time.Time) ([]cmex.GuardRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return nil, s.err
+	}
+	s.reads++
+	var out []cmex.GuardRecord
+	for _, st := range s.recs {
+		if st.at.After(since) && now.Before(st.r.Expires) {
+			out = append(out, st.r)
+		}
+	}
+	return out, nil
+}
+
+// replicas returns two guards sharing one state, as two cmex replicas
+// on one database, both on clock c.
+func replicas(c *guardClock) (a, b *cmex.LoginGuard, shared *sharedGuardState) {
+	shared = &sharedGuardState{}
+	a, b = newGuard(c), newGuard(c)
+	a.Store, b.Store = shared, shared
+	a.SyncEvery, b.SyncEvery = time.Second, time.Second
+	return a, b, shared
+}
+
+// A lockout made through one replica is refused by the other once its
+// copy of the shared state is SyncEvery old, before the password is
+// checked; the address the account signed in from through one replica
+// is exempt on both.
+func TestLoginGuardSharedLockout(t *testing.T) {
+	c := &guardClock{now: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
+	a, b, _ := replicas(c)
+	if got := attempt(b, "198.51.100.7", "user:lms", true); got != "" {
+		t.Fatalf("first sign-in, through B: %q", got)
+	}
+	for i := range 3 {
+		if got := attempt(a, "203.0.113.1", "user:lms", false); got != cmex.EUNAUTHORIZED {
+			t.Fatalf("failure %d through A: %q", i+1, got)
+		}
+	}
+	if got := attempt(a, "203.0.113.2", "user:lms", true); got != cmex.ETOOMANY {
+		t.Errorf("A, at once: %q", got)
+	}
+	c.now = c.now.Add(time.Second)
+	ctx := cmex.WithClientAddr(context.Background(), "203.0.113.2")
+	checked := false
+	err := b.Attempt(ctx, "user:LMS", func() error { checked = true; return nil })
+	if cmex.ErrorCode(err) != cmex.ETOOMANY || checked || cmex.RetryAfter(err) != 599 {
+		t.Errorf("B, a second later: %v (checked %v, retry after %d)", err, checked, cmex.RetryAfter(err))
+	}
+	for name, g := range map[string]*cmex.LoginGuard{"A": a, "B": b} {
+		if got := attempt(g, "198.51.100.7", "user:lms", true); got != "" {
+			t.Errorf("%s, from the address the account signed in from through B: %q", name, got)
+		}
+	}
+	c.now = c.now.Add(10 * time.Minute)
+	if got := attempt(b, "203.0.113.2", "user:lms", true); got != "" {
+		t.Errorf("B, after the lock: %q", got)
+	}
+}
+
+// An address's allowance of failures is one, whichever replicas its
+// failures go through.
+func TestLoginGuardSharedAddress(t *testing.T) {
+	c := &guardClock{now: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
+	a, b, _ := replicas(c)
+	for i := range 5 {
+		g := a
+		if i >= 3 {
+			g = b
+		}
+		if got := attempt(g, "2001:db8::1", fmt.Sprintf("user:u%d", i), false); got != cmex.EUNAUTHORIZED {
+			t.Fatalf("failure %d: %q", i+1, got)
+		}
+	}
+	if got := attempt(b, "2001:db8::2", "user:u9", true); got != cmex.ETOOMANY {
+		t.Errorf("B, which made the fifth failure: %q", got)
+	}
+	c.now = c.now.Add(time.Second)
+	if got := attempt(a, "2001:db8::3", "user:u9", true); got != cmex.ETOOMANY {
+		t.Errorf("A, which made three of the five, a second later: %q", got)
+	}
+}
+
+// A success through one replica clears the failures made through another
+// once its copy shows them; until then (at most SyncEvery) it does not,
+// and errs on the side of locking.
+func TestLoginGuardSharedSuccessResets(t *testing.T) {
+	c := &guardClock{now: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
+	a, b, _ := replicas(c)
+	a.AddrBurst, b.AddrBurst = 0, 0
+	attempt(b, "203.0.113.9", "login:jane", true) // B's copy is read now
+	attempt(a, "203.0.113.1", "login:jane", false)
+	attempt(a, "203.0.113.1", "login:jane", false)
+	c.now = c.now.Add(time.Second)
+	if got := attempt(b, "203.0.113.9", "login:jane", true); got != "" {
+		t.Fatalf("B's success: %q", got)
+	}
+	attempt(a, "203.0.113.1", "login:jane", false)
+	attempt(a, "203.0.113.1", "login:jane", false)
+	if locked(a, "203.0.113.5", "login:jane") {
+		t.Errorf("locked after two failures, B's success and two more: want the count cleared by B")
+	}
+	// B's copy, read a moment ago, does not show the two new failures:
+	// its success now leaves them, and the next failure locks.
+	if got := attempt(b, "203.0.113.9", "login:jane", true); got != "" {
+		t.Fatalf("B's second success: %q", got)
+	}
+	attempt(a, "203.0.113.1", "login:jane", false)
+	if !locked(a, "203.0.113.5", "login:jane") {
+		t.Errorf("not locked after a success through B that could not see the failures")
+	}
+}
+
+// locked reports whether g refuses account from addr, without counting a
+// failure or a success.
+func locked(g *cmex.LoginGuard, addr, account string) bool {
+	ctx := cmex.WithClientAddr(context.Background(), addr)
+	err := g.Attempt(ctx, account, func() error { return cmex.Errorf(cmex.EINVALID, "neither") })
+	return cmex.ErrorCode(err) == cmex.ETOOMANY
+}
+
+// Limit's allowance is shared: each call changes the shared state, and
+// a replica whose copy still shows room asks the state before allowing.
+func TestLoginGuardSharedLimit(t *testing.T) {
+	c := &guardClock{now: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
+	a, b, shared := replicas(c)
+	rate := cmex.Rate{Burst: 2, Every: time.Minute}
+	ctx := cmex.WithClientAddr(context.Background(), "203.0.113.1")
+	var codes []string
+	for _, g := range []*cmex.LoginGuard{a, b, a, b} {
+		codes = append(codes, cmex.ErrorCode(g.Limit(ctx, cmex.ActionSignUp, rate)))
+	}
+	if fmt.Sprint(codes) != "[  too_many_attempts too_many_attempts]" {
+		t.Errorf("four sign-ups through A, B, A, B: %q", codes)
+	}
+	// Refused by a copy that shows the allowance spent, without a write.
+	before := shared.updates
+	for range 10 {
+		if err := b.Limit(ctx, cmex.ActionSignUp, rate); cmex.ErrorCode(err) != cmex.ETOOMANY {
+			t.Fatalf("spent allowance: %v", err)
+		}
+	}
+	if shared.updates != before {
+		t.Errorf("%d writes for refusals a copy could answer", shared.updates-before)
+	}
+}
+
+// A successful sign-in, every request of an LMS, costs no call to the
+// shared state while the replica's copy is fresh: one read a SyncEvery,
+// and one write when the known address is due to be recorded again.
+func TestLoginGuardSharedHotPath(t *testing.T) {
+	c := &guardClock{now: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
+	a, _, shared := replicas(c)
+	calls := func() [2]int { return [2]int{shared.reads, shared.updates} }
+	attempt(a, "198.51.100.7", "user:lms", true)
+	if got := calls(); got != [2]int{1, 1} {
+		t.Fatalf("first sign-in: %v reads and writes, want one read and the known address written", got)
+	}
+	for range 1000 {
+		attempt(a, "198.51.100.7", "user:lms", true)
+	}
+	if got := calls(); got != [2]int{1, 1} {
+		t.Errorf("1,000 more sign-ins in the same second: %v reads and writes, want none more", got)
+	}
+	c.now = c.now.Add(time.Second)
+	attempt(a, "198.51.100.7", "user:lms", true)
+	attempt(a, "198.51.100.7", "user:lms", true)
+	if got := calls(); got != [2]int{2, 1} {
+		t.Errorf("a second later: %v, want one more read", got)
+	}
+	c.now = c.now.Add(61 * time.Minute)
+	attempt(a, "198.51.100.7", "user:lms", true)
+	if got := calls(); got != [2]int{3, 2} {
+		t.Errorf("an hour later: %v, want one more read and the known address written again", got)
+	}
+}
+
+// When the shared state cannot be read or written, an attempt fails
+// with that error rather than being let through unchecked.
+func TestLoginGuardSharedStoreDown(t *testing.T) {
+	c := &guardClock{now: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
+	a, _, shared := replicas(c)
+	shared.err = errors.New("database unreachable")
+	ctx := cmex.WithClientAddr(context.Background(), "203.0.113.1")
+	checked := false
+	err := a.Attempt(ctx, "user:lms", func() error { checked = true; return nil })
+	if !errors.Is(err, shared.err) || checked {
+		t.Errorf("store down: %v (checked %v)", err, checked)
+	}
+	if err := a.Limit(ctx, cmex.ActionSignUp, cmex.Rate{Burst: 1}); !errors.Is(err, shared.err) {
+		t.Errorf("Limit with the store down: %v", err)
+	}
+}
+
+// BenchmarkLoginGuardSuccess measures the guard's part of a successful
+// sign-in, the hot path (an LMS signs in on every PARS call), with its
+// state in this process (memory) and shared (a store every replica uses,
+// here in memory: what a success costs beyond its copy's lookups is one
+// read of the store a second).
+func BenchmarkLoginGuardSuccess(b *testing.B) {
+	for _, state := range []string{"memory", "shared"} {
+		b.Run(state, func(b *testing.B) {
+			g := cmex.DefaultLoginGuard()
+			if state == "shared" {
+				g.Store = &sharedGuardState{}
+			}
+			ctx := cmex.WithClientAddr(context.Background(), "198.51.100.7")
+			ok := func() error { return nil }
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := g.Attempt(ctx, "user:1234567:webserviceuser@yourdomain.org", ok); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
 	}
 }

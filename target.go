@@ -285,8 +285,8 @@ func (p TargetPolicy) CheckSociety(ctx context.Context, s *Society) error {
 	return nil
 }
 
-// Deliveries checks every destination created through s first; a refused
-// one is not stored.
+// Deliveries checks every destination created or updated through s first;
+// a refused one is not stored.
 func (p TargetPolicy) Deliveries(s DeliveryService) DeliveryService { return checkedDeliveries{s, p} }
 
 // Societies checks every society created through s first; a refused one
@@ -303,6 +303,13 @@ func (s checkedDeliveries) CreateDestination(ctx context.Context, d *Destination
 		return err
 	}
 	return s.DeliveryService.CreateDestination(ctx, d)
+}
+
+func (s checkedDeliveries) UpdateDestination(ctx context.Context, d *Destination) error {
+	if err := s.p.CheckDestination(ctx, d); err != nil {
+		return err
+	}
+	return s.DeliveryService.UpdateDestination(ctx, d)
 }
 
 type checkedSocieties struct {

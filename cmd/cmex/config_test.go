@@ -37,6 +37,14 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{args: []string{"-address-signups", "-1"}, want: []string{"-address-signups"}},
 		{env: []string{"CMEX_OUTBOX_ALERT_AFTER=soon"}, want: []string{"CMEX_OUTBOX_ALERT_AFTER"}},
 		{args: []string{"-addr", "nowhere", "-outbox-lease", "-1s", "-trusted-proxies", "bogus"}, want: []string{"-addr", "-outbox-lease", "-trusted-proxies"}},
+		// PostgreSQL's pool settings mean nothing on SQLite: refused, from
+		// the command line or the environment, rather than ignored.
+		{args: []string{"-db-max-conns", "5"}, want: []string{"-db-max-conns (CMEX_DB_MAX_CONNS) applies to PostgreSQL only", "sqlite:"}},
+		{env: []string{"CMEX_DB_STATEMENT_TIMEOUT=5s"}, want: []string{"-db-statement-timeout (CMEX_DB_STATEMENT_TIMEOUT) applies to PostgreSQL only"}},
+		{args: []string{"-db", "postgres://cmex@127.0.0.1:1/cmex", "-db-max-conns", "0"}, want: []string{"-db-max-conns 0", "at least 1"}},
+		{args: []string{"-db", "postgres://cmex@127.0.0.1:1/cmex", "-db-max-idle-conns", "30"}, want: []string{"-db-max-idle-conns 30", "more than -db-max-conns 20"}},
+		{args: []string{"-db", "postgres://cmex@127.0.0.1:1/cmex", "-db-statement-timeout", "500ms", "-db-conn-max-lifetime", "-1m"},
+			want: []string{"-db-statement-timeout 500ms", "at least 1s", "-db-conn-max-lifetime"}},
 	} {
 		out, code := runCLI(t, append([]string{"CMEX_DB=sqlite:" + db}, c.env...), "", append([]string{"serve"}, c.args...)...)
 		if code != 2 {

@@ -16,8 +16,9 @@ import (
 func destinationsCommand() *command {
 	c := &command{
 		name:    "destinations",
-		summary: "Add or list the registries a provider's records are forwarded to (PARS, CMaRS, CE Broker, webhook). Credentials are read from stdin or a prompt, stored encrypted and never shown.",
+		summary: "Add, change or list the registries a provider's records are forwarded to (PARS, CMaRS, CE Broker, webhook). Credentials are read from stdin or a prompt, stored encrypted and never shown.",
 		usage: `cmex destinations add -provider ID -name NAME -kind pars|cmars|cebroker|webhook -url URL [kind and routing flags] [-allow-private-destinations]   (the credential from stdin)
+       cmex destinations update -provider ID -name NAME [-url URL] [-enabled=false|true] [-concurrency N] [-rate R] [-credential] [-allow-private-destinations]
        cmex destinations list -provider ID`,
 		example: `echo 'whsec-…' | cmex destinations add -provider 1234567 -name hook -kind webhook -url https://hooks.example/cmex
 echo 'pars-password' | cmex destinations add -provider 1234567 -name accme -kind pars -url https://pars.accme.org \
@@ -26,10 +27,12 @@ echo 'upload-key' | cmex destinations add -provider 1234567 -name cebroker -kind
     -url https://webservices.cebroker.com/CEBrokerWebService.asmx/UploadXMLString -parent-provider 5087 -license-states FL
 echo 'exchange-token' | cmex destinations add -provider 1234567 -name cmars -kind cmars -url https://lrx.example/records \
     -activities 300000001 -mandatory 300000001=300000002
+echo 'whsec-new' | cmex destinations update -provider 1234567 -name hook -url https://hooks2.example/cmex -credential
+cmex destinations update -provider 1234567 -name hook -enabled=false   # its deliveries wait; every replica sends nothing from its next attempt
 cmex destinations list -provider 1234567`,
 	}
 	c.run = func(ctx context.Context, e *env, args []string) error {
-		if done, err := c.groupHelp(e, args, "add or list", func(fs *flag.FlagSet) { dbFlag(fs) }); done {
+		if done, err := c.groupHelp(e, args, "add, update or list", func(fs *flag.FlagSet) { dbFlag(fs) }); done {
 			return err
 		}
 		fs := c.flagSet(e)
@@ -60,6 +63,16 @@ cmex destinations list -provider 1234567`,
 			fs.BoolVar(&d.Routing.Activities, "forward-activities", false, "PARS: forward activity registrations too")
 			fs.IntVar(&d.Concurrency, "concurrency", 0, "deliveries in flight at once (default 16)")
 			fs.Float64Var(&d.RatePerSecond, "rate", 0, "deliveries started per second (0: unlimited)")
+		}
+		var credential bool
+		if args[0] == "update" {
+			allowPrivate = allowPrivateFlag(fs)
+			fs.StringVar(&d.Name, "name", "", "the destination's name (required)")
+			fs.StringVar(&d.URL, "url", "", "where to send from now on")
+			fs.BoolVar(&d.Enabled, "enabled", true, "false: send it nothing (its deliveries wait) and make none; true: send again")
+			fs.IntVar(&d.Concurrency, "concurrency", 0, "deliveries in flight at once")
+			fs.Float64Var(&d.RatePerSecond, "rate", 0, "deliveries started per second (0: unlimited)")
+			fs.BoolVar(&credential, "credential", false, "read a new credential (password, upload key, signing secret or token) from stdin")
 		}
 		if err := parse(fs, args[1:], e); err != nil {
 			return err
@@ -104,21 +117,14 @@ cmex destinations list -provider 1234567`,
 				if err != nil {
 					return err
 				}
-				switch d.Kind {
-				case cmex.DestPARS:
-					d.Secrets.Password = secret
-				case cmex.DestCEBroker:
-					d.Secrets.UploadKey = secret
-				case cmex.DestWebhook:
-					d.Secrets.WebhookSecret = secret
-				case cmex.DestCMaRS:
-					d.Secrets.Token = secret
-				}
+				setCredential(&d, secret)
 				if err := targetPolicy(*allowPrivate).Deliveries(ds).CreateDestination(ctx, &d); err != nil {
 					return cliError(err)
 				}
 				fmt.Fprintf(e.stdout, "destination %s (%s) added to provider %s\n", d.Name, d.Kind, org.ProviderID)
 				return nil
+			case "update":
+				return updateDestination(ctx, e, fs, targetPolicy(*allowPrivate).Deliveries(ds), org, &d, credential)
 			case "list":
 				list, err := ds.ListDestinations(ctx, org.ID)
 				if err != nil {
@@ -132,10 +138,75 @@ cmex destinations list -provider 1234567`,
 				}
 				return tw.Flush()
 			}
-			return fmt.Errorf("%w: unknown destinations command %q; want add or list", errUsage, args[0])
+			return fmt.Errorf("%w: unknown destinations command %q; want add, update or list", errUsage, args[0])
 		})
 	}
 	return c
+}
+
+// updateDestination changes what the flags set of org's destination
+// set.Name, and leaves the rest as it is.
+func updateDestination(ctx context.Context, e *env, fs *flag.FlagSet, ds cmex.DeliveryService, org *cmex.Organization, set *cmex.Destination, credential bool) error {
+	list, err := ds.ListDestinations(ctx, org.ID)
+	if err != nil {
+		return err
+	}
+	var id cmex.DestinationID
+	for _, d := range list {
+		if strings.EqualFold(d.Name, strings.TrimSpace(set.Name)) {
+			id = d.ID
+		}
+	}
+	if id == 0 {
+		return fmt.Errorf("%w: provider %s has no destination named %q (cmex destinations list -provider %s)", errUsage, org.ProviderID, set.Name, org.ProviderID)
+	}
+	d, err := ds.Destination(ctx, id) // with its credentials, which are kept unless -credential
+	if err != nil {
+		return cliError(err)
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "url":
+			d.URL = set.URL
+		case "enabled":
+			d.Enabled = set.Enabled
+		case "concurrency":
+			d.Concurrency = set.Concurrency
+		case "rate":
+			d.RatePerSecond = set.RatePerSecond
+		}
+	})
+	if credential {
+		secret, err := readLine(e, fmt.Sprintf("The %s destination's new credential: ", d.Kind))
+		if err != nil {
+			return err
+		}
+		setCredential(d, secret)
+	}
+	if err := ds.UpdateDestination(ctx, d); err != nil {
+		return cliError(err)
+	}
+	state := "enabled"
+	if !d.Enabled {
+		state = "disabled"
+	}
+	fmt.Fprintf(e.stdout, "destination %s (%s) of provider %s updated: %s, %s\n", d.Name, d.Kind, org.ProviderID, d.URL, state)
+	return nil
+}
+
+// setCredential puts the credential a destination's kind is given on the
+// command line's stdin where that kind keeps it.
+func setCredential(d *cmex.Destination, secret string) {
+	switch d.Kind {
+	case cmex.DestPARS:
+		d.Secrets.Password = secret
+	case cmex.DestCEBroker:
+		d.Secrets.UploadKey = secret
+	case cmex.DestWebhook:
+		d.Secrets.WebhookSecret = secret
+	case cmex.DestCMaRS:
+		d.Secrets.Token = secret
+	}
 }
 
 // providerFlag sets a ProviderID.

@@ -51,7 +51,7 @@ func faultyAnswer(seed uint64, delivery int64, n int) string {
 	case r < 0.24:
 		return "drop" // the connection closed without an answer
 	case r < 0.32:
-		return "stall" // 3 s, then the connection closed without an answer
+		return "stall" // 3 s (the receiver's stall), then the connection closed without an answer
 	case r < 0.40:
 		return "garbage" // a 200 that is not an acknowledgement, with the api_id in it
 	}
@@ -72,6 +72,9 @@ type faultyRequest struct {
 type faultyReceiver struct {
 	seed uint64
 	gate chan struct{} // closed once every record is reported: the drain starts then
+	// latency is every answer's processing time; stall, how long a stall
+	// holds the connection before it closes it.
+	latency, stall time.Duration
 
 	mu           sync.Mutex
 	run          int // the server run now sending
@@ -109,7 +112,7 @@ func (rc *faultyReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rc.mu.Unlock()
 	}()
 
-	time.Sleep(faultyLatency)
+	time.Sleep(rc.latency)
 	hangUp := func() {
 		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 			conn.Close()
@@ -124,7 +127,7 @@ func (rc *faultyReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "drop":
 		hangUp()
 	case "stall":
-		time.Sleep(faultyStall)
+		time.Sleep(rc.stall)
 		hangUp()
 	case "garbage":
 		// The api_id echoed, but not the acknowledgement the webhook
@@ -141,6 +144,28 @@ func (rc *faultyReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rc.mu.Unlock()
 		json.NewEncoder(w).Encode(webhook.Ack{APIID: faultyAPIID, Result: "success"})
 	}
+}
+
+// newFaultyReceiver is a receiver failing on the schedule of seed, holding
+// every request until its gate is closed.
+func newFaultyReceiver(seed uint64) *faultyReceiver {
+	return &faultyReceiver{seed: seed, gate: make(chan struct{}), latency: faultyLatency, stall: faultyStall,
+		attempts: map[int64]int{}, acks: map[int64][]*faultyRequest{}}
+}
+
+// seedFromEnv is the seed named by the environment variable name, or def
+// when it is not set.
+func seedFromEnv(t *testing.T, name string, def uint64) uint64 {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		t.Fatalf("%s=%q: %v", name, v, err)
+	}
+	return n
 }
 
 func (rc *faultyReceiver) attemptsOf(id int64) int {
@@ -193,9 +218,9 @@ type faultyKill struct {
 	acknowledgedBeforeKill int
 }
 
-// outboxState reads the deliveries' states and leases straight from the
-// database, with the server stopped.
-func outboxState(t *testing.T, dbSpec string) (delivered, leased map[int64]bool) {
+// openTestDB opens the database of dbSpec (sqlite:PATH or a postgres://
+// URL) straight, as the tests read what cmex wrote.
+func openTestDB(t *testing.T, dbSpec string) *sql.DB {
 	t.Helper()
 	driver, dsn := "pgx", dbSpec
 	if path, ok := strings.CutPrefix(dbSpec, "sqlite:"); ok {
@@ -205,6 +230,14 @@ func outboxState(t *testing.T, dbSpec string) (delivered, leased map[int64]bool)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return db
+}
+
+// outboxState reads the deliveries' states and leases straight from the
+// database, with the server stopped.
+func outboxState(t *testing.T, dbSpec string) (delivered, leased map[int64]bool) {
+	t.Helper()
+	db := openTestDB(t, dbSpec)
 	defer db.Close()
 	rows, err := db.Query(`SELECT id, state, leased_by FROM deliveries`)
 	if err != nil {
@@ -275,15 +308,9 @@ func TestFaultyReceiverPostgres(t *testing.T) {
 // flight at the kills: each duplicate is a delivery the receiver
 // acknowledged to a server killed before it recorded the answer.
 func testFaultyReceiver(t *testing.T, dbSpec string) {
-	seed := uint64(faultyDefaultKey)
-	if v := os.Getenv("CMEX_TEST_FAULTY_SEED"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			t.Fatalf("CMEX_TEST_FAULTY_SEED=%q: %v", v, err)
-		}
-		seed = n
-	}
-	rc := &faultyReceiver{seed: seed, gate: make(chan struct{}), run: 1, attempts: map[int64]int{}, acks: map[int64][]*faultyRequest{}}
+	seed := seedFromEnv(t, "CMEX_TEST_FAULTY_SEED", faultyDefaultKey)
+	rc := newFaultyReceiver(seed)
+	rc.run = 1
 	hook := httptest.NewServer(rc)
 	defer hook.Close()
 

@@ -78,7 +78,7 @@ func openStore(db string, fn func(*sqlstore.DB) error) error {
 	var s *sqlstore.DB
 	var err error
 	if strings.HasPrefix(db, "postgres") {
-		s, err = postgres.Open(context.Background(), db)
+		s, err = postgres.Open(context.Background(), db, postgres.Options{})
 	} else {
 		s, err = sqlite.Open(context.Background(), strings.TrimPrefix(db, "sqlite:"))
 	}

@@ -94,21 +94,7 @@ func TestLockout(t *testing.T) {
 	env := []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "cmex.db")}
 	s := startServer(t, env, "-sandbox", "-sandbox-password", password, "-trusted-proxies", "127.0.0.1",
 		"-lockout-after", "3", "-address-failures", "1000")
-	send := func(req *http.Request, from string) (int, string) {
-		t.Helper()
-		req.Header.Set("X-Forwarded-For", from)
-		c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
-			t.Errorf("%s: 429 without Retry-After", req.URL.Path)
-		}
-		return resp.StatusCode, string(b)
-	}
+	send := func(req *http.Request, from string) (int, string) { t.Helper(); return sendFrom(t, req, from) }
 	const known, attacker = "198.51.100.7", "203.0.113.66"
 	for _, sf := range lockoutSurfaces(t) {
 		t.Run(sf.name, func(t *testing.T) {
@@ -145,6 +131,25 @@ func TestLockout(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sendFrom sends req as from a client at address from (the server trusting
+// 127.0.0.1 as a proxy), without following redirects, and returns the
+// answer's status and body; a 429 must say when to come back.
+func sendFrom(t *testing.T, req *http.Request, from string) (int, string) {
+	t.Helper()
+	req.Header.Set("X-Forwarded-For", from)
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
+		t.Errorf("%s: 429 without Retry-After", req.URL.Path)
+	}
+	return resp.StatusCode, string(b)
 }
 
 // TestAddressLimit: an address that keeps failing, whatever usernames or

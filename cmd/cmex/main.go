@@ -232,6 +232,14 @@ func parseInterspersed(fs *flag.FlagSet, args []string) error {
 	return fs.Parse(append([]string{"--"}, positional...))
 }
 
+// isSet reports whether the flag name was given, on the command line or in
+// the environment, rather than left at its default.
+func isSet(fs *flag.FlagSet, e *env, name string) bool {
+	set := e.getenv(envName(name)) != ""
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 func envName(flagName string) string {
 	return "CMEX_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }

@@ -53,14 +53,25 @@ type server struct {
 // says where it listens.
 func startServer(t *testing.T, env []string, args ...string) *server {
 	t.Helper()
+	s, err := spawnServer(t, env, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// spawnServer is startServer for any goroutine: it says what went wrong
+// instead of failing the test. The process is killed at the test's end
+// if it still runs.
+func spawnServer(t *testing.T, env []string, args ...string) (*server, error) {
 	cmd := exec.Command(bin, append([]string{"serve", "-addr", "127.0.0.1:0", "-log-format", "json"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	s := &server{t: t, cmd: cmd, logs: &bytes.Buffer{}, done: make(chan error, 1)}
 	addr := make(chan string, 1)
@@ -80,10 +91,11 @@ func startServer(t *testing.T, env []string, args ...string) *server {
 	case a := <-addr:
 		s.base = "http://" + a
 	case err := <-s.done:
-		t.Fatalf("cmex serve exited: %v\n%s", err, s.logs)
+		return nil, fmt.Errorf("cmex serve exited: %v\n%s", err, s.logs)
 	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
-		t.Fatalf("cmex serve did not start\n%s", s.logs)
+		<-s.done
+		return nil, fmt.Errorf("cmex serve did not start\n%s", s.logs)
 	}
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
@@ -91,7 +103,7 @@ func startServer(t *testing.T, env []string, args ...string) *server {
 			<-s.done
 		}
 	})
-	return s
+	return s, nil
 }
 
 // stop sends SIGTERM and expects a clean exit.

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/cmexhub/cmex"
+	"github.com/cmexhub/cmex/internal/postgres"
 	"github.com/cmexhub/cmex/internal/sqlstore"
 )
 
@@ -66,7 +67,7 @@ cmex provider list`,
 
 // withDB opens the database, runs fn and closes it.
 func withDB(ctx context.Context, spec string, fn func(*sqlstore.DB) error) error {
-	db, _, err := openDB(ctx, spec)
+	db, _, err := openDB(ctx, spec, postgres.Options{})
 	if err != nil {
 		return err
 	}

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net"
 	"net/url"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -40,11 +44,13 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		fs := c.flagSet(e)
 		addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 		dbSpec := dbFlag(fs)
+		pool := poolFlags(fs)
 		sandbox := fs.Bool("sandbox", false, "load the sandbox fixtures (providers 1234567 and 7654321 with one user each); idempotent")
 		sandboxPassword := fs.String("sandbox-password", "sandbox", "password of the sandbox users")
 		permissive := fs.Bool("permissive", false, "accept what can be understood and report deviations from PARS as warnings, instead of rejecting them")
 		matching := fs.String("matching", "", "how learner identities are checked: registry (against the learner registry, as PARS does; the default with -sandbox) or passthrough (form only, left to the registry downstream; the default otherwise)")
-		boardDelay := fs.Duration("sandbox-board-delay", 3*time.Second, "with -sandbox, how long the simulated boards take to submit, then to approve or reject, MOC learner records")
+		boardDelay := fs.Duration("sandbox-board-delay", 3*time.Second, "with -sandbox, how long the simulated boards take to submit, then to approve or reject, MOC learner records; "+
+			"on PostgreSQL one replica runs the boards, and a stopped one's pass to another within three quarters of this (at least 1s)")
 		maxBody := fs.Int64("max-body", pars.DefaultMaxBody, "largest request body accepted, in bytes; larger ones get 413")
 		logFormat := fs.String("log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
 		logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -67,8 +73,10 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		addrVerify := fs.Int("address-verifications", 60, "printed-transcript verifications (/verify/CODE) one client address may ask for at once, after which it may ask one a second; 0: no limit")
 		maxHashing := fs.Int("max-hashing", 0, "password hashes and checks (argon2id, 19 MiB each) run at once, on every surface; others wait up to 2s, then get 503 and Retry-After; 0: from GOMEMLIMIT when set (a quarter of it), else one per CPU, at most 8")
 		outboxLease := fs.Duration("outbox-lease", outbox.DefaultLease, "how long a claimed delivery is the worker's before another may take it over; renewed every third of it while the attempt is in flight, so a stopped replica's claims come back within it (at least 1s)")
-		outboxAlert := fs.Duration("outbox-alert-after", outbox.DefaultAlertAfter, "how long a delivery may stay undelivered before it is flagged and logged as an error")
-		outboxStatus := fs.Duration("outbox-status-every", outbox.DefaultStatusEvery, "how often MOC records delivered to an upstream PARS are checked for the board's decision")
+		outboxAlert := fs.Duration("outbox-alert-after", outbox.DefaultAlertAfter, "how long a delivery may stay undelivered before it is flagged and logged as an error (once, by one replica, "+
+			"which checks every tenth of this, at most every minute; a stopped replica's check passes to another within three such intervals)")
+		outboxStatus := fs.Duration("outbox-status-every", outbox.DefaultStatusEvery, "how often MOC records delivered to an upstream PARS are checked for the board's decision; "+
+			"on PostgreSQL one replica polls each destination, and a stopped replica's destinations are polled by another within 2.5 times this (at once after SIGTERM)")
 		allowPrivate := allowPrivateFlag(fs)
 		if err := parse(fs, args, e); err != nil {
 			return err
@@ -112,6 +120,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		if !strings.HasPrefix(*dbSpec, "sqlite:") && !strings.HasPrefix(*dbSpec, "postgres://") && !strings.HasPrefix(*dbSpec, "postgresql://") {
 			bad = append(bad, fmt.Sprintf("-db %q: want sqlite:PATH or a postgres:// URL", *dbSpec))
 		}
+		bad = append(bad, pool.check(fs, e, *dbSpec)...)
 		var srvTLS *tls.Config
 		if (*tlsCert == "") != (*tlsKey == "") {
 			bad = append(bad, "-tls-cert and -tls-key go together")
@@ -155,11 +164,20 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			return err
 		}
 
-		db, dbName, err := openDB(ctx, *dbSpec)
+		db, dbName, err := openDB(ctx, *dbSpec, pool.options())
 		if err != nil {
 			return err
 		}
 		defer db.Close()
+		if db.Dialect().Name() == "postgres" {
+			// The timeout as the server holds it: the -db URL's own wins.
+			var timeout string
+			if err := db.SQL().QueryRowContext(ctx, `SHOW statement_timeout`).Scan(&timeout); err != nil {
+				return fmt.Errorf("postgres: %w", err)
+			}
+			logger.Info("postgres connections", "max_conns", *pool.maxConns, "max_idle_conns", cmp.Or(*pool.maxIdle, *pool.maxConns),
+				"conn_max_lifetime", pool.lifetime.String(), "conn_max_idle_time", pool.idleTime.String(), "statement_timeout", timeout)
+		}
 		if secretKey != "" {
 			if db.Secrets, err = sqlstore.NewSecretBox(secretKey); err != nil {
 				return fmt.Errorf("secret key: %w", err)
@@ -174,10 +192,13 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		persons, learners := sqlstore.NewPersonService(db), sqlstore.NewLearnerService(db, mode)
 		plans := sqlstore.NewPlanService(db)
 		societies, accounts := sqlstore.NewSocietyService(db), sqlstore.NewGatewayService(db)
-		// Every surface checks passwords and keys through one guard.
+		// Every surface checks passwords and keys through one guard, whose
+		// state is in the database: every replica on it shares the limits,
+		// and a lockout through one holds on all within guard.SyncEvery.
 		guard := cmex.DefaultLoginGuard()
 		guard.LockAfter, guard.LockFor, guard.AddrBurst = *lockAfter, *lockFor, *addrFailures
 		guard.SignUps.Burst, guard.Verifications.Burst = *addrSignUps, *addrVerify
+		guard.Store = sqlstore.NewGuardStore(db)
 		guarded := cmex.Guarded{Guard: guard}
 		// Everything cmex sends to a URL someone gave it goes through one
 		// policy: checked when the URL is given and on every connection.
@@ -188,41 +209,59 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		gateway.Calls = sqlstore.NewSocietyCallService(db)
 		claims := sqlstore.NewClaimService(db)
 		gateway.Links = claims
+		// Work that must run once in a cluster (loading the sandbox, its
+		// boards, the outbox's overdue check and status polling) is done by
+		// the replica that holds its lease. One server owns a SQLite file,
+		// so there it takes none: a lease a killed run left would only hold
+		// the work up until it expired.
+		var leases cmex.LeaseService
+		if db.Dialect().Name() != "sqlite" {
+			leases = sqlstore.NewLeaseService(db)
+		}
+		replica := replicaID()
 		if *sandbox {
-			if err := loadSandboxGateway(ctx, societies, accounts, *sandboxPassword, logger); err != nil {
+			// Replicas starting together on one new database load the
+			// fixtures one at a time: each loader adds what is not there.
+			if err := db.Exclusively(ctx, func(ctx context.Context) error {
+				if err := loadSandboxGateway(ctx, societies, accounts, *sandboxPassword, logger); err != nil {
+					return err
+				}
+				if err := loadSandbox(ctx, orgs, users, *sandboxPassword, logger); err != nil {
+					return err
+				}
+				if err := loadSandboxLearners(ctx, persons, logger); err != nil {
+					return err
+				}
+				if err := loadSandboxPlans(ctx, plans, logger); err != nil {
+					return err
+				}
+				if err := loadSandboxPortal(ctx, societies, accounts, plans, orgs, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
+					return err
+				}
+				if err := loadSandboxOperator(ctx, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
+					return err
+				}
+				if err := loadSandboxSocietyAdmins(ctx, societies, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
+					return err
+				}
+				return loadSandboxClaims(ctx, orgs, sqlstore.NewPortalService(db), *sandboxPassword, logger)
+			}); err != nil {
 				return fmt.Errorf("sandbox: %w", err)
 			}
 			if *gwSociety == "" {
 				*gwSociety = cmegateway.ExampleCode
 			}
-			if err := loadSandbox(ctx, orgs, users, *sandboxPassword, logger); err != nil {
-				return fmt.Errorf("sandbox: %w", err)
-			}
-			if err := loadSandboxLearners(ctx, persons, logger); err != nil {
-				return fmt.Errorf("sandbox: %w", err)
-			}
-			if err := loadSandboxPlans(ctx, plans, logger); err != nil {
-				return fmt.Errorf("sandbox: %w", err)
-			}
-			if err := loadSandboxPortal(ctx, societies, accounts, plans, orgs, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
-				return fmt.Errorf("sandbox: %w", err)
-			}
-			if err := loadSandboxOperator(ctx, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
-				return fmt.Errorf("sandbox: %w", err)
-			}
-			if err := loadSandboxSocietyAdmins(ctx, societies, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
-				return fmt.Errorf("sandbox: %w", err)
-			}
-			if err := loadSandboxClaims(ctx, orgs, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
-				return fmt.Errorf("sandbox: %w", err)
-			}
-			board := &boardsim.Board{Learners: learners, Logger: logger, Delay: *boardDelay, Reject: sandboxReject}
-			go board.Run(cmex.WithActor(ctx, "sandbox-board"))
+			board := &boardsim.Board{Learners: learners, Logger: logger, Delay: *boardDelay, Reject: sandboxReject, Leases: leases, Holder: replica}
+			bctx, stopBoard := context.WithCancel(cmex.WithActor(ctx, "sandbox-board"))
+			boardDone := make(chan struct{})
+			go func() { board.Run(bctx); close(boardDone) }()
+			defer func() { stopBoard(); <-boardDone }() // it releases its lease as it stops
 		}
 
 		deliveries := sqlstore.NewDeliveryService(db)
 		worker := newWorker(deliveries, learners, logger, policy)
 		worker.Lease, worker.AlertAfter, worker.StatusEvery = *outboxLease, *outboxAlert, *outboxStatus
+		worker.ID, worker.Leases = replica, leases
 		if db.Dialect().Name() == "sqlite" {
 			// One server owns a SQLite file (two cmex serve on one file are
 			// not supported), so a lease held now is a stopped run's: its
@@ -254,6 +293,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 					{Name: "cmex_outbox_retries_total", Help: "Attempts that failed and will be retried.", Value: float64(st.Retried.Load())},
 					{Name: "cmex_outbox_overdue_total", Help: "Deliveries flagged as undelivered past -outbox-alert-after.", Value: float64(st.Overdue.Load())},
 				}
+				ms = append(ms, poolMetrics(db.SQL().Stats())...)
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 				defer cancel()
 				backlogs, err := deliveries.Backlogs(ctx)
@@ -313,7 +353,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		if *allowPrivate {
 			logger.Warn("-allow-private-destinations: destinations and remote societies may be at loopback, private and shared addresses, and PARS destinations over plain http")
 		}
-		logger.Info("cmex listening", "addr", l.Addr().String(), "tls", srvTLS != nil, "db", dbName, "pars_mode", parsMode.String(), "matching", mode,
+		logger.Info("cmex listening", "addr", l.Addr().String(), "replica", replica, "tls", srvTLS != nil, "db", dbName, "pars_mode", parsMode.String(), "matching", mode,
 			"sandbox", *sandbox, "max_body", *maxBody, "allow_private_destinations", *allowPrivate, "max_hashing", db.Hasher.Limit.Size(), "version", versionString())
 		workerDone := make(chan struct{})
 		go func() { worker.Run(cmex.WithActor(ctx, "outbox")); close(workerDone) }()
@@ -325,6 +365,20 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		return nil
 	}
 	return c
+}
+
+// replicaID names this process in the leases it takes (of deliveries and
+// of work done once in a cluster): its host, its pid and a random part,
+// so that two replicas on one host, or one restarted with the same pid,
+// never share a name.
+func replicaID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "cmex"
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
 
 // hashSlots is how many argon2id computations of memKiB each may run at

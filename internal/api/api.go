@@ -230,6 +230,8 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if !ok {
 		status = http.StatusInternalServerError
 		h.Logger.ErrorContext(r.Context(), "api: internal error", "err", err)
+	} else if cmex.Unreachable(err) {
+		h.Logger.WarnContext(r.Context(), "api: temporary failure", "err", err)
 	}
 	if code == cmex.EUNAUTHORIZED {
 		w.Header().Set("WWW-Authenticate", `Basic realm="cmex", charset="UTF-8"`)

@@ -3,6 +3,7 @@ package boardsim_test
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,5 +68,91 @@ func TestBoardMovesMOCRecords(t *testing.T) {
 	hist, err := learners.LearnerRecordHistory(ctx, cmextest.ProviderA, recs[2].ID)
 	if err != nil || len(hist) != 3 || hist[2].Code != "661" || hist[2].Source != "board:ABIM (sandbox)" {
 		t.Errorf("history: %+v %v", hist, err)
+	}
+}
+
+// movesBy counts the records each board moved.
+type movesBy struct {
+	cmex.LearnerService
+	by    string
+	mu    *sync.Mutex
+	moves map[string]int
+}
+
+func (m movesBy) MoveLearnerRecord(ctx context.Context, id cmex.LearnerRecordID, from cmex.LearnerStatus, ch cmex.StatusChange) (bool, error) {
+	ok, err := m.LearnerService.MoveLearnerRecord(ctx, id, from, ch)
+	if ok {
+		m.mu.Lock()
+		m.moves[m.by]++
+		m.mu.Unlock()
+	}
+	return ok, err
+}
+
+// TestOneBoardAmongReplicas: the boards of two replicas on one database
+// take turns by a lease: while both run, one makes every decision; when it
+// stops, the other takes over.
+func TestOneBoardAmongReplicas(t *testing.T) {
+	store := cmextest.NewStore(t, time.Now())
+	store.Clock = nil
+	store.DB.Now = time.Now
+	ctx := context.Background()
+	p, _ := store.MOCActivity(t, "moc")
+	if _, err := store.Persons.ImportPersons(ctx, []*cmex.Person{cmextest.Jane()}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	moves := map[string]int{}
+	boards := map[string]*boardsim.Board{}
+	for _, name := range []string{"a", "b"} {
+		boards[name] = &boardsim.Board{Learners: movesBy{store.Learners, name, &mu, moves}, Logger: slog.New(slog.DiscardHandler),
+			Delay: 100 * time.Millisecond, Interval: 10 * time.Millisecond, Leases: store.Leases, Holder: "replica-" + name}
+	}
+	report := func(id string) {
+		t.Helper()
+		_, a := store.MOCActivity(t, "moc-"+id)
+		if _, _, err := store.Learners.SaveLearnerReport(ctx, cmex.LearnerChange{Report: cmextest.JaneReport(a.ID, "2025-06-01", id), By: p}); err != nil {
+			t.Fatal(err, cmex.ErrorProblems(err))
+		}
+	}
+	run := func(names ...string) {
+		t.Helper()
+		rctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		for _, n := range names {
+			wg.Go(func() { boards[n].Run(rctx) })
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			mu.Lock()
+			total := moves["a"] + moves["b"]
+			mu.Unlock()
+			if total == 4 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("moves: %v, want 4 (two MOC records, submitted and decided)", moves)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(300 * time.Millisecond) // time for a second board to act, were there one
+		cancel()
+		wg.Wait()
+	}
+	report("one")
+	run("a", "b")
+	if moves["a"]+moves["b"] != 4 || moves["a"] != 0 && moves["b"] != 0 {
+		t.Errorf("with both running: moves %v; want all four by one board", moves)
+	}
+	first := "a"
+	if moves["b"] != 0 {
+		first = "b"
+	}
+	other := map[string]string{"a": "b", "b": "a"}[first]
+	clear(moves)
+	report("two")
+	run(other) // the first released its lease when it stopped
+	if moves[other] != 4 {
+		t.Errorf("after %s stopped: moves %v; want four by %s", first, moves, other)
 	}
 }

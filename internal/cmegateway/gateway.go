@@ -254,6 +254,8 @@ func (g *Gateway) fetch(ctx context.Context, s *cmex.Society, memberID string) c
 		r.Status, r.FetchedAt, r.Customer = cmex.SourceOK, g.Now().UTC(), cust
 		return r
 	}
+	// The cache of remote societies' answers is a table, shared by every
+	// replica: what one fetched, the others serve, with the same age.
 	cached, err := g.Accounts.CachedOrder(ctx, s.ID, memberID)
 	if err != nil && cmex.ErrorCode(err) != cmex.ENOTFOUND {
 		g.Logger.WarnContext(ctx, "gateway: reading the cache failed", "society", s.Code, "err", err)

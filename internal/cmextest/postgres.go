@@ -112,7 +112,16 @@ func startPostgres() {
 		pg.err = err
 		return
 	}
-	pg.baseURL, pg.stop, pg.err = startCluster(bin)
+	c, err := startCluster(bin, sharedSettings...)
+	if err != nil {
+		pg.err = err
+		return
+	}
+	pg.baseURL = c.url
+	pg.stop = func() {
+		_ = c.stop("immediate")
+		c.remove()
+	}
 }
 
 func findPostgresBin() (string, error) {
@@ -134,33 +143,42 @@ func versionOf(binDir string) int {
 	return n
 }
 
+// cluster is a PostgreSQL server run from a data directory of its own.
+type cluster struct {
+	dir, data string
+	opts      string // the server's options, as pg_ctl -o takes them
+	url       string // of the database postgres
+	run       func(name string, args ...string) ([]byte, error)
+}
+
 // startCluster runs initdb and pg_ctl in a fresh directory, on a free port,
 // listening on loopback only, with trust authentication for the test user.
-func startCluster(bin string) (baseURL string, stop func(), err error) {
+// settings are the server's -c options beyond that (durability traded for
+// speed, for the shared cluster).
+func startCluster(bin string, settings ...string) (*cluster, error) {
 	runAs, err := clusterUser()
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "cmex-pg-")
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
-	cleanupDir := func() { os.RemoveAll(dir) }
+	c := &cluster{dir: dir, data: filepath.Join(dir, "data")}
 	if runAs != nil {
 		uid, _ := strconv.Atoi(runAs.Uid)
 		gid, _ := strconv.Atoi(runAs.Gid)
 		if err := os.Chown(dir, uid, gid); err != nil {
-			cleanupDir()
-			return "", nil, fmt.Errorf("prepare cluster directory for user %s: %v", runAs.Username, err)
+			c.remove()
+			return nil, fmt.Errorf("prepare cluster directory for user %s: %v", runAs.Username, err)
 		}
 	}
-	data := filepath.Join(dir, "data")
 	port, err := freePort()
 	if err != nil {
-		cleanupDir()
-		return "", nil, err
+		c.remove()
+		return nil, err
 	}
-	run := func(name string, args ...string) ([]byte, error) {
+	c.run = func(name string, args ...string) ([]byte, error) {
 		var cmd *exec.Cmd
 		if runAs != nil {
 			cmd = exec.Command("runuser", append([]string{"-u", runAs.Username, "--", filepath.Join(bin, name)}, args...)...)
@@ -170,20 +188,97 @@ func startCluster(bin string) (baseURL string, stop func(), err error) {
 		cmd.Dir = dir
 		return cmd.CombinedOutput()
 	}
-	if out, err := run("initdb", "-D", data, "-U", "cmex", "--auth=trust", "--encoding=UTF8", "--no-sync", "--no-instructions"); err != nil {
-		cleanupDir()
-		return "", nil, fmt.Errorf("initdb: %v: %s", err, lastLines(out))
+	if out, err := c.run("initdb", "-D", c.data, "-U", "cmex", "--auth=trust", "--encoding=UTF8", "--no-sync", "--no-instructions"); err != nil {
+		c.remove()
+		return nil, fmt.Errorf("initdb: %v: %s", err, lastLines(out))
 	}
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", port, dir)
-	if out, err := run("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start"); err != nil {
-		cleanupDir()
-		return "", nil, fmt.Errorf("pg_ctl start: %v: %s", err, lastLines(out))
+	c.opts = fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=200", port, dir)
+	for _, s := range settings {
+		c.opts += " -c " + s
 	}
-	stop = func() {
-		_, _ = run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
-		cleanupDir()
+	if err := c.start(); err != nil {
+		c.remove()
+		return nil, err
 	}
-	return fmt.Sprintf("postgres://cmex@127.0.0.1:%d/postgres?sslmode=disable", port), stop, nil
+	c.url = fmt.Sprintf("postgres://cmex@127.0.0.1:%d/postgres?sslmode=disable", port)
+	return c, nil
+}
+
+// start starts the server and waits until it accepts connections.
+func (c *cluster) start() error {
+	if out, err := c.run("pg_ctl", "-D", c.data, "-o", c.opts, "-l", filepath.Join(c.dir, "log"), "-w", "-t", "60", "start"); err != nil {
+		return fmt.Errorf("pg_ctl start: %v: %s", err, lastLines(out))
+	}
+	return nil
+}
+
+// stop stops the server in mode (smart, fast or immediate) and waits
+// until it has.
+func (c *cluster) stop(mode string) error {
+	if out, err := c.run("pg_ctl", "-D", c.data, "-m", mode, "-w", "-t", "60", "stop"); err != nil {
+		return fmt.Errorf("pg_ctl stop -m %s: %v: %s", mode, err, lastLines(out))
+	}
+	return nil
+}
+
+func (c *cluster) remove() { os.RemoveAll(c.dir) }
+
+// The shared cluster trades durability for speed: nothing in the tests
+// that use it outlives a crash of the machine.
+var sharedSettings = []string{"fsync=off", "synchronous_commit=off", "full_page_writes=off"}
+
+// PostgresCluster is a PostgreSQL server of one test's own, which the test
+// may stop and start again (a restart under load) without touching the
+// shared cluster the other tests of the binary use. A commit is on disk
+// before it is answered (synchronous_commit on), so that what a server
+// acknowledged survives a stop in any mode; fsync stays off, since a
+// stopped server leaves the operating system's buffers intact.
+type PostgresCluster struct{ c *cluster }
+
+// NewPostgresCluster starts a cluster for tb, removed when tb ends, or
+// skips tb when no initdb is on the machine (fails instead under
+// CMEX_TEST_POSTGRES_REQUIRED=1). CMEX_TEST_POSTGRES does not serve here: a
+// test cannot restart a server it was only given the address of.
+func NewPostgresCluster(tb testing.TB) *PostgresCluster {
+	tb.Helper()
+	bin, err := findPostgresBin()
+	if err == nil {
+		var c *cluster
+		if c, err = startCluster(bin, "fsync=off"); err == nil {
+			pc := &PostgresCluster{c: c}
+			tb.Cleanup(func() {
+				_ = c.stop("immediate")
+				c.remove()
+			})
+			return pc
+		}
+	}
+	if os.Getenv(EnvPostgresRequired) == "1" {
+		tb.Fatalf("postgres required (%s=1) but no cluster of the test's own could be started: %v", EnvPostgresRequired, err)
+	}
+	tb.Skipf("skipping: this test needs a PostgreSQL cluster of its own (initdb): %v", err)
+	return nil
+}
+
+// URL is the address of the cluster's database postgres.
+func (pc *PostgresCluster) URL() string { return pc.c.url }
+
+// Stop stops the server in mode: "fast" (sessions are told and closed) or
+// "immediate" (every server process is killed; the next start recovers).
+func (pc *PostgresCluster) Stop(tb testing.TB, mode string) {
+	tb.Helper()
+	if err := pc.c.stop(mode); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// Start starts the stopped server again, on the same port, and waits until
+// it accepts connections.
+func (pc *PostgresCluster) Start(tb testing.TB) {
+	tb.Helper()
+	if err := pc.c.start(); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // clusterUser returns the user to run the cluster as: nil to run as

@@ -26,6 +26,7 @@ type Store struct {
 	Deliveries    *sqlstore.DeliveryService
 	Portal        *sqlstore.PortalService
 	Claims        *sqlstore.ClaimService
+	Leases        *sqlstore.LeaseService
 }
 
 // SecretKey is the server key of the stores NewStore makes.
@@ -66,6 +67,7 @@ func NewStore(tb testing.TB, now time.Time) *Store {
 		Deliveries:    sqlstore.NewDeliveryService(db),
 		Portal:        sqlstore.NewPortalService(db),
 		Claims:        sqlstore.NewClaimService(db),
+		Leases:        sqlstore.NewLeaseService(db),
 	}
 	for _, p := range []struct {
 		id         cmex.ProviderID

@@ -7,6 +7,14 @@
 // then; other transient failures are retried with capped, jittered
 // exponential backoff; permanent rejections keep the remote's codes; a
 // delivery late past a threshold raises an alert.
+//
+// What must happen once in a cluster, not once per replica, is done under
+// a named lease (cmex.LeaseService): flagging overdue deliveries, and
+// polling each destination for its records' statuses (one replica per
+// destination; different destinations may be polled by different
+// replicas). A destination is read afresh at every attempt, so a change
+// made through any replica is in force on all of them at their next
+// attempt.
 package outbox
 
 import (
@@ -14,6 +22,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	mrand "math/rand/v2"
@@ -109,7 +118,11 @@ type Stats struct {
 type Worker struct {
 	Deliveries cmex.DeliveryService
 	Forwarders map[cmex.DestinationKind]Forwarder
-	Logger     *slog.Logger
+	// Leases, when set, make the overdue check and each destination's
+	// status polling one replica's at a time; nil for a worker known to
+	// be alone on its database.
+	Leases cmex.LeaseService
+	Logger *slog.Logger
 	// ID names this worker in leases; unique per process.
 	ID          string
 	Now         func() time.Time
@@ -128,7 +141,10 @@ type Worker struct {
 	// flagged and logged at error level.
 	AlertAfter time.Duration
 	// StatusEvery is how often delivered MOC records still waiting for a
-	// board are checked with destinations that can tell.
+	// board are checked with destinations that can tell. Each
+	// destination's lease is held for StatusTTL(StatusEvery): a stopped
+	// replica's destinations are polled by another within that and one
+	// StatusEvery more.
 	StatusEvery time.Duration
 
 	Stats Stats
@@ -136,18 +152,25 @@ type Worker struct {
 	mu    sync.Mutex
 	dests map[cmex.DestinationID]*destination
 
+	// held are the named leases this worker took, released when Run ends;
+	// only Run's goroutine touches it.
+	held map[string]bool
+
 	// flights are the deliveries claimed and not yet answered, whose
 	// leases the heartbeat renews.
 	fmu     sync.Mutex
 	flights map[cmex.DeliveryID]*flight
 }
 
-// destination is a destination with its limits, reloaded now and then.
+// destination is what this process keeps of a destination between
+// attempts: the slots of its concurrency and the limiter of its rate (made
+// again when the destination's limits change), and when it last answered.
+// The destination itself is read afresh at every attempt.
 type destination struct {
-	d       *cmex.Destination
-	slots   chan struct{}
-	limiter *rate.Limiter
-	loaded  time.Time
+	slots       chan struct{}
+	limiter     *rate.Limiter
+	concurrency int
+	rate        float64
 	// answered is when the destination last took or refused a delivery or
 	// said when to come back (or this worker first loaded it), under the
 	// worker's mu.
@@ -158,6 +181,11 @@ type destination struct {
 type flight struct {
 	cancel context.CancelFunc // calls the attempt off when its lease is lost
 	lost   bool
+	// answered is set once the attempt has its outcome: from then on it
+	// is not called off, since recording the outcome checks the lease
+	// itself, and a renewal that finds the lease ended may only be seeing
+	// that outcome's commit.
+	answered bool
 }
 
 // New returns a worker with the defaults.
@@ -168,7 +196,63 @@ func New(deliveries cmex.DeliveryService, forwarders map[cmex.DestinationKind]Fo
 		Deliveries: deliveries, Forwarders: forwarders, Logger: logger, ID: "worker-" + hex.EncodeToString(b[:]),
 		Now: time.Now, Poll: DefaultPoll, Lease: DefaultLease, Timeout: DefaultTimeout, MaxInFlight: DefaultMaxInFlight,
 		Backoff: DefaultBackoff, Random: mrand.Float64, OutageAfter: DefaultOutageAfter, AlertAfter: DefaultAlertAfter, StatusEvery: DefaultStatusEvery,
-		dests: map[cmex.DestinationID]*destination{}, flights: map[cmex.DeliveryID]*flight{},
+		dests: map[cmex.DestinationID]*destination{}, flights: map[cmex.DeliveryID]*flight{}, held: map[string]bool{},
+	}
+}
+
+// Names of the leases a worker takes.
+const (
+	overdueLease = "outbox:overdue"
+	statusLease  = "outbox:status:" // and the destination's id
+)
+
+// StatusTTL is how long a worker holds a destination's status-polling
+// lease after each poll: longer than the interval, so that its holder
+// keeps it from one poll to the next and another replica polls it only
+// when the holder stops.
+func StatusTTL(every time.Duration) time.Duration { return every * 3 / 2 }
+
+// OverdueEvery is how often a worker flags overdue deliveries; it holds
+// the lease of the check for twice that.
+func OverdueEvery(alertAfter time.Duration) time.Duration { return min(alertAfter/10, time.Minute) }
+
+// hold takes or extends the lease name for ttl from now, and reports
+// whether this worker holds it. Without Leases it always does.
+func (w *Worker) hold(ctx context.Context, name string, now time.Time, ttl time.Duration) bool {
+	if w.Leases == nil {
+		return true
+	}
+	ok, err := w.Leases.TryAcquire(ctx, name, w.ID, now, ttl)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.Logger.ErrorContext(ctx, "outbox: take lease", "lease", name, "err", err)
+		}
+		return false
+	}
+	if ok {
+		if w.held == nil {
+			w.held = map[string]bool{}
+		}
+		w.held[name] = true
+	} else {
+		delete(w.held, name)
+	}
+	return ok
+}
+
+// releaseAll gives up the leases this worker holds, so that another
+// replica takes the work over at once rather than when they expire.
+func (w *Worker) releaseAll(ctx context.Context) {
+	if w.Leases == nil || len(w.held) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	for name := range w.held {
+		if err := w.Leases.Release(ctx, name, w.ID); err != nil {
+			w.Logger.WarnContext(ctx, "outbox: release lease; it ends when it expires", "lease", name, "err", err)
+		}
+		delete(w.held, name)
 	}
 }
 
@@ -181,10 +265,13 @@ func (w *Worker) Run(ctx context.Context) {
 	stopBeat, beatDone := make(chan struct{}), make(chan struct{})
 	go func() { w.heartbeat(stopBeat); close(beatDone) }()
 	defer func() { close(stopBeat); <-beatDone }() // after wg.Wait: the last attempts keep their leases
+	defer w.releaseAll(ctx)
 	var lastOverdue, lastStatus time.Time
 	for ctx.Err() == nil {
-		if now := w.Now(); now.Sub(lastOverdue) > min(w.AlertAfter/10, time.Minute) {
-			w.checkOverdue(ctx, now)
+		if now, every := w.Now(), OverdueEvery(w.AlertAfter); now.Sub(lastOverdue) > every {
+			if w.hold(ctx, overdueLease, now, 2*every) {
+				w.checkOverdue(ctx, now)
+			}
 			lastOverdue = now
 		}
 		if now := w.Now(); w.StatusEvery > 0 && now.Sub(lastStatus) > w.StatusEvery {
@@ -296,7 +383,7 @@ func (w *Worker) renew(ctx context.Context) {
 	for id, f := range seen {
 		// The same flight only: one that landed meanwhile gave its lease
 		// up, and a new claim of the delivery is a new flight.
-		if !kept[id] && w.flights[id] == f && !f.lost {
+		if !kept[id] && w.flights[id] == f && !f.lost && !f.answered {
 			f.lost = true
 			f.cancel()
 			w.Logger.WarnContext(ctx, "outbox: lease lost; the attempt is called off", "delivery", id)
@@ -304,45 +391,50 @@ func (w *Worker) renew(ctx context.Context) {
 	}
 }
 
-// destination returns a delivery's destination with its limits.
-func (w *Worker) destination(ctx context.Context, id cmex.DestinationID) (*destination, error) {
+// destination reads a delivery's destination afresh, with what this
+// process keeps of it. A change made through any replica (URL,
+// credentials, enabled, limits) is in force from the next attempt on;
+// reading one row by its key costs little next to the request it is read
+// for. Slots and limiter are made again only when the limits change
+// (attempts in flight finish in the old ones).
+func (w *Worker) destination(ctx context.Context, id cmex.DestinationID) (*destination, *cmex.Destination, error) {
+	d, err := w.Deliveries.Destination(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	ds := w.dests[id]
-	if ds != nil && w.Now().Sub(ds.loaded) < time.Minute {
-		return ds, nil
-	}
-	d, err := w.Deliveries.Destination(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if ds == nil || cap(ds.slots) != d.Concurrency {
+	if concurrency := max(d.Concurrency, 1); ds == nil || ds.concurrency != concurrency || ds.rate != d.RatePerSecond {
 		answered := w.Now()
 		if ds != nil {
 			answered = ds.answered
 		}
-		ds = &destination{slots: make(chan struct{}, max(d.Concurrency, 1)), answered: answered}
+		ds = &destination{slots: make(chan struct{}, concurrency), concurrency: concurrency, rate: d.RatePerSecond, answered: answered,
+			limiter: rate.NewLimiter(rate.Inf, 1)}
+		if d.RatePerSecond > 0 {
+			ds.limiter = rate.NewLimiter(rate.Limit(d.RatePerSecond), max(1, int(d.RatePerSecond)))
+		}
+		w.dests[id] = ds
 	}
-	ds.d, ds.loaded = d, w.Now()
-	ds.limiter = rate.NewLimiter(rate.Inf, 1)
-	if d.RatePerSecond > 0 {
-		ds.limiter = rate.NewLimiter(rate.Limit(d.RatePerSecond), max(1, int(d.RatePerSecond)))
-	}
-	w.dests[id] = ds
-	return ds, nil
+	return ds, d, nil
 }
 
 // attempt makes one attempt at a delivery and records its outcome.
 func (w *Worker) attempt(ctx context.Context, dl *cmex.Delivery) {
-	ds, err := w.destination(ctx, dl.DestinationID)
+	ds, d, err := w.destination(ctx, dl.DestinationID)
 	if err != nil {
 		w.complete(ctx, nil, dl, cmex.Outcome{Result: cmex.DeliveryPending, Error: "the destination could not be loaded"})
 		w.Logger.ErrorContext(ctx, "outbox: load destination", "destination", dl.DestinationID, "err", err)
 		return
 	}
-	fwd := w.Forwarders[ds.d.Kind]
+	if !d.Enabled {
+		w.complete(ctx, nil, dl, cmex.Outcome{Result: cmex.DeliveryPending, Error: "the destination is disabled"})
+		return
+	}
+	fwd := w.Forwarders[d.Kind]
 	if fwd == nil {
-		w.complete(ctx, nil, dl, cmex.Outcome{Result: cmex.DeliveryRejected, Error: "no forwarder for destinations of kind " + string(ds.d.Kind)})
+		w.complete(ctx, nil, dl, cmex.Outcome{Result: cmex.DeliveryRejected, Error: "no forwarder for destinations of kind " + string(d.Kind)})
 		return
 	}
 	select {
@@ -358,7 +450,7 @@ func (w *Worker) attempt(ctx context.Context, dl *cmex.Delivery) {
 	}
 	payload := dl.Payload
 	if len(payload) == 0 {
-		b, err := fwd.Encode(ctx, ds.d, dl)
+		b, err := fwd.Encode(ctx, d, dl)
 		switch {
 		case errors.Is(err, cmex.ErrNotReady):
 			w.complete(ctx, nil, dl, cmex.Outcome{Result: cmex.DeliveryPending, Error: err.Error()})
@@ -374,12 +466,17 @@ func (w *Worker) attempt(ctx context.Context, dl *cmex.Delivery) {
 	}
 	sctx, cancel := context.WithTimeout(ctx, w.Timeout)
 	defer cancel()
-	w.complete(ctx, ds, dl, fwd.Send(sctx, ds.d, dl, payload))
+	w.complete(ctx, ds, dl, fwd.Send(sctx, d, dl, payload))
 }
 
 // complete records an attempt's outcome; sent is the destination the
 // attempt reached, nil for an attempt that did not get as far as sending.
 func (w *Worker) complete(ctx context.Context, sent *destination, dl *cmex.Delivery, o cmex.Outcome) {
+	w.fmu.Lock()
+	if f := w.flights[dl.ID]; f != nil {
+		f.answered = true
+	}
+	w.fmu.Unlock()
 	now := w.Now()
 	next := now
 	if o.Result != cmex.DeliveryDelivered && o.Result != cmex.DeliveryRejected {
@@ -401,7 +498,7 @@ func (w *Worker) complete(ctx context.Context, sent *destination, dl *cmex.Deliv
 			next = now.Add(w.Backoff.Delay(Steps(dl.Attempts, outage), w.Random()))
 		}
 	}
-	err := w.Deliveries.CompleteAttempt(ctx, dl.ID, w.ID, o, now, next)
+	err := w.record(ctx, dl.ID, o, now, next)
 	switch {
 	case errors.Is(err, cmex.ErrLeaseLost):
 		w.Logger.WarnContext(ctx, "outbox: answer not recorded: the delivery is no longer this worker's", "delivery", dl.ID, "result", o.Result)
@@ -422,6 +519,29 @@ func (w *Worker) complete(ctx context.Context, sent *destination, dl *cmex.Deliv
 	}
 }
 
+// record records an attempt's outcome, trying again while the database
+// cannot be reached, for up to a lease: an outcome not recorded is an
+// attempt made again once the lease lapses, and a delivery the
+// destination took would be sent twice. The heartbeat keeps renewing the
+// lease meanwhile, and one lost is ErrLeaseLost, not recorded.
+func (w *Worker) record(ctx context.Context, id cmex.DeliveryID, o cmex.Outcome, now, next time.Time) error {
+	giveUp := w.Now().Add(w.Lease)
+	wait := 50 * time.Millisecond
+	for {
+		err := w.Deliveries.CompleteAttempt(ctx, id, w.ID, o, now, next)
+		if !cmex.Unreachable(err) || w.Now().Add(wait).After(giveUp) {
+			return err
+		}
+		w.Logger.WarnContext(ctx, "outbox: outcome not recorded yet; trying again", "delivery", id, "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
 func (w *Worker) checkOverdue(ctx context.Context, now time.Time) {
 	late, err := w.Deliveries.MarkOverdue(ctx, now.Add(-w.AlertAfter))
 	if err != nil {
@@ -436,32 +556,62 @@ func (w *Worker) checkOverdue(ctx context.Context, now time.Time) {
 }
 
 // checkStatuses asks destinations that can tell where the delivered MOC
-// records waiting for a board stand, and moves the records.
+// records waiting for a board stand, and moves the records: each
+// destination whose lease this worker holds, so that of several replicas
+// one polls it.
 func (w *Worker) checkStatuses(ctx context.Context, now time.Time) {
 	for kind, fwd := range w.Forwarders {
 		sc, ok := fwd.(StatusChecker)
 		if !ok {
 			continue
 		}
-		waiting, err := w.Deliveries.AwaitingStatus(ctx, kind, now, 200)
+		dests, err := w.Deliveries.StatusDestinations(ctx, kind)
 		if err != nil {
-			w.Logger.ErrorContext(ctx, "outbox: deliveries awaiting status", "err", err)
+			w.Logger.ErrorContext(ctx, "outbox: destinations awaiting status", "err", err)
 			continue
 		}
-		for _, dl := range waiting {
-			ds, err := w.destination(ctx, dl.DestinationID)
-			if err != nil {
-				continue
+		for _, id := range dests {
+			if name := fmt.Sprint(statusLease, id); w.hold(ctx, name, now, StatusTTL(w.StatusEvery)) {
+				w.pollStatuses(ctx, sc, id, name, now)
 			}
-			sctx, cancel := context.WithTimeout(ctx, w.Timeout)
-			o := sc.Status(sctx, ds.d, dl)
-			cancel()
-			if o.Status == "" {
-				continue
+		}
+	}
+}
+
+// pollStatuses checks the records delivered to one destination. A long
+// round renews the lease as it goes, and stops if it was lost (another
+// replica polls the destination now).
+func (w *Worker) pollStatuses(ctx context.Context, sc StatusChecker, id cmex.DestinationID, lease string, now time.Time) {
+	_, d, err := w.destination(ctx, id)
+	if err != nil {
+		w.Logger.ErrorContext(ctx, "outbox: load destination", "destination", id, "err", err)
+		return
+	}
+	if !d.Enabled {
+		return
+	}
+	waiting, err := w.Deliveries.AwaitingStatus(ctx, id, now, 200)
+	if err != nil {
+		w.Logger.ErrorContext(ctx, "outbox: deliveries awaiting status", "destination", id, "err", err)
+		return
+	}
+	ttl, renewed := StatusTTL(w.StatusEvery), w.Now()
+	for _, dl := range waiting {
+		if at := w.Now(); w.Leases != nil && at.Sub(renewed) > ttl/3 {
+			if ok, err := w.Leases.Renew(ctx, lease, w.ID, at, ttl); err != nil || !ok {
+				delete(w.held, lease)
+				return
 			}
-			if err := w.Deliveries.RecordStatus(ctx, dl.ID, o, now); err != nil {
-				w.Logger.ErrorContext(ctx, "outbox: record status", "delivery", dl.ID, "err", err)
-			}
+			renewed = at
+		}
+		sctx, cancel := context.WithTimeout(ctx, w.Timeout)
+		o := sc.Status(sctx, d, dl)
+		cancel()
+		if o.Status == "" {
+			continue
+		}
+		if err := w.Deliveries.RecordStatus(ctx, dl.ID, o, now); err != nil {
+			w.Logger.ErrorContext(ctx, "outbox: record status", "delivery", dl.ID, "err", err)
 		}
 	}
 }

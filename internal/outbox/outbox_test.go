@@ -8,11 +8,13 @@ import (
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -524,3 +526,128 @@ func TestLeaseLostCallsOff(t *testing.T) {
 		t.Errorf("%d cancelled, %d delivered", n, f.worker.Stats.Delivered.Load())
 	}
 }
+
+// unreachableStore is a delivery store whose first fail calls to record an
+// outcome meet the database gone (the connection reset), as while
+// PostgreSQL restarts.
+type unreachableStore struct {
+	cmex.DeliveryService
+	fail   atomic.Int64
+	failed atomic.Int64
+}
+
+func (s *unreachableStore) CompleteAttempt(ctx context.Context, id cmex.DeliveryID, worker string, o cmex.Outcome, now, next time.Time) error {
+	if s.fail.Add(-1) >= 0 {
+		s.failed.Add(1)
+		return fmt.Errorf("complete delivery: %w", &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET})
+	}
+	return s.DeliveryService.CompleteAttempt(ctx, id, worker, o, now, next)
+}
+
+// TestOutcomeRecordedAfterOutage: an outcome the database could not take
+// (it was restarting) is recorded when it is back, within the lease, so the
+// delivery the receiver took is not sent again once the lease lapses.
+func TestOutcomeRecordedAfterOutage(t *testing.T) {
+	rc := &receiver{t: t, acked: map[cmex.CreditID]int{}}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	f := newFixture(t, srv.URL)
+	store := &unreachableStore{DeliveryService: f.worker.Deliveries}
+	store.fail.Store(6) // two failures for each of the three deliveries, or thereabouts
+	f.worker.Deliveries, f.worker.Lease = store, 2*time.Second
+	f.report(t, 1)
+	// The worker runs on for a lease and a half after the last is
+	// recorded: one whose lease lapsed would have been sent again by then.
+	var all time.Time
+	f.run(t, 15*time.Second, func() bool {
+		if all.IsZero() && f.states(t)[cmex.DeliveryDelivered] == 3 {
+			all = time.Now()
+		}
+		return !all.IsZero() && time.Since(all) > 3*f.worker.Lease/2
+	})
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if store.failed.Load() != 6 {
+		t.Fatalf("%d outcomes failed to record, want 6", store.failed.Load())
+	}
+	if rc.calls != 3 || len(rc.acked) != 3 {
+		t.Errorf("%d calls for %d credits acknowledged; want 3 and 3 (no delivery sent twice)", rc.calls, len(rc.acked))
+	}
+}
+
+// committedStore is a delivery store whose outcomes commit and then, as
+// pgx does, report the cancellation of their context if it comes while
+// the commit's answer is still being read: here, while the heartbeat's
+// renewal that the commit unblocked runs.
+type committedStore struct {
+	cmex.DeliveryService
+	committed atomic.Int64
+	renewed   chan struct{}
+}
+
+func (s *committedStore) CompleteAttempt(ctx context.Context, id cmex.DeliveryID, worker string, o cmex.Outcome, now, next time.Time) error {
+	if err := s.DeliveryService.CompleteAttempt(context.WithoutCancel(ctx), id, worker, o, now, next); err != nil {
+		return err
+	}
+	s.committed.Add(1)
+	select {
+	case <-s.renewed:
+	case <-time.After(2 * time.Second):
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(300 * time.Millisecond):
+	}
+	return ctx.Err()
+}
+
+func (s *committedStore) RenewLeases(ctx context.Context, worker string, ids []cmex.DeliveryID, now time.Time, lease time.Duration) ([]cmex.DeliveryID, error) {
+	held, err := s.DeliveryService.RenewLeases(ctx, worker, ids, now, lease)
+	if s.committed.Load() > 0 {
+		select {
+		case s.renewed <- struct{}{}:
+		default:
+		}
+	}
+	return held, err
+}
+
+// TestRenewalAfterTheAnswer: a renewal that runs while an attempt's
+// outcome commits finds the lease gone (the outcome ended it) and must not
+// call the attempt off: the outcome is recorded, counted, and not logged
+// as lost or failed (seen in TestCluster on PostgreSQL as "lease lost"
+// then "record outcome: commit: context canceled" for a delivery whose
+// outcome was in fact committed).
+func TestRenewalAfterTheAnswer(t *testing.T) {
+	rc := &receiver{t: t, acked: map[cmex.CreditID]int{}}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	f := newFixture(t, srv.URL)
+	var logs strings.Builder
+	var mu sync.Mutex
+	f.worker.Logger = slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	store := &committedStore{DeliveryService: f.store.Deliveries, renewed: make(chan struct{})}
+	f.worker.Deliveries = store
+	f.worker.Lease = 300 * time.Millisecond // renewed every 100 ms
+	f.report(t, 1)
+	// Run until the three are recorded, and their attempts have returned
+	// (each waits for a renewal, then a little, after its commit).
+	f.run(t, 10*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return f.states(t)[cmex.DeliveryDelivered] == 3 && (f.worker.Stats.Delivered.Load() == 3 || strings.Count(logs.String(), "record outcome") == 3)
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if n := f.worker.Stats.Delivered.Load(); n != 3 || logs.Len() > 0 {
+		t.Errorf("%d deliveries counted, want 3; logged:\n%s", n, logs.String())
+	}
+}
+
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

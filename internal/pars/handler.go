@@ -124,6 +124,10 @@ func (h *Handler) authenticate(ctx context.Context, header http.Header, m member
 	user, _ := m.text("User")
 	password := m["Password"].text // as sent: spaces may belong to a password
 	p, err := h.Users.Authenticate(ctx, provider, user, password)
+	if cmex.Unreachable(err) {
+		// Not a refusal of these credentials: the general error says so.
+		return nil, nil, err
+	}
 	switch cmex.ErrorCode(err) {
 	case "":
 		return p, nil, nil
@@ -369,13 +373,28 @@ func (h *Handler) searchFilter(m members, warnings *cmex.Problems) (cmex.Activit
 // answers with problem p (PARS's general error unless the caller knows
 // better); the error's text stays in the log.
 func (h *Handler) internal(w http.ResponseWriter, ctx context.Context, root string, p cmex.Problem, err error) {
-	h.Logger.ErrorContext(ctx, "pars: internal error", "err", err)
+	status := h.failureStatus(w.Header(), ctx, &p, err)
 	ps := cmex.Problems{p}
 	if root == "SearchResult" {
-		h.write(w, http.StatusInternalServerError, guessSearchFailure(ps))
+		h.write(w, status, guessSearchFailure(ps))
 		return
 	}
-	h.write(w, http.StatusInternalServerError, response{root: root, dataNil: true, hasErrors: true, errors: errorMessages(ps), status: "Rejected"})
+	h.write(w, status, response{root: root, dataNil: true, hasErrors: true, errors: errorMessages(ps), status: "Rejected"})
+}
+
+// failureStatus logs an unexpected error and returns the HTTP status to
+// answer it with: 503, with Retry-After and the reason added to p, when
+// the server is busy or its database cannot be reached for now (the
+// request may succeed if sent again), else 500.
+func (h *Handler) failureStatus(header http.Header, ctx context.Context, p *cmex.Problem, err error) int {
+	if cmex.ErrorCode(err) != cmex.EBUSY {
+		h.Logger.ErrorContext(ctx, "pars: internal error", "err", err)
+		return http.StatusInternalServerError
+	}
+	h.Logger.WarnContext(ctx, "pars: temporary failure", "err", err)
+	setRetryAfter(header, err)
+	p.Message += " (" + cmex.ErrorMessage(err) + ")"
+	return http.StatusServiceUnavailable
 }
 
 // setRetryAfter tells a client refused by the login guard when to try again.

@@ -289,7 +289,7 @@ func (h *Handler) learnerMatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := h.Users.Authenticate(ctx, "", user, password); err != nil {
-		if code := cmex.ErrorCode(err); code == cmex.ETOOMANY || code == cmex.EBUSY {
+		if code := cmex.ErrorCode(err); (code == cmex.ETOOMANY || code == cmex.EBUSY) && !cmex.Unreachable(err) {
 			setRetryAfter(w.Header(), err)
 			p := cmex.RuleAccessDenied.Problem(cmex.Args{})
 			p.Message += " (" + cmex.ErrorMessage(err) + ")"
@@ -301,8 +301,8 @@ func (h *Handler) learnerMatch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if cmex.ErrorCode(err) != cmex.EUNAUTHORIZED {
-			h.Logger.ErrorContext(ctx, "pars: internal error", "err", err)
-			failWith(http.StatusInternalServerError, cmex.Problems{cmex.RuleLearnerGeneral.Problem(cmex.Args{})})
+			p := cmex.RuleLearnerGeneral.Problem(cmex.Args{})
+			failWith(h.failureStatus(w.Header(), ctx, &p, err), cmex.Problems{p})
 			return
 		}
 		failWith(http.StatusOK, cmex.Problems{cmex.RuleAccessDenied.Problem(cmex.Args{})})
@@ -315,8 +315,8 @@ func (h *Handler) learnerMatch(w http.ResponseWriter, r *http.Request) {
 	}
 	persons, err := h.Persons.MatchPersons(ctx, q)
 	if err != nil {
-		h.Logger.ErrorContext(ctx, "pars: internal error", "err", err)
-		failWith(http.StatusInternalServerError, cmex.Problems{cmex.RuleLearnerGeneral.Problem(cmex.Args{})})
+		p := cmex.RuleLearnerGeneral.Problem(cmex.Args{})
+		failWith(h.failureStatus(w.Header(), ctx, &p, err), cmex.Problems{p})
 		return
 	}
 	var b bytes.Buffer
@@ -413,8 +413,9 @@ func matchQuery(m members) (cmex.MatchQuery, cmex.Problems) {
 }
 
 // internalLearner logs an unexpected error and answers with the learner
-// service's general error.
+// service's general error (503 when it is temporary, see failureStatus).
 func (h *Handler) internalLearner(w http.ResponseWriter, ctx context.Context, err error) {
-	h.Logger.ErrorContext(ctx, "pars: internal error", "err", err)
-	h.write(w, http.StatusInternalServerError, learnerResponse("", cmex.Problems{cmex.RuleLearnerGeneral.Problem(cmex.Args{})}, "Rejected"))
+	p := cmex.RuleLearnerGeneral.Problem(cmex.Args{})
+	status := h.failureStatus(w.Header(), ctx, &p, err)
+	h.write(w, status, learnerResponse("", cmex.Problems{p}, "Rejected"))
 }

@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cmexhub/cmex/internal/sqlstore"
 	"github.com/jackc/pgx/v5"
@@ -32,29 +34,97 @@ func Migrations() fs.FS {
 	return sub
 }
 
+// Options tune the connections of one cmex process. The zero value is
+// what a command of the CLI wants: the default pool, no time limits.
+type Options struct {
+	// MaxConns bounds the connections open at once (0: DefaultMaxConns).
+	MaxConns int
+	// MaxIdleConns bounds the connections kept open while idle (0: as
+	// many as MaxConns).
+	MaxIdleConns int
+	// ConnMaxLifetime closes a connection this long after it was opened,
+	// once it is idle (0: never), so that a pool drifts to a server that
+	// took over an address.
+	ConnMaxLifetime time.Duration
+	// ConnMaxIdleTime closes a connection idle this long (0: never).
+	ConnMaxIdleTime time.Duration
+	// StatementTimeout is PostgreSQL's statement_timeout, and its
+	// idle_in_transaction_session_timeout, on every connection of the
+	// pool (0: none; a value the URL names wins). A statement running
+	// longer is cancelled, and a transaction left open and idle longer is
+	// ended with its session, so that no request holds a connection or
+	// its locks without end.
+	StatementTimeout time.Duration
+}
+
+// DefaultMaxConns is each process's bound on its connections when Options
+// name none.
+const DefaultMaxConns = 20
+
+// DefaultConnectTimeout is how long an attempt to connect may take when
+// the URL names no connect_timeout.
+const DefaultConnectTimeout = 5 * time.Second
+
 // Open connects to the database at url (postgres://…) and migrates it.
-func Open(ctx context.Context, url string) (*sqlstore.DB, error) {
+//
+// Migrations run on a connection of their own, without the pool's time
+// limits: one may rewrite a large table, and a replica waits for another
+// to finish them, under the migration lock, as long as that takes.
+func Open(ctx context.Context, url string, o Options) (*sqlstore.DB, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
+	if cfg.ConnectTimeout == 0 {
+		// Without one, a server whose packets are dropped holds each
+		// attempt for the system's TCP timeout (two minutes on Linux).
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	migrate := cfg.Copy()
+	for _, p := range []string{"statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout"} {
+		migrate.RuntimeParams[p] = "0"
+	}
+	if o.StatementTimeout > 0 {
+		ms := strconv.FormatInt(max(1, o.StatementTimeout.Milliseconds()), 10)
+		for _, p := range []string{"statement_timeout", "idle_in_transaction_session_timeout"} {
+			if _, set := cfg.RuntimeParams[p]; !set {
+				cfg.RuntimeParams[p] = ms
+			}
+		}
+	}
+	mdb := stdlib.OpenDB(*migrate)
+	defer mdb.Close()
+	mdb.SetMaxOpenConns(1)
+	if err := mdb.PingContext(ctx); err != nil {
+		return nil, fmt.Errorf("open postgres: %w", onceEach{err})
+	}
+	if err := sqlstore.New(mdb, Dialect{}).Migrate(ctx, Migrations()); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+
 	sqldb := stdlib.OpenDB(*cfg)
-	// Idle connections are kept up to the limit: one closed when more than
-	// a few were idle must be opened again under the next burst, and each
-	// opening forks a PostgreSQL backend (under 64 concurrent clients the
-	// default churn spent most of the machine in the kernel).
+	maxConns := o.MaxConns
+	if maxConns <= 0 {
+		maxConns = DefaultMaxConns
+	}
+	idle := o.MaxIdleConns
+	if idle <= 0 {
+		idle = maxConns
+	}
+	// Idle connections are kept up to the limit by default: one closed
+	// when more than a few were idle must be opened again under the next
+	// burst, and each opening forks a PostgreSQL backend (under 64
+	// concurrent clients the default churn spent most of the machine in
+	// the kernel).
 	sqldb.SetMaxOpenConns(maxConns)
-	sqldb.SetMaxIdleConns(maxConns)
+	sqldb.SetMaxIdleConns(idle)
+	sqldb.SetConnMaxLifetime(o.ConnMaxLifetime)
+	sqldb.SetConnMaxIdleTime(o.ConnMaxIdleTime)
 	if err := sqldb.PingContext(ctx); err != nil {
 		sqldb.Close()
 		return nil, fmt.Errorf("open postgres: %w", onceEach{err})
 	}
-	db := sqlstore.New(sqldb, Dialect{})
-	if err := db.Migrate(ctx, Migrations()); err != nil {
-		sqldb.Close()
-		return nil, fmt.Errorf("postgres: %w", err)
-	}
-	return db, nil
+	return sqlstore.New(sqldb, Dialect{}), nil
 }
 
 // onceEach is an error whose message says each of its lines once. pgx
@@ -74,9 +144,6 @@ func (e onceEach) Error() string {
 }
 
 func (e onceEach) Unwrap() error { return e.err }
-
-// maxConns bounds each replica's connections to the database.
-const maxConns = 20
 
 // Dialect is PostgreSQL's sqlstore.Dialect.
 type Dialect struct{}

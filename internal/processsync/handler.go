@@ -65,7 +65,10 @@ type Handler struct {
 	MaxBody int64
 
 	// built is the WSDL last built, by the extrinsic fields it was built
-	// for: the only part of the plans it depends on.
+	// for: the only part of the plans it depends on. The plans in force
+	// are read from the database at every request (wsdlFor, serve), so a
+	// plan set loaded through any replica is what this one answers with
+	// next; only the building is saved.
 	built struct {
 		sync.Mutex
 		fields string
@@ -90,7 +93,12 @@ func (h *Handler) wsdl(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.Logger.ErrorContext(r.Context(), "processsync: WSDL", "err", err)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusInternalServerError)
+		status := http.StatusInternalServerError
+		if cmex.ErrorCode(err) == cmex.EBUSY {
+			status = http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", strconv.Itoa(cmex.RetryAfter(err)))
+		}
+		w.WriteHeader(status)
 		fmt.Fprintln(w, "The WSDL could not be made; try again later.")
 		return
 	}
@@ -204,6 +212,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := h.roleData(r, q)
+	if cmex.ErrorCode(err) == cmex.EBUSY {
+		// The database is unreachable for now: the same request may be
+		// answered once it is back, which a 503 with Retry-After says.
+		h.Logger.WarnContext(r.Context(), "processsync: GetRoleData: temporary failure", "err", err)
+		w.Header().Set("Retry-After", strconv.Itoa(cmex.RetryAfter(err)))
+		h.fault(w, http.StatusServiceUnavailable, soap.FaultServer, cmex.ErrorMessage(err))
+		return
+	}
 	if err != nil {
 		h.Logger.ErrorContext(r.Context(), "processsync: GetRoleData", "err", err)
 		h.fault(w, http.StatusInternalServerError, soap.FaultServer, "The service could not answer; try again later.")

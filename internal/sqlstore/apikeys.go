@@ -97,7 +97,9 @@ func (s *APIKeyService) RotateAPIKey(ctx context.Context, org cmex.OrganizationI
 	return k, tokenPrefix + prefix + "_" + secret, nil
 }
 
-// SetAPIKeyDisabled implements cmex.APIKeyService.
+// SetAPIKeyDisabled implements cmex.APIKeyService. AuthenticateAPIKey
+// reads the key's row at every request and remembers nothing, so the
+// change holds from the next request on, on every replica.
 func (s *APIKeyService) SetAPIKeyDisabled(ctx context.Context, org cmex.OrganizationID, name string, disabled bool) error {
 	return unchanged(s.db.change(ctx, func(tx conn) (string, string, string, error) {
 		k, err := scanAPIKey(tx.queryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE organization_id = ? AND name = ?`+s.db.dialect.ForUpdate(), org, name))

@@ -176,7 +176,10 @@ func (c *kept[K, V]) put(k K, v V) {
 // activityCache keeps decoded activity documents for the reads that need
 // hundreds at once (a physician's transcript and progress). An entry is
 // good for one revision: any change of an activity makes a new revision,
-// so a stale entry is never used. The activities are shared and must not
+// so a stale entry is never used. The revision is read from the database
+// with every request (personRecords), so an activity revised through
+// another replica is seen at this one's next request: the cache is per
+// replica, what it answers is not. The activities are shared and must not
 // be changed.
 type activityCache struct {
 	kept[cmex.ActivityID, cachedActivity]

@@ -38,9 +38,8 @@ func secretsAD(org cmex.OrganizationID, name string) string {
 	return fmt.Sprintf("destination:%d:%s", org, strings.ToLower(strings.TrimSpace(name)))
 }
 
-// CreateDestination implements cmex.DeliveryService.
-func (s *DeliveryService) CreateDestination(ctx context.Context, d *cmex.Destination) error {
-	d.Name = strings.TrimSpace(d.Name)
+// checkDestination says everything wrong with d, in one EINVALID error.
+func checkDestination(d *cmex.Destination) error {
 	var ps []string
 	if d.Name == "" || len(d.Name) > 100 {
 		ps = append(ps, "a destination needs a name of at most 100 characters")
@@ -87,23 +86,38 @@ func (s *DeliveryService) CreateDestination(ctx context.Context, d *cmex.Destina
 	if len(ps) > 0 {
 		return cmex.Errorf(cmex.EINVALID, "%s", strings.Join(ps, "; "))
 	}
-	if d.Concurrency == 0 {
-		d.Concurrency = DefaultConcurrency
-	}
-	secrets := ""
+	return nil
+}
+
+// encodeDestination returns d's sealed secrets (” for none) and its
+// document, as the destinations table keeps them.
+func (s *DeliveryService) encodeDestination(d *cmex.Destination) (secrets, doc string, err error) {
 	if d.Secrets != (cmex.DestinationSecrets{}) {
 		if s.db.Secrets == nil {
-			return cmex.Errorf(cmex.EINVALID, "this server has no secret key to encrypt the destination's credentials with; set CMEX_SECRET_KEY")
+			return "", "", cmex.Errorf(cmex.EINVALID, "this server has no secret key to encrypt the destination's credentials with; set CMEX_SECRET_KEY")
 		}
 		plain, err := json.Marshal(d.Secrets)
 		if err != nil {
-			return err
+			return "", "", err
 		}
 		if secrets, err = s.db.Secrets.Seal(plain, secretsAD(d.OrganizationID, d.Name)); err != nil {
-			return fmt.Errorf("seal destination secrets: %w", err)
+			return "", "", fmt.Errorf("seal destination secrets: %w", err)
 		}
 	}
-	doc, err := json.Marshal(destinationDoc{URL: d.URL, Settings: d.Settings, Routing: d.Routing, Concurrency: d.Concurrency, RatePerSecond: d.RatePerSecond, Enabled: d.Enabled})
+	b, err := json.Marshal(destinationDoc{URL: d.URL, Settings: d.Settings, Routing: d.Routing, Concurrency: d.Concurrency, RatePerSecond: d.RatePerSecond, Enabled: d.Enabled})
+	return secrets, string(b), err
+}
+
+// CreateDestination implements cmex.DeliveryService.
+func (s *DeliveryService) CreateDestination(ctx context.Context, d *cmex.Destination) error {
+	d.Name = strings.TrimSpace(d.Name)
+	if err := checkDestination(d); err != nil {
+		return err
+	}
+	if d.Concurrency == 0 {
+		d.Concurrency = DefaultConcurrency
+	}
+	secrets, doc, err := s.encodeDestination(d)
 	if err != nil {
 		return err
 	}
@@ -111,7 +125,7 @@ func (s *DeliveryService) CreateDestination(ctx context.Context, d *cmex.Destina
 	return s.db.change(ctx, func(tx conn) (string, string, string, error) {
 		err := tx.queryRow(ctx, `INSERT INTO destinations (organization_id, name, name_key, kind, secrets, document, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			d.OrganizationID, d.Name, strings.ToLower(d.Name), string(d.Kind), secrets, string(doc), d.CreatedAt).Scan(&d.ID)
+			d.OrganizationID, d.Name, strings.ToLower(d.Name), string(d.Kind), secrets, doc, d.CreatedAt).Scan(&d.ID)
 		if s.db.dialect.IsUniqueViolation(err) {
 			return "", "", "", cmex.Errorf(cmex.ECONFLICT, "a destination named %s exists", d.Name)
 		}
@@ -119,6 +133,37 @@ func (s *DeliveryService) CreateDestination(ctx context.Context, d *cmex.Destina
 			return "", "", "", fmt.Errorf("create destination: %w", err)
 		}
 		return "destination.add", d.Name, fmt.Sprintf("destination %d, organization %d, kind %s", d.ID, d.OrganizationID, d.Kind), nil
+	})
+}
+
+// UpdateDestination implements cmex.DeliveryService. The outbox reads a
+// destination's row at every attempt (outbox.Worker.destination), so the
+// change is in force from the next attempt on, on every replica.
+func (s *DeliveryService) UpdateDestination(ctx context.Context, d *cmex.Destination) error {
+	return s.db.change(ctx, func(tx conn) (string, string, string, error) {
+		var name, kind string
+		err := tx.queryRow(ctx, `SELECT name, kind FROM destinations WHERE id = ? AND organization_id = ?`+s.db.dialect.ForUpdate(), d.ID, d.OrganizationID).Scan(&name, &kind)
+		if err != nil {
+			return "", "", "", notFound(err, fmt.Sprintf("no destination %d", d.ID))
+		}
+		if d.Kind != cmex.DestinationKind(kind) {
+			return "", "", "", cmex.Errorf(cmex.EINVALID, "a destination's kind does not change (%s is %s); add another", name, kind)
+		}
+		d.Name = name // the sealed secrets are bound to it
+		if d.Concurrency == 0 {
+			d.Concurrency = DefaultConcurrency
+		}
+		if err := checkDestination(d); err != nil {
+			return "", "", "", err
+		}
+		secrets, doc, err := s.encodeDestination(d)
+		if err != nil {
+			return "", "", "", err
+		}
+		if _, err := tx.exec(ctx, `UPDATE destinations SET secrets = ?, document = ? WHERE id = ?`, secrets, doc, d.ID); err != nil {
+			return "", "", "", fmt.Errorf("update destination: %w", err)
+		}
+		return "destination.update", d.Name, fmt.Sprintf("destination %d, organization %d, kind %s, enabled %t", d.ID, d.OrganizationID, d.Kind, d.Enabled), nil
 	})
 }
 
@@ -482,21 +527,22 @@ func (s *DeliveryService) RemoteID(ctx context.Context, dest cmex.DestinationID,
 	return id, true, nil
 }
 
-// MarkOverdue implements cmex.DeliveryService.
+// MarkOverdue implements cmex.DeliveryService. The flag is set by an
+// UPDATE that re-checks NOT overdue on each row it locks, and only the rows
+// it changed are returned: of two replicas checking at once (a lease
+// handed over mid-check), each delivery is flagged, logged and counted by
+// one.
 func (s *DeliveryService) MarkOverdue(ctx context.Context, t time.Time) ([]*cmex.Delivery, error) {
 	var out []*cmex.Delivery
 	err := s.db.inTx(ctx, func(tx conn) error {
-		var err error
-		out, err = scanDeliveries(tx.query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d JOIN destinations t ON t.id = d.destination_id
-			WHERE d.state = 'pending' AND NOT d.overdue AND d.created_at < ? ORDER BY d.id LIMIT 1000`, t.UTC()))
-		if err != nil || len(out) == 0 {
+		ids, err := scanColumn[cmex.DeliveryID](tx.query(ctx, `UPDATE deliveries SET overdue = ? WHERE state = 'pending' AND NOT overdue AND created_at < ?
+			AND id IN (SELECT id FROM deliveries WHERE state = 'pending' AND NOT overdue AND created_at < ? ORDER BY id LIMIT 1000) RETURNING id`,
+			true, t.UTC(), t.UTC()))
+		if err != nil || len(ids) == 0 {
 			return err
 		}
-		ids := make([]any, len(out))
-		for i, d := range out {
-			ids[i], d.Overdue = d.ID, true
-		}
-		_, err = tx.exec(ctx, `UPDATE deliveries SET overdue = ? WHERE id IN (`+placeholders(len(ids))+`)`, append([]any{true}, ids...)...)
+		out, err = scanDeliveries(tx.query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d JOIN destinations t ON t.id = d.destination_id
+			WHERE d.id IN (`+placeholders(len(ids))+`) ORDER BY d.id`, anys(ids)...))
 		return err
 	})
 	if err != nil {
@@ -582,17 +628,33 @@ func affected(res sql.Result, err error, msg string) error {
 	return nil
 }
 
+// awaitingStatus is the condition (on deliveries d, destinations t and
+// learner_records r) of delivered MOC records still waiting for a board.
+const awaitingStatus = `d.state = 'delivered' AND d.subject = ? AND r.board <> '' AND NOT r.deleted AND r.status IN (?, ?)`
+
+// StatusDestinations implements cmex.DeliveryService.
+func (s *DeliveryService) StatusDestinations(ctx context.Context, kind cmex.DestinationKind) ([]cmex.DestinationID, error) {
+	ids, err := scanColumn[cmex.DestinationID](s.db.read().query(ctx, `SELECT DISTINCT d.destination_id FROM deliveries d
+		JOIN destinations t ON t.id = d.destination_id JOIN learner_records r ON r.id = d.record_id
+		WHERE t.kind = ? AND `+awaitingStatus+` ORDER BY d.destination_id`,
+		string(kind), cmex.SubjectLearnerRecord, string(cmex.StatusAccepted), string(cmex.StatusSubmitted)))
+	if err != nil {
+		return nil, fmt.Errorf("destinations awaiting status: %w", err)
+	}
+	return ids, nil
+}
+
 // AwaitingStatus implements cmex.DeliveryService. The delivery's
 // updated_at records when its status was last checked.
-func (s *DeliveryService) AwaitingStatus(ctx context.Context, kind cmex.DestinationKind, now time.Time, limit int) ([]*cmex.Delivery, error) {
+func (s *DeliveryService) AwaitingStatus(ctx context.Context, dest cmex.DestinationID, now time.Time, limit int) ([]*cmex.Delivery, error) {
 	var out []*cmex.Delivery
 	err := s.db.inTx(ctx, func(tx conn) error {
 		var err error
 		out, err = scanDeliveries(tx.query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d JOIN destinations t ON t.id = d.destination_id
 			JOIN learner_records r ON r.id = d.record_id
-			WHERE d.state = 'delivered' AND d.subject = ? AND t.kind = ? AND r.board <> '' AND NOT r.deleted AND r.status IN (?, ?)
+			WHERE d.destination_id = ? AND `+awaitingStatus+`
 			ORDER BY d.updated_at, d.id LIMIT ?`,
-			cmex.SubjectLearnerRecord, string(kind), string(cmex.StatusAccepted), string(cmex.StatusSubmitted), limit))
+			dest, cmex.SubjectLearnerRecord, string(cmex.StatusAccepted), string(cmex.StatusSubmitted), limit))
 		if err != nil || len(out) == 0 {
 			return err
 		}

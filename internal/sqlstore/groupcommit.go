@@ -95,7 +95,9 @@ func (g *groupCommit) take(n int) []*groupCall {
 // commitGroup judges and commits a group, grown by the calls queued while
 // it waited for the group lock when grow is set. When it fails as a whole
 // (a concurrent writer took a CreditID, or any other error), each call is
-// tried again alone, so that one call's trouble is its own.
+// tried again alone, so that one call's trouble is its own; unless the
+// database cannot be reached (on a new connection either), when every call
+// is told so.
 func (s *LearnerService) commitGroup(ctx context.Context, batch []*groupCall, grow bool) {
 	var chs []cmex.LearnerChange
 	var results []cmex.LearnerImportResult
@@ -110,35 +112,45 @@ func (s *LearnerService) commitGroup(ctx context.Context, batch []*groupCall, gr
 			}
 		})
 	})
-	g.connMu.Lock()
-	err := s.db.writeTurn(func() error {
-		return s.db.inTxOn(ctx, &g.conn, func(tx conn) error {
-			if l, ok := s.db.dialect.(GroupLocker); ok {
-				if _, err := tx.exec(ctx, l.GroupLock()); err != nil {
-					return fmt.Errorf("group lock: %w", err)
+	commit := func() error {
+		g.connMu.Lock()
+		defer g.connMu.Unlock()
+		return s.db.writeTurn(func() error {
+			return s.db.inTxOn(ctx, &g.conn, func(tx conn) error {
+				if l, ok := s.db.dialect.(GroupLocker); ok {
+					if _, err := tx.exec(ctx, l.GroupLock()); err != nil {
+						return fmt.Errorf("group lock: %w", err)
+					}
+					if grow {
+						g.mu.Lock()
+						batch = append(batch, g.take(maxGroup-len(batch))...)
+						g.mu.Unlock()
+					}
 				}
-				if grow {
-					g.mu.Lock()
-					batch = append(batch, g.take(maxGroup-len(batch))...)
-					g.mu.Unlock()
+				chs = make([]cmex.LearnerChange, len(batch))
+				for i, c := range batch {
+					chs[i] = c.ch
 				}
-			}
-			chs = make([]cmex.LearnerChange, len(batch))
-			for i, c := range batch {
-				chs[i] = c.ch
-			}
-			var err error
-			if results, err = s.saveBatch(ctx, tx, chs, false); err != nil {
-				return err
-			}
-			var rows []auditRow
-			for i, c := range batch {
-				rows = appendLearnerAudit(rows, c.audit, &chs[i], &results[i])
-			}
-			return s.db.appendAudit(ctx, tx, rows)
+				var err error
+				if results, err = s.saveBatch(ctx, tx, chs, false); err != nil {
+					return err
+				}
+				var rows []auditRow
+				for i, c := range batch {
+					rows = appendLearnerAudit(rows, c.audit, &chs[i], &results[i])
+				}
+				return s.db.appendAudit(ctx, tx, rows)
+			})
 		})
-	})
-	g.connMu.Unlock()
+	}
+	err := commit()
+	if cmex.Unreachable(err) {
+		// The connection may be all that failed (its server process was
+		// ended): once more, on a new one. The records of a commit that was
+		// made but not answered are then found taken, and answered as
+		// duplicates, as they would be if their clients sent them again.
+		err = commit()
+	}
 	if err == nil {
 		for i, c := range batch {
 			c.res = results[i]
@@ -146,9 +158,18 @@ func (s *LearnerService) commitGroup(ctx context.Context, batch []*groupCall, gr
 		}
 		return
 	}
-	if len(batch) > 1 {
+	if len(batch) > 1 && !cmex.Unreachable(err) {
 		for _, c := range batch {
 			s.commitGroup(ctx, []*groupCall{c}, false)
+		}
+		return
+	}
+	if len(batch) > 1 {
+		// The database is down: each call alone would fail as the group
+		// did, one connection attempt after another.
+		for _, c := range batch {
+			c.err = err
+			close(c.done)
 		}
 		return
 	}

@@ -143,3 +143,25 @@ func (db *DB) Migrate(ctx context.Context, fsys fs.FS) error {
 	}
 	return nil
 }
+
+// Exclusively runs fn under the migration lock, so that set-up which
+// reads before it writes (the sandbox's fixtures: "add it unless it is
+// there") runs in one of several replicas starting together at a time,
+// and the next finds it done instead of failing on what the first added.
+// A single-writer engine serves one process, which needs no lock.
+func (db *DB) Exclusively(ctx context.Context, fn func(context.Context) error) error {
+	if _, ok := db.dialect.(SingleWriter); ok {
+		return fn(ctx)
+	}
+	c, err := db.sql.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("lock: %w", err)
+	}
+	defer c.Close()
+	unlock, err := db.dialect.LockMigrations(ctx, c)
+	if err != nil {
+		return fmt.Errorf("lock: %w", err)
+	}
+	defer unlock()
+	return fn(ctx)
+}

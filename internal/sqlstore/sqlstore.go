@@ -83,7 +83,10 @@ type DB struct {
 
 	// activities are decoded activity documents, by id and revision.
 	activities activityCache
-	// records are the decoded contents of learner records, by id.
+	// records are the decoded contents of learner records, by id. A
+	// record's content never changes (a trigger refuses it; its status,
+	// which does, is read with every request), so a replica's copy is
+	// never stale.
 	records kept[cmex.LearnerRecordID, *cmex.LearnerRecord]
 }
 
@@ -215,34 +218,49 @@ func (db *DB) inTx(ctx context.Context, fn func(tx conn) error) error {
 // that connection's page cache warm (SQLite's cache is a connection's own);
 // the caller makes sure the calls do not overlap.
 func (db *DB) inTxOn(ctx context.Context, kept **sql.Conn, fn func(tx conn) error) (err error) {
-	var raw *sql.Conn
 	_, copier := db.dialect.(Copier)
 	_, pipeliner := db.dialect.(Pipeliner)
-	switch {
-	case kept != nil:
-		if *kept == nil {
-			if *kept, err = db.sql.Conn(ctx); err != nil {
-				return fmt.Errorf("begin: %w", err)
-			}
+	own := kept != nil || copier || pipeliner // a connection of the transaction's own, not one the pool picks
+	var raw *sql.Conn
+	if own {
+		if kept != nil {
+			raw = *kept
 		}
-		raw = *kept
-		defer func() {
-			if err != nil { // the connection may be what failed
+		defer func() { // after the transaction ends, below
+			if raw != nil && (kept == nil || err != nil) { // a kept one that failed: the connection may be what failed
 				_ = raw.Close()
-				*kept = nil
+				if kept != nil {
+					*kept = nil
+				}
 			}
 		}()
-	case copier || pipeliner:
-		if raw, err = db.sql.Conn(ctx); err != nil {
-			return fmt.Errorf("begin: %w", err)
-		}
-		defer raw.Close() // after the transaction ends, below
 	}
 	var tx *sql.Tx
-	if raw != nil {
-		tx, err = raw.BeginTx(ctx, nil)
-	} else {
-		tx, err = db.sql.BeginTx(ctx, nil)
+	for try := 0; ; try++ {
+		if own && raw == nil {
+			if raw, err = db.sql.Conn(ctx); err != nil {
+				return fmt.Errorf("begin: %w", err)
+			}
+			if kept != nil {
+				*kept = raw
+			}
+		}
+		if raw != nil {
+			tx, err = raw.BeginTx(ctx, nil)
+		} else {
+			tx, err = db.sql.BeginTx(ctx, nil)
+		}
+		if err == nil || raw == nil || try > 0 || !cmex.Unreachable(err) {
+			break
+		}
+		// The connection died while it waited (the server restarted):
+		// nothing was sent on it, so the transaction starts again on a
+		// new one, as database/sql does with the connections it picks.
+		_ = raw.Close()
+		raw = nil
+		if kept != nil {
+			*kept = nil
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

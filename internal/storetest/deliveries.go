@@ -16,7 +16,8 @@ import (
 
 func init() {
 	extra = append(extra, named{"Deliveries", testDeliveries}, named{"ConcurrentClaims", testConcurrentClaims},
-		named{"DeliveryListLimit", testDeliveryListLimit}, named{"DeliveryLeases", testDeliveryLeases})
+		named{"DeliveryListLimit", testDeliveryListLimit}, named{"DeliveryLeases", testDeliveryLeases},
+		named{"ConcurrentOverdue", testConcurrentOverdue}, named{"UpdateDestination", testUpdateDestination})
 }
 
 // deliveries returns the env's delivery service, its database given the
@@ -149,15 +150,27 @@ func testDeliveries(t *testing.T, open Opener) {
 	if len(rec) != 1 || rec[0].Status != cmex.StatusSubmitted {
 		t.Errorf("the record after delivery: %+v", rec)
 	}
-	waiting, err := ds.AwaitingStatus(ctx, cmex.DestWebhook, now, 10)
+	if dests, err := ds.StatusDestinations(ctx, cmex.DestWebhook); err != nil || len(dests) != 1 || dests[0] != hook.ID {
+		t.Errorf("destinations awaiting status = %v, %v; want [%d]", dests, err, hook.ID)
+	}
+	if dests, err := ds.StatusDestinations(ctx, cmex.DestPARS); err != nil || len(dests) != 0 {
+		t.Errorf("PARS destinations awaiting status = %v, %v; want none", dests, err)
+	}
+	if waiting, err := ds.AwaitingStatus(ctx, hook.ID+1, now, 10); err != nil || len(waiting) != 0 {
+		t.Errorf("awaiting status at another destination = %+v, %v", waiting, err)
+	}
+	waiting, err := ds.AwaitingStatus(ctx, hook.ID, now, 10)
 	if err != nil || len(waiting) != 1 || waiting[0].ID != moc.ID {
 		t.Fatalf("awaiting status = %+v, %v", waiting, err)
 	}
 	if err := ds.RecordStatus(ctx, moc.ID, cmex.Outcome{Status: cmex.StatusApproved}, now); err != nil {
 		t.Fatal(err)
 	}
-	if waiting, _ := ds.AwaitingStatus(ctx, cmex.DestWebhook, now, 10); len(waiting) != 0 {
+	if waiting, _ := ds.AwaitingStatus(ctx, hook.ID, now, 10); len(waiting) != 0 {
 		t.Errorf("still awaiting after approval: %+v", waiting)
+	}
+	if dests, _ := ds.StatusDestinations(ctx, cmex.DestWebhook); len(dests) != 0 {
+		t.Errorf("destinations awaiting status after approval: %v", dests)
 	}
 	rec, _ = le.learners.FindLearnerRecords(ctx, cmex.LearnerRecordFilter{ProviderID: cmextest.ProviderA, CreditID: moc.CreditID})
 	if rec[0].Status != cmex.StatusApproved {
@@ -342,5 +355,97 @@ func testDeliveryLeases(t *testing.T, open Opener) {
 	}
 	if states[cmex.DeliveryDelivered] != 1 || states[cmex.DeliveryCancelled] != 1 || states[cmex.DeliveryRejected] != 1 || states[cmex.DeliveryPending] != 1 {
 		t.Errorf("states: %v", states)
+	}
+}
+
+// testConcurrentOverdue: replicas flagging overdue deliveries at once each
+// get different ones, so that each is logged and counted once.
+func testConcurrentOverdue(t *testing.T, open Opener) {
+	le, ds, _ := deliveryEnv(t, open)
+	ctx := context.Background()
+	for i := range 10 {
+		a := mustSave(t, le.env, le.p, "Add", cmextest.Activity(fmt.Sprintf("o-%d", i), 2025))
+		if _, err := le.report(t, cmextest.JaneReport(a.ID, "2025-06-01", fmt.Sprintf("o%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	total := count(t, le.db, "deliveries")
+	var mu sync.Mutex
+	flagged := map[cmex.DeliveryID]int{}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			late, err := ds.MarkOverdue(ctx, le.clock.Now().Add(time.Hour))
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, d := range late {
+				if !d.Overdue {
+					t.Errorf("delivery %d returned without its flag", d.ID)
+				}
+				flagged[d.ID]++
+			}
+		})
+	}
+	wg.Wait()
+	if len(flagged) != total {
+		t.Errorf("%d of %d deliveries flagged", len(flagged), total)
+	}
+	for id, n := range flagged {
+		if n != 1 {
+			t.Errorf("delivery %d returned by %d callers", id, n)
+		}
+	}
+}
+
+// testUpdateDestination: a destination's URL, credentials, limits and
+// state change (audited), its name and kind do not, and the next read
+// has the new ones.
+func testUpdateDestination(t *testing.T, open Opener) {
+	le, ds, hook := deliveryEnv(t, open)
+	ctx := context.Background()
+	d, err := ds.Destination(ctx, hook.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.URL, d.Secrets.WebhookSecret, d.Concurrency, d.RatePerSecond, d.Enabled, d.Name = "https://hooks2.example/cmex", "new-signing-key", 3, 2.5, false, "Renamed"
+	if err := ds.UpdateDestination(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ds.Destination(ctx, hook.ID)
+	if err != nil || got.URL != "https://hooks2.example/cmex" || got.Secrets.WebhookSecret != "new-signing-key" || got.Concurrency != 3 ||
+		got.RatePerSecond != 2.5 || got.Enabled || got.Name != "Hook" || got.Kind != cmex.DestWebhook {
+		t.Errorf("after the update: %+v, %v", got, err)
+	}
+	var audited int
+	if err := le.db.SQL().QueryRow(`SELECT count(*) FROM audit_log WHERE action = 'destination.update'`).Scan(&audited); err != nil || audited != 1 {
+		t.Errorf("audit entries of the update: %d, %v", audited, err)
+	}
+	// Disabled, it takes no new deliveries.
+	a := mustSave(t, le.env, le.p, "Add", cmextest.Activity("u-1", 2025))
+	if _, err := le.report(t, cmextest.JaneReport(a.ID, "2025-06-01", "u1")); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := ds.ListDeliveries(ctx, cmex.DeliveryFilter{DestinationID: hook.ID}); len(list) != 0 {
+		t.Errorf("a disabled destination got %d deliveries", len(list))
+	}
+	for name, change := range map[string]func(d *cmex.Destination){
+		"another kind":     func(d *cmex.Destination) { d.Kind = cmex.DestPARS },
+		"a bad URL":        func(d *cmex.Destination) { d.URL = "ftp://x.example" },
+		"no secret":        func(d *cmex.Destination) { d.Secrets = cmex.DestinationSecrets{} },
+		"another org":      func(d *cmex.Destination) { d.OrganizationID++ },
+		"no such id":       func(d *cmex.Destination) { d.ID += 100 },
+		"too many at once": func(d *cmex.Destination) { d.Concurrency = 1000 },
+	} {
+		d, _ := ds.Destination(ctx, hook.ID)
+		change(d)
+		if err := ds.UpdateDestination(ctx, d); err == nil || cmex.ErrorCode(err) == cmex.EINTERNAL {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if got, _ := ds.Destination(ctx, hook.ID); got.URL != "https://hooks2.example/cmex" || got.Secrets.WebhookSecret != "new-signing-key" {
+		t.Errorf("a refused update changed it: %+v", got)
 	}
 }
