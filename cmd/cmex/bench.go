@@ -29,11 +29,12 @@ func benchCommand() *command {
 	c := &command{
 		name:    "bench",
 		summary: "Measure cmex on this machine (import, SaveLearnerActivity under load, GetRoleData and transcripts over a large ledger), or generate synthetic batch files.",
-		usage: "cmex bench [-db DB] [-dir DIR] [-records N] [-clients N] [-duration D] [-ledger N] [-credits N] [-read-clients N] [-read-duration D] | " +
+		usage: "cmex bench [-db DB] [-dir DIR] [-records N] [-clients N] [-duration D] [-ledger N] [-credits N] [-read-clients N] [-read-duration D] [-replicas N] | " +
 			"cmex bench generate (-activities N | -records N -provider ID [-db DB] [-reject-every N]) FILE | " +
 			"cmex bench soak [-duration D] [-clients N] [-sample D] [-max-growth F] [-db DB]",
 		example: `cmex bench -records 200000 -ledger 1000000
 cmex bench -db postgres://localhost/cmexbench -records 200000
+cmex bench -db postgres://localhost/cmexbench -replicas 2 -read-clients 8
 cmex bench soak -duration 5m -clients 8
 cmex bench generate -activities 10 activities.xml
 cmex bench generate -records 200000 -provider 1234567 learners.xml`,
@@ -134,8 +135,15 @@ func (c *command) bench(ctx context.Context, e *env, args []string) error {
 	credits := fs.Int("credits", 500, "credits of the physician GetRoleData and the transcript are asked about")
 	readClients := fs.Int("read-clients", 1, "concurrent GetRoleData and transcript clients (1: each call's latency alone)")
 	readDuration := fs.Duration("read-duration", 5*time.Second, "how long each of the GetRoleData and transcript loads runs")
+	replicas := fs.Int("replicas", 1, "cmex serve processes the SaveLearnerActivity and read loads run against, clients spread evenly (PostgreSQL only)")
 	if err := parse(fs, args, e); err != nil {
 		return err
+	}
+	if *replicas < 1 {
+		return fmt.Errorf("%w: -replicas %d: want 1 or more", errUsage, *replicas)
+	}
+	if *replicas > 1 && !strings.HasPrefix(*db, "postgres") {
+		return fmt.Errorf("%w: -replicas %d needs -db postgres://…: a SQLite database serves one process", errUsage, *replicas)
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -194,26 +202,35 @@ func (c *command) bench(ctx context.Context, e *env, args []string) error {
 	}
 	add("import peak memory (max RSS)", fmt.Sprintf("%.0f MB", float64(usage.Maxrss)/1024))
 
-	// SaveLearnerActivity under load, through a running server.
-	srv, err := b.serve(ctx)
+	// SaveLearnerActivity under load, through running servers.
+	srvs, err := b.serveReplicas(ctx, *replicas)
 	if err != nil {
 		return err
 	}
-	defer func() { srv.stop() }()
+	defer func() { srvs.stop() }()
 	actIDs, err := b.activityIDs(ctx, provider)
 	if err != nil {
 		return err
 	}
-	lat, n, failed, err := loadSaveLearner(srv.base, *clients, *duration, provider, user, password, actIDs, *records)
+	on := ""
+	if *replicas > 1 {
+		on = fmt.Sprintf(", %d replicas", *replicas)
+		add("cmex serve replicas", fmt.Sprintf("%d on one database, clients spread evenly; figures are totals", *replicas))
+	}
+	lat, each, failed, err := loadSaveLearner(srvs.bases(), *clients, *duration, provider, user, password, actIDs, *records)
 	if err != nil {
 		return err
 	}
-	add(fmt.Sprintf("SaveLearnerActivity, %d clients", *clients), fmt.Sprintf("%.0f requests/s (%d in %s, %d not Accepted)", float64(n)/duration.Seconds(), n, *duration, failed))
+	split := ""
+	if len(each) > 1 {
+		split = ", per replica " + strings.Trim(strings.Join(strings.Fields(fmt.Sprint(each)), " + "), "[]")
+	}
+	add(fmt.Sprintf("SaveLearnerActivity, %d clients%s", *clients, on), fmt.Sprintf("%.0f requests/s (%d in %s%s, %d not Accepted)", float64(len(lat))/duration.Seconds(), len(lat), *duration, split, failed))
 	add("SaveLearnerActivity latency", fmt.Sprintf("p50 %s, p99 %s", pct(lat, 50), pct(lat, 99)))
 
 	// GetRoleData and a transcript, for one physician in a large ledger.
 	if *ledger > 0 {
-		srv.stop()
+		srvs.stop()
 		sub, err := b.setUpSubject(ctx, provider, *credits)
 		if err != nil {
 			return err
@@ -223,10 +240,10 @@ func (c *command) bench(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		add("ledger", fmt.Sprintf("%d learner records", held))
-		if srv, err = b.serve(ctx); err != nil {
+		if srvs, err = b.serveReplicas(ctx, *replicas); err != nil {
 			return err
 		}
-		if err := measureReads(srv.base, sub, *readClients, *readDuration, add); err != nil {
+		if err := measureReads(srvs.bases(), on, sub, *readClients, *readDuration, add); err != nil {
 			return err
 		}
 	}
@@ -328,6 +345,38 @@ func (s *benchServer) stop() {
 	_ = s.cmd.Wait()
 }
 
+// replicas are cmex serve processes on one database.
+type replicas []*benchServer
+
+func (rs replicas) stop() {
+	for _, s := range rs {
+		s.stop()
+	}
+}
+
+func (rs replicas) bases() []string {
+	out := make([]string, len(rs))
+	for i, s := range rs {
+		out[i] = s.base
+	}
+	return out
+}
+
+// serveReplicas starts n servers on the bench's database, one after the
+// other (the first migrates it).
+func (b *benchRun) serveReplicas(ctx context.Context, n int) (replicas, error) {
+	var rs replicas
+	for range n {
+		s, err := b.serve(ctx)
+		if err != nil {
+			rs.stop()
+			return nil, err
+		}
+		rs = append(rs, s)
+	}
+	return rs, nil
+}
+
 // serve starts cmex serve on a free port, with the bench's keys and any
 // further flags, and waits until it listens.
 func (b *benchRun) serve(ctx context.Context, flags ...string) (*benchServer, error) {
@@ -363,12 +412,13 @@ func (b *benchRun) serve(ctx context.Context, flags ...string) (*benchServer, er
 
 // loadSaveLearner runs clients that each send SaveLearnerActivity calls
 // for new records back to back, for d, and returns the latencies of the
-// Accepted ones, how many there were and how many were not Accepted.
+// Accepted ones, how many of them each base answered, and how many were
+// not Accepted. Client c sends to bases[c % len(bases)].
 //
 // The load generator shares the machine with the server, so the request
 // bodies are built before the clock starts (as many as a fast run sends),
 // leaving the CPUs to the server.
-func loadSaveLearner(base string, clients int, d time.Duration, provider, user, password string, acts []cmex.ActivityID, from int) ([]time.Duration, int, int, error) {
+func loadSaveLearner(bases []string, clients int, d time.Duration, provider, user, password string, acts []cmex.ActivityID, from int) ([]time.Duration, []int64, int, error) {
 	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
 	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	defer tr.CloseIdleConnections()
@@ -380,7 +430,8 @@ func loadSaveLearner(base string, clients int, d time.Duration, provider, user, 
 		bodies[i] = body(from + 1 + i)
 	}
 	var next atomic.Int64
-	send := func() error {
+	each := make([]atomic.Int64, len(bases))
+	send := func(c int) error {
 		i := int(next.Add(1)) - 1
 		var b []byte
 		if i < len(bodies) {
@@ -388,7 +439,7 @@ func loadSaveLearner(base string, clients int, d time.Duration, provider, user, 
 		} else {
 			b = body(from + 1 + i)
 		}
-		resp, err := hc.Post(base+pars.PathSaveLearnerActivity, "application/xml", bytes.NewReader(b))
+		resp, err := hc.Post(bases[c%len(bases)]+pars.PathSaveLearnerActivity, "application/xml", bytes.NewReader(b))
 		if err != nil {
 			return err
 		}
@@ -400,19 +451,28 @@ func loadSaveLearner(base string, clients int, d time.Duration, provider, user, 
 		if !bytes.Contains(out, []byte("Accepted")) {
 			return fmt.Errorf("not Accepted: %.300s", out)
 		}
+		each[c%len(bases)].Add(1)
 		return nil
 	}
 	// One call before the clock starts: the first check of the password
 	// runs argon2id, which BenchmarkPasswordCheck measures; the load
-	// measures the calls after it, whose check is remembered.
-	if err := send(); err != nil {
-		return nil, 0, 0, err
+	// measures the calls after it, whose check is remembered (by each
+	// replica).
+	for c := range bases {
+		if err := send(c); err != nil {
+			return nil, nil, 0, err
+		}
+		each[c].Store(0)
 	}
 	lat, fails, err := closedLoop(clients, d, send)
 	if err != nil {
-		return nil, 0, fails, fmt.Errorf("no SaveLearnerActivity call was accepted: %w", err)
+		return nil, nil, fails, fmt.Errorf("no SaveLearnerActivity call was accepted: %w", err)
 	}
-	return lat, len(lat), fails, nil
+	counts := make([]int64, len(each))
+	for i := range each {
+		counts[i] = each[i].Load()
+	}
+	return lat, counts, fails, nil
 }
 
 // learnerSubmit is a SaveLearnerActivity request.

@@ -188,11 +188,12 @@ func (b *benchRun) fillLedger(ctx context.Context, provider string, acts []cmex.
 const benchTokenWindow = 24 * time.Hour
 
 // measureReads runs GetRoleData and transcript calls for the subject, each
-// from clients clients for d, and adds their figures to the table.
-func measureReads(base string, sub *subject, clients int, d time.Duration, add func(k, v string)) error {
+// from clients clients for d, client c asking bases[c % len(bases)], and
+// adds their figures to the table, each name followed by on.
+func measureReads(bases []string, on string, sub *subject, clients int, d time.Duration, add func(k, v string)) error {
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
 	tokens := newTokenSeconds(benchTokenWindow)
-	roleData := func(check bool) error {
+	roleData := func(base string, check bool) error {
 		req, err := roleDataRequest(base, tokens)
 		if err != nil {
 			return err
@@ -209,7 +210,7 @@ func measureReads(base string, sub *subject, clients int, d time.Duration, add f
 		}
 		return nil
 	}
-	transcript := func(check bool) error {
+	transcript := func(base string, check bool) error {
 		out, err := call(hc, transcriptRequest(base))
 		if err != nil || !check {
 			return err
@@ -225,21 +226,24 @@ func measureReads(base string, sub *subject, clients int, d time.Duration, add f
 	}
 	for _, m := range []struct {
 		name string
-		do   func(bool) error
+		do   func(string, bool) error
 	}{
 		{fmt.Sprintf("GetRoleData, Activity depth, %d activities", sub.credits), roleData},
 		{fmt.Sprintf("transcript of %d credits", sub.credits), transcript},
 	} {
-		// The first call checks the answer holds every credit, and warms
-		// the password check the transcript's login makes.
-		if err := m.do(true); err != nil {
-			return err
+		// The first call to each replica checks the answer holds every
+		// credit, and warms the password check the transcript's login
+		// makes.
+		for _, base := range bases {
+			if err := m.do(base, true); err != nil {
+				return err
+			}
 		}
-		lat, fails, err := closedLoop(clients, d, func() error { return m.do(false) })
+		lat, fails, err := closedLoop(clients, d, func(c int) error { return m.do(bases[c%len(bases)], false) })
 		if err != nil {
 			return err
 		}
-		add(fmt.Sprintf("%s, %d clients", m.name, clients), fmt.Sprintf("p50 %s, p99 %s (%.0f requests/s, %d failed)",
+		add(fmt.Sprintf("%s, %d clients%s", m.name, clients, on), fmt.Sprintf("p50 %s, p99 %s (%.0f requests/s, %d failed)",
 			pct(lat, 50), pct(lat, 99), float64(len(lat))/d.Seconds(), fails))
 	}
 	return nil
@@ -306,10 +310,11 @@ func call(hc *http.Client, req *http.Request) ([]byte, error) {
 	return out, nil
 }
 
-// closedLoop runs clients that each call do back to back for d, and
+// closedLoop runs clients that each call do (with their number, from 0)
+// back to back for d, and
 // returns the latencies of the calls that succeeded and how many failed;
 // it fails when none succeeded.
-func closedLoop(clients int, d time.Duration, do func() error) ([]time.Duration, int, error) {
+func closedLoop(clients int, d time.Duration, do func(client int) error) ([]time.Duration, int, error) {
 	deadline := time.Now().Add(d)
 	lats := make([][]time.Duration, clients)
 	fails := make([]int, clients)
@@ -320,7 +325,7 @@ func closedLoop(clients int, d time.Duration, do func() error) ([]time.Duration,
 		wg.Go(func() {
 			for time.Now().Before(deadline) {
 				start := time.Now()
-				if err := do(); err != nil {
+				if err := do(c); err != nil {
 					fails[c]++
 					mu.Lock()
 					if first == nil {

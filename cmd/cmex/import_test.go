@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/cmexhub/cmex"
+	"github.com/cmexhub/cmex/internal/cmextest"
+	"github.com/cmexhub/cmex/internal/postgres"
 	"github.com/cmexhub/cmex/internal/sqlite"
 	"github.com/cmexhub/cmex/internal/sqlstore"
 )
@@ -73,7 +75,13 @@ func (f *importFixture) newDB(t *testing.T, db string) []cmex.ActivityID {
 }
 
 func openStore(db string, fn func(*sqlstore.DB) error) error {
-	s, err := sqlite.Open(context.Background(), strings.TrimPrefix(db, "sqlite:"))
+	var s *sqlstore.DB
+	var err error
+	if strings.HasPrefix(db, "postgres") {
+		s, err = postgres.Open(context.Background(), db, postgres.Options{})
+	} else {
+		s, err = sqlite.Open(context.Background(), strings.TrimPrefix(db, "sqlite:"))
+	}
 	if err != nil {
 		return err
 	}
@@ -361,6 +369,91 @@ func TestBenchCommand(t *testing.T) {
 		"ledger  ", "20000 learner records", "GetRoleData, Activity depth, 20 activities, 2 clients", "transcript of 20 credits", ", 0 failed)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("bench output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestImportKeepsStatistics: an import filling an empty PostgreSQL ledger
+// has its statistics brought up to date as it goes (ANALYZE once imports
+// have added 10,000 records, and at every doubling after), since the
+// planner would otherwise plan each batch's lookups for the empty table it
+// last counted; a small import leaves them alone.
+func TestImportKeepsStatistics(t *testing.T) {
+	db := cmextest.PostgresURL(t)
+	f := &importFixture{dir: t.TempDir(), db: db}
+	f.newDB(t, db)
+	analyses := func() int {
+		var n int
+		err := openStore(db, func(s *sqlstore.DB) error {
+			return s.SQL().QueryRow(`SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'learner_records'`).Scan(&n)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	imp := func(from, n int) {
+		t.Helper()
+		file := filepath.Join(f.dir, fmt.Sprintf("learners-%d.xml", from))
+		if out, code := runCLI(t, nil, "", "bench", "generate", "-db", db, "-provider", "1234567", "-from", fmt.Sprint(from), "-records", fmt.Sprint(n), file); code != 0 {
+			t.Fatalf("generate: %s", out)
+		}
+		if out, code := runCLI(t, nil, "", "import", "-db", db, "-provider", "1234567", "-progress", "none", file); code != 0 || !strings.Contains(out, fmt.Sprintf("%d accepted", n)) {
+			t.Fatalf("import: %d %s", code, out)
+		}
+	}
+	imp(0, 500)
+	if n := analyses(); n != 0 {
+		t.Errorf("a 500-record import analysed the ledger %d times", n)
+	}
+	imp(500, 12000)
+	// The server counts an analysis once the connection that ran it has
+	// reported, which the import's exit makes it do.
+	deadline := time.Now().Add(10 * time.Second)
+	for analyses() == 0 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if n := analyses(); n < 1 {
+		t.Errorf("a 12,000-record import into a 500-record ledger analysed it %d times, want 1 or more", n)
+	}
+}
+
+// TestBenchReplicas runs the benchmark small against two cmex serve
+// processes on one PostgreSQL database: both take the write and read
+// loads, and the figures are the runs' totals.
+func TestBenchReplicas(t *testing.T) {
+	db := cmextest.PostgresURL(t)
+	out, code := runCLI(t, nil, "", "bench", "-db", db, "-replicas", "2", "-records", "1000", "-clients", "8", "-duration", "1s",
+		"-ledger", "3000", "-credits", "10", "-read-clients", "4", "-read-duration", "500ms")
+	if code != 0 {
+		t.Fatalf("bench: %d\n%s", code, out)
+	}
+	for _, want := range []string{"cmex serve replicas ", " 2 on one database", "SaveLearnerActivity, 8 clients, 2 replicas", ", 0 not Accepted)",
+		"GetRoleData, Activity depth, 10 activities, 4 clients, 2 replicas", "transcript of 10 credits, 4 clients, 2 replicas", ", 0 failed)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bench output lacks %q:\n%s", want, out)
+		}
+	}
+	// Each replica answered some of the calls: "per replica A + B".
+	var a, b int
+	if i := strings.Index(out, "per replica "); i < 0 {
+		t.Errorf("no per-replica split:\n%s", out)
+	} else if _, err := fmt.Sscanf(out[i:], "per replica %d + %d", &a, &b); err != nil || a == 0 || b == 0 {
+		t.Errorf("per-replica split %d + %d (%v):\n%s", a, b, err, out)
+	}
+}
+
+// TestBenchReplicasNeedPostgres: several processes on one SQLite file are
+// not what -replicas measures, so the bench refuses them before any work.
+func TestBenchReplicasNeedPostgres(t *testing.T) {
+	for _, args := range [][]string{
+		{"bench", "-replicas", "2"},
+		{"bench", "-replicas", "2", "-db", "sqlite:" + filepath.Join(t.TempDir(), "b.db")},
+		{"bench", "-replicas", "0", "-db", "postgres://localhost/none"},
+	} {
+		out, code := runCLI(t, nil, "", args...)
+		if code != 2 || !strings.Contains(out, "-replicas") || strings.Contains(out, "records/s") {
+			t.Errorf("%v: exit %d, want 2 and a usage error naming -replicas:\n%s", args, code, out)
 		}
 	}
 }

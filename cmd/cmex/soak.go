@@ -153,7 +153,7 @@ func (c *command) soak(ctx context.Context, e *env, args []string) error {
 		}
 	})
 	var next atomic.Int64
-	_, failed, err := closedLoop(*clients, *duration, func() error {
+	_, failed, err := closedLoop(*clients, *duration, func(int) error {
 		op := &ops[int(next.Add(1)-1)%len(ops)]
 		start := time.Now()
 		err := op.do()

@@ -66,22 +66,44 @@ func TestConcurrentMigrations(t *testing.T) {
 	}
 }
 
-// Every connection plans each statement for its own values: a generic
-// plan of the batch lookups scans an organization's every record.
-func TestCustomPlans(t *testing.T) {
+// Statements are planned once and kept (plan_cache_mode auto), except in
+// a learner batch's transaction between PlanBatch and PlannedBatch (its
+// lookups), where each is planned for its own values, and never after that
+// transaction.
+func TestPlansPerBatch(t *testing.T) {
 	db := open(t)
 	ctx := context.Background()
-	for range 3 { // several connections of the pool
-		conn, err := db.SQL().Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		var mode string
-		if err := conn.QueryRowContext(ctx, `SHOW plan_cache_mode`).Scan(&mode); err != nil || mode != "force_custom_plan" {
-			t.Fatalf("plan_cache_mode = %q, %v", mode, err)
+	conn, err := db.SQL().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	mode := func(want string) {
+		t.Helper()
+		var got string
+		if err := conn.QueryRowContext(ctx, `SHOW plan_cache_mode`).Scan(&got); err != nil || got != want {
+			t.Fatalf("plan_cache_mode = %q, %v; want %q", got, err, want)
 		}
 	}
+	mode("auto")
+	if _, err := conn.ExecContext(ctx, `BEGIN`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, postgres.Dialect{}.PlanBatch()); err != nil {
+		t.Fatal(err)
+	}
+	mode("force_custom_plan")
+	if _, err := conn.ExecContext(ctx, postgres.Dialect{}.PlannedBatch()); err != nil {
+		t.Fatal(err)
+	}
+	mode("auto")
+	if _, err := conn.ExecContext(ctx, postgres.Dialect{}.PlanBatch()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
+		t.Fatal(err)
+	}
+	mode("auto")
 }
 
 // An unreachable server is described once: pgx tries it with TLS and then

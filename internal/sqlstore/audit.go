@@ -58,10 +58,9 @@ func (db *DB) appendAudit(ctx context.Context, tx conn, rows []auditRow) error {
 		q.WriteString("(?, ?, ?, ?, ?, ?)")
 		args = append(args, at, r.actor, r.address, r.action, r.subject, r.detail)
 	}
-	if _, err := tx.exec(ctx, q.String(), args...); err != nil {
-		return fmt.Errorf("append to the audit log: %w", err)
-	}
-	return nil
+	// Nothing reads the entry back in its transaction: it is sent with the
+	// next statement or the commit.
+	return tx.later(ctx, func(err error) error { return fmt.Errorf("append to the audit log: %w", err) }, q.String(), args...)
 }
 
 // AuditLog implements cmex.AuditService.

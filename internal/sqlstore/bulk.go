@@ -36,9 +36,26 @@ func (b bulk) text(n int) string { return b.head + rowsOf(b.tuple, n) + b.tail }
 // batchChunk tuples), after the prefix arguments. The list is padded by
 // repeating its last tuple, which changes nothing a list is used for (IN).
 func (db *DB) bulkQuery(ctx context.Context, tx conn, b bulk, prefix, values []any) (*sql.Rows, error) {
+	s, err := b.statement(prefix, values, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.flush(ctx); err != nil {
+		return nil, err
+	}
+	stmt, err := db.stmtIn(ctx, tx, s.SQL)
+	if err != nil {
+		return nil, err
+	}
+	return stmt.QueryContext(ctx, s.Args...)
+}
+
+// statement is the query bulkQuery runs, as a Statement whose rows scan
+// reads, for together.
+func (b bulk) statement(prefix, values []any, scan func(Rows) error) (Statement, error) {
 	n := len(values) / b.width
 	if n == 0 || n > batchChunk || len(values)%b.width != 0 {
-		return nil, fmt.Errorf("bulk query of %d values in tuples of %d", len(values), b.width)
+		return Statement{}, fmt.Errorf("bulk query of %d values in tuples of %d", len(values), b.width)
 	}
 	size := bulkSize(n)
 	args := make([]any, 0, len(prefix)+size*b.width)
@@ -47,11 +64,7 @@ func (db *DB) bulkQuery(ctx context.Context, tx conn, b bulk, prefix, values []a
 	for range size - n {
 		args = append(args, last...)
 	}
-	stmt, err := db.stmtIn(ctx, tx, b.text(size))
-	if err != nil {
-		return nil, err
-	}
-	return stmt.QueryContext(ctx, args...)
+	return Statement{SQL: b.text(size), Args: args, Scan: scan, kept: true}, nil
 }
 
 // bulkExec runs the INSERT b over the tuples in values, in statements of
@@ -59,6 +72,9 @@ func (db *DB) bulkQuery(ctx context.Context, tx conn, b bulk, prefix, values []a
 func (db *DB) bulkExec(ctx context.Context, tx conn, b bulk, values []any) error {
 	if len(values)%b.width != 0 {
 		return fmt.Errorf("bulk insert of %d values in tuples of %d", len(values), b.width)
+	}
+	if err := tx.flush(ctx); err != nil {
+		return err
 	}
 	for len(values) > 0 {
 		size := largestSize(len(values) / b.width)
@@ -102,6 +118,9 @@ func (db *DB) stmtIn(ctx context.Context, tx conn, query string) (*sql.Stmt, err
 // queryKept runs a query of fixed text, which is prepared once per
 // connection and kept: for the queries every request runs.
 func (c conn) queryKept(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := c.flush(ctx); err != nil {
+		return nil, err
+	}
 	stmt, err := c.db.stmtIn(ctx, c, query)
 	if err != nil {
 		return nil, err

@@ -176,6 +176,10 @@ func serviceURL(s string) bool {
 
 const destinationColumns = "id, organization_id, name, kind, secrets, document, created_at"
 
+// destinationsOf is the query of an organization's destinations, as
+// destinations makes it.
+const destinationsOf = `SELECT ` + destinationColumns + ` FROM destinations WHERE organization_id = ? ORDER BY name_key`
+
 // scanDestination reads a destination, and opens its secrets when
 // withSecrets: only sending needs them, so that routing a record (in
 // cmex import, say) and listing destinations work without the server key.
@@ -238,13 +242,12 @@ func (s *DeliveryService) Destination(ctx context.Context, id cmex.DestinationID
 	return d, nil
 }
 
-// enqueueLearnerRecords makes the deliveries of records in the transaction
-// that accepts them: one per enabled destination whose routing takes each.
-func enqueueLearnerRecords(ctx context.Context, tx conn, org cmex.OrganizationID, recs []*cmex.LearnerRecord, event, source string, now time.Time) error {
-	ds := &DeliveryService{db: tx.db}
-	dests, err := ds.destinations(ctx, tx, `organization_id = ?`, org)
-	if err != nil || len(dests) == 0 {
-		return err
+// enqueueLearnerRecordsTo makes the deliveries of records in the
+// transaction that accepts them: one per enabled destination of dests (the
+// organization's, read with the batch) whose routing takes each.
+func enqueueLearnerRecordsTo(ctx context.Context, tx conn, org cmex.OrganizationID, dests []*cmex.Destination, recs []*cmex.LearnerRecord, event, source string, now time.Time) error {
+	if len(dests) == 0 {
+		return nil
 	}
 	persons := map[cmex.PersonID]*cmex.Person{}
 	for _, r := range recs {
@@ -311,14 +314,11 @@ func enqueueActivity(ctx context.Context, tx conn, org cmex.OrganizationID, a *c
 
 func insertDelivery(ctx context.Context, tx conn, org cmex.OrganizationID, dest cmex.DestinationID, subject string, recordID int64, credit cmex.CreditID,
 	activity cmex.ActivityID, event string, snapshot []byte, state cmex.DeliveryState, codes, lastErr string, now time.Time) error {
-	_, err := tx.exec(ctx, `INSERT INTO deliveries (organization_id, destination_id, subject, record_id, credit_id, activity_id, event, snapshot, payload,
+	return tx.later(ctx, func(err error) error { return fmt.Errorf("enqueue delivery: %w", err) },
+		`INSERT INTO deliveries (organization_id, destination_id, subject, record_id, credit_id, activity_id, event, snapshot, payload,
 		state, attempts, next_attempt_at, lease_until, leased_by, last_error, remote_codes, remote_id, overdue, created_at, updated_at, delivered_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, ?, NULL, '', ?, ?, '', ?, ?, ?, NULL)`,
 		org, dest, subject, recordID, string(credit), activity, event, string(snapshot), string(state), now, lastErr, codes, false, now, now)
-	if err != nil {
-		return fmt.Errorf("enqueue delivery: %w", err)
-	}
-	return nil
 }
 
 const deliveryColumns = `d.id, d.organization_id, d.destination_id, t.name, t.kind, d.subject, d.record_id, d.credit_id, d.activity_id, d.event,

@@ -37,7 +37,59 @@ func (s *LearnerService) ImportLearnerReports(ctx context.Context, chs []cmex.Le
 	if err != nil {
 		return nil, err
 	}
+	added := 0
+	for i := range out {
+		if out[i].Outcome == cmex.OutcomeAccepted {
+			added += len(out[i].Records)
+		}
+	}
+	if err := s.keepStatistics(ctx, added); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// minAnalyze is how many records an import adds before the engine's
+// statistics of the ledger are brought up to date, at the least.
+const minAnalyze = 10000
+
+// keepStatistics brings the engine's statistics of learner_records up to
+// date (on an Analyzer) once imports have added as many records as they
+// last counted, so at every doubling of a ledger that imports fill. The
+// engine's own background analysis comes a minute or more later: in the
+// meantime, a ledger filling from empty is planned as the few records it
+// held, and each batch's lookups read all of its organization's records
+// (or every record), each batch more than the last.
+func (s *LearnerService) keepStatistics(ctx context.Context, added int) error {
+	a, ok := s.db.dialect.(Analyzer)
+	if !ok || added == 0 {
+		return nil
+	}
+	st := &s.stats
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	counted := func() error {
+		var rows float64
+		if err := s.db.sql.QueryRowContext(ctx, a.StatisticsRows("learner_records")).Scan(&rows); err != nil {
+			return fmt.Errorf("statistics of learner records: %w", err)
+		}
+		st.rows, st.known = int64(max(rows, 0)), true
+		return nil
+	}
+	if !st.known {
+		if err := counted(); err != nil {
+			return err
+		}
+	}
+	st.added += int64(added)
+	if st.added < max(st.rows, minAnalyze) {
+		return nil
+	}
+	if _, err := s.db.sql.ExecContext(ctx, a.Analyze("learner_records")); err != nil {
+		return fmt.Errorf("analyze learner records: %w", err)
+	}
+	st.added = 0
+	return counted()
 }
 
 // ErrConflict says that a concurrent writer took a CreditID the batch
@@ -59,6 +111,8 @@ type batchState struct {
 	deleted map[string]bool
 	// cands are each change's registry candidates, by its index.
 	cands [][]*cmex.Person
+	// dests are the organizations' destinations.
+	dests map[cmex.OrganizationID][]*cmex.Destination
 }
 
 type identRow struct {
@@ -159,7 +213,7 @@ func (s *LearnerService) saveBatch(ctx context.Context, tx conn, chs []cmex.Lear
 			for j < len(adds) && adds[j].org == adds[i].org && adds[j].source == adds[i].source {
 				j++
 			}
-			if err := enqueueLearnerRecords(ctx, tx, adds[i].org, recs[i:j], cmex.LearnerAdd, adds[i].source, now); err != nil {
+			if err := enqueueLearnerRecordsTo(ctx, tx, adds[i].org, st.dests[adds[i].org], recs[i:j], cmex.LearnerAdd, adds[i].source, now); err != nil {
 				return nil, err
 			}
 			i = j
@@ -175,7 +229,7 @@ func (s *LearnerService) saveBatch(ctx context.Context, tx conn, chs []cmex.Lear
 			return nil, fmt.Errorf("delete learner record %d: %w", r.ID, ErrConflict)
 		}
 		r.Deleted, r.Status, r.StatusAt = true, cmex.StatusDeleted, now
-		if err := enqueueLearnerRecords(ctx, tx, d.org, []*cmex.LearnerRecord{r}, cmex.LearnerDelete, d.source, now); err != nil {
+		if err := enqueueLearnerRecordsTo(ctx, tx, d.org, st.dests[d.org], []*cmex.LearnerRecord{r}, cmex.LearnerDelete, d.source, now); err != nil {
 			return nil, err
 		}
 	}
@@ -221,6 +275,18 @@ func (st *batchState) stateOf(ch *cmex.LearnerChange, cands []*cmex.Person) cmex
 // candidates are the persons holding any identifier of q, as the query
 // in candidates() finds them.
 func (st *batchState) candidates(q cmex.MatchQuery) []*cmex.Person {
+	var out []*cmex.Person
+	for _, id := range st.candidateIDs(q) {
+		if p := st.persons[id]; p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// candidateIDs are the ids of the persons holding any identifier of q,
+// in order, from the identifiers alone.
+func (st *batchState) candidateIDs(q cmex.MatchQuery) []cmex.PersonID {
 	if !q.HasIdentifier() {
 		return nil // looked up by name before the batch: see loadBatch
 	}
@@ -248,13 +314,8 @@ func (st *batchState) candidates(q cmex.MatchQuery) []*cmex.Person {
 		board, _ := cmex.Boards.Lookup(b.Board)
 		match("board", board, b.ID)
 	}
-	var out []*cmex.Person
-	for id := range ids {
-		if p := st.persons[id]; p != nil {
-			out = append(out, p)
-		}
-	}
-	slices.SortFunc(out, func(a, b *cmex.Person) int { return int(a.ID - b.ID) })
+	out := keys(ids)
+	slices.Sort(out)
 	return out
 }
 
@@ -288,7 +349,12 @@ func (st *batchState) present(ch *cmex.LearnerChange, lst cmex.LearnerState) ([]
 	return nil, false
 }
 
-// loadBatch reads what the batch's changes need, with a few queries.
+// loadBatch reads what the batch's changes need, in as few round trips as
+// the engine allows: the activities (locked first, as every statement
+// after them is answered once their locks are held), the registry
+// identifiers, the records by CreditID and the destinations at once, and
+// then the candidates' persons and the learners' records, which depend on
+// the identifiers found (in passthrough mode, with the rest).
 func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.LearnerChange, mode cmex.MatchingMode) (*batchState, error) {
 	st := &batchState{
 		activities: map[cmex.ActivityID]activityRow{},
@@ -297,10 +363,12 @@ func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.Lear
 		records:    map[string][]*cmex.LearnerRecord{},
 		byCredit:   map[string]*cmex.LearnerRecord{},
 		deleted:    map[string]bool{},
+		dests:      map[cmex.OrganizationID][]*cmex.Destination{},
 	}
 	actSet := map[cmex.ActivityID]bool{}
 	valueSet := map[string]bool{}
 	credits := map[cmex.OrganizationID]map[cmex.CreditID]bool{}
+	orgs := map[cmex.OrganizationID]bool{}
 	deletes := false
 	for i := range chs {
 		r := chs[i].Report
@@ -319,6 +387,7 @@ func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.Lear
 			}
 		}
 		org := chs[i].By.Organization.ID
+		orgs[org] = true
 		for _, c := range r.Credits {
 			if c.CreditID == "" {
 				continue
@@ -329,115 +398,202 @@ func (s *LearnerService) loadBatch(ctx context.Context, tx conn, chs []cmex.Lear
 			credits[org][c.CreditID] = true
 		}
 	}
-	for _, ids := range chunks(keys(actSet)) {
-		rows, err := s.db.bulkQuery(ctx, tx, bulk{head: `SELECT ` + activityColumns + ` FROM activities WHERE NOT deleted AND id IN (`, tuple: "?", tail: `)` + s.db.dialect.ForUpdate(), width: 1}, nil, anys(ids))
+	// The lookups, and only they, are planned for their own values: the
+	// last round ends the setting, before the writes, whose foreign-key
+	// checks are statements planned per row otherwise.
+	var round []Statement
+	planner, planned := s.db.dialect.(BatchPlanner)
+	if planned {
+		round = append(round, Statement{SQL: planner.PlanBatch()})
+	}
+	send := func(last bool) error {
+		if last && planned {
+			round = append(round, Statement{SQL: planner.PlannedBatch()})
+		}
+		return tx.together(ctx, round...)
+	}
+	add := func(b bulk, prefix, values []any, what string, scan func(Rows) error) error {
+		stmt, err := b.statement(prefix, values, scan)
 		if err != nil {
-			return nil, fmt.Errorf("batch activities: %w", err)
+			return err
 		}
-		for rows.Next() {
-			row, err := scanActivityRow(rows)
-			if err != nil {
-				rows.Close()
-				return nil, err
-			}
-			st.activities[row.activity.ID] = row
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		stmt.Wrap = func(err error) error { return fmt.Errorf("batch %s: %w", what, err) }
+		round = append(round, stmt)
+		return nil
+	}
+	for _, ids := range chunks(keys(actSet)) {
+		err := add(bulk{head: `SELECT ` + activityColumns + ` FROM activities WHERE NOT deleted AND id IN (`, tuple: "?", tail: `)` + s.db.dialect.ForUpdate(), width: 1}, nil, anys(ids), "activities",
+			func(rows Rows) error {
+				for rows.Next() {
+					row, err := scanActivityRow(rows)
+					if err != nil {
+						return err
+					}
+					st.activities[row.activity.ID] = row
+				}
+				return nil
+			})
+		if err != nil {
 			return nil, err
 		}
 	}
 	personIDs := map[cmex.PersonID]bool{}
 	for _, vals := range chunks(keys(valueSet)) {
-		rows, err := s.db.bulkQuery(ctx, tx, bulk{head: `SELECT value, kind, scope, person_id FROM person_identifiers WHERE value IN (`, tuple: "?", tail: `)`, width: 1}, nil, anys(vals))
+		err := add(bulk{head: `SELECT value, kind, scope, person_id FROM person_identifiers WHERE value IN (`, tuple: "?", tail: `)`, width: 1}, nil, anys(vals), "identifiers",
+			func(rows Rows) error {
+				for rows.Next() {
+					var v string
+					var ir identRow
+					if err := rows.Scan(&v, &ir.kind, &ir.scope, &ir.person); err != nil {
+						return err
+					}
+					st.idents[v] = append(st.idents[v], ir)
+					personIDs[ir.person] = true
+				}
+				return nil
+			})
 		if err != nil {
-			return nil, fmt.Errorf("batch identifiers: %w", err)
-		}
-		for rows.Next() {
-			var v string
-			var ir identRow
-			if err := rows.Scan(&v, &ir.kind, &ir.scope, &ir.person); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			st.idents[v] = append(st.idents[v], ir)
-			personIDs[ir.person] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return nil, err
-		}
-	}
-	for _, ids := range chunks(keys(personIDs)) {
-		ps, err := scanPersons(s.db.bulkQuery(ctx, tx, bulk{head: `SELECT id, document FROM persons WHERE id IN (`, tuple: "?", tail: `)`, width: 1}, nil, anys(ids)))
-		if err != nil {
-			return nil, fmt.Errorf("batch persons: %w", err)
-		}
-		for _, p := range ps {
-			st.persons[p.ID] = p
-		}
-	}
-	// The learners' records on their activities, under every key they may
-	// have: the passthrough key and each candidate's.
-	type pair struct {
-		act cmex.ActivityID
-		key string
-	}
-	pairs := map[pair]bool{}
-	st.cands = make([][]*cmex.Person, len(chs))
-	for i := range chs {
-		r := chs[i].Report
-		if r == nil {
-			continue
-		}
-		if mode == cmex.MatchRegistry && strings.EqualFold(strings.TrimSpace(r.Action), cmex.LearnerAdd) {
-			st.cands[i] = st.candidates(r.Learner.Query())
-		}
-		if !actSet[r.ActivityID] {
-			continue
-		}
-		for _, k := range cmex.CandidateKeys(r.Learner, st.cands[i]) {
-			pairs[pair{r.ActivityID, k}] = true
-		}
-	}
-	for _, ps := range chunks(keys(pairs)) {
-		args := make([]any, 0, 2*len(ps))
-		for _, p := range ps {
-			args = append(args, p.act, p.key)
-		}
-		recs, err := scanRecords(s.db.bulkQuery(ctx, tx, bulk{head: `SELECT ` + recordColumns + ` FROM learner_records
-			WHERE NOT deleted AND (activity_id, learner_key) IN (VALUES `, tuple: "(CAST(? AS BIGINT), ?)", tail: `)`, width: 2}, nil, args))
-		if err != nil {
-			return nil, fmt.Errorf("batch learners' records: %w", err)
-		}
-		for _, r := range recs {
-			k := recordsKey(r.ActivityID, r.LearnerKey)
-			st.records[k] = append(st.records[k], r)
 		}
 	}
 	for org, set := range credits {
 		for _, ids := range chunks(keys(set)) {
 			prefix, values := []any{org}, anys(ids)
-			recs, err := scanRecords(s.db.bulkQuery(ctx, tx, bulk{head: `SELECT ` + recordColumns + ` FROM learner_records
-				WHERE organization_id = ? AND credit_id IN (`, tuple: "?", tail: `) AND NOT deleted`, width: 1}, prefix, values))
+			err := add(bulk{head: `SELECT ` + recordColumns + ` FROM learner_records
+				WHERE organization_id = ? AND credit_id IN (`, tuple: "?", tail: `) AND NOT deleted`, width: 1}, prefix, values, "records by credit id",
+				func(rows Rows) error {
+					for rows.Next() {
+						r, err := scanRecord(rows)
+						if err != nil {
+							return err
+						}
+						st.byCredit[creditKey(org, r.CreditID)] = r
+					}
+					return nil
+				})
 			if err != nil {
-				return nil, fmt.Errorf("batch records by credit id: %w", err)
-			}
-			for _, r := range recs {
-				st.byCredit[creditKey(org, r.CreditID)] = r
+				return nil, err
 			}
 			// Deleted CreditIDs matter only to a repeated delete.
 			if !deletes {
 				continue
 			}
-			gone, err := scanColumn[string](s.db.bulkQuery(ctx, tx, bulk{head: `SELECT credit_id FROM learner_records
-				WHERE organization_id = ? AND credit_id IN (`, tuple: "?", tail: `) AND deleted`, width: 1}, prefix, values))
+			err = add(bulk{head: `SELECT credit_id FROM learner_records
+				WHERE organization_id = ? AND credit_id IN (`, tuple: "?", tail: `) AND deleted`, width: 1}, prefix, values, "deleted records by credit id",
+				func(rows Rows) error {
+					for rows.Next() {
+						var id string
+						if err := rows.Scan(&id); err != nil {
+							return err
+						}
+						st.deleted[creditKey(org, cmex.CreditID(id))] = true
+					}
+					return nil
+				})
 			if err != nil {
-				return nil, fmt.Errorf("batch deleted records by credit id: %w", err)
+				return nil, err
 			}
-			for _, id := range gone {
-				st.deleted[creditKey(org, cmex.CreditID(id))] = true
+		}
+	}
+	ds := &DeliveryService{db: s.db}
+	for org := range orgs {
+		round = append(round, Statement{SQL: destinationsOf, Args: []any{org}, Wrap: func(err error) error { return fmt.Errorf("destinations: %w", err) },
+			Scan: func(rows Rows) error {
+				for rows.Next() {
+					d, err := ds.scanDestination(rows, false)
+					if err != nil {
+						return err
+					}
+					st.dests[org] = append(st.dests[org], d)
+				}
+				return nil
+			}})
+	}
+	// The learners' records on their activities, under every key they may
+	// have: the passthrough key and each candidate's (read with the rest
+	// when no identifier is to be looked up first).
+	records := func() error {
+		type pair struct {
+			act cmex.ActivityID
+			key string
+		}
+		pairs := map[pair]bool{}
+		for i := range chs {
+			r := chs[i].Report
+			if r == nil || !actSet[r.ActivityID] {
+				continue
 			}
+			var ids []cmex.PersonID
+			if mode == cmex.MatchRegistry && strings.EqualFold(strings.TrimSpace(r.Action), cmex.LearnerAdd) {
+				ids = st.candidateIDs(r.Learner.Query())
+			}
+			pairs[pair{r.ActivityID, cmex.GuessPassthroughKey(r.Learner)}] = true
+			for _, id := range ids {
+				pairs[pair{r.ActivityID, cmex.PersonKey(id)}] = true
+			}
+		}
+		for _, ps := range chunks(keys(pairs)) {
+			args := make([]any, 0, 2*len(ps))
+			for _, p := range ps {
+				args = append(args, p.act, p.key)
+			}
+			err := add(bulk{head: `SELECT ` + recordColumns + ` FROM learner_records
+			WHERE NOT deleted AND (activity_id, learner_key) IN (VALUES `, tuple: "(CAST(? AS BIGINT), ?)", tail: `)`, width: 2}, nil, args, "learners' records",
+				func(rows Rows) error {
+					for rows.Next() {
+						r, err := scanRecord(rows)
+						if err != nil {
+							return err
+						}
+						k := recordsKey(r.ActivityID, r.LearnerKey)
+						st.records[k] = append(st.records[k], r)
+					}
+					return nil
+				})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(valueSet) == 0 {
+		if err := records(); err != nil {
+			return nil, err
+		}
+	}
+	if err := send(len(valueSet) == 0); err != nil {
+		return nil, err
+	}
+	if len(valueSet) > 0 {
+		round = nil
+		for _, ids := range chunks(keys(personIDs)) {
+			err := add(bulk{head: `SELECT id, document FROM persons WHERE id IN (`, tuple: "?", tail: `)`, width: 1}, nil, anys(ids), "persons",
+				func(rows Rows) error {
+					for rows.Next() {
+						p, err := scanPerson(rows)
+						if err != nil {
+							return err
+						}
+						st.persons[p.ID] = p
+					}
+					return nil
+				})
+			if err != nil {
+				return nil, err
+			}
+		}
+		if err := records(); err != nil {
+			return nil, err
+		}
+		if err := send(true); err != nil {
+			return nil, err
+		}
+	}
+	st.cands = make([][]*cmex.Person, len(chs))
+	for i := range chs {
+		r := chs[i].Report
+		if r != nil && mode == cmex.MatchRegistry && strings.EqualFold(strings.TrimSpace(r.Action), cmex.LearnerAdd) {
+			st.cands[i] = st.candidates(r.Learner.Query())
 		}
 	}
 	return st, nil

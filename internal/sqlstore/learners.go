@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cmexhub/cmex"
@@ -19,6 +20,16 @@ type LearnerService struct {
 	Mode cmex.MatchingMode
 
 	group groupCommit
+	stats ledgerStatistics
+}
+
+// ledgerStatistics is what keepStatistics knows of the engine's statistics.
+type ledgerStatistics struct {
+	mu    sync.Mutex
+	known bool
+	// rows are the records the statistics counted; added, the records
+	// imports added since.
+	rows, added int64
 }
 
 var _ cmex.LearnerService = (*LearnerService)(nil)
@@ -211,21 +222,30 @@ func scanRecords(rows *sql.Rows, err error) ([]*cmex.LearnerRecord, error) {
 	defer rows.Close()
 	var out []*cmex.LearnerRecord
 	for rows.Next() {
-		var id cmex.LearnerRecordID
-		var status, code, reason, doc string
-		var at time.Time
-		var deleted bool
-		if err := rows.Scan(&id, &status, &code, &reason, &at, &deleted, &doc); err != nil {
+		r, err := scanRecord(rows)
+		if err != nil {
 			return nil, err
 		}
-		r := new(cmex.LearnerRecord)
-		if err := json.Unmarshal([]byte(doc), r); err != nil {
-			return nil, fmt.Errorf("decode learner record %d: %w", id, err)
-		}
-		r.ID, r.Status, r.StatusCode, r.StatusReason, r.StatusAt, r.Deleted = id, cmex.LearnerStatus(status), code, reason, at.UTC(), deleted
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// scanRecord reads a row of recordColumns.
+func scanRecord(row scanner) (*cmex.LearnerRecord, error) {
+	var id cmex.LearnerRecordID
+	var status, code, reason, doc string
+	var at time.Time
+	var deleted bool
+	if err := row.Scan(&id, &status, &code, &reason, &at, &deleted, &doc); err != nil {
+		return nil, err
+	}
+	r := new(cmex.LearnerRecord)
+	if err := json.Unmarshal([]byte(doc), r); err != nil {
+		return nil, fmt.Errorf("decode learner record %d: %w", id, err)
+	}
+	r.ID, r.Status, r.StatusCode, r.StatusReason, r.StatusAt, r.Deleted = id, cmex.LearnerStatus(status), code, reason, at.UTC(), deleted
+	return r, nil
 }
 
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }

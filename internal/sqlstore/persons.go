@@ -378,17 +378,26 @@ func scanPersons(rows *sql.Rows, err error) ([]*cmex.Person, error) {
 	defer rows.Close()
 	var out []*cmex.Person
 	for rows.Next() {
-		var id cmex.PersonID
-		var doc string
-		if err := rows.Scan(&id, &doc); err != nil {
+		p, err := scanPerson(rows)
+		if err != nil {
 			return nil, err
 		}
-		var p cmex.Person
-		if err := json.Unmarshal([]byte(doc), &p); err != nil {
-			return nil, fmt.Errorf("decode person %d: %w", id, err)
-		}
-		p.ID = id
-		out = append(out, &p)
+		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// scanPerson reads a row of id and document.
+func scanPerson(row scanner) (*cmex.Person, error) {
+	var id cmex.PersonID
+	var doc string
+	if err := row.Scan(&id, &doc); err != nil {
+		return nil, err
+	}
+	var p cmex.Person
+	if err := json.Unmarshal([]byte(doc), &p); err != nil {
+		return nil, fmt.Errorf("decode person %d: %w", id, err)
+	}
+	p.ID = id
+	return &p, nil
 }

@@ -158,19 +158,34 @@ type querier interface {
 type conn struct {
 	db *DB
 	q  querier
-	// raw is the connection a transaction runs on, for a Copier's Copy.
+	// raw is the connection a transaction runs on, for a Copier's Copy
+	// and a Pipeliner's pipelines.
 	raw *sql.Conn
+	// pipe holds the writes sent later, in a transaction of a Pipeliner.
+	pipe *pipe
 }
 
+// exec, query and queryRow send any writes held back first, so that
+// statements run in the order they were made.
+
 func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := c.flush(ctx); err != nil {
+		return nil, err
+	}
 	return c.q.ExecContext(ctx, c.db.rebind(query), args...)
 }
 
 func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := c.flush(ctx); err != nil {
+		return nil, err
+	}
 	return c.q.QueryContext(ctx, c.db.rebind(query), args...)
 }
 
+// queryRow's flush error, if any, is the transaction's (pipe.err); the
+// row then fails as the aborted transaction makes it.
 func (c conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	_ = c.flush(ctx)
 	return c.q.QueryRowContext(ctx, c.db.rebind(query), args...)
 }
 
@@ -181,6 +196,9 @@ func (tx conn) copyRows(ctx context.Context, table string, columns []string, row
 	c, ok := tx.db.dialect.(Copier)
 	if !ok || tx.raw == nil {
 		return false, nil
+	}
+	if err := tx.flush(ctx); err != nil {
+		return true, err
 	}
 	return true, tx.raw.Raw(func(dc any) error { return c.Copy(ctx, dc, table, columns, rows) })
 }
@@ -201,7 +219,8 @@ func (db *DB) inTx(ctx context.Context, fn func(tx conn) error) error {
 // the caller makes sure the calls do not overlap.
 func (db *DB) inTxOn(ctx context.Context, kept **sql.Conn, fn func(tx conn) error) (err error) {
 	_, copier := db.dialect.(Copier)
-	own := kept != nil || copier // a connection of the transaction's own, not one the pool picks
+	_, pipeliner := db.dialect.(Pipeliner)
+	own := kept != nil || copier || pipeliner // a connection of the transaction's own, not one the pool picks
 	var raw *sql.Conn
 	if own {
 		if kept != nil {
@@ -252,7 +271,17 @@ func (db *DB) inTxOn(ctx context.Context, kept **sql.Conn, fn func(tx conn) erro
 			_ = tx.Rollback()
 		}
 	}()
-	if err := fn(conn{db: db, q: tx, raw: raw}); err != nil {
+	c := conn{db: db, q: tx, raw: raw}
+	if pipeliner {
+		c.pipe = &pipe{}
+	}
+	if err := fn(c); err != nil {
+		if c.pipe != nil && c.pipe.err != nil {
+			return c.pipe.err // what aborted the transaction
+		}
+		return err
+	}
+	if err := c.flush(ctx); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
