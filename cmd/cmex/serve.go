@@ -30,6 +30,7 @@ import (
 	"github.com/cmexhub/cmex/internal/processsync"
 	"github.com/cmexhub/cmex/internal/server"
 	"github.com/cmexhub/cmex/internal/sqlstore"
+	"github.com/cmexhub/cmex/internal/xapi"
 )
 
 func serveCommand() *command {
@@ -335,6 +336,10 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			CMEGateway: &cmegateway.Handler{
 				Societies: guarded.Societies(societies), Gateway: gateway, DefaultSociety: *gwSociety, OpenOrders: *sandbox,
 				Logger: logger, Now: time.Now, MaxBody: cmegateway.DefaultMaxBody,
+			},
+			XAPI: &xapi.Handler{
+				Users: guarded.Users(users), APIKeys: guarded.APIKeys(sqlstore.NewAPIKeyService(db)), Store: sqlstore.NewXAPIService(db),
+				Logger: logger, Now: time.Now, MaxBody: *maxBody,
 			},
 		})
 		l, err := net.Listen("tcp", *addr)
