@@ -23,7 +23,11 @@ type XAPIStatement struct {
 	Stored time.Time
 	Verb   string
 	// Voids is the id of the statement this one voids, or "".
-	Voids        string
+	Voids string
+	// ObjectRef is the id of the statement its object refers to (a
+	// StatementRef), or "": a query's filters select a statement by its
+	// target's values too.
+	ObjectRef    string
 	Registration string
 	// Agents are the keys (see package xapi) of the actor and of an agent
 	// or group as object; RelatedAgents add every other agent it names.
@@ -101,7 +105,9 @@ type XAPIService interface {
 	SaveStatements(ctx context.Context, sts []*XAPIStatement) error
 	// Statement returns a statement by id, voided or not, or ENOTFOUND.
 	Statement(ctx context.Context, org OrganizationID, id string) (*XAPIStatement, error)
-	// Statements returns the statements q selects, voided ones left out,
+	// Statements returns the statements q selects, voided ones left out
+	// (q's agent, verb, activity and registration match a statement or
+	// the one its StatementRef object refers to),
 	// newest stored first unless q.Ascending, and whether more follow.
 	Statements(ctx context.Context, q XAPIStatementQuery) ([]*XAPIStatement, bool, error)
 	// Attachments returns the attachment contents of the given hashes

@@ -67,9 +67,9 @@ func (s *XAPIService) SaveStatements(ctx context.Context, sts []*cmex.XAPIStatem
 					return fmt.Errorf("void statement: %w", err)
 				}
 			}
-			err = tx.queryRow(ctx, `INSERT INTO xapi_statements (organization_id, statement_id, signature, body, verb, voids, registration, stored, voided)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-				st.Organization, st.ID, st.Signature, st.JSON, st.Verb, st.Voids, st.Registration, leaseTime(st.Stored), false).Scan(&st.Seq)
+			err = tx.queryRow(ctx, `INSERT INTO xapi_statements (organization_id, statement_id, signature, body, verb, voids, object_ref, registration, stored, voided)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+				st.Organization, st.ID, st.Signature, st.JSON, st.Verb, st.Voids, st.ObjectRef, st.Registration, leaseTime(st.Stored), false).Scan(&st.Seq)
 			if err != nil {
 				if s.db.dialect.IsUniqueViolation(err) {
 					return cmex.Errorf(cmex.ECONFLICT, "statement %s was stored at the same time", st.ID)
@@ -116,11 +116,14 @@ func (s *XAPIService) SaveStatements(ctx context.Context, sts []*cmex.XAPIStatem
 // voidedVerb is the verb of voiding statements.
 const voidedVerb = "http://adlnet.gov/expapi/verbs/voided"
 
-const xapiColumns = `seq, organization_id, statement_id, signature, body, verb, voids, registration, stored, voided`
+const xapiColumns = `seq, organization_id, statement_id, signature, body, verb, voids, object_ref, registration, stored, voided`
+
+// xapiSColumns are xapiColumns of the alias s.
+var xapiSColumns = "s." + strings.ReplaceAll(xapiColumns, ", ", ", s.")
 
 func scanXAPI(row interface{ Scan(...any) error }) (*cmex.XAPIStatement, error) {
 	st := &cmex.XAPIStatement{}
-	if err := row.Scan(&st.Seq, &st.Organization, &st.ID, &st.Signature, &st.JSON, &st.Verb, &st.Voids, &st.Registration, &st.Stored, &st.Voided); err != nil {
+	if err := row.Scan(&st.Seq, &st.Organization, &st.ID, &st.Signature, &st.JSON, &st.Verb, &st.Voids, &st.ObjectRef, &st.Registration, &st.Stored, &st.Voided); err != nil {
 		return nil, err
 	}
 	st.Stored = st.Stored.UTC()
@@ -136,60 +139,72 @@ func (s *XAPIService) Statement(ctx context.Context, org cmex.OrganizationID, id
 	return st, nil
 }
 
-// Statements implements cmex.XAPIService.
+// Statements implements cmex.XAPIService. The filters of the statement's
+// own values are written once for a table alias and applied to the
+// statement (s) or to the one it refers to (t).
 func (s *XAPIService) Statements(ctx context.Context, q cmex.XAPIStatementQuery) ([]*cmex.XAPIStatement, bool, error) {
+	filter := func(alias string) (string, []any) {
+		var conds []string
+		var args []any
+		if q.Verb != "" {
+			conds, args = append(conds, alias+`.verb = ?`), append(args, q.Verb)
+		}
+		if q.Registration != "" {
+			conds, args = append(conds, alias+`.registration = ?`), append(args, q.Registration)
+		}
+		if q.Agent != "" {
+			c := `EXISTS (SELECT 1 FROM xapi_statement_agents a WHERE a.seq = ` + alias + `.seq AND a.agent_key = ?`
+			args = append(args, q.Agent)
+			if !q.RelatedAgents {
+				c += ` AND a.related = ?`
+				args = append(args, false)
+			}
+			conds = append(conds, c+`)`)
+		}
+		if q.Activity != "" {
+			c := `EXISTS (SELECT 1 FROM xapi_statement_activities a WHERE a.seq = ` + alias + `.seq AND a.activity_id = ?`
+			args = append(args, q.Activity)
+			if !q.RelatedActivities {
+				c += ` AND a.related = ?`
+				args = append(args, false)
+			}
+			conds = append(conds, c+`)`)
+		}
+		return strings.Join(conds, " AND "), args
+	}
 	var where strings.Builder
 	args := []any{q.Organization, false}
-	where.WriteString(`organization_id = ? AND voided = ?`)
+	where.WriteString(`s.organization_id = ? AND s.voided = ?`)
 	add := func(cond string, a ...any) {
 		where.WriteString(" AND " + cond)
 		args = append(args, a...)
 	}
-	if q.Verb != "" {
-		add(`verb = ?`, q.Verb)
-	}
-	if q.Registration != "" {
-		add(`registration = ?`, q.Registration)
+	if own, ownArgs := filter("s"); own != "" {
+		ref, refArgs := filter("t")
+		add(`(`+own+` OR EXISTS (SELECT 1 FROM xapi_statements t WHERE t.organization_id = s.organization_id AND s.object_ref <> '' AND t.statement_id = s.object_ref AND `+ref+`))`,
+			append(ownArgs, refArgs...)...)
 	}
 	if !q.Since.IsZero() {
-		add(`stored > ?`, leaseTime(q.Since))
+		add(`s.stored > ?`, leaseTime(q.Since))
 	}
 	if !q.Until.IsZero() {
-		add(`stored <= ?`, leaseTime(q.Until))
-	}
-	if q.Agent != "" {
-		c := `EXISTS (SELECT 1 FROM xapi_statement_agents a WHERE a.seq = xapi_statements.seq AND a.agent_key = ?`
-		if !q.RelatedAgents {
-			c += ` AND a.related = ?`
-			add(c+`)`, q.Agent, false)
-		} else {
-			add(c+`)`, q.Agent)
-		}
-	}
-	if q.Activity != "" {
-		c := `EXISTS (SELECT 1 FROM xapi_statement_activities a WHERE a.seq = xapi_statements.seq AND a.activity_id = ?`
-		if !q.RelatedActivities {
-			c += ` AND a.related = ?`
-			add(c+`)`, q.Activity, false)
-		} else {
-			add(c+`)`, q.Activity)
-		}
+		add(`s.stored <= ?`, leaseTime(q.Until))
 	}
 	order := "DESC"
 	if q.Ascending {
 		order = "ASC"
 		if q.After != 0 {
-			add(`seq > ?`, q.After)
+			add(`s.seq > ?`, q.After)
 		}
 	} else if q.After != 0 {
-		add(`seq < ?`, q.After)
+		add(`s.seq < ?`, q.After)
 	}
 	limit := q.Limit
 	if limit <= 0 || limit > maxXAPIQuery {
 		limit = maxXAPIQuery
 	}
-	rows, err := s.db.read().query(ctx, `SELECT `+xapiColumns+` FROM xapi_statements WHERE `+where.String()+
-		` ORDER BY seq `+order+fmt.Sprintf(` LIMIT %d`, limit+1), args...)
+	rows, err := s.db.read().query(ctx, `SELECT `+xapiSColumns+` FROM xapi_statements s WHERE `+where.String()+
+		` ORDER BY s.seq `+order+fmt.Sprintf(` LIMIT %d`, limit+1), args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("query statements: %w", err)
 	}

@@ -164,7 +164,7 @@ func (h *Handler) putDoc(kind string, merge bool) func(*request) error {
 		if err != nil && cmex.ErrorCode(err) != cmex.ENOTFOUND {
 			return err
 		}
-		if old != nil && kind != kindState && !merge && ifMatch == "" && !ifNoneMatch {
+		if old != nil && (kind != kindState || req.version == "2.0.0") && !merge && ifMatch == "" && !ifNoneMatch {
 			return cmex.Errorf(cmex.ECONFLICT, "the document exists: send If-Match with its ETag, or If-None-Match: *")
 		}
 		d := &cmex.XAPIDocument{Key: k, Content: body, ContentType: ct}

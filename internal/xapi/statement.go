@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -145,7 +146,7 @@ type index struct {
 	agents, relatedAgents         []string
 	activities, relatedActivities []string
 	definitions                   map[string][]byte
-	registration, voids, verb     string
+	registration, voids, ref      string
 }
 
 func (ix *index) add(list *[]string, s string) {
@@ -213,6 +214,7 @@ func (ix *index) statement(m map[string]any, sub bool) {
 		ix.statement(obj, true)
 	case "StatementRef":
 		if !sub {
+			ix.ref = strings.ToLower(fmt.Sprint(obj["id"]))
 			if vb, _ := m["verb"].(map[string]any); vb != nil && vb["id"] == voidedVerb {
 				ix.voids = strings.ToLower(fmt.Sprint(obj["id"]))
 			}
@@ -262,6 +264,8 @@ func signature(m map[string]any) string {
 	for k, v := range m {
 		switch k {
 		case "stored", "authority", "version", "id":
+		case "result", "object":
+			c[k] = truncateDurations(v)
 		case "timestamp":
 			if s, ok := v.(string); ok {
 				if t, err := ParseTime(s); err == nil {
@@ -349,7 +353,7 @@ func idsObject(x any) any {
 	m, _ := x.(map[string]any)
 	switch m["objectType"] {
 	case nil, "Activity":
-		return map[string]any{"objectType": "Activity", "id": m["id"]}
+		return map[string]any{"id": m["id"]}
 	case "Agent", "Group":
 		return idsAgent(m)
 	case "SubStatement":
@@ -417,4 +421,79 @@ func pickLang(m map[string]any, langs []string) map[string]any {
 		}
 	}
 	return map[string]any{first: m[first]}
+}
+
+// durationSecRe finds the seconds of a duration, to compare them to the
+// hundredth of a second, as the spec's equivalence asks.
+var durationSecRe = regexp.MustCompile(`(\d+)\.(\d{0,2})\d*S$`)
+
+// truncateDurations copies a result (or an object's result) with its
+// duration's seconds truncated to hundredths.
+func truncateDurations(x any) any {
+	m, ok := x.(map[string]any)
+	if !ok {
+		return x
+	}
+	c := make(map[string]any, len(m))
+	for k, v := range m {
+		switch k {
+		case "duration":
+			if s, ok := v.(string); ok {
+				v = durationSecRe.ReplaceAllStringFunc(s, func(sec string) string {
+					p := durationSecRe.FindStringSubmatch(sec)
+					frac := strings.TrimRight(p[2], "0")
+					if frac == "" {
+						return p[1] + "S"
+					}
+					return p[1] + "." + frac + "S"
+				})
+			}
+		case "result":
+			v = truncateDurations(v)
+		}
+		c[k] = v
+	}
+	return c
+}
+
+// arrayContextActivities rewrites a context's single context activities
+// as arrays of one, the form the spec has an LRS return.
+func arrayContextActivities(m map[string]any) {
+	if ctx, ok := m["context"].(map[string]any); ok {
+		if ca, ok := ctx["contextActivities"].(map[string]any); ok {
+			for k, v := range ca {
+				if _, ok := v.([]any); !ok {
+					ca[k] = []any{v}
+				}
+			}
+		}
+	}
+	if obj, ok := m["object"].(map[string]any); ok && obj["objectType"] == "SubStatement" {
+		arrayContextActivities(obj)
+	}
+}
+
+// mergeDefinition merges a definition into an activity's last one: the
+// language maps key by key, the rest replaced.
+func mergeDefinition(old, def []byte) []byte {
+	var o, n map[string]any
+	if json.Unmarshal(old, &o) != nil || json.Unmarshal(def, &n) != nil || o == nil {
+		return def
+	}
+	for k, v := range n {
+		om, ok1 := o[k].(map[string]any)
+		nm, ok2 := v.(map[string]any)
+		if (k == "name" || k == "description") && ok1 && ok2 {
+			for lk, lv := range nm {
+				om[lk] = lv
+			}
+			continue
+		}
+		o[k] = v
+	}
+	b, err := json.Marshal(o)
+	if err != nil {
+		return def
+	}
+	return b
 }

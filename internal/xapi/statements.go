@@ -32,6 +32,9 @@ func (h *Handler) readStatements(req *request) ([]map[string]any, map[string]cme
 	}
 	ct := req.r.Header.Get("Content-Type")
 	mt, params, _ := mime.ParseMediaType(ct)
+	if mt != "" && mt != "application/json" && mt != "multipart/mixed" {
+		return nil, nil, badRequest("send statements as application/json or multipart/mixed")
+	}
 	if mt != "multipart/mixed" {
 		sts, err := DecodeStatements(body)
 		if err != nil {
@@ -119,6 +122,7 @@ func (h *Handler) prepare(req *request, sts []map[string]any, parts map[string]c
 	stored := formatTime(now)
 	used := map[string]bool{}
 	ids := map[string]bool{}
+	defs := map[string][]byte{} // the batch's definitions so far, merged
 	out := make([]*cmex.XAPIStatement, 0, len(sts))
 	for _, m := range sts {
 		if _, ok := m["id"]; !ok {
@@ -138,6 +142,9 @@ func (h *Handler) prepare(req *request, sts []map[string]any, parts map[string]c
 				used[sum] = true
 				atts = append(atts, part)
 				if am["usageType"] == signatureUsage {
+					if ct, _, _ := mime.ParseMediaType(fmt.Sprint(am["contentType"])); ct != "application/octet-stream" {
+						return nil, badRequest("a signature attachment is application/octet-stream")
+					}
 					if err := checkSignature(m, part.Content); err != nil {
 						return nil, err
 					}
@@ -159,8 +166,22 @@ func (h *Handler) prepare(req *request, sts []map[string]any, parts map[string]c
 				m["version"] = "2.0.0"
 			}
 		}
+		arrayContextActivities(m)
 		var ix index
 		ix.statement(m, false)
+		for id, def := range ix.definitions {
+			old, seen := defs[id]
+			if !seen {
+				var err error
+				if old, err = h.Store.ActivityDefinition(req.r.Context(), req.principal.Organization.ID, id); err != nil {
+					return nil, err
+				}
+			}
+			if old != nil {
+				def = mergeDefinition(old, def)
+			}
+			ix.definitions[id], defs[id] = def, def
+		}
 		js, err := json.Marshal(m)
 		if err != nil {
 			return nil, fmt.Errorf("encode statement: %w", err)
@@ -168,7 +189,7 @@ func (h *Handler) prepare(req *request, sts []map[string]any, parts map[string]c
 		vb := m["verb"].(map[string]any)
 		out = append(out, &cmex.XAPIStatement{
 			Organization: req.principal.Organization.ID, ID: id, JSON: js, Signature: sig, Stored: now,
-			Verb: vb["id"].(string), Voids: ix.voids, Registration: ix.registration,
+			Verb: vb["id"].(string), Voids: ix.voids, ObjectRef: ix.ref, Registration: ix.registration,
 			Agents: ix.agents, RelatedAgents: ix.relatedAgents, Activities: ix.activities, RelatedActivities: ix.relatedActivities,
 			Definitions: ix.definitions, Attachments: atts,
 		})

@@ -659,8 +659,8 @@ func (v *validator) statement(path string, m map[string]any, sub bool) {
 	if a, ok := m["authority"]; ok {
 		v.actor(path+".authority", a)
 		if am, _ := a.(map[string]any); am != nil && am["objectType"] == "Group" {
-			if mem, _ := am["member"].([]any); len(mem) != 2 {
-				v.fail(path+".authority", "a Group as authority has two members (an OAuth consumer and a user)")
+			if mem, _ := am["member"].([]any); len(mem) != 2 || AgentKey(am) != "" {
+				v.fail(path+".authority", "a Group as authority is anonymous and has two members (an OAuth consumer and a user)")
 			}
 		}
 	}

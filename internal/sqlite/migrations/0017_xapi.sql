@@ -12,6 +12,7 @@ CREATE TABLE xapi_statements (
 	body            BLOB NOT NULL,
 	verb            TEXT NOT NULL,
 	voids           TEXT NOT NULL,
+	object_ref      TEXT NOT NULL,
 	registration    TEXT NOT NULL,
 	stored          TIMESTAMP NOT NULL,
 	voided          BOOLEAN NOT NULL DEFAULT FALSE,
