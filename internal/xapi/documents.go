@@ -164,8 +164,15 @@ func (h *Handler) putDoc(kind string, merge bool) func(*request) error {
 		if err != nil && cmex.ErrorCode(err) != cmex.ENOTFOUND {
 			return err
 		}
-		if old != nil && (kind != kindState || req.version == "2.0.0") && !merge && ifMatch == "" && !ifNoneMatch {
-			return cmex.Errorf(cmex.ECONFLICT, "the document exists: send If-Match with its ETag, or If-None-Match: *")
+		if (kind != kindState || req.version == "2.0.0") && !merge && ifMatch == "" && !ifNoneMatch {
+			if old != nil {
+				return cmex.Errorf(cmex.ECONFLICT, "the document exists: send If-Match with its ETag, or If-None-Match: *")
+			}
+			if kind != kindState && req.version == "1.0.3" {
+				// 1.0.3's conformance suite refuses a profile's PUT without
+				// either header even when none is stored; 2.0.0's accepts it.
+				return badRequest("send If-Match with the document's ETag, or If-None-Match: *")
+			}
 		}
 		d := &cmex.XAPIDocument{Key: k, Content: body, ContentType: ct}
 		if merge && old != nil {

@@ -15,7 +15,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -64,7 +66,13 @@ func (h *Handler) Register(mux *http.ServeMux) {
 		{"GET /xapi/activities", h.getActivity},
 		{"GET /xapi/agents", h.getAgents},
 	} {
-		mux.HandleFunc(rt.pattern, func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, rt.fn) })
+		mux.HandleFunc(rt.pattern, func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost && r.URL.Query().Has("method") {
+				h.alternate(w, r, mux)
+				return
+			}
+			h.serve(w, r, rt.fn)
+		})
 	}
 }
 
@@ -298,4 +306,67 @@ func decodeToken(s string, v any) error {
 		return badRequest("more is not a token this store gave")
 	}
 	return nil
+}
+
+// alternateHeaders are the form parameters of the Alternate Request
+// Syntax that are headers.
+var alternateHeaders = []string{"Authorization", "X-Experience-API-Version", "Content-Type", "Content-Length", "If-Match", "If-None-Match"}
+
+// alternate serves the Alternate Request Syntax (xAPI 1.0.3 Communication
+// 1.3): a POST with ?method=M and a form holding the headers, the
+// parameters and the content, rewritten as the request it stands for.
+func (h *Handler) alternate(w http.ResponseWriter, r *http.Request, mux *http.ServeMux) {
+	fail := func(format string, args ...any) {
+		w.Header().Set("X-Experience-API-Version", answerVersion(r.Header.Get("X-Experience-API-Version")))
+		h.fail(w, r, badRequest(format, args...))
+	}
+	q := r.URL.Query()
+	method := q.Get("method")
+	if len(q) != 1 || len(q["method"]) != 1 {
+		fail("the Alternate Request Syntax takes no parameter but method")
+		return
+	}
+	switch method {
+	case http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete:
+	default:
+		fail("method must be GET, PUT, POST or DELETE")
+		return
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+		fail("the Alternate Request Syntax sends a form (application/x-www-form-urlencoded)")
+		return
+	}
+	limit := h.MaxBody
+	if limit <= 0 {
+		limit = 16 << 20
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		fail("the body could not be read")
+		return
+	}
+	form, err := url.ParseQuery(string(b))
+	if err != nil {
+		fail("the body is not a form")
+		return
+	}
+	r2 := r.Clone(r.Context())
+	r2.Method = method
+	r2.Header.Del("Content-Type")
+	for _, k := range alternateHeaders {
+		if v, ok := form[k]; ok {
+			r2.Header.Set(k, v[0])
+			delete(form, k)
+		}
+	}
+	content := form.Get("content")
+	delete(form, "content")
+	if content != "" && r2.Header.Get("Content-Type") == "" {
+		r2.Header.Set("Content-Type", "application/json")
+	}
+	r2.Body = io.NopCloser(strings.NewReader(content))
+	r2.ContentLength = int64(len(content))
+	r2.URL.RawQuery = form.Encode()
+	r2.RequestURI = r2.URL.RequestURI()
+	mux.ServeHTTP(w, r2)
 }
