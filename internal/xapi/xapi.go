@@ -359,6 +359,10 @@ func (h *Handler) alternate(w http.ResponseWriter, r *http.Request, mux *http.Se
 			delete(form, k)
 		}
 	}
+	if strings.HasPrefix(r2.Header.Get("X-Experience-API-Version"), "2.") {
+		fail("xAPI 2.0 has no Alternate Request Syntax")
+		return
+	}
 	content := form.Get("content")
 	delete(form, "content")
 	if content != "" && r2.Header.Get("Content-Type") == "" {
