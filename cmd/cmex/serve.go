@@ -192,6 +192,10 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		orgs, users := sqlstore.NewOrganizationService(db), sqlstore.NewUserService(db)
 		persons, learners := sqlstore.NewPersonService(db), sqlstore.NewLearnerService(db, mode)
 		plans := sqlstore.NewPlanService(db)
+		// Completion statements become learner records in the transaction
+		// that stores them, through the same ledger.
+		xapiStore, xapiProfiles := sqlstore.NewXAPIService(db), sqlstore.NewXAPIProfiles(db, learners)
+		xapiStore.Hook = xapiProfiles
 		societies, accounts := sqlstore.NewSocietyService(db), sqlstore.NewGatewayService(db)
 		// Every surface checks passwords and keys through one guard, whose
 		// state is in the database: every replica on it shares the limits,
@@ -321,7 +325,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 				Societies: policy.Societies(societies), Accounts: guarded.Accounts(accounts), Transcripts: gateway, Plans: plans, Deliveries: policy.Deliveries(deliveries),
 				Audit: sqlstore.NewAuditService(db), Now: time.Now,
 				Logger: logger, MaxBody: min(*maxBody, api.DefaultMaxBody),
-				Claims: guarded.Claims(claims),
+				Claims: guarded.Claims(claims), XAPIOutcomes: xapiProfiles,
 			},
 			Portal: &portal.Handler{Portal: guarded.Portal(sqlstore.NewPortalService(db)), Transcripts: gateway, Accounts: guarded.Accounts(accounts), Plans: plans, Societies: policy.Societies(societies),
 				Organizations: orgs, Activities: sqlstore.NewActivityService(db), Learners: learners, Deliveries: deliveries, Logger: logger, Now: time.Now,
@@ -338,7 +342,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 				Logger: logger, Now: time.Now, MaxBody: cmegateway.DefaultMaxBody,
 			},
 			XAPI: &xapi.Handler{
-				Users: guarded.Users(users), APIKeys: guarded.APIKeys(sqlstore.NewAPIKeyService(db)), Store: sqlstore.NewXAPIService(db),
+				Users: guarded.Users(users), APIKeys: guarded.APIKeys(sqlstore.NewAPIKeyService(db)), Store: xapiStore,
 				Logger: logger, Now: time.Now, MaxBody: *maxBody,
 			},
 		})
