@@ -67,13 +67,27 @@ func (s *XAPIService) SaveStatements(ctx context.Context, sts []*cmex.XAPIStatem
 					return fmt.Errorf("void statement: %w", err)
 				}
 			}
-			err = tx.queryRow(ctx, `INSERT INTO xapi_statements (organization_id, statement_id, signature, body, verb, voids, object_ref, registration, stored, voided)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-				st.Organization, st.ID, st.Signature, st.JSON, st.Verb, st.Voids, st.ObjectRef, st.Registration, leaseTime(st.Stored), false).Scan(&st.Seq)
+			// A voiding statement may come before its target: the target
+			// is then stored voided.
+			var voidedBefore int
+			err = tx.queryRow(ctx, `SELECT COUNT(*) FROM xapi_statements WHERE organization_id = ? AND voids = ?`, st.Organization, st.ID).Scan(&voidedBefore)
 			if err != nil {
-				if s.db.dialect.IsUniqueViolation(err) {
-					return cmex.Errorf(cmex.ECONFLICT, "statement %s was stored at the same time", st.ID)
+				return fmt.Errorf("find voiding statement: %w", err)
+			}
+			// ON CONFLICT: another transaction storing the same id at the
+			// same time commits first; the row it stored is then compared.
+			err = tx.queryRow(ctx, `INSERT INTO xapi_statements (organization_id, statement_id, signature, body, verb, voids, object_ref, registration, stored, voided)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (organization_id, statement_id) DO NOTHING RETURNING seq`,
+				st.Organization, st.ID, st.Signature, st.JSON, st.Verb, st.Voids, st.ObjectRef, st.Registration, leaseTime(st.Stored), voidedBefore > 0 && st.Verb != voidedVerb).Scan(&st.Seq)
+			if isNoRows(err) {
+				if err := tx.queryRow(ctx, `SELECT signature FROM xapi_statements WHERE organization_id = ? AND statement_id = ?`, st.Organization, st.ID).Scan(&sig); err != nil {
+					return fmt.Errorf("find statement: %w", err)
 				}
+				if sig == st.Signature {
+					continue
+				}
+				return cmex.Errorf(cmex.ECONFLICT, "statement %s is stored and differs from this one", st.ID)
+			} else if err != nil {
 				return fmt.Errorf("insert statement: %w", err)
 			}
 			for _, x := range []struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -116,6 +117,31 @@ func testXAPIStatements(t *testing.T, open Opener) {
 	voidVoid.Verb, voidVoid.Voids = void.Verb, void.ID
 	wantCode(t, s.SaveStatements(ctx, []*cmex.XAPIStatement{voidVoid}), cmex.EINVALID)
 
+	// A voiding statement before its target: the target comes voided.
+	early := xapiStatement(org, 10, t0.Add(20*time.Second))
+	early.Verb, early.Voids, early.ObjectRef = void.Verb, xapiStatement(org, 11, t0).ID, xapiStatement(org, 11, t0).ID
+	early.Agents, early.Activities, early.RelatedAgents, early.RelatedActivities = nil, nil, nil, nil
+	if err := s.SaveStatements(ctx, []*cmex.XAPIStatement{early}); err != nil {
+		t.Fatalf("save a voiding statement before its target: %v", err)
+	}
+	if err := s.SaveStatements(ctx, []*cmex.XAPIStatement{xapiStatement(org, 11, t0.Add(21*time.Second))}); err != nil {
+		t.Fatalf("save the target: %v", err)
+	}
+	if st, err := s.Statement(ctx, org, xapiStatement(org, 11, t0).ID); err != nil || !st.Voided {
+		t.Errorf("a target stored after its voiding statement: %+v, %v, want voided", st, err)
+	}
+
+	// The same statement from eight clients at once: each is accepted.
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if err := s.SaveStatements(ctx, []*cmex.XAPIStatement{xapiStatement(b.Organization.ID, 12, t0)}); err != nil {
+				t.Errorf("the same statement at once: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+
 	ids := func(q cmex.XAPIStatementQuery) []int {
 		t.Helper()
 		q.Organization = org
@@ -136,17 +162,17 @@ func testXAPIStatements(t *testing.T, open Opener) {
 		q    cmex.XAPIStatementQuery
 		want string
 	}{
-		{"all, newest first", cmex.XAPIStatementQuery{}, "[8 5 4 2 1]"},
-		{"ascending", cmex.XAPIStatementQuery{Ascending: true}, "[1 2 4 5 8]"},
-		{"the voiding statement matches its target's verb", cmex.XAPIStatementQuery{Verb: "http://adlnet.gov/expapi/verbs/completed"}, "[8 5 4 2 1]"},
-		{"agent", cmex.XAPIStatementQuery{Agent: "mbox:mailto:a@example.org"}, "[8 5 4 2 1]"},
+		{"all, newest first", cmex.XAPIStatementQuery{}, "[10 8 5 4 2 1]"},
+		{"ascending", cmex.XAPIStatementQuery{Ascending: true}, "[1 2 4 5 8 10]"},
+		{"voiding statements match their target's verb", cmex.XAPIStatementQuery{Verb: "http://adlnet.gov/expapi/verbs/completed"}, "[10 8 5 4 2 1]"},
+		{"agent", cmex.XAPIStatementQuery{Agent: "mbox:mailto:a@example.org"}, "[10 8 5 4 2 1]"},
 		{"a related agent is not the agent", cmex.XAPIStatementQuery{Agent: "mbox:mailto:teacher@example.org"}, "[]"},
-		{"related agents", cmex.XAPIStatementQuery{Agent: "mbox:mailto:teacher@example.org", RelatedAgents: true}, "[8 5 4 2 1]"},
+		{"related agents", cmex.XAPIStatementQuery{Agent: "mbox:mailto:teacher@example.org", RelatedAgents: true}, "[10 8 5 4 2 1]"},
 		{"a related activity is not the activity", cmex.XAPIStatementQuery{Activity: "http://example.org/program"}, "[]"},
-		{"related activities", cmex.XAPIStatementQuery{Activity: "http://example.org/program", RelatedActivities: true}, "[8 5 4 2 1]"},
-		{"since (exclusive)", cmex.XAPIStatementQuery{Since: t0.Add(4 * time.Second)}, "[8 5]"},
+		{"related activities", cmex.XAPIStatementQuery{Activity: "http://example.org/program", RelatedActivities: true}, "[10 8 5 4 2 1]"},
+		{"since (exclusive)", cmex.XAPIStatementQuery{Since: t0.Add(4 * time.Second)}, "[10 8 5]"},
 		{"until (inclusive)", cmex.XAPIStatementQuery{Until: t0.Add(2 * time.Second)}, "[2 1]"},
-		{"limit", cmex.XAPIStatementQuery{Limit: 2}, "[8 5]"},
+		{"limit", cmex.XAPIStatementQuery{Limit: 2}, "[10 8]"},
 	} {
 		if got := fmt.Sprint(ids(c.q)); got != c.want {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)

@@ -22,6 +22,7 @@ CREATE TABLE xapi_statements (
 CREATE INDEX xapi_statements_stored ON xapi_statements (organization_id, seq);
 CREATE INDEX xapi_statements_verb ON xapi_statements (organization_id, verb, seq);
 CREATE INDEX xapi_statements_registration ON xapi_statements (organization_id, registration, seq);
+CREATE INDEX xapi_statements_voids ON xapi_statements (organization_id, voids);
 
 -- related is FALSE for the actor and an agent object (the agent filter),
 -- TRUE for every other agent the statement names (related_agents).
