@@ -5,13 +5,18 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/cmexhub/cmex"
 	"github.com/cmexhub/cmex/internal/cmextest"
+	"github.com/cmexhub/cmex/internal/webhook"
 )
 
 // xapiDo sends an xAPI request as provider A.
@@ -91,7 +96,41 @@ func TestXAPICompletionsPostgres(t *testing.T) {
 }
 
 func xapiCompletions(t *testing.T, db string) {
-	s := startServer(t, []string{"CMEX_DB=" + db}, "-sandbox", "-sandbox-board-delay", "300ms")
+	var mu sync.Mutex
+	events := map[string][]string{} // by CreditID
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if !webhook.Verify("whsec-xapi", body, r.Header.Get(webhook.HeaderSignature)) {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var e webhook.Event
+		json.Unmarshal(body, &e)
+		mu.Lock()
+		events[string(e.CreditID)] = append(events[string(e.CreditID)], e.Event)
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer hook.Close()
+	waitEvents := func(id string, n int) []string {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			mu.Lock()
+			got := append([]string(nil), events[id]...)
+			mu.Unlock()
+			if len(got) >= n || time.Now().After(deadline) {
+				return got
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	env := []string{"CMEX_DB=" + db, "CMEX_SECRET_KEY=xapi-secret-key-0123456789"}
+	s := startServer(t, env, "-sandbox", "-sandbox-board-delay", "300ms", "-allow-private-destinations")
+	if out, code := runCLI(t, env, "whsec-xapi\n", "destinations", "add", "-allow-private-destinations", "-provider", "1234567", "-name", "hook", "-kind", "webhook", "-url", hook.URL); code != 0 {
+		t.Fatalf("destinations add: %s", out)
+	}
 	d := around(time.Now())
 	r := s.post(savePath, submit(mocActivity(d, "xapi-e2e"), providerA, d.start[:4]))
 	if r.StatusCode != "Accepted" {
@@ -99,8 +138,37 @@ func xapiCompletions(t *testing.T, db string) {
 	}
 	act := activityID(t, r)
 
+	// A profile: a table of activity IRIs, default credits, and a table
+	// of learners by mbox; a problem is refused with its line.
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte("{\n  \"activity\": {\"table\": {\"https://lms.example.org/au/table\": \"12\"}}\n}\n"), 0o600)
+	if out, code := runCLI(t, env, "", "xapi", "profile", "load", "-provider", "1234567", bad); code != 1 || !strings.Contains(out, "bad.json:2: ") {
+		t.Errorf("a bad profile: %d %s", code, out)
+	}
+	good := filepath.Join(dir, "profile.json")
+	os.WriteFile(good, []byte(`{
+  "activity": {"table": {"https://lms.example.org/au/table": "`+act+`"}},
+  "credits": {"defaults": {"`+act+`": [{"certification": "AMA PRA Category 1", "points": 1}]}},
+  "learner": {"table": {"mbox:mailto:helen@example.org": {"givenName": "Helen", "familyName": "Markman", "birthDate": "1970-09-26", "uniqueIds": [{"domain": "NPI", "value": "1234567890"}]}}},
+  "creditIdDomain": "lms.example.org"
+}`), 0o600)
+	if out, code := runCLI(t, env, "", "xapi", "profile", "load", "-provider", "1234567", good); code != 0 {
+		t.Fatalf("profile load: %s", out)
+	}
+	const helen = "6a3e1b52-5c1d-4b7e-9f0a-000000000004"
+	code, b := s.xapiDo("POST", "/xapi/statements", map[string]any{"id": helen, "timestamp": d.completed + "T10:00:00Z",
+		"actor": map[string]any{"mbox": "mailto:helen@example.org"}, "verb": map[string]any{"id": cmex.XAPIVerbADLCompleted},
+		"object": map[string]any{"id": "https://lms.example.org/au/table"}})
+	if code != 200 {
+		t.Fatalf("Helen's statement: %d %s", code, b)
+	}
+	if o := s.xapiOutcome(helen); o.Outcome != "accepted" || len(o.CreditIDs) != 1 || o.CreditIDs[0] != "ccid:lms.example.org:"+helen+"-1" {
+		t.Errorf("Helen's outcome: %+v", o)
+	}
+
 	const first = "6a3e1b52-5c1d-4b7e-9f0a-000000000001"
-	code, b := s.xapiDo("PUT", "/xapi/statements?statementId="+first, cmi5Passed(first, act, d.completed,
+	code, b = s.xapiDo("PUT", "/xapi/statements?statementId="+first, cmi5Passed(first, act, d.completed,
 		xapiCredit("AMA PRA Category 1", 2, "ccid:xapi-e2e:1"), xapiCredit("ABIM Medical Knowledge", 1.5, "ccid:xapi-e2e:2")))
 	if code != http.StatusNoContent {
 		t.Fatalf("PUT the passed statement: %d %s", code, b)
@@ -111,6 +179,29 @@ func xapiCompletions(t *testing.T, db string) {
 	seen := map[string]bool{}
 	s.waitFor(byCreditPath, statusByCredit("ccid:xapi-e2e:1", providerA), "ccid:xapi-e2e:1", "Accepted", seen)
 	s.waitFor(byCreditPath, statusByCredit("ccid:xapi-e2e:2", providerA), "ccid:xapi-e2e:2", "Approved", seen)
+	if ev := waitEvents("ccid:xapi-e2e:2", 1); len(ev) == 0 {
+		t.Errorf("ccid:xapi-e2e:2 never reached the webhook")
+	}
+	// On her transcript (the sandbox account jane.accme is her registry
+	// person's).
+	transcript := func() string {
+		req, _ := http.NewRequest(http.MethodGet, s.base+"/api/v1/account/transcript", nil)
+		req.SetBasicAuth("jane.accme", "sandbox")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 {
+			t.Fatalf("her transcript: %d %s", res.StatusCode, b)
+		}
+		return string(b)
+	}
+	onTranscript := regexp.MustCompile(`"shortName": "` + act + `"`)
+	if tr := transcript(); !onTranscript.MatchString(tr) || !strings.Contains(tr, `"Medical Knowledge"`) {
+		t.Errorf("her transcript lacks the record:\n%s", tr)
+	}
 
 	// The same CreditID again: 603, and the statement stored all the same.
 	const second = "6a3e1b52-5c1d-4b7e-9f0a-000000000002"
@@ -153,8 +244,14 @@ func xapiCompletions(t *testing.T, db string) {
 			t.Errorf("%s after voiding: %+v", id, a)
 		}
 	}
+	if tr := transcript(); onTranscript.MatchString(tr) {
+		t.Errorf("her transcript keeps the voided record:\n%s", tr)
+	}
 	if o := s.xapiOutcome(first); o.Outcome != "voided" {
 		t.Errorf("outcome of the voided statement: %+v", o)
+	}
+	if ev := waitEvents("ccid:xapi-e2e:1", 2); len(ev) != 2 || !strings.HasSuffix(ev[1], "delete") && !strings.HasSuffix(ev[1], "deleted") {
+		t.Errorf("webhook events of ccid:xapi-e2e:1: %v", ev)
 	}
 	s.stop()
 }
