@@ -250,6 +250,32 @@ func xapiCompletions(t *testing.T, db string) {
 	if o := s.xapiOutcome(first); o.Outcome != "voided" {
 		t.Errorf("outcome of the voided statement: %+v", o)
 	}
+	// A completion voided in its own batch, or by a voiding statement
+	// stored before it, makes no record.
+	const inBatch, early = "6a3e1b52-5c1d-4b7e-9f0a-000000000005", "6a3e1b52-5c1d-4b7e-9f0a-000000000006"
+	voidOf := func(id string) map[string]any {
+		return map[string]any{"actor": map[string]any{"mbox": "mailto:lms@example.org"}, "verb": map[string]any{"id": "http://adlnet.gov/expapi/verbs/voided"},
+			"object": map[string]any{"objectType": "StatementRef", "id": id}}
+	}
+	if code, b := s.xapiDo("POST", "/xapi/statements", []any{cmi5Passed(inBatch, act, d.completed, xapiCredit("AMA PRA Category 1", 1, "ccid:xapi-e2e:5")), voidOf(inBatch)}); code != 200 {
+		t.Fatalf("batch: %d %s", code, b)
+	}
+	if code, b := s.xapiDo("POST", "/xapi/statements", voidOf(early)); code != 200 {
+		t.Fatalf("early void: %d %s", code, b)
+	}
+	if code, b := s.xapiDo("POST", "/xapi/statements", cmi5Passed(early, act, d.completed, xapiCredit("AMA PRA Category 1", 1, "ccid:xapi-e2e:6"))); code != 200 {
+		t.Fatalf("target of the early void: %d %s", code, b)
+	}
+	for _, id := range []string{"ccid:xapi-e2e:5", "ccid:xapi-e2e:6"} {
+		if a := s.status(byCreditPath, statusByCredit(id, providerA)); len(a.Messages) != 1 || a.Messages[0].ErrorMessages[0].Code != "605" {
+			t.Errorf("%s of a voided statement: %+v", id, a)
+		}
+	}
+	for _, id := range []string{inBatch, early} {
+		if code, _ := s.xapiDo("GET", "/api/v1/xapi/outcomes/"+id, nil); code != 404 {
+			t.Errorf("voided statement %s has an outcome: %d", id, code)
+		}
+	}
 	if ev := waitEvents("ccid:xapi-e2e:1", 2); len(ev) != 2 || !strings.HasSuffix(ev[1], "delete") && !strings.HasSuffix(ev[1], "deleted") {
 		t.Errorf("webhook events of ccid:xapi-e2e:1: %v", ev)
 	}

@@ -154,6 +154,8 @@ func (s *XAPIProfiles) StatementsStored(ctx context.Context, t Tx, sts []*cmex.X
 		}
 		o := &cmex.XAPIOutcome{Organization: st.Organization, StatementID: st.ID, At: s.db.now()}
 		if st.Voids != "" {
+			// A target of this batch is stored voided and made no records
+			// (below); one stored before has its outcome.
 			target, err := s.outcome(ctx, tx, st.Organization, st.Voids)
 			if cmex.ErrorCode(err) == cmex.ENOTFOUND {
 				continue
@@ -181,6 +183,15 @@ func (s *XAPIProfiles) StatementsStored(ctx context.Context, t Tx, sts []*cmex.X
 		if !counts {
 			continue
 		}
+		// A statement voided as it is stored (by a voiding statement stored
+		// before it, or in its batch) makes no records.
+		var voided bool
+		if err := tx.queryRow(ctx, `SELECT voided FROM xapi_statements WHERE organization_id = ? AND statement_id = ?`, st.Organization, st.ID).Scan(&voided); err != nil {
+			return fmt.Errorf("read statement %s: %w", st.ID, err)
+		}
+		if voided {
+			continue
+		}
 		o.Report = rep
 		chs = append(chs, cmex.LearnerChange{Report: rep, Problems: ps, By: by, Source: "xapi"})
 		outs = append(outs, o)
@@ -200,9 +211,9 @@ func (s *XAPIProfiles) StatementsStored(ctx context.Context, t Tx, sts []*cmex.X
 		case chs[i].Report.Action == cmex.LearnerDelete && r.Outcome == cmex.OutcomeAccepted:
 			o.Outcome = cmex.OutcomeVoided
 		case chs[i].Report.Action == cmex.LearnerDelete:
-			// The record was deleted already (by PARS, say): the outcome
-			// stays what it was, with the refusal's problems beside it.
-			o.Problems = r.Problems
+			// The records were deleted already (by PARS, say), or never
+			// made: the outcome stays what it was.
+			continue
 		default:
 			o.Outcome, o.Problems = r.Outcome, r.Problems
 			for _, rec := range r.Records {
