@@ -228,7 +228,9 @@ func XAPIAgentKey(m map[string]any) string {
 // not the profile's, or a passed/completed result says it failed); the
 // report then is nil. Problems are what the profile could not map; the
 // report carries what it could, for the rule catalogue to judge too.
-func (p *XAPIProfile) Report(statement []byte) (rep *LearnerReport, counts bool, ps Problems) {
+// offered, if not nil, gives the credits an activity offers, the defaults
+// of last resort.
+func (p *XAPIProfile) Report(statement []byte, offered func(ActivityID) []CreditCertificate) (rep *LearnerReport, counts bool, ps Problems) {
 	var st struct {
 		ID        string              `json:"id"`
 		Actor     map[string]any      `json:"actor"`
@@ -316,9 +318,12 @@ func (p *XAPIProfile) Report(statement []byte) (rep *LearnerReport, counts bool,
 		}
 	} else if rep.ActivityID != 0 {
 		credits = append(credits, p.Credits.Defaults[strconv.FormatInt(int64(rep.ActivityID), 10)]...)
+		if len(credits) == 0 && offered != nil {
+			credits = offered(rep.ActivityID)
+		}
 	}
 	if len(credits) == 0 && len(ps) == 0 {
-		problem("result.extensions", "no credits: neither extension %s nor default credits for the activity", p.Credits.Extension)
+		problem("result.extensions", "no credits: neither extension %s nor default credits for the activity (the profile's, or those the activity offers)", p.Credits.Extension)
 	}
 	for i := range credits {
 		if credits[i].CreditID == "" {

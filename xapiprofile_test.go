@@ -72,6 +72,13 @@ func TestXAPIProfileReport(t *testing.T) {
 	jane := `{"mbox": "mailto:jane@example.org"}`
 	mapped := `{"id": "https://lms.example/course/2"}`
 	withExt := `{"id": "https://lms.example/course/9", "definition": {"name": {"en-US": "Sepsis"}, "extensions": {"` + cmex.GuessXAPIActivityExtension + `": 123456789}}}`
+	offered := func(id cmex.ActivityID) []cmex.CreditCertificate {
+		if id != 123456789 {
+			return nil
+		}
+		three := cmex.Points(300)
+		return []cmex.CreditCertificate{{Certification: "AMA PRA Category 1", Points: &three}}
+	}
 	for _, tc := range []struct {
 		name, statement string
 		counts          bool
@@ -88,10 +95,12 @@ func TestXAPIProfileReport(t *testing.T) {
 		{"account", stmt(cmex.XAPIVerbCmi5Passed, `{"account": {"homePage": "https://lms.example", "name": "helen"}}`, mapped, ""), true, 123456780, "AMA PRA Category 1/2.00/", "Markman/1234567890", ""},
 		{"unknown actor", stmt(cmex.XAPIVerbCmi5Passed, `{"mbox": "mailto:who@example.org"}`, mapped, ""), true, 123456780, "AMA PRA Category 1/2.00/", "/", "not in the profile's learner table"},
 		{"unmapped activity", stmt(cmex.XAPIVerbCmi5Passed, jane, `{"id": "https://lms.example/course/3"}`, ""), true, 0, "", "ACCME/999902", "names no ACCME Activity ID"},
+		{"the activity's credits", stmt(cmex.XAPIVerbCmi5Passed, jane, withExt, ""), true, 123456789, "AMA PRA Category 1/3.00/ccid:lms.example:1f0b5c6e", "ACCME/999902", ""},
+		{"no credits", stmt(cmex.XAPIVerbCmi5Passed, jane, `{"id": "https://lms.example/course/9", "definition": {"extensions": {"`+cmex.GuessXAPIActivityExtension+`": "123456788"}}}`, ""), true, 123456788, "", "ACCME/999902", "no credits"},
 		{"bad credits", stmt(cmex.XAPIVerbCmi5Passed, jane, mapped, `"result": {"extensions": {"`+cmex.GuessXAPICreditsExtension+`": {"points": 1}}}`), true, 123456780, "", "ACCME/999902", "is an array of"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rep, counts, ps := profile.Report([]byte(tc.statement))
+			rep, counts, ps := profile.Report([]byte(tc.statement), offered)
 			if counts != tc.counts {
 				t.Fatalf("counts %v, want %v", counts, tc.counts)
 			}

@@ -250,6 +250,21 @@ func xapiCompletions(t *testing.T, db string) {
 	if o := s.xapiOutcome(first); o.Outcome != "voided" {
 		t.Errorf("outcome of the voided statement: %+v", o)
 	}
+	// No credits in the statement nor the profile: those the activity offers.
+	r = s.post(savePath, submit(mocActivity(d, "xapi-e2e-offered"), providerA, d.start[:4]))
+	if r.StatusCode != "Accepted" {
+		t.Fatalf("register the second activity: %+v", r)
+	}
+	const offered = "6a3e1b52-5c1d-4b7e-9f0a-000000000007"
+	st = cmi5Passed(offered, activityID(t, r), d.completed)
+	delete(st["result"].(map[string]any), "extensions")
+	if code, b := s.xapiDo("POST", "/xapi/statements", st); code != 200 {
+		t.Fatalf("POST without credits: %d %s", code, b)
+	}
+	if a := s.status(byCreditPath, statusByCredit("ccid:lms.example.org:"+offered+"-1", providerA)); len(a.Messages) != 1 || a.Messages[0].StatusCode != "Accepted" {
+		t.Errorf("the activity's credits: %+v", a)
+	}
+
 	// A completion voided in its own batch, or by a voiding statement
 	// stored before it, makes no record.
 	const inBatch, early = "6a3e1b52-5c1d-4b7e-9f0a-000000000005", "6a3e1b52-5c1d-4b7e-9f0a-000000000006"

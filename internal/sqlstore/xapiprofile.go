@@ -179,7 +179,9 @@ func (s *XAPIProfiles) StatementsStored(ctx context.Context, t Tx, sts []*cmex.X
 			}
 			profiles[st.Organization] = p
 		}
-		rep, counts, ps := p.Report(st.JSON)
+		rep, counts, ps := p.Report(st.JSON, func(id cmex.ActivityID) []cmex.CreditCertificate {
+			return s.offered(ctx, tx, st.Organization, id)
+		})
 		if !counts {
 			continue
 		}
@@ -245,4 +247,21 @@ func (s *XAPIProfiles) principal(ctx context.Context, tx conn, st *cmex.XAPIStat
 	_ = json.Unmarshal(st.JSON, &m)
 	by.User.Username = m.Authority.Account.Name
 	return by, nil
+}
+
+// offered is what the provider's activity id offers (its credits with an
+// amount), for a completion that names no credits; nil when it cannot
+// tell, which the rules then refuse.
+func (s *XAPIProfiles) offered(ctx context.Context, tx conn, org cmex.OrganizationID, id cmex.ActivityID) []cmex.CreditCertificate {
+	r, err := scanActivityRow(tx.queryRow(ctx, `SELECT `+activityColumns+` FROM activities WHERE NOT deleted AND id = ?`, id))
+	if err != nil || r.org != org {
+		return nil
+	}
+	var out []cmex.CreditCertificate
+	for _, c := range r.activity.Credits {
+		if c.Amount != nil {
+			out = append(out, cmex.CreditCertificate{Certification: c.Certification, Points: c.Amount})
+		}
+	}
+	return out
 }
