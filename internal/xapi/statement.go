@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/cmexhub/cmex"
 )
 
 type jsonNumber = json.Number
@@ -126,20 +128,8 @@ func ParseTime(s string) (time.Time, error) {
 // AgentKey is the key an agent or identified group is indexed and
 // filtered by: its one inverse functional identifier. "" for an
 // anonymous group.
-func AgentKey(m map[string]any) string {
-	switch {
-	case m["mbox"] != nil:
-		return fmt.Sprint("mbox:", m["mbox"])
-	case m["mbox_sha1sum"] != nil:
-		return fmt.Sprint("mbox_sha1sum:", strings.ToLower(fmt.Sprint(m["mbox_sha1sum"])))
-	case m["openid"] != nil:
-		return fmt.Sprint("openid:", m["openid"])
-	case m["account"] != nil:
-		a, _ := m["account"].(map[string]any)
-		return fmt.Sprint("account:", a["homePage"], "|", a["name"])
-	}
-	return ""
-}
+// The completion profile keys its learner table the same way.
+func AgentKey(m map[string]any) string { return cmex.XAPIAgentKey(m) }
 
 // index is what queries select a statement by.
 type index struct {
