@@ -167,6 +167,10 @@ func xapiCompletions(t *testing.T, db string) {
 		t.Errorf("Helen's outcome: %+v", o)
 	}
 
+	if g, r := units(t, s.getRoleData("999902", "LearningPlan")); g != "0" || r != "0" {
+		t.Fatalf("Jane's progress before any statement: granted %s, requested %s", g, r)
+	}
+
 	const first = "6a3e1b52-5c1d-4b7e-9f0a-000000000001"
 	code, b = s.xapiDo("PUT", "/xapi/statements?statementId="+first, cmi5Passed(first, act, d.completed,
 		xapiCredit("AMA PRA Category 1", 2, "ccid:xapi-e2e:1"), xapiCredit("ABIM Medical Knowledge", 1.5, "ccid:xapi-e2e:2")))
@@ -181,6 +185,12 @@ func xapiCompletions(t *testing.T, db string) {
 	s.waitFor(byCreditPath, statusByCredit("ccid:xapi-e2e:2", providerA), "ccid:xapi-e2e:2", "Approved", seen)
 	if ev := waitEvents("ccid:xapi-e2e:2", 1); len(ev) == 0 {
 		t.Errorf("ccid:xapi-e2e:2 never reached the webhook")
+	}
+	// Her Process Synchronization progress: everything granted once the
+	// board approved.
+	approved, requested := units(t, s.getRoleData("999902", "LearningPlan"))
+	if approved != "3.5" || requested != "3.5" {
+		t.Errorf("Jane's progress after the statement: granted %s, requested %s; want 3.5 and 3.5", approved, requested)
 	}
 	// On her transcript (the sandbox account jane.accme is her registry
 	// person's).
@@ -243,6 +253,9 @@ func xapiCompletions(t *testing.T, db string) {
 		if a := s.status(byCreditPath, statusByCredit(id, providerA)); len(a.Messages) != 1 || a.Messages[0].ErrorMessages[0].Code != "605" {
 			t.Errorf("%s after voiding: %+v", id, a)
 		}
+	}
+	if g, _ := units(t, s.getRoleData("999902", "LearningPlan")); g != "0" {
+		t.Errorf("Jane's progress after voiding: granted %s, want 0", g)
 	}
 	if tr := transcript(); onTranscript.MatchString(tr) {
 		t.Errorf("her transcript keeps the voided record:\n%s", tr)
