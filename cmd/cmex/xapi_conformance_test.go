@@ -145,11 +145,34 @@ type suiteSummary struct {
 // runSuite runs one version of the suite and reads its log's summary and
 // the titles of its failed tests (the exit status is a count modulo 256,
 // so it is not read).
-func runSuite(t *testing.T, dir, endpoint, version string) (suiteSummary, []string, error) {
-	logs := filepath.Join(dir, "logs")
-	if err := os.RemoveAll(logs); err != nil {
+func runSuite(t *testing.T, installed, endpoint, version string) (suiteSummary, []string, error) {
+	// A copy of its own, sharing the cached node_modules, so that runs at
+	// once (another worktree's) do not mix their logs.
+	dir := t.TempDir()
+	err := filepath.WalkDir(installed, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(installed, path)
+		if rel == "node_modules" || rel == "logs" {
+			return filepath.SkipDir
+		}
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, rel), b, 0o644)
+	})
+	if err != nil {
 		return suiteSummary{}, nil, err
 	}
+	if err := os.Symlink(filepath.Join(installed, "node_modules"), filepath.Join(dir, "node_modules")); err != nil {
+		return suiteSummary{}, nil, err
+	}
+	logs := filepath.Join(dir, "logs")
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", "bin/console_runner.js", "-x", version, "-e", endpoint, "-a",

@@ -241,25 +241,29 @@ func TestDocuments(t *testing.T) {
 	}
 }
 
-// FuzzStatements posts any body as statements: the answer is never a 5xx
-// and an error is JSON with a message.
+// FuzzStatements posts any body as statements, as JSON and as a
+// multipart/mixed body: the answer is never a 5xx and an error is JSON
+// with a message.
 func FuzzStatements(f *testing.F) {
 	fx := newFixture(f)
 	f.Add([]byte(statement(id1)))
 	f.Add([]byte("[" + statement(id1) + "]"))
 	f.Add([]byte(`{"actor":{"objectType":"Group","member":[{"mbox":"mailto:a@b.org"}]},"verb":{"id":"http://x.org/v"},"object":{"objectType":"SubStatement"}}`))
 	f.Add([]byte(`{"result":{"score":{"raw":1e400}}}`))
+	f.Add([]byte("--b\r\nContent-Type: application/json\r\n\r\n" + statement(id1) + "\r\n--b\r\nX-Experience-API-Hash: 00\r\n\r\nhello\r\n--b--\r\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		_, _ = xapi.DecodeStatements(body) // never panics
-		rec := fx.call(t, "a", "POST", "/xapi/statements", string(body))
-		if rec.Code >= 500 {
-			t.Fatalf("HTTP %d: %s", rec.Code, rec.Body)
-		}
-		if rec.Code >= 400 {
-			b, _ := io.ReadAll(bytes.NewReader(rec.Body.Bytes()))
-			var out map[string]any
-			if json.Unmarshal(b, &out) != nil || out["error"] == nil {
-				t.Fatalf("HTTP %d without a JSON error: %s", rec.Code, b)
+		for _, ct := range []string{"application/json", "multipart/mixed; boundary=b"} {
+			rec := fx.call(t, "a", "POST", "/xapi/statements", string(body), "Content-Type", ct)
+			if rec.Code >= 500 {
+				t.Fatalf("%s: HTTP %d: %s", ct, rec.Code, rec.Body)
+			}
+			if rec.Code >= 400 {
+				b, _ := io.ReadAll(bytes.NewReader(rec.Body.Bytes()))
+				var out map[string]any
+				if json.Unmarshal(b, &out) != nil || out["error"] == nil {
+					t.Fatalf("%s: HTTP %d without a JSON error: %s", ct, rec.Code, b)
+				}
 			}
 		}
 	})
