@@ -681,7 +681,7 @@ func TestProviderPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	refusal := &cmex.XAPIOutcome{Organization: orgA.ID, StatementID: "6a3e1b52-0000-4000-8000-000000000009", Outcome: cmex.OutcomeRejected, At: e.now,
-		Report: &cmex.LearnerReport{ActivityID: act.ID, Learner: cmex.LearnerIdentity{GivenName: "Jane", FamilyName: "ACCME"}},
+		Report:   &cmex.LearnerReport{ActivityID: act.ID, Learner: cmex.LearnerIdentity{GivenName: "Jane", FamilyName: "ACCME"}},
 		Problems: cmex.Problems{cmex.RuleDuplicateCreditID.Problem(cmex.Args{})}}
 	if err := e.store.XAPIProfiles.PutXAPIOutcome(ctx, refusal); err != nil {
 		t.Fatal(err)
