@@ -147,11 +147,21 @@ func (s *XAPIProfiles) StatementsStored(ctx context.Context, t Tx, sts []*cmex.X
 	profiles := map[cmex.OrganizationID]*cmex.XAPIProfile{}
 	var chs []cmex.LearnerChange
 	var outs []*cmex.XAPIOutcome
-	for _, st := range sts {
-		by, err := s.principal(ctx, tx, st)
-		if err != nil {
-			return err
+	// One request stores a batch: one provider, one authority.
+	bys := map[cmex.OrganizationID]cmex.Principal{}
+	principal := func(st *cmex.XAPIStatement) (cmex.Principal, error) {
+		by, ok := bys[st.Organization]
+		if !ok {
+			var err error
+			if by, err = s.principal(ctx, tx, st); err != nil {
+				return by, err
+			}
+			bys[st.Organization] = by
 		}
+		return by, nil
+	}
+	for _, st := range sts {
+		var err error
 		o := &cmex.XAPIOutcome{Organization: st.Organization, StatementID: st.ID, At: s.db.now()}
 		if st.Voids != "" {
 			// A target of this batch is stored voided and made no records
@@ -164,6 +174,10 @@ func (s *XAPIProfiles) StatementsStored(ctx context.Context, t Tx, sts []*cmex.X
 			}
 			if target.Outcome != cmex.OutcomeAccepted || target.Report == nil {
 				continue
+			}
+			by, err := principal(st)
+			if err != nil {
+				return err
 			}
 			del := *target.Report
 			del.Action = cmex.LearnerDelete
@@ -193,6 +207,10 @@ func (s *XAPIProfiles) StatementsStored(ctx context.Context, t Tx, sts []*cmex.X
 		}
 		if voided {
 			continue
+		}
+		by, err := principal(st)
+		if err != nil {
+			return err
 		}
 		o.Report = rep
 		chs = append(chs, cmex.LearnerChange{Report: rep, Problems: ps, By: by, Source: "xapi"})
