@@ -2,10 +2,18 @@ package xapi_test
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -267,4 +275,37 @@ func FuzzStatements(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A signed statement whose JWS carries its certificate is verified: the
+// right signature is accepted, another key's refused.
+func TestSignedStatement(t *testing.T) {
+	f := newFixture(t)
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	other, _ := rsa.GenerateKey(rand.Reader, 2048)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: today.Add(-time.Hour), NotAfter: today.Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range []struct {
+		signer *rsa.PrivateKey
+		want   int
+	}{{key, 200}, {other, 400}} {
+		id := fmt.Sprintf("00000000-0000-4000-8000-00000000000%d", i)
+		payload := statement(id)
+		hdr, _ := json.Marshal(map[string]any{"alg": "RS256", "x5c": []string{base64.StdEncoding.EncodeToString(der)}})
+		signed := base64.RawURLEncoding.EncodeToString(hdr) + "." + base64.RawURLEncoding.EncodeToString([]byte(payload))
+		sum := sha256.Sum256([]byte(signed))
+		sig, _ := rsa.SignPKCS1v15(rand.Reader, c.signer, crypto.SHA256, sum[:])
+		jws := signed + "." + base64.RawURLEncoding.EncodeToString(sig)
+		jwsSum := sha256.Sum256([]byte(jws))
+		st := strings.TrimSuffix(payload, "}") + `,"attachments":[{"usageType":"http://adlnet.gov/expapi/attachments/signature","display":{"en":"sig"},` +
+			`"contentType":"application/octet-stream","length":` + fmt.Sprint(len(jws)) + `,"sha2":"` + hex.EncodeToString(jwsSum[:]) + `"}]}`
+		body := "--b\r\nContent-Type: application/json\r\n\r\n" + st + "\r\n--b\r\nContent-Type: application/octet-stream\r\nX-Experience-API-Hash: " +
+			hex.EncodeToString(jwsSum[:]) + "\r\n\r\n" + jws + "\r\n--b--\r\n"
+		if rec := f.call(t, "a", "POST", "/xapi/statements", body, "Content-Type", "multipart/mixed; boundary=b"); rec.Code != c.want {
+			t.Errorf("signed by key %d: %d %s, want %d", i, rec.Code, rec.Body, c.want)
+		}
+	}
 }
