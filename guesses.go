@@ -127,3 +127,27 @@ var GuessOCIDomains = NewVocabulary(OCIDomain).WithAlias("OCIID", OCIDomain).Wit
 // only for a Regularly Scheduled Series, whose sessions a physician attends
 // again and again.
 func GuessRepeatParticipation(a *Activity) bool { return a.Type == "Regularly Scheduled Series" }
+
+// xAPI completion profile (xapiprofile.go). No registry or spec names
+// extensions for CME credit in xAPI statements, so cmex invents these
+// IRIs; a provider's profile may name others.
+
+// GuessXAPICreditsExtension is the result extension carrying a
+// statement's credits: a JSON array of {"certification", "points",
+// "unit", "creditId"} objects, as CreditCertificate encodes them.
+const GuessXAPICreditsExtension = "https://cmex.example/xapi/extensions/cme-credits"
+
+// GuessXAPIActivityExtension is the extension (on the object's activity
+// definition, or the context) carrying the ACCME Activity ID, a string or
+// a number of nine digits.
+const GuessXAPIActivityExtension = "https://cmex.example/xapi/extensions/accme-activity-id"
+
+// GuessXAPILearnerExtension is the context extension carrying who the
+// learner is for the registry: a LearnerIdentity as JSON ({"givenName",
+// "familyName", "birthDate", "uniqueIds": [{"domain", "value"}]}), e.g. an
+// NPI or a board id with the birth date.
+const GuessXAPILearnerExtension = "https://cmex.example/xapi/extensions/learner"
+
+// GuessXAPICreditIDDomain is the provider domain of the CreditIDs cmex
+// makes for credits that carry none (ccid:xapi:<statement id>-<n>).
+const GuessXAPICreditIDDomain = "xapi"

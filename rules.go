@@ -30,6 +30,20 @@ func (s Severity) String() string {
 // MarshalText implements encoding.TextMarshaler.
 func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText implements encoding.TextUnmarshaler, so that problems kept
+// as JSON (an xAPI statement's refusal) read back as they were written.
+func (s *Severity) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "error":
+		*s = SeverityError
+	case "warning":
+		*s = SeverityWarning
+	default:
+		return fmt.Errorf("severity %q is neither error nor warning", b)
+	}
+	return nil
+}
+
 // Rule is an entry of the catalogue: a code, the field path it concerns and
 // its message. Messages may hold placeholders filled from Args: {entry} (the
 // record's own identifier), {element} (the element name), {value} (the

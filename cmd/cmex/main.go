@@ -46,7 +46,7 @@ type command struct {
 
 // commands returns every subcommand, by name.
 func commands() map[string]*command {
-	cs := []*command{serveCommand(), importCommand(), exportCommand(), benchCommand(), providerCommand(), userCommand(), learnersCommand(), apikeyCommand(), validateCommand(), versionCommand(),
+	cs := []*command{serveCommand(), importCommand(), exportCommand(), benchCommand(), providerCommand(), userCommand(), learnersCommand(), apikeyCommand(), xapiCommand(), validateCommand(), versionCommand(),
 		societyCommand(), accountCommand(), staffCommand(), backupCommand(), transcriptCommand(), plansCommand(), rolesCommand(), tokenCommand(), destinationsCommand(), deliveriesCommand(), auditCommand()}
 	m := map[string]*command{}
 	for _, c := range cs {

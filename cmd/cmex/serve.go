@@ -30,6 +30,7 @@ import (
 	"github.com/cmexhub/cmex/internal/processsync"
 	"github.com/cmexhub/cmex/internal/server"
 	"github.com/cmexhub/cmex/internal/sqlstore"
+	"github.com/cmexhub/cmex/internal/xapi"
 )
 
 func serveCommand() *command {
@@ -191,6 +192,10 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		orgs, users := sqlstore.NewOrganizationService(db), sqlstore.NewUserService(db)
 		persons, learners := sqlstore.NewPersonService(db), sqlstore.NewLearnerService(db, mode)
 		plans := sqlstore.NewPlanService(db)
+		// Completion statements become learner records in the transaction
+		// that stores them, through the same ledger.
+		xapiStore, xapiProfiles := sqlstore.NewXAPIService(db), sqlstore.NewXAPIProfiles(db, learners)
+		xapiStore.Hook = xapiProfiles
 		societies, accounts := sqlstore.NewSocietyService(db), sqlstore.NewGatewayService(db)
 		// Every surface checks passwords and keys through one guard, whose
 		// state is in the database: every replica on it shares the limits,
@@ -320,10 +325,10 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 				Societies: policy.Societies(societies), Accounts: guarded.Accounts(accounts), Transcripts: gateway, Plans: plans, Deliveries: policy.Deliveries(deliveries),
 				Audit: sqlstore.NewAuditService(db), Now: time.Now,
 				Logger: logger, MaxBody: min(*maxBody, api.DefaultMaxBody),
-				Claims: guarded.Claims(claims),
+				Claims: guarded.Claims(claims), XAPIOutcomes: xapiProfiles,
 			},
 			Portal: &portal.Handler{Portal: guarded.Portal(sqlstore.NewPortalService(db)), Transcripts: gateway, Accounts: guarded.Accounts(accounts), Plans: plans, Societies: policy.Societies(societies),
-				Organizations: orgs, Activities: sqlstore.NewActivityService(db), Learners: learners, Deliveries: deliveries, Logger: logger, Now: time.Now,
+				Organizations: orgs, Activities: sqlstore.NewActivityService(db), Learners: learners, Deliveries: deliveries, XAPIOutcomes: xapiProfiles, Logger: logger, Now: time.Now,
 				PublicURL: *publicURL, HostURL: *sandbox,
 				Operator: portal.Operator{Users: users, APIKeys: sqlstore.NewAPIKeyService(db), Audit: sqlstore.NewAuditService(db),
 					Calls: gateway.Calls, ReadPlans: readPlanFile}, SocietyFiles: societyFiles{},
@@ -335,6 +340,10 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			CMEGateway: &cmegateway.Handler{
 				Societies: guarded.Societies(societies), Gateway: gateway, DefaultSociety: *gwSociety, OpenOrders: *sandbox,
 				Logger: logger, Now: time.Now, MaxBody: cmegateway.DefaultMaxBody,
+			},
+			XAPI: &xapi.Handler{
+				Users: guarded.Users(users), APIKeys: guarded.APIKeys(sqlstore.NewAPIKeyService(db)), Store: xapiStore,
+				Logger: logger, Now: time.Now, MaxBody: *maxBody,
 			},
 		})
 		l, err := net.Listen("tcp", *addr)

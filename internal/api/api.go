@@ -46,6 +46,8 @@ type Handler struct {
 	Audit cmex.AuditService
 	// Claims links a physician's account to her registry person.
 	Claims cmex.ClaimService
+	// XAPIOutcomes says what became of xAPI completion statements.
+	XAPIOutcomes cmex.XAPIProfileService
 	// OnReject, when set, is told the code of each refusal: the PARS code
 	// of each broken rule, or the error code (for /metrics).
 	OnReject func(code string)
@@ -129,6 +131,9 @@ var routes = []route{
 	{"GET", "/api/v1/deliveries/{id}", authProvider, asProvider((*Handler).getDelivery)},
 	{"POST", "/api/v1/deliveries/{id}/retry", authProvider, asProvider((*Handler).retryDelivery)},
 	{"POST", "/api/v1/deliveries/{id}/cancel", authProvider, asProvider((*Handler).cancelDelivery)},
+
+	{"GET", "/api/v1/xapi/outcomes", authProvider, asProvider((*Handler).listXAPIOutcomes)},
+	{"GET", "/api/v1/xapi/outcomes/{statementId}", authProvider, asProvider((*Handler).getXAPIOutcome)},
 }
 
 // Register declares the API's routes on mux.

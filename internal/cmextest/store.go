@@ -27,6 +27,7 @@ type Store struct {
 	Portal        *sqlstore.PortalService
 	Claims        *sqlstore.ClaimService
 	Leases        *sqlstore.LeaseService
+	XAPIProfiles  *sqlstore.XAPIProfiles
 }
 
 // SecretKey is the server key of the stores NewStore makes.
@@ -69,6 +70,7 @@ func NewStore(tb testing.TB, now time.Time) *Store {
 		Claims:        sqlstore.NewClaimService(db),
 		Leases:        sqlstore.NewLeaseService(db),
 	}
+	s.XAPIProfiles = sqlstore.NewXAPIProfiles(db, s.Learners)
 	for _, p := range []struct {
 		id         cmex.ProviderID
 		name, user string

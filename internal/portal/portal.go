@@ -109,6 +109,9 @@ type Handler struct {
 	Activities    cmex.ActivityService
 	Learners      cmex.LearnerService
 	Deliveries    cmex.DeliveryService
+	// XAPIOutcomes are what became of the providers' xAPI completion
+	// statements; nil hides the page.
+	XAPIOutcomes cmex.XAPIProfileService
 	// Operator serves the operator's console (admin.go).
 	Operator Operator
 	Logger   *slog.Logger
@@ -148,6 +151,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	route("GET /provider/activities", h.providerActivities)
 	route("GET /provider/submissions", h.providerSubmissions)
 	route("GET /provider/deliveries", h.providerDeliveries)
+	route("GET /provider/xapi", h.providerXAPIRefusals)
 	route("POST /provider/deliveries/{id}/retry", h.retryDelivery)
 	route("GET /progress", h.progress)
 	route("GET /societies", h.societies)
@@ -185,7 +189,9 @@ func (h *Handler) today() cmex.Date {
 // view is what every page template is given.
 type view struct {
 	Title string
-	User  *cmex.PortalUser
+	// XAPIRefusals are the provider's refused xAPI completion statements.
+	XAPIRefusals []*cmex.XAPIOutcome
+	User         *cmex.PortalUser
 	// Error is the page's problem, shown at its top.
 	Error string
 	// Username is what was typed in the sign-in form.

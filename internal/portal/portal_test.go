@@ -54,7 +54,7 @@ func newEnv(t *testing.T, tls bool) *env {
 	guard := cmex.DefaultLoginGuard()
 	guard.Now = func() time.Time { return e.now }
 	h := &portal.Handler{Portal: cmex.Guarded{Guard: guard}.Portal(store.Portal), Transcripts: gw, Accounts: store.Gateway, Plans: store.Plans, Societies: store.Societies,
-		Organizations: store.Organizations, Activities: store.Activities, Learners: store.Learners, Deliveries: store.Deliveries,
+		Organizations: store.Organizations, Activities: store.Activities, Learners: store.Learners, Deliveries: store.Deliveries, XAPIOutcomes: store.XAPIProfiles,
 		Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return e.now },
 		Claims: cmex.Guarded{Guard: guard}.Claims(store.Claims), Persons: store.Persons}
 	e.h = h
@@ -675,9 +675,28 @@ func TestProviderPages(t *testing.T) {
 		t.Errorf("provider staff retrying: %d", pg.status)
 	}
 
+	// The xAPI statements the rules refused, with their PARS codes.
+	orgA, err := e.store.Organizations.FindOrganizationByProviderID(ctx, cmextest.ProviderA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusal := &cmex.XAPIOutcome{Organization: orgA.ID, StatementID: "6a3e1b52-0000-4000-8000-000000000009", Outcome: cmex.OutcomeRejected, At: e.now,
+		Report:   &cmex.LearnerReport{ActivityID: act.ID, Learner: cmex.LearnerIdentity{GivenName: "Jane", FamilyName: "ACCME"}},
+		Problems: cmex.Problems{cmex.RuleDuplicateCreditID.Problem(cmex.Args{})}}
+	if err := e.store.XAPIProfiles.PutXAPIOutcome(ctx, refusal); err != nil {
+		t.Fatal(err)
+	}
+	if pg := e.get(t, olga, "/provider/xapi"); pg.status != 200 || !strings.Contains(pg.body, refusal.StatementID) ||
+		!strings.Contains(pg.body, `<span class="code">603</span>`) || !strings.Contains(pg.body, "activity "+act.ID.String()) {
+		t.Errorf("xAPI refusals: %d %s", pg.status, pg.body)
+	}
+
 	// Another provider's admin sees none of it.
 	bob := e.client(t)
 	e.post(t, bob, "/signin", signInForm("bob", "bob's long password"))
+	if pg := e.get(t, bob, "/provider/xapi"); pg.status != 200 || strings.Contains(pg.body, refusal.StatementID) || !strings.Contains(pg.body, "No statement has been refused") {
+		t.Errorf("another provider's xAPI refusals: %d %s", pg.status, pg.body)
+	}
 	if pg := e.get(t, bob, "/provider/submissions"); pg.status != 200 || !strings.Contains(pg.body, "Second Sandbox Organization") || strings.Contains(pg.body, "ccid:aaatestorganization.org") {
 		t.Errorf("another provider's submissions: %d %s", pg.status, pg.body)
 	}
@@ -690,7 +709,7 @@ func TestProviderPages(t *testing.T) {
 
 	jane := e.client(t)
 	e.post(t, jane, "/signin", signInForm("jane.accme", "jane's long password"))
-	for _, path := range []string{"/provider/activities", "/provider/submissions", "/provider/deliveries"} {
+	for _, path := range []string{"/provider/activities", "/provider/submissions", "/provider/deliveries", "/provider/xapi"} {
 		if pg := e.get(t, jane, path); pg.status != http.StatusForbidden {
 			t.Errorf("a physician on %s: %d", path, pg.status)
 		}

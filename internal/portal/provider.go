@@ -152,3 +152,27 @@ func (h *Handler) retryDelivery(w http.ResponseWriter, r *http.Request) {
 	}
 	http.Redirect(w, r, "/provider/deliveries?done=retried", http.StatusSeeOther)
 }
+
+// providerXAPIRefusals lists the provider's xAPI completion statements the
+// rules refused, newest first, with the PARS codes: the learning record
+// store accepted them as statements, so its answer could not say so.
+func (h *Handler) providerXAPIRefusals(w http.ResponseWriter, r *http.Request) {
+	s, org := h.provider(w, r)
+	if s == nil {
+		return
+	}
+	v := view{Title: "xAPI refusals", User: &s.User, Provider: org}
+	if h.XAPIOutcomes == nil {
+		h.render(w, r, http.StatusOK, "provider_xapi", v)
+		return
+	}
+	list, err := h.XAPIOutcomes.XAPIOutcomes(r.Context(), org.ID, cmex.OutcomeRejected, 200)
+	if err != nil {
+		h.Logger.ErrorContext(r.Context(), "portal: xapi refusals", "err", err)
+		v.Error = "The refusals could not be listed just now; please try again."
+		h.render(w, r, http.StatusServiceUnavailable, "provider_xapi", v)
+		return
+	}
+	v.XAPIRefusals = list
+	h.render(w, r, http.StatusOK, "provider_xapi", v)
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/cmexhub/cmex/internal/pars"
 	"github.com/cmexhub/cmex/internal/portal"
 	"github.com/cmexhub/cmex/internal/processsync"
+	"github.com/cmexhub/cmex/internal/xapi"
 )
 
 // Config holds what the server serves.
@@ -45,6 +46,8 @@ type Config struct {
 	ProcessSync *processsync.Handler
 	// Portal serves the web portal at /.
 	Portal *portal.Handler
+	// XAPI serves the xAPI learning record store under /xapi/.
+	XAPI *xapi.Handler
 	// TrustedProxies are the proxies whose X-Forwarded-For and
 	// X-Forwarded-Proto are believed; other clients' are removed.
 	TrustedProxies []*net.IPNet
@@ -94,6 +97,9 @@ func (s *Server) routes() *http.ServeMux {
 	}
 	if s.cfg.Portal != nil {
 		s.cfg.Portal.Register(mux)
+	}
+	if s.cfg.XAPI != nil {
+		s.cfg.XAPI.Register(mux)
 	}
 	return mux
 }
