@@ -88,7 +88,7 @@ func TestBrowserOperator(t *testing.T) {
 		chromedp.SendKeys(`#password`, "sandbox", chromedp.ByID),
 		chromedp.Submit(`#password`, chromedp.ByID),
 		chromedp.WaitVisible(`nav a[href="/admin/providers"]`, chromedp.ByQuery),
-		chromedp.Click(`nav a[href="/admin/providers"]`, chromedp.ByQuery),
+		clickToLoad(`nav a[href="/admin/providers"]`),
 		chromedp.WaitVisible(`a[href="/admin/providers/1234567"]`, chromedp.ByQuery),
 		chromedp.Text(`main`, &text, chromedp.ByQuery),
 	)
@@ -107,7 +107,7 @@ func TestBrowserOperator(t *testing.T) {
 	var secret string
 	rotate := `button[aria-label="Rotate the password of webserviceuser@yourdomain.org"]`
 	err = chromedp.Run(ctx,
-		chromedp.Click(`a[href="/admin/providers/1234567"]`, chromedp.ByQuery),
+		clickToLoad(`a[href="/admin/providers/1234567"]`),
 		chromedp.WaitVisible(rotate, chromedp.ByQuery),
 		chromedp.Focus(rotate, chromedp.ByQuery),
 		chromedp.KeyEvent("\r"),
@@ -128,7 +128,7 @@ func TestBrowserOperator(t *testing.T) {
 
 	// The outbox: the destination's three failures; retry all of them.
 	err = chromedp.Run(ctx,
-		chromedp.Click(`nav a[href="/admin/outbox"]`, chromedp.ByQuery),
+		clickToLoad(`nav a[href="/admin/outbox"]`),
 		chromedp.WaitVisible(`a[href*="state=rejected"]`, chromedp.ByQuery),
 		chromedp.Text(`main table`, &text, chromedp.ByQuery),
 	)
@@ -141,7 +141,7 @@ func TestBrowserOperator(t *testing.T) {
 	}
 	screenshot(t, ctx, "admin-outbox")
 	err = chromedp.Run(ctx,
-		chromedp.Click(`a[href*="state=rejected"]`, chromedp.ByQuery),
+		clickToLoad(`a[href*="state=rejected"]`),
 		chromedp.WaitVisible(`form[action="/admin/deliveries/retry"] button`, chromedp.ByQuery),
 		chromedp.Text(`main`, &text, chromedp.ByQuery),
 	)
@@ -152,7 +152,7 @@ func TestBrowserOperator(t *testing.T) {
 	fixed.Store(true)
 	var notice string
 	err = chromedp.Run(ctx,
-		chromedp.Click(`form[action="/admin/deliveries/retry"] button`, chromedp.ByQuery),
+		clickToLoad(`form[action="/admin/deliveries/retry"] button`),
 		chromedp.WaitVisible(`.notice`, chromedp.ByQuery),
 		chromedp.Text(`.notice`, &notice, chromedp.ByQuery),
 	)
@@ -178,11 +178,11 @@ func TestBrowserOperator(t *testing.T) {
 	// The audit log holds both actions, as hers: the password's rotation
 	// and a retry of each delivery.
 	err = chromedp.Run(ctx,
-		chromedp.Click(`nav a[href="/admin/audit"]`, chromedp.ByQuery),
+		clickToLoad(`nav a[href="/admin/audit"]`),
 		chromedp.WaitVisible(`#action`, chromedp.ByID),
 		chromedp.SendKeys(`#action`, "web-service-user.password", chromedp.ByID),
 		chromedp.SendKeys(`#actor`, "portal:cmex.admin", chromedp.ByID),
-		chromedp.Click(`form.filters button`, chromedp.ByQuery),
+		clickToLoad(`form.filters button`),
 		chromedp.WaitVisible(`main table`, chromedp.ByQuery),
 		chromedp.Text(`main table tbody`, &text, chromedp.ByQuery),
 	)
@@ -191,7 +191,7 @@ func TestBrowserOperator(t *testing.T) {
 	}
 	err = chromedp.Run(ctx,
 		chromedp.SetValue(`#action`, "delivery.retry", chromedp.ByID),
-		chromedp.Click(`form.filters button`, chromedp.ByQuery),
+		clickToLoad(`form.filters button`),
 		chromedp.WaitVisible(`#action[value="delivery.retry"]`, chromedp.ByQuery),
 		chromedp.Text(`main table tbody`, &text, chromedp.ByQuery),
 	)
@@ -217,10 +217,10 @@ func TestBrowserOperator(t *testing.T) {
 	}
 	var problems []string
 	err = chromedp.Run(ctx,
-		chromedp.Click(`nav a[href="/admin/plans"]`, chromedp.ByQuery),
+		clickToLoad(`nav a[href="/admin/plans"]`),
 		chromedp.WaitVisible(`#file`, chromedp.ByID),
 		chromedp.SetUploadFiles(`#file`, []string{bad}, chromedp.ByID),
-		chromedp.Click(`button[value="load"]`, chromedp.ByQuery),
+		clickToLoad(`button[value="load"]`),
 		chromedp.WaitVisible(`ul.problems`, chromedp.ByQuery),
 		chromedp.Evaluate(`[...document.querySelectorAll("ul.problems li")].map(li => li.textContent)`, &problems),
 	)
@@ -249,7 +249,7 @@ func TestBrowserOperator(t *testing.T) {
 			chromedp.SendKeys(`#name`, code+" Society", chromedp.ByID),
 			chromedp.SendKeys(`#bindingUrl`, binding, chromedp.ByID),
 			chromedp.SendKeys(`#orderUrl`, order, chromedp.ByID),
-			chromedp.Click(`form[action="/admin/societies"] button`, chromedp.ByQuery),
+			clickToLoad(`form[action="/admin/societies"] button`),
 			chromedp.WaitVisible(`h1`, chromedp.ByQuery),
 		)
 	}

@@ -340,3 +340,32 @@ func reportSandboxLearner(t *testing.T, s *server, as *strings.Replacer) {
 		t.Fatalf("the learner report: %+v", r)
 	}
 }
+
+// clickToLoad clicks the link or submit button sel and waits until the
+// page it leads to has loaded: a wait for an element alone may find it on
+// the page being left (a form's page and its answer share most of theirs),
+// and the next navigation would then call the request off.
+func clickToLoad(sel string) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		if err := chromedp.Evaluate(`window.cmexPageLeft = true`, nil).Do(ctx); err != nil {
+			return err
+		}
+		if err := chromedp.Click(sel, chromedp.ByQuery).Do(ctx); err != nil {
+			return err
+		}
+		for {
+			// An evaluation may meet the page being left, or none yet:
+			// its error only means "not yet".
+			var loaded bool
+			err := chromedp.Evaluate(`window.cmexPageLeft === undefined && document.readyState === "complete"`, &loaded).Do(ctx)
+			if err == nil && loaded {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	})
+}

@@ -155,18 +155,18 @@ func TestDestinationChangeTakesEffect(t *testing.T) {
 		}
 	}
 	reportOne(t, f, "1")
-	f.run(t, 10*time.Second, func() bool { return f.states(t)[cmex.DeliveryDelivered] == 3 })
+	f.run(t, 30*time.Second, func() bool { return f.states(t)[cmex.DeliveryDelivered] == 3 })
 
 	update(func(d *cmex.Destination) { d.URL, d.Secrets.WebhookSecret = newSrv.URL, "whsec-rotated" })
 	reportOne(t, f, "2")
-	f.run(t, 10*time.Second, func() bool { return f.states(t)[cmex.DeliveryDelivered] == 6 })
+	f.run(t, 30*time.Second, func() bool { return f.states(t)[cmex.DeliveryDelivered] == 6 })
 	if oldCalls.Load() != 3 || newCalls.Load() != 3 || badSignatures.Load() != 0 {
 		t.Errorf("calls: %d to the old URL, %d to the new, %d with the old secret; want 3, 3, 0", oldCalls.Load(), newCalls.Load(), badSignatures.Load())
 	}
 
 	reportOne(t, f, "3") // while no worker runs: three deliveries wait
 	update(func(d *cmex.Destination) { d.Enabled = false })
-	f.run(t, 10*time.Second, func() bool {
+	f.run(t, 30*time.Second, func() bool {
 		ds, _ := f.store.Deliveries.ListDeliveries(ctx, cmex.DeliveryFilter{State: cmex.DeliveryPending})
 		waiting := 0
 		for _, d := range ds {
@@ -180,7 +180,7 @@ func TestDestinationChangeTakesEffect(t *testing.T) {
 		t.Errorf("%d calls to a disabled destination", n-6)
 	}
 	update(func(d *cmex.Destination) { d.Enabled = true })
-	f.run(t, 10*time.Second, func() bool { return f.states(t)[cmex.DeliveryDelivered] == 9 })
+	f.run(t, 30*time.Second, func() bool { return f.states(t)[cmex.DeliveryDelivered] == 9 })
 	if newCalls.Load() != 6 {
 		t.Errorf("%d calls to the new URL, want 6", newCalls.Load())
 	}
