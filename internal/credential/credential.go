@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -163,9 +164,10 @@ func build(in buildInput) obCredential {
 		}
 	}
 	if r.Board != "" {
-		ach.Tag = append(ach.Tag, r.Board)
-		if r.CreditType != "" {
-			ach.Tag = append(ach.Tag, r.Board+" "+r.CreditType)
+		for _, tag := range []string{r.Board, strings.TrimSpace(r.Board + " " + r.CreditType)} {
+			if !slices.Contains(ach.Tag, tag) {
+				ach.Tag = append(ach.Tag, tag)
+			}
 		}
 	}
 	if al, ok := cmex.GuessAccreditation(cert, r.Board); ok {

@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/piprate/json-gold/ld"
@@ -34,12 +37,18 @@ type Proof struct {
 // canonicalize returns the RDFC-1.0 (URDNA2015) N-Quads of a JSON-LD
 // document, loading only the embedded contexts.
 func canonicalize(doc map[string]any) (string, error) {
-	opts := ld.NewJsonLdOptions("")
-	opts.Algorithm = ld.AlgorithmURDNA2015
-	opts.Format = "application/n-quads"
-	opts.DocumentLoader = loader()
-	opts.ProcessingMode = ld.JsonLd_1_1
-	out, err := ld.NewJsonLdProcessor().Normalize(doc, opts)
+	if s, ok, err := fastCanonicalize(doc); ok {
+		if err != nil {
+			return "", fmt.Errorf("canonicalize: %w", err)
+		}
+		return s, nil
+	}
+	return slowCanonicalize(doc)
+}
+
+// slowCanonicalize is json-gold's Normalize, for any document.
+func slowCanonicalize(doc map[string]any) (string, error) {
+	out, err := ld.NewJsonLdProcessor().Normalize(doc, options())
 	if err != nil {
 		return "", fmt.Errorf("canonicalize: %w", err)
 	}
@@ -64,12 +73,7 @@ func toMap(v any) (map[string]any, error) {
 // and a proof configuration (without proofValue).
 func hashData(unsecured map[string]any, p Proof) ([]byte, error) {
 	p.ProofValue = ""
-	cfg, err := toMap(p)
-	if err != nil {
-		return nil, err
-	}
-	cfg["@context"] = unsecured["@context"]
-	cc, err := canonicalize(cfg)
+	cc, err := canonicalProofConfig(unsecured["@context"], p)
 	if err != nil {
 		return nil, err
 	}
@@ -167,4 +171,55 @@ func checkProof(unsecured map[string]any, p Proof, pub ed25519.PublicKey) error 
 		return errors.New("the signature does not match the credential")
 	}
 	return nil
+}
+
+// proofConfigs are canonical proof configurations by everything but their
+// created date, with a placeholder date. A proof configuration is one
+// blank node with one statement per member, so its canonical form orders
+// the statements by predicate alone and names the node _:c14n0 whatever
+// the date: the date is substituted into the canonical form without
+// canonicalizing again (TestProofConfigTemplate holds the two equal).
+var proofConfigs sync.Map // string -> string
+
+const placeholderCreated = "1970-01-01T00:00:00Z"
+
+// maxProofConfigs bounds the templates kept (a verifier is sent others'
+// keys too).
+const maxProofConfigs = 1000
+
+var proofConfigCount atomic.Int64
+
+func canonicalProofConfig(ctx any, p Proof) (string, error) {
+	created := p.Created
+	if _, err := time.Parse(time.RFC3339, created); err != nil || created == "" || strings.ContainsAny(created, `"\\`) {
+		return canonicalProofConfigOf(ctx, p)
+	}
+	c, _ := json.Marshal(ctx)
+	p.Created = placeholderCreated
+	key, _ := json.Marshal(p)
+	k := string(c) + "\x00" + string(key)
+	tmpl, ok := proofConfigs.Load(k)
+	if !ok {
+		s, err := canonicalProofConfigOf(ctx, p)
+		if err != nil {
+			return "", err
+		}
+		if strings.Count(s, `"`+placeholderCreated+`"`) != 1 || strings.Count(s, "_:") != strings.Count(s, "_:c14n0 ") {
+			return canonicalProofConfigOf(ctx, Proof{Type: p.Type, Cryptosuite: p.Cryptosuite, Created: created, VerificationMethod: p.VerificationMethod, ProofPurpose: p.ProofPurpose})
+		}
+		if proofConfigCount.Add(1) > maxProofConfigs {
+			return strings.Replace(s, `"`+placeholderCreated+`"`, `"`+created+`"`, 1), nil
+		}
+		tmpl, _ = proofConfigs.LoadOrStore(k, s)
+	}
+	return strings.Replace(tmpl.(string), `"`+placeholderCreated+`"`, `"`+created+`"`, 1), nil
+}
+
+func canonicalProofConfigOf(ctx any, p Proof) (string, error) {
+	cfg, err := toMap(p)
+	if err != nil {
+		return "", err
+	}
+	cfg["@context"] = ctx
+	return canonicalize(cfg)
 }

@@ -51,7 +51,6 @@ func decodeList(s string) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(zr, 16<<20))
 }
 
-// bitSet reports whether bit i of a bitstring is set.
-func bitSet(bits []byte, i int) bool {
-	return i/8 < len(bits) && bits[i/8]&(0x80>>(i%8)) != 0
-}
+// DecodeList reads an encodedList back into its bitstring (bit 0 the most
+// significant bit of the first byte).
+func DecodeList(s string) ([]byte, error) { return decodeList(s) }
