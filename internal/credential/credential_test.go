@@ -504,3 +504,41 @@ func mustB64(t *testing.T, s string) []byte {
 	}
 	return b
 }
+
+// BenchmarkTranscript1000 issues a transcript of 1,000 credentials
+// (eddsa-rdfc-2022), as GET /api/v1/account/credentials does, on every
+// CPU: the README's figure is its time per operation.
+func BenchmarkTranscript1000(b *testing.B) {
+	s, _, r := newService(b)
+	for i := cmex.LearnerRecordID(3); i <= 1000; i++ {
+		r.m[i] = record(i, "AMA PRA Category 1", cmex.Points(25*(i%8+1)))
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		cs, err := s.TranscriptCredentials(ctx, 7, cmex.CredentialDataIntegrity)
+		if err != nil || len(cs) != 1000 {
+			b.Fatal(len(cs), err)
+		}
+	}
+}
+
+// TestTranscriptParallel issues a transcript on every CPU at once (run
+// with -race) and checks every credential.
+func TestTranscriptParallel(t *testing.T) {
+	s, _, r := newService(t)
+	for i := cmex.LearnerRecordID(3); i <= 40; i++ {
+		r.m[i] = record(i, "AMA PRA Category 1", cmex.Points(25*(i%8+1)))
+	}
+	cs, err := s.TranscriptCredentials(context.Background(), 7, cmex.CredentialDataIntegrity)
+	if err != nil || len(cs) != 40 {
+		t.Fatal(len(cs), err)
+	}
+	for i, c := range cs {
+		if c.RecordID != cmex.LearnerRecordID(i+1) {
+			t.Errorf("credential %d is record %d's", i, c.RecordID)
+		}
+		if v := verify(t, s, c.Credential); !v.Verified {
+			t.Errorf("record %d: %v", c.RecordID, failed(v))
+		}
+	}
+}

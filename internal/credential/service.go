@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cmexhub/cmex"
@@ -173,13 +176,35 @@ func (s *Service) TranscriptCredentials(ctx context.Context, person cmex.PersonI
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*cmex.IssuedCredential, 0, len(recs))
-	for _, r := range recs {
-		c, err := s.issue(sg, r, f)
+	return s.issueAll(ctx, sg, recs, f)
+}
+
+// issueAll issues the credentials of recs on every CPU: signing is CPU
+// work (JSON-LD processing and canonicalization), independent per record.
+func (s *Service) issueAll(ctx context.Context, sg *signer, recs []*cmex.CredentialRecord, f cmex.CredentialFormat) ([]*cmex.IssuedCredential, error) {
+	out := make([]*cmex.IssuedCredential, len(recs))
+	errs := make([]error, len(recs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), max(1, len(recs))) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(recs) || ctx.Err() != nil {
+					return
+				}
+				out[i], errs[i] = s.issue(sg, recs[i], f)
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, err := range errs {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, c)
 	}
 	return out, nil
 }
