@@ -1,6 +1,7 @@
 package credential_test
 
 import (
+	"bytes"
 	"context"
 	"testing"
 
@@ -33,7 +34,7 @@ func FuzzVerify(f *testing.F) {
 		}
 		// A JWT's signature covers its exact bytes; a JSON-LD credential may
 		// change only as JSON-LD does not see (white space, key order).
-		if v.Verified && v.Format == cmex.CredentialJWT && !issued[string(b)] {
+		if v.Verified && v.Format == cmex.CredentialJWT && !issued[string(bytes.TrimSpace(b))] {
 			t.Fatalf("a JWT cmex did not issue verifies: %q", b)
 		}
 		if v.Verified && len(v.Checks) != 6 {
