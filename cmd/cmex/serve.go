@@ -23,6 +23,7 @@ import (
 	"github.com/cmexhub/cmex/internal/api"
 	"github.com/cmexhub/cmex/internal/boardsim"
 	"github.com/cmexhub/cmex/internal/cmegateway"
+	"github.com/cmexhub/cmex/internal/credential"
 	"github.com/cmexhub/cmex/internal/netguard"
 	"github.com/cmexhub/cmex/internal/outbox"
 	"github.com/cmexhub/cmex/internal/pars"
@@ -78,6 +79,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			"which checks every tenth of this, at most every minute; a stopped replica's check passes to another within three such intervals)")
 		outboxStatus := fs.Duration("outbox-status-every", outbox.DefaultStatusEvery, "how often MOC records delivered to an upstream PARS are checked for the board's decision; "+
 			"on PostgreSQL one replica polls each destination, and a stopped replica's destinations are polled by another within 2.5 times this (at once after SIGTERM)")
+		issuerName := fs.String("issuer-name", "cmex", "the name of the issuer of the verifiable credentials this cmex issues (its did:web is that of -public-url)")
 		allowPrivate := allowPrivateFlag(fs)
 		if err := parse(fs, args, e); err != nil {
 			return err
@@ -249,6 +251,9 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 				if err := loadSandboxSocietyAdmins(ctx, societies, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
 					return err
 				}
+				if err := ensureSandboxIssuerKey(ctx, sqlstore.NewIssuerKeyService(db)); err != nil {
+					return err
+				}
 				return loadSandboxClaims(ctx, orgs, sqlstore.NewPortalService(db), *sandboxPassword, logger)
 			}); err != nil {
 				return fmt.Errorf("sandbox: %w", err)
@@ -281,6 +286,12 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 				logger.Info("outbox: released the deliveries a stopped run had claimed; they are due now", "deliveries", n)
 			}
 		}
+
+		// Verifiable credentials: the issuer is the did:web of the public
+		// URL (with -sandbox and none, of the address listened on, set
+		// below once it is known).
+		credentials := &credential.Service{Keys: sqlstore.NewIssuerKeyService(db), Records: sqlstore.NewCredentialRecords(db),
+			BaseURL: *publicURL, Name: *issuerName, Now: time.Now}
 
 		parsMode := pars.Strict
 		if *permissive {
@@ -325,8 +336,9 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 				Societies: policy.Societies(societies), Accounts: guarded.Accounts(accounts), Transcripts: gateway, Plans: plans, Deliveries: policy.Deliveries(deliveries),
 				Audit: sqlstore.NewAuditService(db), Now: time.Now,
 				Logger: logger, MaxBody: min(*maxBody, api.DefaultMaxBody),
-				Claims: guarded.Claims(claims), XAPIOutcomes: xapiProfiles,
+				Claims: guarded.Claims(claims), XAPIOutcomes: xapiProfiles, Credentials: guarded.Credentials(credentials),
 			},
+			Credentials: &credential.Handler{Credentials: credentials, Logger: logger},
 			Portal: &portal.Handler{Portal: guarded.Portal(sqlstore.NewPortalService(db)), Transcripts: gateway, Accounts: guarded.Accounts(accounts), Plans: plans, Societies: policy.Societies(societies),
 				Organizations: orgs, Activities: sqlstore.NewActivityService(db), Learners: learners, Deliveries: deliveries, XAPIOutcomes: xapiProfiles, Logger: logger, Now: time.Now,
 				PublicURL: *publicURL, HostURL: *sandbox,
@@ -353,8 +365,11 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		if !*sandbox {
 			warnClosedOrders(ctx, societies, logger)
 		}
+		if credentials.BaseURL == "" && *sandbox {
+			credentials.BaseURL = "http://" + l.Addr().String()
+		}
 		if *publicURL == "" && !*sandbox {
-			logger.Warn("no public URL: printed transcripts carry the path /verify/CODE without this cmex's address (set -public-url or CMEX_PUBLIC_URL)")
+			logger.Warn("no public URL: printed transcripts carry the path /verify/CODE without this cmex's address, and no verifiable credential is issued (it needs a did:web) (set -public-url or CMEX_PUBLIC_URL)")
 		}
 		if psKey == "" {
 			logger.Warn("no Process Synchronization key: GetRoleData answers every request with a bad token (set CMEX_PROCESSSYNC_KEY or -processsync-key-file)")
