@@ -303,3 +303,52 @@ func TestCredentialAccess(t *testing.T) {
 }
 
 func jsonNumber(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestKeyRotation: cmex keys makes the issuer key, sealed with the server
+// key; after cmex keys rotate the new key signs, and a credential the old
+// one signed still verifies, its key still in the DID document.
+func TestKeyRotation(t *testing.T) {
+	db := "CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "cmex.db")
+	env := []string{db, "CMEX_SECRET_KEY=test-server-key-for-rotation"}
+	if out, code := runCLI(t, []string{db, "CMEX_SECRET_KEY="}, "", "keys", "create"); code == 0 || !strings.Contains(out, "CMEX_SECRET_KEY") {
+		t.Errorf("keys create without a server key: %d %s", code, out)
+	}
+	out, code := runCLI(t, env, "", "keys", "create")
+	if code != 0 || !strings.Contains(out, "issuer key key-1 created: z6Mk") || !strings.Contains(out, "did:key:z6Mk") {
+		t.Fatalf("keys create: %d %s", code, out)
+	}
+	if out, code := runCLI(t, env, "", "keys", "create"); code != 2 || !strings.Contains(out, "rotate") {
+		t.Errorf("keys create again: %d %s", code, out)
+	}
+	serve := func() *server {
+		return startServer(t, env, "-sandbox", "-public-url", "https://cme.example.org")
+	}
+	s := serve()
+	reportSandboxLearner(t, s, nil)
+	old := recordCredential(t, s, 1, "")
+	oldJWT := recordCredential(t, s, 1, "jwt")
+	if !bytes.Contains(old, []byte(`"verificationMethod": "did:web:cme.example.org#key-1"`)) {
+		t.Fatalf("signed by: %s", old)
+	}
+	s.stop()
+	if out, code := runCLI(t, env, "", "keys", "rotate"); code != 0 || !strings.Contains(out, "issuer key key-2 created") || !strings.Contains(out, "key-1 stays in the DID document") {
+		t.Fatalf("keys rotate: %d %s", code, out)
+	}
+	if out, code := runCLI(t, env, "", "keys", "list"); code != 0 || !strings.Contains(out, "key-1") || !strings.Contains(out, "key-2") || strings.Count(out, "z6Mk") != 2 {
+		t.Errorf("keys list: %d %s", code, out)
+	}
+	s = serve()
+	code, doc := s.get("/.well-known/did.json", nil)
+	if code != 200 || !bytes.Contains(doc, []byte(`"id":"did:web:cme.example.org#key-1"`)) || !bytes.Contains(doc, []byte(`"id":"did:web:cme.example.org#key-2"`)) {
+		t.Errorf("did.json after rotation: %d %s", code, doc)
+	}
+	now := recordCredential(t, s, 1, "")
+	if !bytes.Contains(now, []byte(`"verificationMethod": "did:web:cme.example.org#key-2"`)) {
+		t.Errorf("after rotation, signed by: %s", now)
+	}
+	for name, c := range map[string][]byte{"old": old, "old JWT": oldJWT, "new": now} {
+		if ok, checks := s.verifyAt(c); !ok {
+			t.Errorf("the %s credential after rotation: %v", name, checks)
+		}
+	}
+}

@@ -139,6 +139,9 @@ var readmeChecks = []readmeCheck{
 	{"./cmex provider add", []string{"provider 1234567", "listening"}, nil},
 	{"bench generate -activities 10", []string{"10 accepted", "1000 accepted", "0 accepted, 1000 already present"}, nil},
 	{"X-Experience-API-Version: 2.0.0", []string{"204", `"stored":"`, `"authority":{`, "https://lms.example.org/courses/moc-2026"}, nil},
+	{`credential?format=jwt" > credential.jwt`, []string{`"creditsEarned": 1.5`, `"cryptosuite": "eddsa-rdfc-2022"`, `"validFrom": "2026-11-02T00:00:00Z"`, `"OpenBadgeCredential"`,
+		"re:(?m)^6$", `"verified": true`, `re:"id":"did:web:127\.0\.0\.1%3A\d+#key-1","type":"Multikey"`, `"type":["VerifiableCredential","BitstringStatusListCredential"]`,
+		`"credentials": [`}, nil},
 	{"audit -since", []string{"destination.add", `re:"actor": ?"user:1234567/webserviceuser@yourdomain.org"`}, nil},
 }
 
