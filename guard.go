@@ -618,9 +618,9 @@ func (gd Guarded) Claims(s ClaimService) ClaimService { return guardedClaims{s, 
 // (Verification) by address under Verifications.
 func (gd Guarded) Portal(s PortalService) PortalService { return guardedPortal{s, gd.Guard} }
 
-// Credentials limits credential verifications (Verify), which process a
-// stranger's JSON-LD, by address under Verifications: the same allowance
-// as printed transcripts' (Portal's Verification).
+// Credentials limits credential verifications (Verify) by address under
+// Verifications, the allowance printed-transcript verifications use: a
+// verification is JSON-LD processing anyone may ask for.
 func (gd Guarded) Credentials(s CredentialService) CredentialService {
 	return guardedCredentials{s, gd.Guard}
 }
