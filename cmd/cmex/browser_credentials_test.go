@@ -93,6 +93,12 @@ func TestBrowserCredentials(t *testing.T) {
 		t.Fatalf("the downloaded credential %s: %v\n%s", file, err, downloaded)
 	}
 
+	// And her whole transcript, as one file of credentials.
+	if err := chromedp.Run(ctx, chromedp.Click(`#all-credentials`, chromedp.ByID)); err != nil {
+		t.Fatal(err)
+	}
+	setFile := waitForDownload(t, downloads, regexp.MustCompile(`^cme-credentials-[0-9-]+\.json$`))
+
 	// Anyone, signed out, pastes it on /verify.
 	verify := func(name, cred, want string) string {
 		t.Helper()
@@ -140,6 +146,18 @@ func TestBrowserCredentials(t *testing.T) {
 	if err != nil || !strings.HasPrefix(verdict, "Verified") {
 		t.Errorf("uploaded: %q %v", verdict, err)
 	}
+	// Her transcript's file, uploaded: each of its credentials holds.
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(s.base+"/verify"),
+		chromedp.WaitVisible(`#file`, chromedp.ByID),
+		chromedp.SetUploadFiles(`#file`, []string{setFile}, chromedp.ByID),
+		clickToLoad(`form.verify-form button[type=submit]`),
+		chromedp.Text(`#verdict`, &verdict, chromedp.ByID),
+	)
+	if err != nil || verdict != "Verified: all 3 credentials hold." {
+		t.Errorf("the transcript's file uploaded: %q %v", verdict, err)
+	}
+	screenshot(t, ctx, "verify-credentials-set")
 	// The QR code's link, as a phone opens it.
 	err = chromedp.Run(ctx,
 		chromedp.Navigate(s.base+link),

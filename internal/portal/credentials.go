@@ -255,6 +255,10 @@ type credentialView struct {
 	Link, Download string
 	// Base is this cmex's address, before Link.
 	Base string
+	// Set are the verifications of a set of credentials (a transcript's
+	// file), SetVerified how many of them hold.
+	Set         []*credentialView
+	SetVerified int
 }
 
 type checkView struct {
@@ -388,6 +392,15 @@ func (h *Handler) verifyCredential(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(cred) <= 64<<10 {
 		v.Credential.Input = string(cred)
+	}
+	set, isSet, err := credentialSet(cred)
+	if err != nil {
+		fail(http.StatusBadRequest, err.Error())
+		return
+	}
+	if isSet {
+		h.verifySet(w, r, v, set)
+		return
 	}
 	res, err := h.Credentials.Verify(r.Context(), cred)
 	switch {
@@ -543,4 +556,80 @@ func (h *Handler) linkQR(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Cache-Control", "private, max-age=3600")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	_, _ = w.Write(png)
+}
+
+// maxSetCredentials is the most credentials of a set /verify checks at
+// once; each counts against the address's allowance.
+const maxSetCredentials = 50
+
+// credentialSet reads a set of credentials as the transcript's file holds
+// them, {"credentials": [{"credential": {…}} or {"jwt": "…"}, …]} (a
+// credential itself or a JWT string also do as items), and reports
+// whether cred is one: a credential has an @context, a set does not.
+func credentialSet(cred []byte) ([][]byte, bool, error) {
+	if len(cred) == 0 || cred[0] != '{' {
+		return nil, false, nil
+	}
+	var doc struct {
+		Context     json.RawMessage   `json:"@context"`
+		Credentials []json.RawMessage `json:"credentials"`
+	}
+	if json.Unmarshal(cred, &doc) != nil || doc.Context != nil || doc.Credentials == nil {
+		return nil, false, nil
+	}
+	switch n := len(doc.Credentials); {
+	case n == 0:
+		return nil, true, errors.New("This set of credentials is empty.")
+	case n > maxSetCredentials:
+		return nil, true, fmt.Errorf("This set holds %d credentials; this page checks at most %d at once (POST /api/v1/verify checks one at a time).", n, maxSetCredentials)
+	}
+	out := make([][]byte, 0, len(doc.Credentials))
+	for _, item := range doc.Credentials {
+		var issued struct {
+			Credential json.RawMessage `json:"credential"`
+			JWT        string          `json:"jwt"`
+		}
+		var jwt string
+		switch {
+		case json.Unmarshal(item, &jwt) == nil:
+			out = append(out, []byte(strings.TrimSpace(jwt)))
+		case json.Unmarshal(item, &issued) == nil && len(issued.Credential) > 0:
+			out = append(out, issued.Credential)
+		case issued.JWT != "":
+			out = append(out, []byte(strings.TrimSpace(issued.JWT)))
+		default:
+			out = append(out, item)
+		}
+	}
+	return out, true, nil
+}
+
+// verifySet checks each credential of a set and lists them.
+func (h *Handler) verifySet(w http.ResponseWriter, r *http.Request, v view, set [][]byte) {
+	for _, cred := range set {
+		res, err := h.Credentials.Verify(r.Context(), cred)
+		switch {
+		case cmex.ErrorCode(err) == cmex.ETOOMANY:
+			v.Error = cmex.ErrorMessage(err)
+			w.Header().Set("Retry-After", strconv.Itoa(cmex.RetryAfter(err)))
+			h.render(w, r, http.StatusTooManyRequests, "verify_credential", v)
+			return
+		case cmex.ErrorCode(err) == cmex.EINVALID || cmex.ErrorCode(err) == cmex.ETOOLARGE:
+			res = &cmex.Verification{Checks: []cmex.VerificationCheck{{Check: cmex.CheckFormat, Message: cmex.ErrorMessage(err)}}}
+		case err != nil:
+			h.Logger.ErrorContext(r.Context(), "portal: verify credential", "err", err)
+			v.Error = "The credentials could not be checked just now; please try again."
+			h.render(w, r, http.StatusServiceUnavailable, "verify_credential", v)
+			return
+		}
+		cv := checked(res)
+		if cv.Content == nil {
+			cv.Content = &credentialContent{}
+		}
+		v.Credential.Set = append(v.Credential.Set, cv)
+		if res.Verified {
+			v.Credential.SetVerified++
+		}
+	}
+	h.render(w, r, http.StatusOK, "verify_credential", v)
 }

@@ -25,8 +25,9 @@ import (
 )
 
 // withCredentials makes e's portal issue and verify credentials, signed
-// by a fresh issuer key, with e's address as the public URL.
-func (e *env) withCredentials(t *testing.T) {
+// by a fresh issuer key, with e's address as the public URL; an address
+// may verify verifications at once.
+func (e *env) withCredentials(t *testing.T, verifications int) {
 	t.Helper()
 	keys := sqlstore.NewIssuerKeyService(e.store.DB)
 	if _, err := keys.CreateIssuerKey(context.Background()); err != nil {
@@ -34,7 +35,7 @@ func (e *env) withCredentials(t *testing.T) {
 	}
 	svc := &credential.Service{Keys: keys, Records: sqlstore.NewCredentialRecords(e.store.DB), BaseURL: e.srv.URL, Name: "cmex test", Now: func() time.Time { return e.now }}
 	guard := cmex.DefaultLoginGuard()
-	guard.Verifications = cmex.Rate{Burst: 40, Every: time.Second}
+	guard.Verifications = cmex.Rate{Burst: verifications, Every: time.Second}
 	guard.Now = svc.Now
 	e.h.Credentials = cmex.Guarded{Guard: guard}.Credentials(svc)
 	e.h.CredentialLinkKey = portal.CredentialLinkKey(cmextest.SecretKey)
@@ -94,7 +95,7 @@ var (
 // transcript's.
 func TestCredentialPages(t *testing.T) {
 	e := newEnv(t, false)
-	e.withCredentials(t)
+	e.withCredentials(t, 100)
 	recs := helenRecords(t, e)
 	ctx := context.Background()
 	// B's Patient Safety points rejected by the board: no credential.
@@ -186,6 +187,19 @@ func TestCredentialPages(t *testing.T) {
 	if p := e.uploadCredential(t, anyone, "cme-credit.json", []byte(one.body)); !strings.Contains(p.body, "Verified: every check holds.") {
 		t.Errorf("uploaded: %d %s", p.status, p.body)
 	}
+	// Her transcript's file, uploaded: each credential checked, in either
+	// form.
+	if p := e.uploadCredential(t, anyone, "cme-credentials.json", []byte(all.body)); p.status != 200 || !strings.Contains(p.body, "Verified: all 5 credentials hold.") ||
+		strings.Count(p.body, "✓ verified") != 5 || !strings.Contains(p.body, "Grand Rounds of B") {
+		t.Errorf("the set uploaded: %d %s", p.status, p.body)
+	}
+	jwts := e.get(t, helen, "/transcript/credentials.json?format=jwt")
+	if p := e.uploadCredential(t, anyone, "cme-credentials-jwt.json", []byte(jwts.body)); !strings.Contains(p.body, "Verified: all 5 credentials hold.") {
+		t.Errorf("the set of JWTs uploaded: %d %s", p.status, p.body)
+	}
+	if p := e.verifyPaste(t, anyone, `{"credentials": []}`); p.status != 400 || !strings.Contains(p.body, "This set of credentials is empty.") {
+		t.Errorf("an empty set: %d %s", p.status, p.body)
+	}
 	// One byte of creditsEarned changed: not verified, the proof fails.
 	tampered := regexp.MustCompile(`"creditsEarned": ([0-9])`).ReplaceAllStringFunc(one.body, func(s string) string {
 		return s[:len(s)-1] + string(s[len(s)-1]^1)
@@ -247,6 +261,10 @@ func TestCredentialPages(t *testing.T) {
 	if p := e.verifyPaste(t, anyone, one.body); !strings.Contains(p.body, "Not verified") || !strings.Contains(p.body, `class="check-failed" data-check="status"`) {
 		t.Errorf("revoked, pasted: %d %s", p.status, p.body)
 	}
+	if p := e.uploadCredential(t, anyone, "cme-credentials.json", []byte(all.body)); !strings.Contains(p.body, "Not verified: 4 of 5 credentials hold.") ||
+		!strings.Contains(p.body, `class="check-failed" data-check="status"`) {
+		t.Errorf("the set, one revoked: %d %s", p.status, p.body)
+	}
 	if p := e.get(t, anyone, links[0][1]); !strings.Contains(p.body, "Not verified: revoked.") || !strings.Contains(p.body, "A board rejected") {
 		t.Errorf("revoked, short link: %d %s", p.status, p.body)
 	}
@@ -271,7 +289,7 @@ func TestCredentialPages(t *testing.T) {
 // of verifications, and says when to try again.
 func TestVerifyRateLimited(t *testing.T) {
 	e := newEnv(t, false)
-	e.withCredentials(t)
+	e.withCredentials(t, 40)
 	anyone := e.client(t)
 	var last page
 	for range 41 {
