@@ -370,7 +370,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 			credentials.BaseURL = "http://" + l.Addr().String()
 		}
 		if *publicURL == "" && !*sandbox {
-			logger.Warn("no public URL: printed transcripts carry the path /verify/CODE without this cmex's address (set -public-url or CMEX_PUBLIC_URL)")
+			logger.Warn("no public URL: printed transcripts carry the path /verify/CODE without this cmex's address, and no verifiable credential is issued (it needs a did:web) (set -public-url or CMEX_PUBLIC_URL)")
 		}
 		if psKey == "" {
 			logger.Warn("no Process Synchronization key: GetRoleData answers every request with a bad token (set CMEX_PROCESSSYNC_KEY or -processsync-key-file)")
