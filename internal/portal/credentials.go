@@ -117,7 +117,7 @@ func (h *Handler) credentialLinks(t *cmex.Transcript) map[cmex.LearnerRecordID]s
 // physicianPerson is the registry person a signed-in physician's account
 // is linked to; otherwise it answers the request itself and returns false.
 func (h *Handler) physicianPerson(w http.ResponseWriter, r *http.Request, s *cmex.Session) (cmex.PersonID, bool) {
-	if h.Credentials == nil {
+	if h.Credentials == nil || h.Claims == nil {
 		http.Error(w, "This cmex issues no credentials.", http.StatusNotFound)
 		return 0, false
 	}
