@@ -99,6 +99,24 @@ func TestBrowserCredentials(t *testing.T) {
 	}
 	setFile := waitForDownload(t, downloads, regexp.MustCompile(`^cme-credentials-[0-9-]+\.json$`))
 
+	// At 320 px nothing is wider than the screen but the credits table,
+	// which scrolls in its own box.
+	narrow := func(path string) {
+		t.Helper()
+		var overflow bool
+		err := chromedp.Run(ctx,
+			chromedp.EmulateViewport(320, 640),
+			chromedp.Navigate(s.base+path),
+			chromedp.WaitVisible(`h1`, chromedp.ByQuery),
+			chromedp.Evaluate(`document.documentElement.scrollWidth > document.documentElement.clientWidth`, &overflow),
+			chromedp.EmulateViewport(1280, 900),
+		)
+		if err != nil || overflow {
+			t.Errorf("%s at 320 px: wider than the screen (%v)", path, err)
+		}
+	}
+	narrow("/transcript")
+
 	// Anyone, signed out, pastes it on /verify.
 	verify := func(name, cred, want string) string {
 		t.Helper()
@@ -168,6 +186,8 @@ func TestBrowserCredentials(t *testing.T) {
 		t.Errorf("the QR code's link: %q %v", verdict, err)
 	}
 	screenshot(t, ctx, "verify-credential-link")
+	narrow(link)
+	narrow("/verify")
 
 	// The provider deletes her Medical Knowledge points: their credential,
 	// as she downloaded it before, is reported revoked.
