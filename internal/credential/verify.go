@@ -183,10 +183,10 @@ func (s *Service) resolve(ctx context.Context, vm, issuer string) (ed25519.Publi
 		}
 		return nil, fmt.Errorf("%s lists no key %s", did, frag)
 	}
-	return nil, fmt.Errorf("cmex resolves only did:key and its own did:web (%s), not %s", cmp(s.DID()), did)
+	return nil, fmt.Errorf("cmex resolves only did:key and its own did:web (%s), not %s", orNone(s.DID()), did)
 }
 
-func cmp(s string) string {
+func orNone(s string) string {
 	if s == "" {
 		return "none here"
 	}
