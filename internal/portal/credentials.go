@@ -32,10 +32,11 @@ import (
 //
 // application/vc is the media type VC 2.0 registered (drafts called it
 // application/vc+ld+json); the file is named .json so that any program
-// opens it. Anyone else's record id is a 404, as is one that is not hers.
+// opens it. Another person's record id is a 404, a rejected record's 409.
 //
 // Anyone verifies a credential at /verify (GET: the form; POST: the
-// answer), pasting it or uploading its file. A phone scanning a QR code
+// answer), pasting it or uploading its file (a transcript's set is checked
+// credential by credential). A phone scanning a QR code
 // cannot carry a credential (a JWT is too long for a QR code), so each
 // record has a short link instead, /verify/credential/{id}/{token}, the
 // token being an HMAC of the record id under a key derived from the
