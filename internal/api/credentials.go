@@ -19,10 +19,24 @@ const MaxCredentialBody = 256 << 10
 // noCredentials answers when the server issues no credentials.
 func (h *Handler) noCredentials(w http.ResponseWriter, r *http.Request) bool {
 	if h.Credentials == nil {
-		h.fail(w, r, cmex.Errorf(cmex.EUNAVAILABLE, "this server issues and verifies no credentials"))
+		h.failCredentials(w, r, cmex.Errorf(cmex.EUNAVAILABLE, "this server issues and verifies no credentials"))
 		return true
 	}
 	return false
+}
+
+// failCredentials is fail, but a server that cannot issue (no public URL,
+// no issuer key, a key it cannot decrypt) answers 503 Service
+// Unavailable: it is this installation's configuration, not a remote
+// system, that is missing.
+func (h *Handler) failCredentials(w http.ResponseWriter, r *http.Request, err error) {
+	if cmex.ErrorCode(err) == cmex.EUNAVAILABLE {
+		var body errorBody
+		body.Error.Code, body.Error.Message = cmex.EUNAVAILABLE, cmex.ErrorMessage(err)
+		h.json(w, http.StatusServiceUnavailable, body)
+		return
+	}
+	h.fail(w, r, err)
 }
 
 // format reads ?format=di|jwt.
@@ -69,7 +83,7 @@ func (h *Handler) recordCredential(w http.ResponseWriter, r *http.Request, p *cm
 	}
 	c, err := h.Credentials.RecordCredential(r.Context(), recs[0].ID, f)
 	if err != nil {
-		h.fail(w, r, err)
+		h.failCredentials(w, r, err)
 		return
 	}
 	h.writeCredential(w, c)
@@ -103,7 +117,7 @@ func (h *Handler) accountCredentials(w http.ResponseWriter, r *http.Request, a *
 	}
 	cs, err := h.Credentials.TranscriptCredentials(r.Context(), person, f)
 	if err != nil {
-		h.fail(w, r, err)
+		h.failCredentials(w, r, err)
 		return
 	}
 	h.json(w, http.StatusOK, struct {
@@ -132,7 +146,7 @@ func (h *Handler) accountCredential(w http.ResponseWriter, r *http.Request, a *c
 	}
 	c, err := h.Credentials.PersonCredential(r.Context(), person, cmex.LearnerRecordID(id), f)
 	if err != nil {
-		h.fail(w, r, err)
+		h.failCredentials(w, r, err)
 		return
 	}
 	h.writeCredential(w, c)

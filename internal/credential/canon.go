@@ -1,6 +1,7 @@
 package credential
 
 import (
+	"errors"
 	"strings"
 	"sync"
 
@@ -183,20 +184,40 @@ func restore(n ld.Node) (ld.Node, bool) {
 }
 
 // fastCanonicalize is canonicalize for documents whose @context is a list
-// of held contexts; ok is false for any other document.
-func fastCanonicalize(doc map[string]any) (nquads string, ok bool, err error) {
+// of held contexts; ok is false for any other document. With templated,
+// the expansion comes from the document's shape's template when it has
+// one (template.go): cmex uses it for what it signs.
+func fastCanonicalize(doc map[string]any, templated bool) (nquads string, ok bool, err error) {
+	if contextKey(doc) == "" {
+		return "", false, nil
+	}
+	var expanded any
+	if templated {
+		expanded, ok = expandTemplated(doc, expandFast)
+	}
+	if !ok {
+		if expanded, err = expandFast(doc); err != nil {
+			return "", true, err
+		}
+	}
+	return toNQuads(expanded)
+}
+
+// expandFast expands doc, whose @context is a list of held contexts, with
+// a kept processed context.
+func expandFast(doc map[string]any) (any, error) {
 	key := contextKey(doc)
 	if key == "" {
-		return "", false, nil
+		return nil, errors.New("not a document of held contexts")
 	}
 	opts := options()
 	p, _ := contextPools.LoadOrStore(key, &sync.Pool{})
 	pool := p.(*sync.Pool)
 	active, _ := pool.Get().(*ld.Context)
 	if active == nil {
-		active, err = ld.NewContext(nil, opts).Parse(doc["@context"])
-		if err != nil {
-			return "", true, err
+		var err error
+		if active, err = ld.NewContext(nil, opts).Parse(doc["@context"]); err != nil {
+			return nil, err
 		}
 	}
 	body := make(map[string]any, len(doc))
@@ -205,12 +226,16 @@ func fastCanonicalize(doc map[string]any) (nquads string, ok bool, err error) {
 			body[k] = v
 		}
 	}
-	api := ld.NewJsonLdApi()
-	expanded, err := api.Expand(active, "", body, opts, false, nil)
+	expanded, err := ld.NewJsonLdApi().Expand(active, "", body, opts, false, nil)
 	pool.Put(active)
-	if err != nil {
-		return "", true, err
-	}
+	return expanded, err
+}
+
+// toNQuads is the rest of Normalize after expansion: the node map, RDF,
+// and URDNA2015 to N-Quads.
+func toNQuads(expanded any) (string, bool, error) {
+	opts := options()
+	api := ld.NewJsonLdApi()
 	// Expansion's final step, as json-gold's processor does it.
 	var input []any
 	switch e := expanded.(type) {

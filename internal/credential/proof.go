@@ -36,8 +36,12 @@ type Proof struct {
 
 // canonicalize returns the RDFC-1.0 (URDNA2015) N-Quads of a JSON-LD
 // document, loading only the embedded contexts.
-func canonicalize(doc map[string]any) (string, error) {
-	if s, ok, err := fastCanonicalize(doc); ok {
+func canonicalize(doc map[string]any) (string, error) { return canonicalizeWith(doc, false) }
+
+// canonicalizeWith is canonicalize, with expansion templates when
+// templated (for what cmex signs).
+func canonicalizeWith(doc map[string]any, templated bool) (string, error) {
+	if s, ok, err := fastCanonicalize(doc, templated); ok {
 		if err != nil {
 			return "", fmt.Errorf("canonicalize: %w", err)
 		}
@@ -70,14 +74,15 @@ func toMap(v any) (map[string]any, error) {
 }
 
 // hashData is proofConfigHash || documentHash for an unsecured document
-// and a proof configuration (without proofValue).
-func hashData(unsecured map[string]any, p Proof) ([]byte, error) {
+// and a proof configuration (without proofValue); signing uses expansion
+// templates, verifying does not.
+func hashData(unsecured map[string]any, p Proof, signing bool) ([]byte, error) {
 	p.ProofValue = ""
 	cc, err := canonicalProofConfig(unsecured["@context"], p)
 	if err != nil {
 		return nil, err
 	}
-	dc, err := canonicalize(unsecured)
+	dc, err := canonicalizeWith(unsecured, signing)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +99,7 @@ func Sign(doc map[string]any, key ed25519.PrivateKey, vm string, created time.Ti
 	}
 	p := Proof{Type: ProofType, Cryptosuite: Cryptosuite, Created: created.UTC().Format(time.RFC3339),
 		VerificationMethod: vm, ProofPurpose: "assertionMethod"}
-	data, err := hashData(doc, p)
+	data, err := hashData(doc, p, true)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +168,7 @@ func checkProof(unsecured map[string]any, p Proof, pub ed25519.PublicKey) error 
 	if err != nil || len(sig) != ed25519.SignatureSize {
 		return errors.New("the proofValue is not a multibase Ed25519 signature")
 	}
-	data, err := hashData(unsecured, p)
+	data, err := hashData(unsecured, p, false)
 	if err != nil {
 		return err
 	}

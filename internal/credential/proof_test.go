@@ -63,7 +63,7 @@ func TestFastCanonicalization(t *testing.T) {
 			if err := json.Unmarshal([]byte(d), &doc); err != nil {
 				t.Fatal(err)
 			}
-			fast, ok, err := fastCanonicalize(doc)
+			fast, ok, err := fastCanonicalize(doc, round == 2)
 			if !ok || err != nil {
 				t.Fatalf("doc %d: fast path not taken: %v", i, err)
 			}
@@ -97,6 +97,48 @@ func TestProofConfigTemplate(t *testing.T) {
 		}
 		if got != want || !strings.Contains(got, created) {
 			t.Errorf("%s:\n%s\nwant\n%s", created, got, want)
+		}
+	}
+}
+
+// TestTemplateExpansion holds template expansion to json-gold's for the
+// credentials cmex issues, in their shapes (with and without
+// creditsAvailable, alignment, several identifiers), twice each so that
+// the second is filled from the template.
+func TestTemplateExpansion(t *testing.T) {
+	base := func() map[string]any {
+		var doc map[string]any
+		_ = json.Unmarshal([]byte(`{"@context":["https://www.w3.org/ns/credentials/v2","https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"],"id":"urn:uuid:1","type":["VerifiableCredential","OpenBadgeCredential"],"name":"n","issuer":{"id":"did:web:x","type":["Profile"],"name":"cmex"},"validFrom":"2026-01-01T00:00:00Z","credentialSubject":{"type":["AchievementSubject"],"creditsEarned":1.25,"identifier":[{"type":"IdentityObject","hashed":true,"identityHash":"sha256$ab","identityType":"ext:NPI","salt":"s"},{"type":"IdentityObject","hashed":false,"identityHash":"Helen","identityType":"name"}],"achievement":{"id":"urn:cmex:a:1","type":["Achievement"],"name":"A","description":"d","criteria":{"narrative":"c"},"creator":{"id":"urn:cmex:provider:1","type":["Profile"],"name":"P"},"creditsAvailable":2,"tag":["x","y"],"alignment":[{"type":["Alignment"],"targetName":"t","targetUrl":"https://www.ama-assn.org/x","targetType":"ext:T"}]}},"credentialStatus":{"id":"https://cme.example.org/credentials/status/1#3","type":"BitstringStatusListEntry","statusPurpose":"revocation","statusListIndex":"3","statusListCredential":"https://cme.example.org/credentials/status/1"}}`), &doc)
+		return doc
+	}
+	variants := []func(d map[string]any){
+		func(d map[string]any) {},
+		func(d map[string]any) { d["name"] = "another name"; d["id"] = "urn:uuid:2" },
+		func(d map[string]any) {
+			a := d["credentialSubject"].(map[string]any)["achievement"].(map[string]any)
+			delete(a, "creditsAvailable")
+			delete(a, "alignment")
+		},
+		func(d map[string]any) { d["credentialSubject"].(map[string]any)["creditsEarned"] = 3.0 },
+		func(d map[string]any) { d["issuer"].(map[string]any)["id"] = "did:web:127.0.0.1%3A8080" },
+		func(d map[string]any) { d["issuer"].(map[string]any)["id"] = "relative/iri" }, // read as an IRI: not templated
+		func(d map[string]any) { d["validFrom"] = "not a date" },
+	}
+	for i, v := range variants {
+		for round := 0; round < 2; round++ {
+			doc := base()
+			v(doc)
+			templated, ok, err := fastCanonicalize(doc, true)
+			if !ok || err != nil {
+				t.Fatalf("variant %d: %v %v", i, ok, err)
+			}
+			want, err := slowCanonicalize(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if templated != want {
+				t.Errorf("variant %d round %d:\n%s\nwant\n%s", i, round, templated, want)
+			}
 		}
 	}
 }
