@@ -72,7 +72,7 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		lockFor := fs.Duration("lockout-for", 15*time.Minute, "how long a locked account stays locked (addresses it signed in from in the last day are exempt)")
 		addrFailures := fs.Int("address-failures", 20, "failed sign-ins one client address may make at once, after which it may fail once a minute; 0: no limit")
 		addrSignUps := fs.Int("address-signups", 10, "sign-ups (POST /api/v1/accounts) one client address may make at once, after which it may make one a minute; 0: no limit")
-		addrVerify := fs.Int("address-verifications", 60, "printed-transcript verifications (/verify/CODE) one client address may ask for at once, after which it may ask one a second; 0: no limit")
+		addrVerify := fs.Int("address-verifications", 60, "verifications one client address may ask for at once (printed transcripts at /verify/CODE, credentials at /verify and POST /api/v1/verify), after which it may ask one a second; 0: no limit")
 		maxHashing := fs.Int("max-hashing", 0, "password hashes and checks (argon2id, 19 MiB each) run at once, on every surface; others wait up to 2s, then get 503 and Retry-After; 0: from GOMEMLIMIT when set (a quarter of it), else one per CPU, at most 8")
 		outboxLease := fs.Duration("outbox-lease", outbox.DefaultLease, "how long a claimed delivery is the worker's before another may take it over; renewed every third of it while the attempt is in flight, so a stopped replica's claims come back within it (at least 1s)")
 		outboxAlert := fs.Duration("outbox-alert-after", outbox.DefaultAlertAfter, "how long a delivery may stay undelivered before it is flagged and logged as an error (once, by one replica, "+
@@ -344,7 +344,8 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 				PublicURL: *publicURL, HostURL: *sandbox,
 				Operator: portal.Operator{Users: users, APIKeys: sqlstore.NewAPIKeyService(db), Audit: sqlstore.NewAuditService(db),
 					Calls: gateway.Calls, ReadPlans: readPlanFile}, SocietyFiles: societyFiles{},
-				Claims: guarded.Claims(claims), Persons: persons},
+				Claims: guarded.Claims(claims), Persons: persons,
+				Credentials: guarded.Credentials(credentials), CredentialLinkKey: portal.CredentialLinkKey(secretKey)},
 			ProcessSync: &processsync.Handler{
 				Plans: plans, Persons: persons, Key: psKey, Window: *psWindow, Now: time.Now, Nonces: sqlstore.NewNonceService(db),
 				Logger: logger, MaxBody: processsync.DefaultMaxBody,
