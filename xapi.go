@@ -98,9 +98,9 @@ type XAPIDocumentKey struct {
 // XAPIService keeps a learning record store's statements and documents.
 type XAPIService interface {
 	// SaveStatements stores sts in one transaction, in their order
-	// of storage. A statement whose id is stored with the
-	// same Signature is skipped; with another, the whole batch is
-	// ECONFLICT. A voiding statement marks its target voided; voiding a
+	// of storage, setting the Seq of each it stores. A statement whose id
+	// is stored with the same Signature is skipped (its Seq left 0); with
+	// another, the whole batch is ECONFLICT. A voiding statement marks its target voided; voiding a
 	// voiding statement is EINVALID.
 	SaveStatements(ctx context.Context, sts []*XAPIStatement) error
 	// Statement returns a statement by id, voided or not, or ENOTFOUND.
