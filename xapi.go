@@ -71,6 +71,9 @@ type XAPIStatementQuery struct {
 	Ascending bool
 	// After continues a query after the statement of this Seq (paging).
 	After int64
+	// Voided selects the voided statements too (an export), which the
+	// Statement resource's queries leave out. Never in a more token.
+	Voided bool `json:"-"`
 }
 
 // XAPIDocument is a document of the State, Activity Profile or Agent
@@ -106,7 +109,7 @@ type XAPIService interface {
 	// Statement returns a statement by id, voided or not, or ENOTFOUND.
 	Statement(ctx context.Context, org OrganizationID, id string) (*XAPIStatement, error)
 	// Statements returns the statements q selects, voided ones left out
-	// (q's agent, verb, activity and registration match a statement or
+	// unless q.Voided (q's agent, verb, activity and registration match a statement or
 	// the one its StatementRef object refers to),
 	// newest stored first unless q.Ascending, and whether more follow.
 	Statements(ctx context.Context, q XAPIStatementQuery) ([]*XAPIStatement, bool, error)

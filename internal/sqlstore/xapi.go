@@ -224,8 +224,12 @@ func (s *XAPIService) Statements(ctx context.Context, q cmex.XAPIStatementQuery)
 		return strings.Join(conds, " AND "), args
 	}
 	var where strings.Builder
-	args := []any{q.Organization, false}
-	where.WriteString(`s.organization_id = ? AND s.voided = ?`)
+	args := []any{q.Organization}
+	where.WriteString(`s.organization_id = ?`)
+	if !q.Voided {
+		where.WriteString(` AND s.voided = ?`)
+		args = append(args, false)
+	}
 	add := func(cond string, a ...any) {
 		where.WriteString(" AND " + cond)
 		args = append(args, a...)

@@ -208,6 +208,7 @@ func testXAPIStatements(t *testing.T, open Opener) {
 		{"since (exclusive)", cmex.XAPIStatementQuery{Since: t0.Add(4 * time.Second)}, "[10 8 5]"},
 		{"until (inclusive)", cmex.XAPIStatementQuery{Until: t0.Add(2 * time.Second)}, "[2 1]"},
 		{"limit", cmex.XAPIStatementQuery{Limit: 2}, "[10 8]"},
+		{"voided ones too (an export)", cmex.XAPIStatementQuery{Voided: true, Ascending: true}, "[1 2 3 4 5 8 10 11]"},
 	} {
 		if got := fmt.Sprint(ids(c.q)); got != c.want {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)
