@@ -43,7 +43,7 @@ cmex import -provider 1234567 -report report.csv statements.jsonl   # xAPI state
 	c.run = func(ctx context.Context, e *env, args []string) error {
 		fs := c.flagSet(e)
 		db := dbFlag(fs)
-		provider := fs.String("provider", "", "the ACCME provider id the records are reported by (not needed for the registry CSV)")
+		provider := fs.String("provider", "", "the ACCME provider id the records (or xAPI statements) are reported by (not needed for the registry CSV)")
 		report := fs.String("report", "", "write a report of every record to this file: CSV, or JSON when it ends in .json")
 		matching := fs.String("matching", "passthrough", "how learner identities are checked, as cmex serve -matching: registry or passthrough")
 		permissive := fs.Bool("permissive", false, "judge as a -permissive server does: deviations from PARS are warnings")
@@ -216,7 +216,7 @@ func (im *importer) importFile(ctx context.Context, name string) (*importStats, 
 	}
 	st := &importStats{}
 	start := time.Now()
-	stop := im.showProgress(name, size, &cr.n, st, start)
+	stop := im.showProgress(name, noun, size, &cr.n, st, start)
 	switch kind {
 	case "xml":
 		err = im.importXML(ctx, name, br, st)
@@ -546,7 +546,7 @@ func (r *reportWriter) close() error {
 // showProgress shows how an import goes until the returned function is
 // called: a bar with records, rate and time left on a terminal, a log line
 // every few seconds otherwise.
-func (im *importer) showProgress(name string, size int64, read *atomic.Int64, st *importStats, start time.Time) func() {
+func (im *importer) showProgress(name, noun string, size int64, read *atomic.Int64, st *importStats, start time.Time) func() {
 	style := im.progress
 	if style == "auto" {
 		style = "log"
@@ -586,16 +586,16 @@ func (im *importer) showProgress(name string, size int64, read *atomic.Int64, st
 				if style == "bar" {
 					const width = 30
 					full := int(frac * width)
-					fmt.Fprintf(im.e.stderr, "\r\033[K%s [%s%s] %3.0f%% %d records %.0f/s %s left",
-						filepath.Base(name), strings.Repeat("=", full), strings.Repeat(" ", width-full), 100*frac, n, rate, left)
+					fmt.Fprintf(im.e.stderr, "\r\033[K%s [%s%s] %3.0f%% %d %s %.0f/s %s left",
+						filepath.Base(name), strings.Repeat("=", full), strings.Repeat(" ", width-full), 100*frac, n, noun, rate, left)
 					continue
 				}
 			}
 			if style == "bar" {
-				fmt.Fprintf(im.e.stderr, "\r\033[K%s %d records %.0f/s", filepath.Base(name), n, rate)
+				fmt.Fprintf(im.e.stderr, "\r\033[K%s %d %s %.0f/s", filepath.Base(name), n, noun, rate)
 				continue
 			}
-			fmt.Fprintf(im.e.stderr, "%s: %d records, %.0f/s, %s left\n", name, n, rate, left)
+			fmt.Fprintf(im.e.stderr, "%s: %d %s, %.0f/s, %s left\n", name, n, noun, rate, left)
 		}
 	}()
 	return func() {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,6 +153,10 @@ func statementsImportExport(t *testing.T, db, fresh string) {
 			t.Errorf("an exported line lacks what the store set: %v %s", err, l)
 		}
 	}
+	// The export into its own database: all present.
+	if out, code := runCLI(t, env, "", "import", "-provider", "1234567", exported); code != 0 || !strings.Contains(out, "4 statements: 0 accepted, 4 already present") {
+		t.Errorf("the export imported into its own database: %d %s", code, out)
+	}
 	if out, code := runCLI(t, env, "", "export", "statements", "-provider", "1234567", "-since", "2999-01-01"); code != 0 || out != "" {
 		t.Errorf("export -since a future date: %d %q", code, out)
 	}
@@ -175,4 +180,38 @@ func statementsImportExport(t *testing.T, db, fresh string) {
 		t.Errorf("line 1's statement in the new database: voided %v, %v", voided, err)
 	}
 	s.stop()
+}
+
+// TestStatementsManyPages: a file of more statements than a transaction
+// holds (500) and an export page returns (500) comes back whole, in the
+// file's order, and the same file again is all present.
+func TestStatementsManyPages(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"CMEX_DB=sqlite:" + filepath.Join(dir, "cmex.db")}
+	if out, code := runCLI(t, env, "", "provider", "add", "-id", "1234567", "-name", "AAA Test Organization"); code != 0 {
+		t.Fatalf("provider add: %s", out)
+	}
+	const n = 1201
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, `{"actor":{"mbox":"mailto:jane@example.org"},"verb":{"id":"http://adlnet.gov/expapi/verbs/attempted"},"object":{"id":"https://lms.example.org/course-%d"}}`+"\n", i)
+	}
+	file := filepath.Join(dir, "many.jsonl")
+	os.WriteFile(file, []byte(b.String()), 0o644)
+	if out, code := runCLI(t, env, "", "import", "-provider", "1234567", file); code != 0 || !strings.Contains(out, fmt.Sprintf("%d statements: %d accepted", n, n)) {
+		t.Fatalf("import: %d %s", code, out)
+	}
+	if out, code := runCLI(t, env, "", "import", "-provider", "1234567", file); code != 0 || !strings.Contains(out, fmt.Sprintf("%d statements: 0 accepted, %d already present", n, n)) {
+		t.Errorf("import again: %d %s", code, out)
+	}
+	out, code := runCLI(t, env, "", "export", "statements", "-provider", "1234567")
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if code != 0 || len(lines) != n {
+		t.Fatalf("export: %d, %d lines", code, len(lines))
+	}
+	for i, l := range lines {
+		if !strings.Contains(l, fmt.Sprintf(`"https://lms.example.org/course-%d"`, i)) {
+			t.Fatalf("export line %d is not the file's line %d: %s", i+1, i+1, l)
+		}
+	}
 }

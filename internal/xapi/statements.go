@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -193,6 +194,13 @@ func (b *batch) add(m map[string]any, parts map[string]cmex.XAPIAttachment, rest
 	if restore && b.ownAuthority(m["authority"]) {
 		if t, err := ParseTime(fmt.Sprint(m["stored"])); err == nil {
 			now, stored, authority = t.UTC(), fmt.Sprint(m["stored"]), m["authority"].(map[string]any)
+			if m["timestamp"] == m["stored"] {
+				// The store set the timestamp, the statement having none:
+				// its signature, as when it came, is without it.
+				c := maps.Clone(m)
+				delete(c, "timestamp")
+				sig = signature(c)
+			}
 		}
 	}
 	m["stored"] = stored
