@@ -28,7 +28,7 @@ func DecodeStatement(data []byte) (map[string]any, error) {
 	return m, nil
 }
 
-// Loader makes the stored form of statements read from a file (cmex
+// loader makes the stored form of statements read from a file (cmex
 // import) for one provider, as POST /xapi/statements makes a request's,
 // batch after batch of Store.SaveStatements calls. Unlike a POST's, a
 // statement as this store stored it for the provider (its authority is
@@ -36,7 +36,7 @@ func DecodeStatement(data []byte) (map[string]any, error) {
 // its authority, so that an export imported elsewhere is the same
 // statements. A file carries no attachment parts: an attachment without
 // a fileUrl is taken from what the store holds of the provider's.
-type Loader struct {
+type loader struct {
 	h *Handler
 	p *cmex.Principal
 	b *batch
@@ -44,18 +44,18 @@ type Loader struct {
 	seen map[string]int
 }
 
-// NewLoader returns a loader of the provider p's statements, its
+// newLoader returns a loader of the provider p's statements, its
 // authority naming p's user (cmex import's is "import").
-func (h *Handler) NewLoader(ctx context.Context, p *cmex.Principal) *Loader {
-	return &Loader{h: h, p: p, b: h.newBatch(ctx, p, "2.0.0"), seen: map[string]int{}}
+func (h *Handler) newLoader(ctx context.Context, p *cmex.Principal) *loader {
+	return &loader{h: h, p: p, b: h.newBatch(ctx, p, "2.0.0"), seen: map[string]int{}}
 }
 
-// Prepare makes the stored form of m, a statement of DecodeStatement.
-// Nothing of the batch changes until Keep. A statement without an id is
+// prepare makes the stored form of m, a statement of DecodeStatement.
+// Nothing of the batch changes until keep. A statement without an id is
 // given one made of the provider, its content and how many statements of
 // that content without an id came before it: the same file imported
 // again gives it the same id, and the store finds it present.
-func (l *Loader) Prepare(m map[string]any) (*cmex.XAPIStatement, error) {
+func (l *loader) prepare(m map[string]any) (*cmex.XAPIStatement, error) {
 	if _, ok := m["id"]; !ok {
 		sig := signature(m)
 		l.seen[sig]++
@@ -89,13 +89,13 @@ func (l *Loader) Prepare(m map[string]any) (*cmex.XAPIStatement, error) {
 	return l.b.add(m, parts, true)
 }
 
-// Keep makes st, of Prepare, one of the batch's, which the statements
+// keep makes st, of prepare, one of the batch's, which the statements
 // after it are prepared with (a definition merged into its, an id not
 // twice).
-func (l *Loader) Keep(st *cmex.XAPIStatement) { l.b.keep(st) }
+func (l *loader) keep(st *cmex.XAPIStatement) { l.b.keep(st) }
 
-// Next starts another batch, stored at a new time.
-func (l *Loader) Next() { l.b = l.h.newBatch(l.b.ctx, l.p, "2.0.0") }
+// next starts another batch, stored at a new time.
+func (l *loader) next() { l.b = l.h.newBatch(l.b.ctx, l.p, "2.0.0") }
 
 // derivedUUID is a UUID made of name (version 8, RFC 9562's custom one:
 // the first 122 bits of its SHA-256).
