@@ -163,8 +163,16 @@ func statementsImportExport(t *testing.T, db, fresh string) {
 	if out, code := runCLI(t, nil, "", "provider", "add", "-db", fresh, "-id", "1234567", "-name", "AAA Test Organization"); code != 0 {
 		t.Fatalf("provider add: %s", out)
 	}
-	if out, code := runCLI(t, nil, "", "import", "-db", fresh, "-provider", "1234567", exported); code != 0 || !strings.Contains(out, "4 statements: 4 accepted") {
+	freshReport := filepath.Join(dir, "fresh.csv")
+	if out, code := runCLI(t, nil, "", "import", "-db", fresh, "-provider", "1234567", "-report", freshReport, exported); code != 0 || !strings.Contains(out, "4 statements: 4 accepted") {
 		t.Fatalf("import the export: %d %s", code, out)
+	}
+	// The new database has no such activity: the completion is stored,
+	// its refusal on its report line.
+	b3, _ := os.ReadFile(freshReport)
+	if rows, _ := csv.NewReader(bytes.NewReader(b3)).ReadAll(); len(rows) != 5 || rows[3][3] != passed || rows[3][4] != "accepted" ||
+		rows[3][5] == "" || !strings.Contains(rows[3][6], "warning: the completion was refused: ") {
+		t.Errorf("the completion's refusal in the new database's report:\n%s", b3)
 	}
 	again := filepath.Join(dir, "again.jsonl")
 	if out, code := runCLI(t, nil, "", "export", "statements", "-db", fresh, "-provider", "1234567", "-o", again); code != 0 {

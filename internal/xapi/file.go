@@ -65,6 +65,7 @@ type fileImport struct {
 	loader  *loader
 	pending []pendingLine
 	verbs   map[string]string // the pending statements' verbs, by id
+	profile *cmex.XAPIProfile
 }
 
 // Import reads a file of statements, one a line (blank lines skipped),
@@ -76,6 +77,13 @@ type fileImport struct {
 func (im *Importer) Import(ctx context.Context, r io.Reader) error {
 	h := &Handler{Store: im.Store, Now: im.Now}
 	fi := &fileImport{im: im, loader: h.newLoader(ctx, im.Principal), verbs: map[string]string{}}
+	if im.Outcomes != nil {
+		// Which verbs are completions, whose outcomes are read.
+		var err error
+		if fi.profile, err = im.Outcomes.XAPIProfile(ctx, im.Principal.Organization.ID); err != nil {
+			return err
+		}
+	}
 	br := bufio.NewReaderSize(r, 1<<20)
 	pos := 0
 	for n := 1; ; n++ {
@@ -244,7 +252,7 @@ func (fi *fileImport) flush(ctx context.Context) error {
 			o.Problems = cmex.Problems{{Message: cmex.ErrorMessage(refused[i]), Severity: cmex.SeverityError, Line: p.line}}
 		case p.st.Seq == 0:
 			o.Outcome = cmex.OutcomePresent
-		case fi.im.Outcomes != nil:
+		case fi.im.Outcomes != nil && fi.profile.Counts(p.st.Verb):
 			// Stored; a completion the rules refused says why, as
 			// GET /api/v1/xapi/outcomes/{id} does.
 			co, err := fi.im.Outcomes.XAPIOutcome(ctx, p.st.Organization, p.st.ID)
