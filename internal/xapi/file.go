@@ -47,7 +47,8 @@ type Importer struct {
 	// Principal is the provider, and the user the authority names.
 	Principal *cmex.Principal
 	Now       func() time.Time
-	// Report is given each line's outcome, in the file's order.
+	// Report is given each line's outcome, in the file's order (nil:
+	// none is).
 	Report func(ImportLine) error
 }
 
@@ -75,6 +76,9 @@ type fileImport struct {
 // stored. An error is the store's failing, the batches committed before
 // it kept.
 func (im *Importer) Import(ctx context.Context, r io.Reader) error {
+	if im.Report == nil {
+		im.Report = func(ImportLine) error { return nil }
+	}
 	h := &Handler{Store: im.Store, Now: im.Now}
 	fi := &fileImport{im: im, loader: h.newLoader(ctx, im.Principal), verbs: map[string]string{}}
 	if im.Outcomes != nil {

@@ -97,3 +97,39 @@ func TestImportLines(t *testing.T) {
 		}
 	}
 }
+
+// FuzzImport imports any file: no panic, no error (a line is refused, the
+// import goes on), and one report line for each line not blank, in order.
+func FuzzImport(f *testing.F) {
+	store := cmextest.NewStore(f, today)
+	p, err := store.Users.Authenticate(f.Context(), cmextest.ProviderA, "webserviceuser@yourdomain.org", cmextest.Password)
+	if err != nil {
+		f.Fatal(err)
+	}
+	xs := sqlstore.NewXAPIService(store.DB)
+	f.Add([]byte(statement(id1) + "\n" + statement(id1) + "\n{\n\n[]\n"))
+	f.Add([]byte("\ufeff" + strings.TrimSuffix(statement(id1), "}") + `,"attachments":[{"usageType":"http://x.org/u","display":{"en":"x"},"contentType":"text/plain","length":1,"sha2":"` + sha256Hex("x") + `"}]}` + "\r\n"))
+	f.Add([]byte(`{"actor":{"mbox":"mailto:a@b.org"},"verb":{"id":"http://adlnet.gov/expapi/verbs/voided"},"object":{"objectType":"StatementRef","id":"` + id1 + `"}}`))
+	f.Fuzz(func(t *testing.T, file []byte) {
+		var lines []int
+		im := &xapi.Importer{Store: xs, Principal: p, Now: store.Clock.Now, Report: func(l xapi.ImportLine) error {
+			lines = append(lines, l.Line)
+			return nil
+		}}
+		if err := im.Import(t.Context(), bytes.NewReader(file)); err != nil {
+			t.Fatalf("Import: %v", err)
+		}
+		var want []int
+		for i, l := range bytes.Split(file, []byte("\n")) {
+			if i == 0 {
+				l = bytes.TrimPrefix(l, []byte("\ufeff"))
+			}
+			if len(bytes.TrimSpace(l)) > 0 {
+				want = append(want, i+1)
+			}
+		}
+		if fmt.Sprint(lines) != fmt.Sprint(want) {
+			t.Fatalf("reported lines %v, want %v", lines, want)
+		}
+	})
+}
