@@ -313,3 +313,29 @@ func TestSignedStatement(t *testing.T) {
 		}
 	}
 }
+
+// TestVersionDeclared checks the X-Experience-API-Version each answer
+// declares: the client's version line, and 0.9 for the refusal of a
+// request that names none (a pre-header, 0.9 request).
+func TestVersionDeclared(t *testing.T) {
+	f := newFixture(t)
+	for _, c := range []struct {
+		name, method, path, version string
+		wantCode                    int
+		want                        string
+	}{
+		{"no header", "GET", "/xapi/statements", "", 400, "0.9"},
+		{"no header, a PUT", "PUT", "/xapi/statements?statementId=" + id1, "", 400, "0.9"},
+		{"a 1.0 client", "GET", "/xapi/statements", "1.0.1", 200, "1.0.3"},
+		{"a 1.0 client, 1.0", "GET", "/xapi/statements", "1.0", 200, "1.0.3"},
+		{"a 2.0 client", "GET", "/xapi/statements", "2.0.0", 200, "2.0.0"},
+		{"a newer version", "GET", "/xapi/statements", "3.0.0", 400, "2.0.0"},
+		{"about without a header", "GET", "/xapi/about", "", 200, "2.0.0"},
+	} {
+		rec := f.call(t, "a", c.method, c.path, statement(id1), "X-Experience-API-Version", c.version)
+		if rec.Code != c.wantCode || rec.Header().Get("X-Experience-API-Version") != c.want {
+			t.Errorf("%s: %d declaring %q, want %d declaring %q (%s)", c.name, rec.Code,
+				rec.Header().Get("X-Experience-API-Version"), c.wantCode, c.want, rec.Body)
+		}
+	}
+}
