@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -39,8 +40,44 @@ func NewXAPIService(db *DB) *XAPIService { return &XAPIService{db: db} }
 // maxXAPIQuery bounds the statements one query returns.
 const maxXAPIQuery = 500
 
-// SaveStatements implements cmex.XAPIService.
+// xapiConflictTries bounds the transactions SaveStatements tries when a
+// concurrent writer takes a CreditID its completions were about to add.
+const xapiConflictTries = 5
+
+// SaveStatements implements cmex.XAPIService. A statement's Seq is set
+// when this call stored it, and left 0 when it was stored before (a
+// duplicate).
+//
+// Two completions naming one CreditID, stored at once, would both find
+// it free; the second to insert its record then fails on the ledger's
+// unique key (ErrConflict, on PostgreSQL: SQLite runs one write
+// transaction at a time). The transaction is then tried again, and the
+// hook, finding the other's record, refuses the completion with 603 as it
+// would have had the two come one after the other: the statement is
+// stored all the same.
 func (s *XAPIService) SaveStatements(ctx context.Context, sts []*cmex.XAPIStatement) error {
+	var err error
+	for try := 1; ; try++ {
+		if err = s.saveStatements(ctx, sts); !errors.Is(err, ErrConflict) {
+			return err
+		}
+		if try == xapiConflictTries {
+			// Another writer took a CreditID of the batch every time: a
+			// client sending again finds the ledger settled.
+			return &cmex.Error{Code: cmex.EBUSY, Message: "Other requests are storing the same CreditIDs; send the statements again.", RetryAfter: time.Second}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(try) * 5 * time.Millisecond):
+		}
+	}
+}
+
+func (s *XAPIService) saveStatements(ctx context.Context, sts []*cmex.XAPIStatement) error {
+	for _, st := range sts {
+		st.Seq = 0 // of a try rolled back
+	}
 	return s.db.inTx(ctx, func(tx conn) error {
 		var fresh []*cmex.XAPIStatement
 		for _, st := range sts {
@@ -187,8 +224,12 @@ func (s *XAPIService) Statements(ctx context.Context, q cmex.XAPIStatementQuery)
 		return strings.Join(conds, " AND "), args
 	}
 	var where strings.Builder
-	args := []any{q.Organization, false}
-	where.WriteString(`s.organization_id = ? AND s.voided = ?`)
+	args := []any{q.Organization}
+	where.WriteString(`s.organization_id = ?`)
+	if !q.Voided {
+		where.WriteString(` AND s.voided = ?`)
+		args = append(args, false)
+	}
 	add := func(cond string, a ...any) {
 		where.WriteString(" AND " + cond)
 		args = append(args, a...)

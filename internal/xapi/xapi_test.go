@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cmexhub/cmex"
 	"github.com/cmexhub/cmex/internal/cmextest"
 	"github.com/cmexhub/cmex/internal/sqlstore"
 	"github.com/cmexhub/cmex/internal/xapi"
@@ -261,6 +262,9 @@ func FuzzStatements(f *testing.F) {
 	f.Add([]byte("--b\r\nContent-Type: application/json\r\n\r\n" + statement(id1) + "\r\n--b\r\nX-Experience-API-Hash: 00\r\n\r\nhello\r\n--b--\r\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		_, _ = xapi.DecodeStatements(body) // never panics
+		if _, err := xapi.DecodeStatement(body); err != nil && cmex.ErrorCode(err) != cmex.EINVALID {
+			t.Fatalf("a line refused with %q: %v", cmex.ErrorCode(err), err)
+		}
 		for _, ct := range []string{"application/json", "multipart/mixed; boundary=b"} {
 			rec := fx.call(t, "a", "POST", "/xapi/statements", string(body), "Content-Type", ct)
 			if rec.Code >= 500 {
