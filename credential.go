@@ -131,6 +131,10 @@ func (v *Verification) Check(name string) (VerificationCheck, bool) {
 // CredentialService issues and verifies credentials. The JSON API and the
 // portal call it; internal/credential implements it.
 type CredentialService interface {
+	// Issuing says whether credentials can be issued now: nil, or the
+	// EUNAVAILABLE error that every issuing call would return (no public
+	// URL to be the issuer's did:web, no issuer key).
+	Issuing(ctx context.Context) error
 	// RecordCredential issues the credential of a live learner record no
 	// board rejected (ENOTFOUND, ECONFLICT for a rejected one).
 	RecordCredential(ctx context.Context, id LearnerRecordID, f CredentialFormat) (*IssuedCredential, error)

@@ -79,6 +79,12 @@ type signer struct {
 	vm   string // the DID URL of the key
 }
 
+// Issuing implements cmex.CredentialService.
+func (s *Service) Issuing(ctx context.Context) error {
+	_, err := s.signer(ctx)
+	return err
+}
+
 func (s *Service) signer(ctx context.Context) (*signer, error) {
 	did := s.DID()
 	if did == "" {

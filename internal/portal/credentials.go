@@ -3,6 +3,7 @@ package portal
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -97,9 +98,9 @@ func (h *Handler) linkRecord(r *http.Request) (cmex.LearnerRecordID, bool) {
 
 // credentialLinks are the short links of the records behind the lines of
 // t that have a credential (live, not rejected), by record id.
-func (h *Handler) credentialLinks(t *cmex.Transcript) map[cmex.LearnerRecordID]string {
-	if h.Credentials == nil {
-		return nil
+func (h *Handler) credentialLinks(ctx context.Context, t *cmex.Transcript) map[cmex.LearnerRecordID]string {
+	if h.Credentials == nil || h.Credentials.Issuing(ctx) != nil {
+		return nil // no links that would only answer 503
 	}
 	out := map[cmex.LearnerRecordID]string{}
 	for _, c := range t.Credits {

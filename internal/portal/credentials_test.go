@@ -314,3 +314,25 @@ func TestNoCredentials(t *testing.T) {
 		t.Errorf("/verify: %d %s", p.status, p.body)
 	}
 }
+
+// TestNoIssuerKey: a portal whose credential service has no issuer key
+// yet offers no credential links, which would only answer 503, and shows
+// the transcript as before; a key created later brings them.
+func TestNoIssuerKey(t *testing.T) {
+	e := newEnv(t, false)
+	helenRecords(t, e)
+	keys := sqlstore.NewIssuerKeyService(e.store.DB)
+	e.h.Credentials = &credential.Service{Keys: keys, Records: sqlstore.NewCredentialRecords(e.store.DB), BaseURL: e.srv.URL, Name: "cmex test"}
+	e.h.PublicURL = e.srv.URL
+	helen := e.physician(t, "helen.nokey")
+	e.post(t, helen, "/claim", claimForm("Helen", "Markman", "1970-09-26", "npi", "", "1234567890"))
+	if p := e.get(t, helen, "/transcript"); p.status != 200 || strings.Contains(p.body, "/transcript/credentials") || !strings.Contains(p.body, "Grand Rounds of B") {
+		t.Errorf("transcript without a key: %d %s", p.status, p.body)
+	}
+	if _, err := keys.CreateIssuerKey(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if p := e.get(t, helen, "/transcript"); p.status != 200 || !strings.Contains(p.body, "/transcript/credentials") {
+		t.Errorf("transcript with a key: %d %s", p.status, p.body)
+	}
+}
