@@ -48,9 +48,10 @@ func format(r *http.Request) (cmex.CredentialFormat, error) {
 	return f, nil
 }
 
-// writeCredential answers one credential as itself: JSON-LD
-// (application/vc+ld+json… served as application/json so any client reads
-// it) or a JWT (application/vc+jwt).
+// writeCredential answers one credential as itself: JSON-LD as
+// application/vc, the media type VC 2.0 registered (drafts called it
+// application/vc+ld+json), as the portal's downloads are, or a JWT
+// (application/vc+jwt).
 func (h *Handler) writeCredential(w http.ResponseWriter, c *cmex.IssuedCredential) {
 	if c.Format == cmex.CredentialJWT {
 		w.Header().Set("Content-Type", "application/vc+jwt")
@@ -59,7 +60,7 @@ func (h *Handler) writeCredential(w http.ResponseWriter, c *cmex.IssuedCredentia
 	}
 	var buf bytes.Buffer
 	_ = json.Indent(&buf, c.Credential, "", "  ")
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", "application/vc")
 	buf.WriteByte('\n')
 	_, _ = w.Write(buf.Bytes())
 }
