@@ -259,8 +259,16 @@ func TestVerify(t *testing.T) {
 	di := issue(t, s, 1, cmex.CredentialDataIntegrity)
 	jwt := issue(t, s, 1, cmex.CredentialJWT)
 	for name, b := range map[string][]byte{"di": di.Credential, "jwt": []byte(jwt.JWT)} {
-		if v := verify(t, s, b); !v.Verified || len(v.Checks) != 6 {
+		v := verify(t, s, b)
+		if !v.Verified || len(v.Checks) != 6 {
 			t.Errorf("%s: %v", name, failed(v))
+		}
+		// A check that holds says what it found.
+		for check, want := range map[string]string{cmex.CheckIssuer: "signed with did:web:cme.example.org#key-",
+			cmex.CheckValidFrom: "valid from 20", cmex.CheckStatus: "not revoked: entry 1 of https://cme.example.org/credentials/status/1"} {
+			if c, _ := v.Check(check); !strings.HasPrefix(c.Message, want) {
+				t.Errorf("%s: the %s check says %q, want %q…", name, check, c.Message, want)
+			}
 		}
 	}
 	change := func(f func(c map[string]any)) []byte {

@@ -28,6 +28,14 @@ func (vf *verifying) add(check string, err error) bool {
 	return err == nil
 }
 
+// holds says what a check that held found (which key, what dates):
+// the message of the last check, when it holds.
+func (vf *verifying) holds(format string, args ...any) {
+	if n := len(vf.v.Checks); n > 0 && vf.v.Checks[n-1].OK {
+		vf.v.Checks[n-1].Message = fmt.Sprintf(format, args...)
+	}
+}
+
 func (vf *verifying) done() *cmex.Verification {
 	vf.v.Verified = len(vf.v.Checks) > 0
 	for _, c := range vf.v.Checks {
@@ -43,6 +51,7 @@ func (s *Service) Verify(ctx context.Context, data []byte) (*cmex.Verification, 
 	var cred map[string]any
 	var pub ed25519.PublicKey
 	var verifyProof func() error
+	var proofKind string
 	if len(data) > 0 && data[0] == '{' {
 		vf.v.Format = cmex.CredentialDataIntegrity
 		if err := json.Unmarshal(data, &cred); err != nil {
@@ -60,6 +69,8 @@ func (s *Service) Verify(ctx context.Context, data []byte) (*cmex.Verification, 
 		if !vf.add(cmex.CheckIssuer, err) {
 			return vf.done(), nil
 		}
+		vf.holds("signed with %s", p.VerificationMethod)
+		proofKind = "a Data Integrity proof, eddsa-rdfc-2022"
 		verifyProof = func() error { return checkProof(unsecured, p, pub) }
 	} else {
 		vf.v.Format = cmex.CredentialJWT
@@ -82,6 +93,8 @@ func (s *Service) Verify(ctx context.Context, data []byte) (*cmex.Verification, 
 		if !vf.add(cmex.CheckIssuer, err) {
 			return vf.done(), nil
 		}
+		vf.holds("signed with %s", j.header.Kid)
+		proofKind = "a JWT signed with EdDSA"
 		verifyProof = func() error {
 			if !ed25519.Verify(pub, []byte(j.input), j.sig) {
 				return errors.New("the signature does not match the credential")
@@ -94,6 +107,7 @@ func (s *Service) Verify(ctx context.Context, data []byte) (*cmex.Verification, 
 		return vf.done(), nil
 	}
 	vf.add(cmex.CheckProof, verifyProof())
+	vf.holds("%s", proofKind)
 	now := s.now()
 	vf.add(cmex.CheckValidFrom, checkDate(cred, "validFrom", func(t time.Time) error {
 		if t.After(now) {
@@ -101,13 +115,24 @@ func (s *Service) Verify(ctx context.Context, data []byte) (*cmex.Verification, 
 		}
 		return nil
 	}))
+	vf.holds("valid from %v", cred["validFrom"])
 	vf.add(cmex.CheckValidUntil, checkDate(cred, "validUntil", func(t time.Time) error {
 		if !t.After(now) {
 			return fmt.Errorf("expired at %s", t.Format(time.RFC3339))
 		}
 		return nil
 	}))
+	if until, ok := cred["validUntil"]; ok {
+		vf.holds("valid until %v", until)
+	} else {
+		vf.holds("no end of validity")
+	}
 	vf.add(cmex.CheckStatus, s.checkStatus(ctx, cred, vf.v.Issuer))
+	if entry, ok := cred["credentialStatus"].(map[string]any); ok {
+		vf.holds("not revoked: entry %v of %v", entry["statusListIndex"], entry["statusListCredential"])
+	} else {
+		vf.holds("no status list: it cannot be revoked")
+	}
 	return vf.done(), nil
 }
 
