@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,16 +18,26 @@ type XAPIService struct {
 	// Hook, when set, runs in the transaction that stores statements,
 	// after they are written: what it writes commits with them, and its
 	// error refuses the whole batch. The completion profile (statements
-	// into learner reports) is meant to plug in here.
+	// into learner reports) plugs in here.
 	Hook XAPIHook
+
+	group xapiGroup
 }
 
 var _ cmex.XAPIService = (*XAPIService)(nil)
 
 // XAPIHook is given the statements a transaction stores, those already
-// stored (duplicates) left out.
+// stored (duplicates) left out, call by call: each call is one
+// SaveStatements (one request), with its context (who sent it, from
+// where). Several calls share a transaction under load (xapigroup.go).
 type XAPIHook interface {
-	StatementsStored(ctx context.Context, tx Tx, sts []*cmex.XAPIStatement) error
+	StatementsStored(tx Tx, calls []XAPIStored) error
+}
+
+// XAPIStored is what one SaveStatements call stored.
+type XAPIStored struct {
+	Ctx        context.Context
+	Statements []*cmex.XAPIStatement
 }
 
 // Tx is a transaction of this package, handed to hooks so that the
@@ -39,92 +50,109 @@ func NewXAPIService(db *DB) *XAPIService { return &XAPIService{db: db} }
 // maxXAPIQuery bounds the statements one query returns.
 const maxXAPIQuery = 500
 
-// SaveStatements implements cmex.XAPIService.
+// SaveStatements implements cmex.XAPIService. Concurrent calls share a
+// transaction (see xapigroup.go); each is answered once the commit that
+// holds its statements is made.
 func (s *XAPIService) SaveStatements(ctx context.Context, sts []*cmex.XAPIStatement) error {
-	return s.db.inTx(ctx, func(tx conn) error {
-		var fresh []*cmex.XAPIStatement
-		for _, st := range sts {
-			var sig, verb string
-			err := tx.queryRow(ctx, `SELECT signature, verb FROM xapi_statements WHERE organization_id = ? AND statement_id = ?`+s.db.dialect.ForUpdate(),
-				st.Organization, st.ID).Scan(&sig, &verb)
-			if err == nil {
-				if sig == st.Signature {
-					continue
-				}
-				return cmex.Errorf(cmex.ECONFLICT, "statement %s is stored and differs from this one", st.ID)
-			} else if !isNoRows(err) {
-				return fmt.Errorf("find statement: %w", err)
-			}
-			if st.Voids != "" {
-				var target string
-				err := tx.queryRow(ctx, `SELECT verb FROM xapi_statements WHERE organization_id = ? AND statement_id = ?`, st.Organization, st.Voids).Scan(&target)
-				if err == nil && target == voidedVerb {
-					return cmex.Errorf(cmex.EINVALID, "statement %s voids a voiding statement", st.ID)
-				} else if err != nil && !isNoRows(err) {
-					return fmt.Errorf("find voided statement: %w", err)
-				}
-				if _, err := tx.exec(ctx, `UPDATE xapi_statements SET voided = ? WHERE organization_id = ? AND statement_id = ?`, true, st.Organization, st.Voids); err != nil {
-					return fmt.Errorf("void statement: %w", err)
-				}
-			}
-			// A voiding statement may come before its target: the target
-			// is then stored voided.
-			var voidedBefore int
-			err = tx.queryRow(ctx, `SELECT COUNT(*) FROM xapi_statements WHERE organization_id = ? AND voids = ?`, st.Organization, st.ID).Scan(&voidedBefore)
-			if err != nil {
-				return fmt.Errorf("find voiding statement: %w", err)
-			}
-			// ON CONFLICT: another transaction storing the same id at the
-			// same time commits first; the row it stored is then compared.
-			err = tx.queryRow(ctx, `INSERT INTO xapi_statements (organization_id, statement_id, signature, body, verb, voids, object_ref, registration, stored, voided)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (organization_id, statement_id) DO NOTHING RETURNING seq`,
-				st.Organization, st.ID, st.Signature, st.JSON, st.Verb, st.Voids, st.ObjectRef, st.Registration, leaseTime(st.Stored), voidedBefore > 0 && st.Verb != voidedVerb).Scan(&st.Seq)
-			if isNoRows(err) {
-				if err := tx.queryRow(ctx, `SELECT signature FROM xapi_statements WHERE organization_id = ? AND statement_id = ?`, st.Organization, st.ID).Scan(&sig); err != nil {
-					return fmt.Errorf("find statement: %w", err)
-				}
-				if sig == st.Signature {
-					continue
-				}
-				return cmex.Errorf(cmex.ECONFLICT, "statement %s is stored and differs from this one", st.ID)
-			} else if err != nil {
-				return fmt.Errorf("insert statement: %w", err)
-			}
-			for _, x := range []struct {
-				table, col string
-				vals       []string
-				related    bool
-			}{
-				{"xapi_statement_agents", "agent_key", st.Agents, false},
-				{"xapi_statement_agents", "agent_key", st.RelatedAgents, true},
-				{"xapi_statement_activities", "activity_id", st.Activities, false},
-				{"xapi_statement_activities", "activity_id", st.RelatedActivities, true},
-			} {
-				for _, v := range x.vals {
-					if _, err := tx.exec(ctx, `INSERT INTO `+x.table+` (seq, `+x.col+`, related) VALUES (?, ?, ?)`, st.Seq, v, x.related); err != nil {
-						return fmt.Errorf("index statement: %w", err)
-					}
-				}
-			}
-			for _, a := range st.Attachments {
-				if _, err := tx.exec(ctx, `INSERT INTO xapi_attachments (organization_id, sha2, content_type, content) VALUES (?, ?, ?, ?)
-					ON CONFLICT (organization_id, sha2) DO NOTHING`, st.Organization, a.SHA2, a.ContentType, a.Content); err != nil {
-					return fmt.Errorf("store attachment: %w", err)
-				}
-			}
-			for id, def := range st.Definitions {
-				if _, err := tx.exec(ctx, `INSERT INTO xapi_activities (organization_id, activity_id, definition) VALUES (?, ?, ?)
-					ON CONFLICT (organization_id, activity_id) DO UPDATE SET definition = excluded.definition`, st.Organization, id, def); err != nil {
-					return fmt.Errorf("store activity: %w", err)
-				}
-			}
-			fresh = append(fresh, st)
-		}
-		if s.Hook != nil && len(fresh) > 0 {
-			return s.Hook.StatementsStored(ctx, Tx{c: tx}, fresh)
-		}
+	if len(sts) == 0 {
 		return nil
-	})
+	}
+	return s.group.save(ctx, s, sts)
+}
+
+// saveStatements stores one call's statements in tx, and returns those not
+// stored before, for the hook.
+func (s *XAPIService) saveStatements(ctx context.Context, tx conn, sts []*cmex.XAPIStatement) ([]*cmex.XAPIStatement, error) {
+	var fresh []*cmex.XAPIStatement
+	for _, st := range sts {
+		// ON CONFLICT: the id is stored (by this transaction, another one
+		// before it, or one committing at the same time): the row stored
+		// is then compared. A statement is stored voided when a voiding
+		// statement stored before names it, unless it voids itself.
+		err := tx.queryRowKept(ctx, `INSERT INTO xapi_statements (organization_id, statement_id, signature, body, verb, voids, object_ref, registration, stored, voided)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (EXISTS (SELECT 1 FROM xapi_statements v WHERE v.organization_id = ? AND v.voids = ?) AND ?))
+			ON CONFLICT (organization_id, statement_id) DO NOTHING RETURNING seq`,
+			st.Organization, st.ID, st.Signature, st.JSON, st.Verb, st.Voids, st.ObjectRef, st.Registration, leaseTime(st.Stored),
+			st.Organization, st.ID, st.Verb != voidedVerb).Scan(&st.Seq)
+		if isNoRows(err) {
+			var sig string
+			if err := tx.queryRowKept(ctx, `SELECT signature FROM xapi_statements WHERE organization_id = ? AND statement_id = ?`, st.Organization, st.ID).Scan(&sig); err != nil {
+				return nil, fmt.Errorf("find statement: %w", err)
+			}
+			if sig == st.Signature {
+				continue
+			}
+			return nil, cmex.Errorf(cmex.ECONFLICT, "statement %s is stored and differs from this one", st.ID)
+		} else if err != nil {
+			return nil, fmt.Errorf("insert statement: %w", err)
+		}
+		if st.Voids != "" {
+			var target string
+			err := tx.queryRow(ctx, `SELECT verb FROM xapi_statements WHERE organization_id = ? AND statement_id = ?`, st.Organization, st.Voids).Scan(&target)
+			if err == nil && target == voidedVerb {
+				return nil, cmex.Errorf(cmex.EINVALID, "statement %s voids a voiding statement", st.ID)
+			} else if err != nil && !isNoRows(err) {
+				return nil, fmt.Errorf("find voided statement: %w", err)
+			}
+			if _, err := tx.exec(ctx, `UPDATE xapi_statements SET voided = ? WHERE organization_id = ? AND statement_id = ?`, true, st.Organization, st.Voids); err != nil {
+				return nil, fmt.Errorf("void statement: %w", err)
+			}
+		}
+		for _, x := range []struct {
+			table, col   string
+			vals, relVal []string
+		}{
+			{"xapi_statement_agents", "agent_key", st.Agents, st.RelatedAgents},
+			{"xapi_statement_activities", "activity_id", st.Activities, st.RelatedActivities},
+		} {
+			n := len(x.vals) + len(x.relVal)
+			if n == 0 {
+				continue
+			}
+			args := make([]any, 0, 3*n)
+			for _, v := range x.vals {
+				args = append(args, st.Seq, v, false)
+			}
+			for _, v := range x.relVal {
+				args = append(args, st.Seq, v, true)
+			}
+			q := `INSERT INTO ` + x.table + ` (seq, ` + x.col + `, related) VALUES (?, ?, ?)` + strings.Repeat(`, (?, ?, ?)`, n-1)
+			if err := tx.execKept(ctx, errPrefix("index statement"), q, args...); err != nil {
+				return nil, err
+			}
+		}
+		for _, a := range st.Attachments {
+			if err := tx.execKept(ctx, errPrefix("store attachment"), `INSERT INTO xapi_attachments (organization_id, sha2, content_type, content) VALUES (?, ?, ?, ?)
+				ON CONFLICT (organization_id, sha2) DO NOTHING`, st.Organization, a.SHA2, a.ContentType, a.Content); err != nil {
+				return nil, err
+			}
+		}
+		for id, def := range st.Definitions {
+			if err := tx.execKept(ctx, errPrefix("store activity"), `INSERT INTO xapi_activities (organization_id, activity_id, definition) VALUES (?, ?, ?)
+				ON CONFLICT (organization_id, activity_id) DO UPDATE SET definition = excluded.definition`, st.Organization, id, def); err != nil {
+				return nil, err
+			}
+		}
+		fresh = append(fresh, st)
+	}
+	return fresh, nil
+}
+
+// hook runs the hook, if any, on what calls stored.
+func (s *XAPIService) hook(tx conn, calls []XAPIStored) error {
+	if s.Hook == nil {
+		return nil
+	}
+	calls = slices.DeleteFunc(calls, func(c XAPIStored) bool { return len(c.Statements) == 0 })
+	if len(calls) == 0 {
+		return nil
+	}
+	return s.Hook.StatementsStored(Tx{c: tx}, calls)
+}
+
+// errPrefix wraps an error with short context.
+func errPrefix(what string) func(error) error {
+	return func(err error) error { return fmt.Errorf("%s: %w", what, err) }
 }
 
 // voidedVerb is the verb of voiding statements.
@@ -260,7 +288,7 @@ func (s *XAPIService) Attachments(ctx context.Context, org cmex.OrganizationID, 
 // ActivityDefinition implements cmex.XAPIService.
 func (s *XAPIService) ActivityDefinition(ctx context.Context, org cmex.OrganizationID, activityID string) ([]byte, error) {
 	var def []byte
-	err := s.db.read().queryRow(ctx, `SELECT definition FROM xapi_activities WHERE organization_id = ? AND activity_id = ?`, org, activityID).Scan(&def)
+	err := s.db.read().queryRowKept(ctx, `SELECT definition FROM xapi_activities WHERE organization_id = ? AND activity_id = ?`, org, activityID).Scan(&def)
 	if isNoRows(err) {
 		return nil, nil
 	} else if err != nil {

@@ -32,9 +32,11 @@ type recordingHook struct {
 	fail bool
 }
 
-func (h *recordingHook) StatementsStored(ctx context.Context, tx sqlstore.Tx, sts []*cmex.XAPIStatement) error {
-	for _, st := range sts {
-		h.got = append(h.got, st.ID)
+func (h *recordingHook) StatementsStored(tx sqlstore.Tx, calls []sqlstore.XAPIStored) error {
+	for _, c := range calls {
+		for _, st := range c.Statements {
+			h.got = append(h.got, st.ID)
+		}
 	}
 	if h.fail {
 		return errors.New("hook refuses")

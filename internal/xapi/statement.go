@@ -186,7 +186,7 @@ func (ix *index) activity(x any, related bool) {
 		if ix.definitions == nil {
 			ix.definitions = map[string][]byte{}
 		}
-		ix.definitions[id], _ = json.Marshal(def)
+		ix.definitions[id], _ = encodeJSON(def)
 	}
 }
 
@@ -267,7 +267,7 @@ func signature(m map[string]any) string {
 			c[k] = v
 		}
 	}
-	b, _ := json.Marshal(c)
+	b, _ := encodeJSON(c)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
@@ -481,7 +481,7 @@ func mergeDefinition(old, def []byte) []byte {
 		}
 		o[k] = v
 	}
-	b, err := json.Marshal(o)
+	b, err := encodeJSON(o)
 	if err != nil {
 		return def
 	}

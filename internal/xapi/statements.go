@@ -1,6 +1,7 @@
 package xapi
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
@@ -177,12 +178,20 @@ func (h *Handler) prepare(req *request, sts []map[string]any, parts map[string]c
 					return nil, err
 				}
 			}
-			if old != nil {
+			if old != nil && !bytes.Equal(old, def) {
 				def = mergeDefinition(old, def)
 			}
-			ix.definitions[id], defs[id] = def, def
+			defs[id] = def
+			if bytes.Equal(old, def) {
+				// What is stored (or the batch stores before) already:
+				// nothing to write. An LMS sends the same definition
+				// with every statement of an activity.
+				delete(ix.definitions, id)
+				continue
+			}
+			ix.definitions[id] = def
 		}
-		js, err := json.Marshal(m)
+		js, err := encodeJSON(m)
 		if err != nil {
 			return nil, fmt.Errorf("encode statement: %w", err)
 		}
