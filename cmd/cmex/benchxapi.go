@@ -127,12 +127,13 @@ func (c *command) benchXAPI(ctx context.Context, e *env, args []string) error {
 	clients := fs.Int("clients", 64, "concurrent clients of each load")
 	batch := fs.Int("batch", 10, "statements in each POST of the batch load")
 	duration := fs.Duration("duration", 10*time.Second, "how long each load runs")
+	rate := fs.Int("rate", 1500, "statements a second offered by a third load, PUTs of one statement from -clients clients at a steady pace, its latencies counted from when each request was due (0: no such load)")
 	completions := fs.Int("completions", 10, "percentage of statements that are cmi5 passed completions with the CME credits extension (they become learner records); the others are session verbs")
 	if err := parse(fs, args, e); err != nil {
 		return err
 	}
-	if *clients < 1 || *batch < 1 || *completions < 0 || *completions > 100 || *duration <= 0 {
-		return fmt.Errorf("%w: -clients and -batch at least 1, -completions 0 to 100, -duration above 0", errUsage)
+	if *clients < 1 || *batch < 1 || *completions < 0 || *completions > 100 || *duration <= 0 || *rate < 0 {
+		return fmt.Errorf("%w: -clients and -batch at least 1, -completions 0 to 100, -duration above 0, -rate 0 or more", errUsage)
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -179,17 +180,22 @@ func (c *command) benchXAPI(ctx context.Context, e *env, args []string) error {
 	sample := w.statement(0, xapi.NewUUID())
 	add("statement", fmt.Sprintf("%d bytes (actor mbox, verb, activity with definition, result with score, context with registration, timestamp); %d%% cmi5 passed with CME credits, the rest %d session verbs", len(sample), *completions, len(xapiBenchVerbs)))
 
-	loads := []struct {
+	type load struct {
 		name string
 		size int
 		put  bool
-	}{
-		{fmt.Sprintf("POST /xapi/statements, %d a request, %d clients", *batch, *clients), *batch, false},
-		{fmt.Sprintf("PUT /xapi/statements, 1 a request, %d clients", *clients), 1, true},
+		rate int
+	}
+	loads := []load{
+		{fmt.Sprintf("POST /xapi/statements, %d a request, %d clients", *batch, *clients), *batch, false, 0},
+		{fmt.Sprintf("PUT /xapi/statements, 1 a request, %d clients", *clients), 1, true, 0},
+	}
+	if *rate > 0 {
+		loads = append(loads, load{fmt.Sprintf("PUT, 1 a request, %d clients, %d/s offered", *clients, *rate), 1, true, *rate})
 	}
 	var acked, ackedDone int64
 	for _, l := range loads {
-		res, err := runXAPILoad(srv, w, &next, l.name, *clients, l.size, l.put, *duration)
+		res, err := runXAPILoad(srv, w, &next, l.name, *clients, l.size, l.put, l.rate, *duration)
 		if err != nil {
 			return err
 		}
@@ -197,7 +203,11 @@ func (c *command) benchXAPI(ctx context.Context, e *env, args []string) error {
 		ackedDone += res.completion + res.warmDone
 		rate := float64(res.statements) / res.took.Seconds()
 		add(res.name, fmt.Sprintf("%.0f statements/s (%d in %s, %d requests/s)", rate, res.statements, res.took.Round(time.Millisecond), int(float64(len(res.requests))/res.took.Seconds())))
-		add("  latency a request", fmt.Sprintf("p50 %s, p90 %s, p99 %s", pct(res.requests, 50), pct(res.requests, 90), pct(res.requests, 99)))
+		since := ""
+		if l.rate > 0 {
+			since = " (from when it was due)"
+		}
+		add("  latency a request"+since, fmt.Sprintf("p50 %s, p90 %s, p99 %s, max %s", pct(res.requests, 50), pct(res.requests, 90), pct(res.requests, 99), pct(res.requests, 100)))
 		add("  errors (any answer not 2xx)", errorSummary(res))
 		if res.statements > 0 {
 			cores := func(d time.Duration) float64 { return d.Seconds() / res.took.Seconds() }
@@ -280,10 +290,11 @@ func errorSummary(r *xapiLoadResult) string {
 }
 
 // runXAPILoad runs clients that each send requests of size statements
-// back to back for d: POSTs of arrays, or PUTs of one. The bodies are built
-// before the clock starts (as many as a fast run sends), leaving the CPUs
-// to the server.
-func runXAPILoad(srv *benchServer, w *xapiWorkload, next *atomic.Int64, name string, clients, size int, put bool, d time.Duration) (*xapiLoadResult, error) {
+// for d: POSTs of arrays, or PUTs of one; back to back, or, with rate,
+// rate statements a second between them at a steady pace. The bodies are
+// built before the clock starts (as many as a fast run sends), leaving
+// the CPUs to the server.
+func runXAPILoad(srv *benchServer, w *xapiWorkload, next *atomic.Int64, name string, clients, size int, put bool, rate int, d time.Duration) (*xapiLoadResult, error) {
 	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
 	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	defer tr.CloseIdleConnections()
@@ -384,7 +395,12 @@ func runXAPILoad(srv *benchServer, w *xapiWorkload, next *atomic.Int64, name str
 	self0, _ := processCPU(os.Getpid())
 	all0, _ := machineCPU()
 	start := time.Now()
-	lat, _, err := closedLoop(clients, d, func(int) error { return send() })
+	var lat []time.Duration
+	if rate > 0 {
+		lat, _, err = pacedLoop(clients, d, float64(rate)/float64(size), func(int) error { return send() })
+	} else {
+		lat, _, err = closedLoop(clients, d, func(int) error { return send() })
+	}
 	res.took = time.Since(start)
 	cpu1, cerr := processCPU(srv.cmd.Process.Pid)
 	self1, _ := processCPU(os.Getpid())
@@ -400,6 +416,53 @@ func runXAPILoad(srv *benchServer, w *xapiWorkload, next *atomic.Int64, name str
 	res.requests = lat
 	res.statements, res.completion = statements.Load(), completions.Load()
 	return res, nil
+}
+
+// pacedLoop runs clients that together call do rate times a second for d,
+// each on its own schedule (client c at c/rate, then every clients/rate
+// seconds), and returns the latencies of the calls that succeeded,
+// counted from when each was due: a call that waits for its client's
+// previous one counts its wait (no coordinated omission). It fails when
+// none succeeded.
+func pacedLoop(clients int, d time.Duration, rate float64, do func(client int) error) ([]time.Duration, int, error) {
+	start := time.Now()
+	every := time.Duration(float64(clients) / rate * float64(time.Second))
+	lats := make([][]time.Duration, clients)
+	fails := make([]int, clients)
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Go(func() {
+			due := start.Add(time.Duration(float64(c) / rate * float64(time.Second)))
+			for ; due.Before(start.Add(d)); due = due.Add(every) {
+				if wait := time.Until(due); wait > 0 {
+					time.Sleep(wait)
+				}
+				if err := do(c); err != nil {
+					fails[c]++
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					continue
+				}
+				lats[c] = append(lats[c], time.Since(due))
+			}
+		})
+	}
+	wg.Wait()
+	var all []time.Duration
+	failed := 0
+	for c := range clients {
+		all = append(all, lats[c]...)
+		failed += fails[c]
+	}
+	if len(all) == 0 {
+		return nil, failed, fmt.Errorf("no call succeeded: %v", first)
+	}
+	return all, failed, nil
 }
 
 // processCPU is the user and system CPU time a process has used, from

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
@@ -60,20 +61,17 @@ func (s *XAPIService) SaveStatements(ctx context.Context, sts []*cmex.XAPIStatem
 	return s.group.save(ctx, s, sts)
 }
 
-// saveStatements stores one call's statements in tx, and returns those not
-// stored before, for the hook.
-func (s *XAPIService) saveStatements(ctx context.Context, tx conn, sts []*cmex.XAPIStatement) ([]*cmex.XAPIStatement, error) {
+// saveStatements stores one call's statements in tx, but for the rows of
+// the agents and activities they name, which it adds to rows, and returns
+// those not stored before, for the hook.
+func (s *XAPIService) saveStatements(ctx context.Context, tx conn, sts []*cmex.XAPIStatement, rows *xapiIndexRows) ([]*cmex.XAPIStatement, error) {
 	var fresh []*cmex.XAPIStatement
 	for _, st := range sts {
 		// ON CONFLICT: the id is stored (by this transaction, another one
 		// before it, or one committing at the same time): the row stored
 		// is then compared. A statement is stored voided when a voiding
 		// statement stored before names it, unless it voids itself.
-		err := tx.queryRowKept(ctx, `INSERT INTO xapi_statements (organization_id, statement_id, signature, body, verb, voids, object_ref, registration, stored, voided)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (EXISTS (SELECT 1 FROM xapi_statements v WHERE v.organization_id = ? AND v.voids = ?) AND ?))
-			ON CONFLICT (organization_id, statement_id) DO NOTHING RETURNING seq`,
-			st.Organization, st.ID, st.Signature, st.JSON, st.Verb, st.Voids, st.ObjectRef, st.Registration, leaseTime(st.Stored),
-			st.Organization, st.ID, st.Verb != voidedVerb).Scan(&st.Seq)
+		err := s.insertStatement(ctx, tx, st)
 		if isNoRows(err) {
 			var sig string
 			if err := tx.queryRowKept(ctx, `SELECT signature FROM xapi_statements WHERE organization_id = ? AND statement_id = ?`, st.Organization, st.ID).Scan(&sig); err != nil {
@@ -98,28 +96,17 @@ func (s *XAPIService) saveStatements(ctx context.Context, tx conn, sts []*cmex.X
 				return nil, fmt.Errorf("void statement: %w", err)
 			}
 		}
-		for _, x := range []struct {
-			table, col   string
-			vals, relVal []string
-		}{
-			{"xapi_statement_agents", "agent_key", st.Agents, st.RelatedAgents},
-			{"xapi_statement_activities", "activity_id", st.Activities, st.RelatedActivities},
-		} {
-			n := len(x.vals) + len(x.relVal)
-			if n == 0 {
-				continue
-			}
-			args := make([]any, 0, 3*n)
-			for _, v := range x.vals {
-				args = append(args, st.Seq, v, false)
-			}
-			for _, v := range x.relVal {
-				args = append(args, st.Seq, v, true)
-			}
-			q := `INSERT INTO ` + x.table + ` (seq, ` + x.col + `, related) VALUES (?, ?, ?)` + strings.Repeat(`, (?, ?, ?)`, n-1)
-			if err := tx.execKept(ctx, errPrefix("index statement"), q, args...); err != nil {
-				return nil, err
-			}
+		for _, v := range st.Agents {
+			rows.agents = append(rows.agents, st.Seq, v, false)
+		}
+		for _, v := range st.RelatedAgents {
+			rows.agents = append(rows.agents, st.Seq, v, true)
+		}
+		for _, v := range st.Activities {
+			rows.activities = append(rows.activities, st.Seq, v, false)
+		}
+		for _, v := range st.RelatedActivities {
+			rows.activities = append(rows.activities, st.Seq, v, true)
 		}
 		for _, a := range st.Attachments {
 			if err := tx.execKept(ctx, errPrefix("store attachment"), `INSERT INTO xapi_attachments (organization_id, sha2, content_type, content) VALUES (?, ?, ?, ?)
@@ -136,6 +123,60 @@ func (s *XAPIService) saveStatements(ctx context.Context, tx conn, sts []*cmex.X
 		fresh = append(fresh, st)
 	}
 	return fresh, nil
+}
+
+const insertStatement = `INSERT INTO xapi_statements (organization_id, statement_id, signature, body, verb, voids, object_ref, registration, stored, voided)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (EXISTS (SELECT 1 FROM xapi_statements v WHERE v.organization_id = ? AND v.voids = ?) AND ?))
+	ON CONFLICT (organization_id, statement_id) DO NOTHING`
+
+// insertStatement inserts st and sets its Seq, or returns sql.ErrNoRows
+// when its id is stored already.
+func (s *XAPIService) insertStatement(ctx context.Context, tx conn, st *cmex.XAPIStatement) error {
+	args := []any{st.Organization, st.ID, st.Signature, st.JSON, st.Verb, st.Voids, st.ObjectRef, st.Registration, leaseTime(st.Stored),
+		st.Organization, st.ID, st.Verb != voidedVerb}
+	if _, ok := s.db.dialect.(InsertIDer); !ok || tx.pipelined() {
+		return tx.queryRowKept(ctx, insertStatement+` RETURNING seq`, args...).Scan(&st.Seq)
+	}
+	// An exec, cheaper than a query's rows on this driver.
+	stmt, err := s.db.stmtIn(ctx, tx, insertStatement)
+	if err != nil {
+		return err
+	}
+	res, err := stmt.ExecContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return sql.ErrNoRows
+	}
+	st.Seq, err = res.LastInsertId()
+	return err
+}
+
+// xapiIndexRows are the rows of xapi_statement_agents and
+// xapi_statement_activities a transaction adds, three values a row,
+// inserted together at its end.
+type xapiIndexRows struct{ agents, activities []any }
+
+var (
+	bulkXAPIAgents     = bulk{head: `INSERT INTO xapi_statement_agents (seq, agent_key, related) VALUES `, tuple: `(?, ?, ?)`, width: 3}
+	bulkXAPIActivities = bulk{head: `INSERT INTO xapi_statement_activities (seq, activity_id, related) VALUES `, tuple: `(?, ?, ?)`, width: 3}
+)
+
+func (s *XAPIService) insertIndexRows(ctx context.Context, tx conn, rows *xapiIndexRows) error {
+	if len(rows.agents) > 0 {
+		if err := s.db.bulkExec(ctx, tx, bulkXAPIAgents, rows.agents); err != nil {
+			return fmt.Errorf("index statements: %w", err)
+		}
+	}
+	if len(rows.activities) > 0 {
+		if err := s.db.bulkExec(ctx, tx, bulkXAPIActivities, rows.activities); err != nil {
+			return fmt.Errorf("index statements: %w", err)
+		}
+	}
+	return nil
 }
 
 // hook runs the hook, if any, on what calls stored.

@@ -113,8 +113,9 @@ func (g *xapiGroup) commit(s *XAPIService, batch []*xapiCall) {
 					}
 				}
 				calls := make([]XAPIStored, len(batch))
+				var rows xapiIndexRows
 				for i, c := range batch {
-					fresh, err := s.saveStatements(c.ctx, tx, c.sts)
+					fresh, err := s.saveStatements(c.ctx, tx, c.sts, &rows)
 					if err != nil {
 						return err
 					}
@@ -124,6 +125,9 @@ func (g *xapiGroup) commit(s *XAPIService, batch []*xapiCall) {
 							return err
 						}
 					}
+				}
+				if err := s.insertIndexRows(batch[0].ctx, tx, &rows); err != nil {
+					return err
 				}
 				if together {
 					return s.hook(tx, calls)
