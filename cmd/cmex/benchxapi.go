@@ -116,6 +116,7 @@ type xapiLoad struct {
 	cpu        time.Duration // the server's, during the load
 	self       time.Duration // the load generator's
 	others     time.Duration // the rest of the machine's
+	database   time.Duration // a local PostgreSQL server's, or -1
 	errors     map[string]int
 	firstError string
 }
@@ -160,8 +161,11 @@ func (c *command) benchXAPI(ctx context.Context, e *env, args []string) error {
 	}
 	var rows [][2]string
 	add := func(k, v string) { rows = append(rows, [2]string{k, v}) }
+	var pgServer int // the postmaster of a local PostgreSQL, whose CPU is read
 	if strings.HasPrefix(*db, "postgres") {
-		add("database", "PostgreSQL, as configured (the server's fsync and synchronous_commit)")
+		var settings string
+		pgServer, settings = postgresServer(ctx, *db)
+		add("database", "PostgreSQL, as configured: "+settings)
 	} else {
 		mode, err := sqliteSync(ctx, *db)
 		if err != nil {
@@ -195,7 +199,7 @@ func (c *command) benchXAPI(ctx context.Context, e *env, args []string) error {
 	}
 	var acked, ackedDone int64
 	for _, l := range loads {
-		res, err := runXAPILoad(srv, w, &next, l.name, *clients, l.size, l.put, l.rate, *duration)
+		res, err := runXAPILoad(srv, pgServer, w, &next, l.name, *clients, l.size, l.put, l.rate, *duration)
 		if err != nil {
 			return err
 		}
@@ -212,6 +216,9 @@ func (c *command) benchXAPI(ctx context.Context, e *env, args []string) error {
 		if res.statements > 0 {
 			cores := func(d time.Duration) float64 { return d.Seconds() / res.took.Seconds() }
 			add("  cmex serve CPU", fmt.Sprintf("%.0f µs a statement (busy %.2f cores)", float64(res.cpu.Microseconds())/float64(res.statements), cores(res.cpu)))
+			if res.database >= 0 {
+				add("  PostgreSQL CPU", fmt.Sprintf("%.0f µs a statement (busy %.2f cores)", float64(res.database.Microseconds())/float64(res.statements), cores(res.database)))
+			}
 			add("  other CPU meanwhile", fmt.Sprintf("the load generator %.2f cores, other processes %.2f cores, of %d", cores(res.self), cores(res.others), runtime.NumCPU()))
 		}
 	}
@@ -294,7 +301,7 @@ func errorSummary(r *xapiLoadResult) string {
 // rate statements a second between them at a steady pace. The bodies are
 // built before the clock starts (as many as a fast run sends), leaving
 // the CPUs to the server.
-func runXAPILoad(srv *benchServer, w *xapiWorkload, next *atomic.Int64, name string, clients, size int, put bool, rate int, d time.Duration) (*xapiLoadResult, error) {
+func runXAPILoad(srv *benchServer, pgServer int, w *xapiWorkload, next *atomic.Int64, name string, clients, size int, put bool, rate int, d time.Duration) (*xapiLoadResult, error) {
 	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
 	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	defer tr.CloseIdleConnections()
@@ -394,6 +401,7 @@ func runXAPILoad(srv *benchServer, w *xapiWorkload, next *atomic.Int64, name str
 	}
 	self0, _ := processCPU(os.Getpid())
 	all0, _ := machineCPU()
+	db0 := treeCPU(pgServer)
 	start := time.Now()
 	var lat []time.Duration
 	if rate > 0 {
@@ -405,6 +413,7 @@ func runXAPILoad(srv *benchServer, w *xapiWorkload, next *atomic.Int64, name str
 	cpu1, cerr := processCPU(srv.cmd.Process.Pid)
 	self1, _ := processCPU(os.Getpid())
 	all1, _ := machineCPU()
+	db1 := treeCPU(pgServer)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -412,7 +421,11 @@ func runXAPILoad(srv *benchServer, w *xapiWorkload, next *atomic.Int64, name str
 		return nil, cerr
 	}
 	res.cpu, res.self = cpu1-cpu0, self1-self0
-	res.others = max(0, all1-all0-res.cpu-res.self)
+	res.database = -1
+	if db0 >= 0 && db1 >= 0 {
+		res.database = db1 - db0
+	}
+	res.others = max(0, all1-all0-res.cpu-res.self-max(0, res.database))
 	res.requests = lat
 	res.statements, res.completion = statements.Load(), completions.Load()
 	return res, nil
@@ -468,21 +481,19 @@ func pacedLoop(clients int, d time.Duration, rate float64, do func(client int) e
 // processCPU is the user and system CPU time a process has used, from
 // /proc (Linux; the clock ticks are USER_HZ, 100 a second).
 func processCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	// The command name, in parentheses, may hold spaces: fields count from
+	// after its closing one.
+	f, err := procStat(pid)
 	if err != nil {
 		return 0, fmt.Errorf("the bench reads the server's CPU time from /proc (Linux): %w", err)
 	}
-	// The command name, in parentheses, may hold spaces: fields count from
-	// after its closing one.
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	if len(f) < 13 {
 		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
 	}
 	utime, err1 := strconv.ParseInt(f[11], 10, 64)
 	stime, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
+		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, f)
 	}
 	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }
@@ -508,4 +519,61 @@ func machineCPU() (time.Duration, error) {
 		ticks += n
 	}
 	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
+// postgresServer returns the process id of the PostgreSQL server of db
+// when it runs on this machine (0 otherwise), and its durability settings.
+func postgresServer(ctx context.Context, spec string) (int, string) {
+	var backend int
+	var fsync, syncCommit string
+	err := withDB(ctx, spec, func(s *sqlstore.DB) error {
+		return s.SQL().QueryRowContext(ctx, `SELECT pg_backend_pid(), current_setting('fsync'), current_setting('synchronous_commit')`).Scan(&backend, &fsync, &syncCommit)
+	})
+	if err != nil {
+		return 0, "(its settings could not be read: " + err.Error() + ")"
+	}
+	settings := "fsync=" + fsync + ", synchronous_commit=" + syncCommit
+	// The backend's parent is the postmaster, if the backend is ours.
+	if f, err := procStat(backend); err == nil && len(f) > 1 {
+		if ppid, err := strconv.Atoi(f[1]); err == nil {
+			return ppid, settings
+		}
+	}
+	return 0, settings
+}
+
+// treeCPU is the CPU time of process pid and its children (PostgreSQL's
+// backends and workers), or -1 without pid.
+func treeCPU(pid int) time.Duration {
+	if pid <= 0 {
+		return -1
+	}
+	total, err := processCPU(pid)
+	if err != nil {
+		return -1
+	}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if f, err := procStat(n); err == nil && len(f) > 12 && f[1] == strconv.Itoa(pid) {
+			if c, err := processCPU(n); err == nil {
+				total += c
+			}
+		}
+	}
+	return total
+}
+
+// procStat is the fields of /proc/PID/stat after the command name: state,
+// ppid, …
+func procStat(pid int) ([]string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, err
+	}
+	s := string(b)
+	return strings.Fields(s[strings.LastIndexByte(s, ')')+1:]), nil
 }
