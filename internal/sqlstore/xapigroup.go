@@ -112,10 +112,14 @@ func (g *xapiGroup) commit(s *XAPIService, batch []*xapiCall) {
 						together = together && st.Voids == ""
 					}
 				}
+				voided, err := s.voided(batch[0].ctx, tx, batch)
+				if err != nil {
+					return err
+				}
 				calls := make([]XAPIStored, len(batch))
 				var rows xapiIndexRows
 				for i, c := range batch {
-					fresh, err := s.saveStatements(c.ctx, tx, c.sts, &rows)
+					fresh, err := s.saveStatements(c.ctx, tx, c.sts, voided, &rows)
 					if err != nil {
 						return err
 					}
