@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1"
 	"database/sql"
@@ -63,17 +64,15 @@ func (s *XAPIService) SaveStatements(ctx context.Context, sts []*cmex.XAPIStatem
 
 // saveStatements stores one call's statements in tx, but for the rows of
 // the agents and activities they name, which it adds to rows, and returns
-// those not stored before, for the hook. voided holds the ids a stored
-// statement voids (see voided), and gains those the call's voiding
-// statements void.
-func (s *XAPIService) saveStatements(ctx context.Context, tx conn, sts []*cmex.XAPIStatement, voided map[xapiKey]bool, rows *xapiIndexRows) ([]*cmex.XAPIStatement, error) {
+// those not stored before, for the hook.
+func (s *XAPIService) saveStatements(ctx context.Context, tx conn, sts []*cmex.XAPIStatement, w *xapiWrite) ([]*cmex.XAPIStatement, error) {
 	var fresh []*cmex.XAPIStatement
 	for _, st := range sts {
 		// ON CONFLICT: the id is stored (by this transaction, another one
 		// before it, or one committing at the same time): the row stored
 		// is then compared. A statement is stored voided when a voiding
 		// statement stored before names it, unless it voids itself.
-		err := s.insertStatement(ctx, tx, st, voided[xapiKey{st.Organization, st.ID}] && st.Verb != voidedVerb)
+		err := s.insertStatement(ctx, tx, st, w.voided[xapiKey{st.Organization, st.ID}] && st.Verb != voidedVerb)
 		if isNoRows(err) {
 			var sig string
 			if err := tx.queryRowKept(ctx, `SELECT signature FROM xapi_statements WHERE organization_id = ? AND statement_id = ?`, st.Organization, st.ID).Scan(&sig); err != nil {
@@ -97,19 +96,19 @@ func (s *XAPIService) saveStatements(ctx context.Context, tx conn, sts []*cmex.X
 			if _, err := tx.exec(ctx, `UPDATE xapi_statements SET voided = ? WHERE organization_id = ? AND statement_id = ?`, true, st.Organization, st.Voids); err != nil {
 				return nil, fmt.Errorf("void statement: %w", err)
 			}
-			voided[xapiKey{st.Organization, st.Voids}] = true // for a target later in the transaction
+			w.voided[xapiKey{st.Organization, st.Voids}] = true // for a target later in the transaction
 		}
 		for _, v := range st.Agents {
-			rows.agents = append(rows.agents, st.Seq, v, false)
+			w.rows.agents = append(w.rows.agents, st.Seq, v, false)
 		}
 		for _, v := range st.RelatedAgents {
-			rows.agents = append(rows.agents, st.Seq, v, true)
+			w.rows.agents = append(w.rows.agents, st.Seq, v, true)
 		}
 		for _, v := range st.Activities {
-			rows.activities = append(rows.activities, st.Seq, v, false)
+			w.rows.activities = append(w.rows.activities, st.Seq, v, false)
 		}
 		for _, v := range st.RelatedActivities {
-			rows.activities = append(rows.activities, st.Seq, v, true)
+			w.rows.activities = append(w.rows.activities, st.Seq, v, true)
 		}
 		for _, a := range st.Attachments {
 			if err := tx.execKept(ctx, errPrefix("store attachment"), `INSERT INTO xapi_attachments (organization_id, sha2, content_type, content) VALUES (?, ?, ?, ?)
@@ -118,6 +117,21 @@ func (s *XAPIService) saveStatements(ctx context.Context, tx conn, sts []*cmex.X
 			}
 		}
 		for id, def := range st.Definitions {
+			k := xapiKey{st.Organization, id}
+			old, ok := w.defs[k]
+			if !ok {
+				err := tx.queryRowKept(ctx, `SELECT definition FROM xapi_activities WHERE organization_id = ? AND activity_id = ?`, st.Organization, id).Scan(&old)
+				if err != nil && !isNoRows(err) {
+					return nil, fmt.Errorf("read activity: %w", err)
+				}
+			}
+			def = cmex.MergeXAPIDefinition(old, def)
+			w.defs[k] = def
+			if bytes.Equal(old, def) {
+				// Stored already: an LMS sends the same definition with
+				// every statement of an activity.
+				continue
+			}
 			if err := tx.execKept(ctx, errPrefix("store activity"), `INSERT INTO xapi_activities (organization_id, activity_id, definition) VALUES (?, ?, ?)
 				ON CONFLICT (organization_id, activity_id) DO UPDATE SET definition = excluded.definition`, st.Organization, id, def); err != nil {
 				return nil, err
@@ -208,6 +222,16 @@ func (s *XAPIService) insertStatement(ctx context.Context, tx conn, st *cmex.XAP
 	}
 	st.Seq, err = res.LastInsertId()
 	return err
+}
+
+// xapiWrite is what a transaction storing statements keeps between them.
+type xapiWrite struct {
+	// voided holds the ids a stored statement voids (see voided), and
+	// gains those the transaction's voiding statements void.
+	voided map[xapiKey]bool
+	rows   xapiIndexRows
+	// defs are the activity definitions as the transaction leaves them.
+	defs map[xapiKey][]byte
 }
 
 // xapiIndexRows are the rows of xapi_statement_agents and

@@ -116,10 +116,10 @@ func (g *xapiGroup) commit(s *XAPIService, batch []*xapiCall) {
 				if err != nil {
 					return err
 				}
+				w := &xapiWrite{voided: voided, defs: map[xapiKey][]byte{}}
 				calls := make([]XAPIStored, len(batch))
-				var rows xapiIndexRows
 				for i, c := range batch {
-					fresh, err := s.saveStatements(c.ctx, tx, c.sts, voided, &rows)
+					fresh, err := s.saveStatements(c.ctx, tx, c.sts, w)
 					if err != nil {
 						return err
 					}
@@ -130,7 +130,7 @@ func (g *xapiGroup) commit(s *XAPIService, batch []*xapiCall) {
 						}
 					}
 				}
-				if err := s.insertIndexRows(batch[0].ctx, tx, &rows); err != nil {
+				if err := s.insertIndexRows(batch[0].ctx, tx, &w.rows); err != nil {
 					return err
 				}
 				if together {

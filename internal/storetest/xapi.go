@@ -181,6 +181,18 @@ func testXAPIStatements(t *testing.T, open Opener) {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)
 		}
 	}
+	// Definitions merge into the stored one: language maps key by key,
+	// the rest replaced; the same one again changes nothing.
+	for i, def := range []string{`{"name":{"en-US":"Course"},"type":"http://example.org/t1"}`, `{"name":{"fr":"Cours"},"type":"http://example.org/t2"}`, `{"name":{"fr":"Cours"},"type":"http://example.org/t2"}`} {
+		st := xapiStatement(org, 20+i, t0)
+		st.Definitions = map[string][]byte{"http://example.org/defined": []byte(def)}
+		if err := s.SaveStatements(ctx, []*cmex.XAPIStatement{st}); err != nil {
+			t.Fatalf("save statement %d with a definition: %v", 20+i, err)
+		}
+	}
+	if def, err := s.ActivityDefinition(ctx, org, "http://example.org/defined"); err != nil || string(def) != `{"name":{"en-US":"Course","fr":"Cours"},"type":"http://example.org/t2"}` {
+		t.Errorf("merged definition: %s, %v", def, err)
+	}
 	// Paging: each page continues after the last one's Seq.
 	page, more, err := s.Statements(ctx, cmex.XAPIStatementQuery{Organization: org, Limit: 2, Ascending: true})
 	if err != nil || len(page) != 2 || !more {

@@ -462,28 +462,3 @@ func arrayContextActivities(m map[string]any) {
 		arrayContextActivities(obj)
 	}
 }
-
-// mergeDefinition merges a definition into an activity's last one: the
-// language maps key by key, the rest replaced.
-func mergeDefinition(old, def []byte) []byte {
-	var o, n map[string]any
-	if json.Unmarshal(old, &o) != nil || json.Unmarshal(def, &n) != nil || o == nil {
-		return def
-	}
-	for k, v := range n {
-		om, ok1 := o[k].(map[string]any)
-		nm, ok2 := v.(map[string]any)
-		if (k == "name" || k == "description") && ok1 && ok2 {
-			for lk, lv := range nm {
-				om[lk] = lv
-			}
-			continue
-		}
-		o[k] = v
-	}
-	b, err := encodeJSON(o)
-	if err != nil {
-		return def
-	}
-	return b
-}

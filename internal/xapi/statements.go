@@ -1,7 +1,6 @@
 package xapi
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
@@ -123,7 +122,6 @@ func (h *Handler) prepare(req *request, sts []map[string]any, parts map[string]c
 	stored := formatTime(now)
 	used := map[string]bool{}
 	ids := map[string]bool{}
-	defs := map[string][]byte{} // the batch's definitions so far, merged
 	out := make([]*cmex.XAPIStatement, 0, len(sts))
 	for _, m := range sts {
 		if _, ok := m["id"]; !ok {
@@ -170,27 +168,6 @@ func (h *Handler) prepare(req *request, sts []map[string]any, parts map[string]c
 		arrayContextActivities(m)
 		var ix index
 		ix.statement(m, false)
-		for id, def := range ix.definitions {
-			old, seen := defs[id]
-			if !seen {
-				var err error
-				if old, err = h.Store.ActivityDefinition(req.r.Context(), req.principal.Organization.ID, id); err != nil {
-					return nil, err
-				}
-			}
-			if old != nil && !bytes.Equal(old, def) {
-				def = mergeDefinition(old, def)
-			}
-			defs[id] = def
-			if bytes.Equal(old, def) {
-				// What is stored (or the batch stores before) already:
-				// nothing to write. An LMS sends the same definition
-				// with every statement of an activity.
-				delete(ix.definitions, id)
-				continue
-			}
-			ix.definitions[id] = def
-		}
 		js, err := encodeJSON(m)
 		if err != nil {
 			return nil, fmt.Errorf("encode statement: %w", err)
