@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -97,8 +98,13 @@ func Unreachable(err error) bool {
 	}](err); ok && e.SafeToRetry() {
 		return true
 	}
-	if _, ok := errors.AsType[net.Error](err); ok {
-		return true
+	// A network error: syscall.Errno has Timeout and Temporary too, so a
+	// bare one (a missing file, a full disk) is not taken for one; a
+	// socket's errno comes wrapped in a *net.OpError, which is.
+	if e, ok := errors.AsType[net.Error](err); ok {
+		if _, errno := e.(syscall.Errno); !errno {
+			return true
+		}
 	}
 	if e, ok := errors.AsType[interface {
 		error

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"syscall"
 	"testing"
@@ -46,6 +47,8 @@ func TestUnreachable(t *testing.T) {
 		{"unique violation", sqlStateError{"23505"}, false},
 		{"syntax error", sqlStateError{"42601"}, false},
 		{"a bug", errors.New("nil map"), false},
+		{"a missing file", fmt.Errorf("import: %w", &fs.PathError{Op: "open", Path: "x.xml", Err: syscall.ENOENT}), false},
+		{"a full disk", fmt.Errorf("write: %w", syscall.ENOSPC), false},
 		{"deadline", fmt.Errorf("ping: %w", context.DeadlineExceeded), true},
 		{"canceled", context.Canceled, false},
 		{"nil", nil, false},

@@ -241,9 +241,12 @@ type TranscriptCredit struct {
 // CreditStatus is where a learner record stands, with a board's code and
 // reason when it rejected it.
 type CreditStatus struct {
-	Status LearnerStatus `json:"status"`
-	Code   string        `json:"code,omitempty"`
-	Reason string        `json:"reason,omitempty"`
+	// RecordID is the learner record's id: its credential's key
+	// (CredentialService.PersonCredential).
+	RecordID LearnerRecordID `json:"recordId,omitempty"`
+	Status   LearnerStatus   `json:"status"`
+	Code     string          `json:"code,omitempty"`
+	Reason   string          `json:"reason,omitempty"`
 }
 
 // CreditLine is one detail of a transcript credit with the status of the

@@ -618,6 +618,25 @@ func (gd Guarded) Claims(s ClaimService) ClaimService { return guardedClaims{s, 
 // (Verification) by address under Verifications.
 func (gd Guarded) Portal(s PortalService) PortalService { return guardedPortal{s, gd.Guard} }
 
+// Credentials limits credential verifications (Verify) by address under
+// Verifications, the allowance printed-transcript verifications use: a
+// verification is JSON-LD processing anyone may ask for.
+func (gd Guarded) Credentials(s CredentialService) CredentialService {
+	return guardedCredentials{s, gd.Guard}
+}
+
+type guardedCredentials struct {
+	CredentialService
+	g *LoginGuard
+}
+
+func (s guardedCredentials) Verify(ctx context.Context, credential []byte) (*Verification, error) {
+	if err := s.g.Limit(ctx, ActionVerify, s.g.rate(ActionVerify)); err != nil {
+		return nil, err
+	}
+	return s.CredentialService.Verify(ctx, credential)
+}
+
 type guardedUsers struct {
 	UserService
 	g *LoginGuard

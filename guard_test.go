@@ -494,3 +494,44 @@ func BenchmarkLoginGuardSuccess(b *testing.B) {
 		})
 	}
 }
+
+// countingVerifier is a cmex.CredentialService counting verifications.
+type countingVerifier struct {
+	cmex.CredentialService
+	n *int
+}
+
+func (c countingVerifier) Verify(context.Context, []byte) (*cmex.Verification, error) {
+	*c.n++
+	return &cmex.Verification{}, nil
+}
+
+// TestGuardedCredentialVerifications: credential verifications share the
+// address's allowance with printed-transcript verifications.
+func TestGuardedCredentialVerifications(t *testing.T) {
+	c := &guardClock{now: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
+	g := newGuard(c)
+	g.Verifications = cmex.Rate{Burst: 4, Every: time.Second}
+	var verified, lookups int
+	creds := cmex.Guarded{Guard: g}.Credentials(countingVerifier{n: &verified})
+	portal := cmex.Guarded{Guard: g}.Portal(countingPortal{n: &lookups})
+	ctx := cmex.WithClientAddr(context.Background(), "198.51.100.21")
+	if _, err := portal.Verification(ctx, "7KQ2-M9XD-4TPA"); cmex.ErrorCode(err) != cmex.ENOTFOUND {
+		t.Fatal(err)
+	}
+	var refused int
+	for range 5 {
+		if _, err := creds.Verify(ctx, []byte("{}")); cmex.ErrorCode(err) == cmex.ETOOMANY {
+			refused++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if verified != 3 || refused != 2 {
+		t.Errorf("%d verifications let through, %d refused; want 3 and 2", verified, refused)
+	}
+	other := cmex.WithClientAddr(context.Background(), "198.51.100.99")
+	if _, err := creds.Verify(other, []byte("{}")); err != nil {
+		t.Errorf("another address: %v", err)
+	}
+}

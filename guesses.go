@@ -1,6 +1,8 @@
 package cmex
 
 import (
+	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 )
@@ -151,3 +153,65 @@ const GuessXAPILearnerExtension = "https://cmex.example/xapi/extensions/learner"
 // GuessXAPICreditIDDomain is the provider domain of the CreditIDs cmex
 // makes for credits that carry none (ccid:xapi:<statement id>-<n>).
 const GuessXAPICreditIDDomain = "xapi"
+
+// Verifiable credentials (Open Badges 3.0). The IRIs below are of cmex's
+// own making: neither OB 3.0 nor ACCME names CME activities, providers or
+// credit types with IRIs.
+
+// GuessAchievementIRI is the id of the Achievement a credit of an activity
+// is: one per ACCME activity and credit type, a URN since cmex serves no
+// page for it.
+func GuessAchievementIRI(activity ActivityID, certification string) string {
+	return fmt.Sprintf("urn:cmex:achievement:%d:%s", activity, url.PathEscape(strings.ToLower(strings.Join(strings.Fields(certification), "-"))))
+}
+
+// GuessProviderIRI is the id of a provider's Profile (the achievement's
+// creator).
+func GuessProviderIRI(p ProviderID) string { return "urn:cmex:provider:" + string(p) }
+
+// GuessCredentialCriteria is the achievement's criteria: cmex knows of an
+// activity's requirements only that the provider reported a completion.
+const GuessCredentialCriteria = "Completed the accredited continuing medical education activity, as its provider reported to the ledger."
+
+// GuessCredentialFieldOfStudy is every achievement's fieldOfStudy.
+const GuessCredentialFieldOfStudy = "Continuing Medical Education"
+
+// GuessCredentialIdentityType is the identityType of a learner's hashed
+// identifier: OB 3.0's IdentifierTypeEnum has no NPI, licence or board
+// id, so these are extension types ("ext:").
+func GuessCredentialIdentityType(kind, domain string) string {
+	switch kind {
+	case KindNPI:
+		return "ext:NPI"
+	case KindLicense:
+		return "ext:License:" + domain
+	case KindBoard:
+		return "ext:BoardID:" + domain
+	case KindOCI:
+		return "ext:OCIID"
+	}
+	return "ext:" + domain
+}
+
+// GuessAccreditationAlignment is an achievement's alignment to the system
+// its credit belongs to.
+type GuessAccreditationAlignment struct{ Name, Framework, Type, URL string }
+
+// GuessAccreditation is the alignment of a credit type where cmex knows
+// the accrediting system: AMA PRA Category 1 credit, designated by
+// ACCME-accredited providers (the records PARS takes). MOC credit carries
+// its board as a tag only.
+func GuessAccreditation(certification, board string) (GuessAccreditationAlignment, bool) {
+	if board == "" && strings.Contains(strings.ToLower(certification), "ama pra category 1") {
+		return GuessAccreditationAlignment{Name: "AMA PRA Category 1 Credit", Framework: "AMA PRA credit system (ACCME-accredited provider)",
+			Type: "ext:CMECreditType", URL: "https://www.ama-assn.org/education/ama-pra-credit-system"}, true
+	}
+	return GuessAccreditationAlignment{}, false
+}
+
+// GuessStatusListSize is how many credentials one Bitstring Status List
+// covers: 131,072 bits (16 KiB), the spec's minimum for herd privacy. A
+// credential's index is its learner record's id (list = id / size + 1), so
+// that a deletion or a board's rejection revokes it with no bookkeeping;
+// the spec recommends random indexes, which this trades for that.
+const GuessStatusListSize = 131072

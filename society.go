@@ -407,7 +407,7 @@ func groupLedger(records []*LearnerRecord, activity func(*LearnerRecord) LedgerA
 			d.Category = r.Certification
 		}
 		out[i].Details = append(out[i].Details, d)
-		out[i].Statuses = append(out[i].Statuses, CreditStatus{Status: r.Status, Code: r.StatusCode, Reason: r.StatusReason})
+		out[i].Statuses = append(out[i].Statuses, CreditStatus{RecordID: r.ID, Status: r.Status, Code: r.StatusCode, Reason: r.StatusReason})
 	}
 	return out
 }

@@ -74,6 +74,9 @@ type XAPIStatementQuery struct {
 	Ascending bool
 	// After continues a query after the statement of this Seq (paging).
 	After int64
+	// Voided selects the voided statements too (an export), which the
+	// Statement resource's queries leave out. Never in a more token.
+	Voided bool `json:"-"`
 }
 
 // XAPIDocument is a document of the State, Activity Profile or Agent
@@ -101,16 +104,16 @@ type XAPIDocumentKey struct {
 // XAPIService keeps a learning record store's statements and documents.
 type XAPIService interface {
 	// SaveStatements stores sts in one transaction, in their order
-	// of storage, and merges their activity definitions into the stored
-	// ones. A statement whose id is stored with the
-	// same Signature is skipped; with another, the whole batch is
-	// ECONFLICT. A voiding statement marks its target voided; voiding a
+	// of storage, setting the Seq of each it stores, and merges their
+	// activity definitions into the stored ones. A statement whose id
+	// is stored with the same Signature is skipped (its Seq left 0); with
+	// another, the whole batch is ECONFLICT. A voiding statement marks its target voided; voiding a
 	// voiding statement is EINVALID.
 	SaveStatements(ctx context.Context, sts []*XAPIStatement) error
 	// Statement returns a statement by id, voided or not, or ENOTFOUND.
 	Statement(ctx context.Context, org OrganizationID, id string) (*XAPIStatement, error)
 	// Statements returns the statements q selects, voided ones left out
-	// (q's agent, verb, activity and registration match a statement or
+	// unless q.Voided (q's agent, verb, activity and registration match a statement or
 	// the one its StatementRef object refers to),
 	// newest stored first unless q.Ascending, and whether more follow.
 	Statements(ctx context.Context, q XAPIStatementQuery) ([]*XAPIStatement, bool, error)

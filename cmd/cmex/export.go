@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cmexhub/cmex"
 	"github.com/cmexhub/cmex/internal/batch"
@@ -21,26 +22,36 @@ import (
 func exportCommand() *command {
 	c := &command{
 		name:    "export",
-		summary: "Export activities, learner records or a person's transcript as PARS XML, CSV or JSON, streamed.",
+		summary: "Export activities, learner records or a person's transcript as PARS XML, CSV or JSON, or a provider's xAPI statements as JSON lines, streamed.",
 		usage: "cmex export activities -provider ID | learners [-provider ID] [-from DATE] [-to DATE] [-learner ID] | " +
-			"transcript -person ID   [-format xml|csv|json] [-o FILE] [-db DB]",
+			"transcript -person ID   [-format xml|csv|json] [-o FILE] [-db DB]\n" +
+			"       cmex export statements -provider ID [-since TIME] [-until TIME] [-o FILE] [-db DB]",
 		example: `cmex export learners -provider 1234567 -from 2025-01-01 -to 2025-12-31 -o 2025.xml
 cmex export learners -provider 1234567 -learner MD999902 -format csv
 cmex export transcript -person 2 -format json
-cmex export activities -provider 1234567 -format csv`,
+cmex export activities -provider 1234567 -format csv
+cmex export statements -provider 1234567 -since 2026-01-01 -o statements.jsonl   # as stored, voided ones too; cmex import reads it back`,
 	}
 	c.run = func(ctx context.Context, e *env, args []string) error {
-		if done, err := c.groupHelp(e, args, "activities, learners or transcript", func(fs *flag.FlagSet) { dbFlag(fs) }); done {
+		if done, err := c.groupHelp(e, args, "activities, learners, transcript or statements", func(fs *flag.FlagSet) { dbFlag(fs) }); done {
 			return err
 		}
 		what := args[0]
 		fs := c.flagSet(e)
 		db := dbFlag(fs)
-		format := fs.String("format", "xml", "xml (PARS batch file, which cmex import reads back), csv or json")
+		format := new(string)
+		if what != "statements" {
+			format = fs.String("format", "xml", "xml (PARS batch file, which cmex import reads back), csv or json")
+		}
 		out := fs.String("o", "", "write to this file instead of standard output")
-		var provider, from, to, learner *string
+		var provider, from, to, learner, since, until *string
 		var person *int64
 		switch what {
+		case "statements":
+			provider = fs.String("provider", "", "the provider whose xAPI statements to export (required)")
+			since = fs.String("since", "", "only statements stored after this time (ISO 8601, or a date: its midnight UTC)")
+			until = fs.String("until", "", "only statements stored at or before this time (ISO 8601, or a date: its midnight UTC)")
+			*format = "jsonl"
 		case "activities":
 			provider = fs.String("provider", "", "the provider whose activities to export (required)")
 		case "learners":
@@ -51,12 +62,23 @@ cmex export activities -provider 1234567 -format csv`,
 		case "transcript":
 			person = fs.Int64("person", 0, "the registry person whose records to export, from every provider (see cmex learners list)")
 		default:
-			return fmt.Errorf("%w: export activities, learners or transcript, not %q", errUsage, what)
+			return fmt.Errorf("%w: export activities, learners, transcript or statements, not %q", errUsage, what)
 		}
 		if err := parse(fs, args[1:], e); err != nil {
 			return err
 		}
-		if *format != "xml" && *format != "csv" && *format != "json" {
+		var bounds [2]time.Time
+		for i, b := range []*string{since, until} {
+			if b == nil || *b == "" {
+				continue
+			}
+			t, err := parseStoredBound(*b)
+			if err != nil {
+				return fmt.Errorf("%w: %q is neither an ISO 8601 timestamp nor a date (YYYY-MM-DD)", errUsage, *b)
+			}
+			bounds[i] = t
+		}
+		if what != "statements" && *format != "xml" && *format != "csv" && *format != "json" {
 			return fmt.Errorf("%w: -format %q: want xml, csv or json", errUsage, *format)
 		}
 		var q sqlstore.RecordQuery
@@ -85,8 +107,8 @@ cmex export activities -provider 1234567 -format csv`,
 			q.UniqueID = *learner
 		}
 		switch {
-		case what == "activities" && q.Provider == "":
-			return fmt.Errorf("%w: export activities needs -provider", errUsage)
+		case (what == "activities" || what == "statements") && q.Provider == "":
+			return fmt.Errorf("%w: export %s needs -provider", errUsage, what)
 		case what == "transcript" && *person <= 0:
 			return fmt.Errorf("%w: export transcript needs -person ID", errUsage)
 		case what == "transcript":
@@ -103,8 +125,11 @@ cmex export activities -provider 1234567 -format csv`,
 		}
 		bw := bufio.NewWriterSize(w, 256<<10)
 		err := withDB(ctx, *db, func(s *sqlstore.DB) error {
-			if what == "activities" {
+			switch what {
+			case "activities":
 				return exportActivities(ctx, s, q.Provider, *format, bw)
+			case "statements":
+				return exportStatements(ctx, s, q.Provider, bounds[0], bounds[1], bw)
 			}
 			return exportRecords(ctx, s, q, *format, bw)
 		})

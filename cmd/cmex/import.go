@@ -32,17 +32,18 @@ const importBatch = 2000
 func importCommand() *command {
 	c := &command{
 		name: "import",
-		summary: "Import batch files — PARS activity or learner XML, the learner-record CSV, the learner-registry CSV — " +
-			"with the web services' rules and a report per record; safe to run again.",
+		summary: "Import batch files — PARS activity or learner XML, the learner-record CSV, the learner-registry CSV, " +
+			"xAPI statements as JSON lines — with the web services' rules and a report per record; safe to run again.",
 		usage: "cmex import [-db DB] [-provider ID] [-report FILE.csv|FILE.json] [-matching registry|passthrough] [-permissive] FILE...",
 		example: `cmex import -provider 1234567 -report report.csv learners.xml
 cmex import -provider 1234567 activities.xml records.csv
-cmex import registry.csv                # the learner registry; no provider`,
+cmex import registry.csv                # the learner registry; no provider
+cmex import -provider 1234567 -report report.csv statements.jsonl   # xAPI statements, one a line, as POST /xapi/statements stores them`,
 	}
 	c.run = func(ctx context.Context, e *env, args []string) error {
 		fs := c.flagSet(e)
 		db := dbFlag(fs)
-		provider := fs.String("provider", "", "the ACCME provider id the records are reported by (not needed for the registry CSV)")
+		provider := fs.String("provider", "", "the ACCME provider id the records (or xAPI statements) are reported by (not needed for the registry CSV)")
 		report := fs.String("report", "", "write a report of every record to this file: CSV, or JSON when it ends in .json")
 		matching := fs.String("matching", "passthrough", "how learner identities are checked, as cmex serve -matching: registry or passthrough")
 		permissive := fs.Bool("permissive", false, "judge as a -permissive server does: deviations from PARS are warnings")
@@ -191,7 +192,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 func (im *importer) importFile(ctx context.Context, name string) (*importStats, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, err
+		// Its text only: a system error number would pass for a database
+		// out of reach (cmex.Unreachable) and be reported as one.
+		return nil, errors.New(err.Error())
 	}
 	defer f.Close()
 	var size int64
@@ -207,9 +210,13 @@ func (im *importer) importFile(ctx context.Context, name string) (*importStats, 
 	if kind != fileRegistryCSV && im.by == nil {
 		return nil, fmt.Errorf("%w: this file holds provider records; say whose with -provider", errUsage)
 	}
+	noun := "records"
+	if kind == fileStatements {
+		noun = "statements"
+	}
 	st := &importStats{}
 	start := time.Now()
-	stop := im.showProgress(name, size, &cr.n, st, start)
+	stop := im.showProgress(name, noun, size, &cr.n, st, start)
 	switch kind {
 	case "xml":
 		err = im.importXML(ctx, name, br, st)
@@ -217,20 +224,22 @@ func (im *importer) importFile(ctx context.Context, name string) (*importStats, 
 		err = im.importRecordCSV(ctx, name, br, st)
 	case fileRegistryCSV:
 		err = im.importRegistry(ctx, name, br, st)
+	case fileStatements:
+		err = im.importStatements(ctx, name, br, st)
 	}
 	stop()
 	if err != nil {
 		// The counts of a file cut short by an error would read as its
 		// summary: say only where it stopped.
 		if n := st.records.Load(); n > 0 {
-			fmt.Fprintf(im.e.stderr, "%s: stopped after %d records; the batches committed before the error are kept, and importing the file again completes it\n", name, n)
+			fmt.Fprintf(im.e.stderr, "%s: stopped after %d %s; the batches committed before the error are kept, and importing the file again completes it\n", name, n, noun)
 		}
 		return st, err
 	}
 	elapsed := time.Since(start)
 	rate := float64(st.records.Load()) / max(elapsed.Seconds(), 1e-9)
-	fmt.Fprintf(im.e.stderr, "%s: %d records: %d accepted, %d already present, %d rejected (%s, %.0f records/s)\n",
-		name, st.records.Load(), st.accepted.Load(), st.present.Load(), st.rejected.Load(), elapsed.Round(time.Millisecond), rate)
+	fmt.Fprintf(im.e.stderr, "%s: %d %s: %d accepted, %d already present, %d rejected (%s, %.0f %s/s)\n",
+		name, st.records.Load(), noun, st.accepted.Load(), st.present.Load(), st.rejected.Load(), elapsed.Round(time.Millisecond), rate, noun)
 	return st, err
 }
 
@@ -247,6 +256,9 @@ func sniff(br *bufio.Reader) (string, error) {
 	if trimmed[0] == '<' {
 		return "xml", nil
 	}
+	if trimmed[0] == '{' {
+		return fileStatements, nil
+	}
 	line, _, _ := bytes.Cut(head, []byte("\n"))
 	header, err := csv.NewReader(bytes.NewReader(line)).Read()
 	if err != nil {
@@ -260,7 +272,7 @@ func sniff(br *bufio.Reader) (string, error) {
 			return fileRegistryCSV, nil
 		}
 	}
-	return "", cmex.Errorf(cmex.EINVALID, "not a batch file: XML starts with <, the learner-record CSV has a credit_id column, the learner-registry CSV a first_name column")
+	return "", cmex.Errorf(cmex.EINVALID, "not a batch file: XML starts with <, xAPI statements (JSON lines) with {, the learner-record CSV has a credit_id column, the learner-registry CSV a first_name column")
 }
 
 // pendingRecord is a learner report on its way to the ledger.
@@ -534,7 +546,7 @@ func (r *reportWriter) close() error {
 // showProgress shows how an import goes until the returned function is
 // called: a bar with records, rate and time left on a terminal, a log line
 // every few seconds otherwise.
-func (im *importer) showProgress(name string, size int64, read *atomic.Int64, st *importStats, start time.Time) func() {
+func (im *importer) showProgress(name, noun string, size int64, read *atomic.Int64, st *importStats, start time.Time) func() {
 	style := im.progress
 	if style == "auto" {
 		style = "log"
@@ -574,16 +586,16 @@ func (im *importer) showProgress(name string, size int64, read *atomic.Int64, st
 				if style == "bar" {
 					const width = 30
 					full := int(frac * width)
-					fmt.Fprintf(im.e.stderr, "\r\033[K%s [%s%s] %3.0f%% %d records %.0f/s %s left",
-						filepath.Base(name), strings.Repeat("=", full), strings.Repeat(" ", width-full), 100*frac, n, rate, left)
+					fmt.Fprintf(im.e.stderr, "\r\033[K%s [%s%s] %3.0f%% %d %s %.0f/s %s left",
+						filepath.Base(name), strings.Repeat("=", full), strings.Repeat(" ", width-full), 100*frac, n, noun, rate, left)
 					continue
 				}
 			}
 			if style == "bar" {
-				fmt.Fprintf(im.e.stderr, "\r\033[K%s %d records %.0f/s", filepath.Base(name), n, rate)
+				fmt.Fprintf(im.e.stderr, "\r\033[K%s %d %s %.0f/s", filepath.Base(name), n, noun, rate)
 				continue
 			}
-			fmt.Fprintf(im.e.stderr, "%s: %d records, %.0f/s, %s left\n", name, n, rate, left)
+			fmt.Fprintf(im.e.stderr, "%s: %d %s, %.0f/s, %s left\n", name, n, noun, rate, left)
 		}
 	}()
 	return func() {

@@ -47,7 +47,7 @@ type command struct {
 // commands returns every subcommand, by name.
 func commands() map[string]*command {
 	cs := []*command{serveCommand(), importCommand(), exportCommand(), benchCommand(), providerCommand(), userCommand(), learnersCommand(), apikeyCommand(), xapiCommand(), validateCommand(), versionCommand(),
-		societyCommand(), accountCommand(), staffCommand(), backupCommand(), transcriptCommand(), plansCommand(), rolesCommand(), tokenCommand(), destinationsCommand(), deliveriesCommand(), auditCommand()}
+		societyCommand(), accountCommand(), staffCommand(), backupCommand(), transcriptCommand(), plansCommand(), rolesCommand(), tokenCommand(), destinationsCommand(), deliveriesCommand(), auditCommand(), keysCommand()}
 	m := map[string]*command{}
 	for _, c := range cs {
 		m[c.name] = c

@@ -555,7 +555,7 @@ func TestCLIHelpAndVersion(t *testing.T) {
 	if code != 0 {
 		t.Errorf("help: exit %d", code)
 	}
-	for _, c := range []string{"serve", "provider", "user", "learners", "apikey", "validate", "version", "help"} {
+	for _, c := range []string{"serve", "provider", "user", "learners", "apikey", "keys", "validate", "version", "help"} {
 		if !strings.Contains(out, "  "+c+" ") {
 			t.Errorf("help does not list %s:\n%s", c, out)
 		}

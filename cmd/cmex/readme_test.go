@@ -132,13 +132,18 @@ var readmeChecks = []readmeCheck{
 			}
 		}},
 	{"learners invite -provider 1234567", []string{"invitation 1 from AAA Test Organization for Jane ACCME (person 1), to be opened once before",
-		`re:(?m)^http://127\.0\.0\.1:\d+/invitation\?token=[A-Za-z0-9_-]{43}$`, "If this username was free", `re:"state": ?"linked"`}, nil},
+		`re:(?m)^http://127\.0\.0\.1:\d+/invitation\?token=[A-Za-z0-9_-]{43}$`, "If this username was free", `re:"state": ?"linked"`, `"credentials": []`}, nil},
 	{"169.254.169.254/latest/meta-data", []string{`"code": "invalid"`, "169.254.169.254 is a link-local address"}, nil},
 	{"-name lan-hook", []string{"destination lan-hook (webhook) added"}, nil},
 	{"destinations add -provider 1234567 -name hook", []string{"destination hook (webhook) added", "hook", "re:(?m)^\\d+ +hook +learner-record add +ccid:aaatestorganization.org:fwd2026-1 +pending"}, nil},
 	{"./cmex provider add", []string{"provider 1234567", "listening"}, nil},
 	{"bench generate -activities 10", []string{"10 accepted", "1000 accepted", "0 accepted, 1000 already present"}, nil},
+	{"export statements -provider 1234567 -o $D/statements.jsonl", []string{`re:statements\.jsonl: [1-9]\d* statements: 1 accepted, [1-9]\d* already present, 0 rejected`,
+		`re:statements\.jsonl: [2-9]\d* statements: 0 accepted, [2-9]\d* already present, 0 rejected`}, nil},
 	{"X-Experience-API-Version: 2.0.0", []string{"204", `"stored":"`, `"authority":{`, "https://lms.example.org/courses/moc-2026"}, nil},
+	{`credential?format=jwt" > credential.jwt`, []string{`"creditsEarned": 1.5`, `"cryptosuite": "eddsa-rdfc-2022"`, `"validFrom": "2026-11-02T00:00:00Z"`, `"OpenBadgeCredential"`,
+		"re:(?m)^6$", `"verified": true`, `re:"id":"did:web:127\.0\.0\.1%3A\d+#key-1","type":"Multikey"`, `"type":["VerifiableCredential","BitstringStatusListCredential"]`,
+	}, nil},
 	{"audit -since", []string{"destination.add", `re:"actor": ?"user:1234567/webserviceuser@yourdomain.org"`}, nil},
 }
 
@@ -275,7 +280,7 @@ func (r *readmeRunner) run(b readmeBlock) string {
 	}
 	for _, line := range strings.Split(text, "\n") {
 		switch {
-		case strings.HasPrefix(line, "go test ./..."):
+		case strings.HasPrefix(line, "go test ./...") || strings.HasPrefix(line, "go test -timeout"):
 			t.Logf("README line %d: not running the test command from inside the tests: %s", b.line, line)
 		case serveLine.MatchString(line):
 			flush()

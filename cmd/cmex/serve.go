@@ -23,6 +23,7 @@ import (
 	"github.com/cmexhub/cmex/internal/api"
 	"github.com/cmexhub/cmex/internal/boardsim"
 	"github.com/cmexhub/cmex/internal/cmegateway"
+	"github.com/cmexhub/cmex/internal/credential"
 	"github.com/cmexhub/cmex/internal/netguard"
 	"github.com/cmexhub/cmex/internal/outbox"
 	"github.com/cmexhub/cmex/internal/pars"
@@ -71,13 +72,14 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		lockFor := fs.Duration("lockout-for", 15*time.Minute, "how long a locked account stays locked (addresses it signed in from in the last day are exempt)")
 		addrFailures := fs.Int("address-failures", 20, "failed sign-ins one client address may make at once, after which it may fail once a minute; 0: no limit")
 		addrSignUps := fs.Int("address-signups", 10, "sign-ups (POST /api/v1/accounts) one client address may make at once, after which it may make one a minute; 0: no limit")
-		addrVerify := fs.Int("address-verifications", 60, "printed-transcript verifications (/verify/CODE) one client address may ask for at once, after which it may ask one a second; 0: no limit")
+		addrVerify := fs.Int("address-verifications", 60, "verifications one client address may ask for at once (printed transcripts at /verify/CODE, credentials at /verify and POST /api/v1/verify), after which it may ask one a second; 0: no limit")
 		maxHashing := fs.Int("max-hashing", 0, "password hashes and checks (argon2id, 19 MiB each) run at once, on every surface; others wait up to 2s, then get 503 and Retry-After; 0: from GOMEMLIMIT when set (a quarter of it), else one per CPU, at most 8")
 		outboxLease := fs.Duration("outbox-lease", outbox.DefaultLease, "how long a claimed delivery is the worker's before another may take it over; renewed every third of it while the attempt is in flight, so a stopped replica's claims come back within it (at least 1s)")
 		outboxAlert := fs.Duration("outbox-alert-after", outbox.DefaultAlertAfter, "how long a delivery may stay undelivered before it is flagged and logged as an error (once, by one replica, "+
 			"which checks every tenth of this, at most every minute; a stopped replica's check passes to another within three such intervals)")
 		outboxStatus := fs.Duration("outbox-status-every", outbox.DefaultStatusEvery, "how often MOC records delivered to an upstream PARS are checked for the board's decision; "+
 			"on PostgreSQL one replica polls each destination, and a stopped replica's destinations are polled by another within 2.5 times this (at once after SIGTERM)")
+		issuerName := fs.String("issuer-name", "cmex", "the name of the issuer of the verifiable credentials this cmex issues (its did:web is that of -public-url)")
 		allowPrivate := allowPrivateFlag(fs)
 		if err := parse(fs, args, e); err != nil {
 			return err
@@ -249,6 +251,9 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 				if err := loadSandboxSocietyAdmins(ctx, societies, sqlstore.NewPortalService(db), *sandboxPassword, logger); err != nil {
 					return err
 				}
+				if err := ensureSandboxIssuerKey(ctx, sqlstore.NewIssuerKeyService(db)); err != nil {
+					return err
+				}
 				return loadSandboxClaims(ctx, orgs, sqlstore.NewPortalService(db), *sandboxPassword, logger)
 			}); err != nil {
 				return fmt.Errorf("sandbox: %w", err)
@@ -281,6 +286,12 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 				logger.Info("outbox: released the deliveries a stopped run had claimed; they are due now", "deliveries", n)
 			}
 		}
+
+		// Verifiable credentials: the issuer is the did:web of the public
+		// URL (with -sandbox and none, of the address listened on, set
+		// below once it is known).
+		credentials := &credential.Service{Keys: sqlstore.NewIssuerKeyService(db), Records: sqlstore.NewCredentialRecords(db),
+			BaseURL: *publicURL, Name: *issuerName, Now: time.Now}
 
 		parsMode := pars.Strict
 		if *permissive {
@@ -325,14 +336,16 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 				Societies: policy.Societies(societies), Accounts: guarded.Accounts(accounts), Transcripts: gateway, Plans: plans, Deliveries: policy.Deliveries(deliveries),
 				Audit: sqlstore.NewAuditService(db), Now: time.Now,
 				Logger: logger, MaxBody: min(*maxBody, api.DefaultMaxBody),
-				Claims: guarded.Claims(claims), XAPIOutcomes: xapiProfiles,
+				Claims: guarded.Claims(claims), XAPIOutcomes: xapiProfiles, Credentials: guarded.Credentials(credentials),
 			},
+			Credentials: &credential.Handler{Credentials: credentials, Logger: logger},
 			Portal: &portal.Handler{Portal: guarded.Portal(sqlstore.NewPortalService(db)), Transcripts: gateway, Accounts: guarded.Accounts(accounts), Plans: plans, Societies: policy.Societies(societies),
 				Organizations: orgs, Activities: sqlstore.NewActivityService(db), Learners: learners, Deliveries: deliveries, XAPIOutcomes: xapiProfiles, Logger: logger, Now: time.Now,
 				PublicURL: *publicURL, HostURL: *sandbox,
 				Operator: portal.Operator{Users: users, APIKeys: sqlstore.NewAPIKeyService(db), Audit: sqlstore.NewAuditService(db),
 					Calls: gateway.Calls, ReadPlans: readPlanFile}, SocietyFiles: societyFiles{},
-				Claims: guarded.Claims(claims), Persons: persons},
+				Claims: guarded.Claims(claims), Persons: persons,
+				Credentials: guarded.Credentials(credentials), CredentialLinkKey: portal.CredentialLinkKey(secretKey)},
 			ProcessSync: &processsync.Handler{
 				Plans: plans, Persons: persons, Key: psKey, Window: *psWindow, Now: time.Now, Nonces: sqlstore.NewNonceService(db),
 				Logger: logger, MaxBody: processsync.DefaultMaxBody,
@@ -353,8 +366,11 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		if !*sandbox {
 			warnClosedOrders(ctx, societies, logger)
 		}
+		if credentials.BaseURL == "" && *sandbox {
+			credentials.BaseURL = "http://" + l.Addr().String()
+		}
 		if *publicURL == "" && !*sandbox {
-			logger.Warn("no public URL: printed transcripts carry the path /verify/CODE without this cmex's address (set -public-url or CMEX_PUBLIC_URL)")
+			logger.Warn("no public URL: printed transcripts carry the path /verify/CODE without this cmex's address, and no verifiable credential is issued (it needs a did:web) (set -public-url or CMEX_PUBLIC_URL)")
 		}
 		if psKey == "" {
 			logger.Warn("no Process Synchronization key: GetRoleData answers every request with a bad token (set CMEX_PROCESSSYNC_KEY or -processsync-key-file)")

@@ -16,14 +16,6 @@ import (
 	"time"
 )
 
-// xapiFailedBaseline is the most failures of ADL's conformance suite each
-// xAPI version may have: a ratchet, lowered as the store improves and
-// never raised. The three of 1.0.3 are its Versioning tests of a request
-// without X-Experience-API-Version, which expect the answer to declare
-// 1.0.3 where 2.0.0's identical tests expect 2.0.0: a store answering
-// both cannot tell which client asked.
-var xapiFailedBaseline = map[string]int{"2.0.0": 0, "1.0.3": 3}
-
 // TestXAPIConformance runs ADL's LRS conformance suite (shared/conformance
 // beside the repository) against the built binary for xAPI 2.0.0 and
 // 1.0.3. It needs node and npm and, the first time, the npm registry; it
@@ -57,7 +49,7 @@ func TestXAPIConformance(t *testing.T) {
 	s := startServer(t, []string{"CMEX_DB=sqlite:" + filepath.Join(t.TempDir(), "cmex.db")}, "-sandbox")
 	for _, version := range []string{"2.0.0", "1.0.3"} {
 		t.Run(version, func(t *testing.T) {
-			sum, failures, err := runSuite(t, dir, s.base+"/xapi", version)
+			sum, failures, others, err := runSuite(t, dir, s.base+"/xapi", version)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -69,10 +61,16 @@ func TestXAPIConformance(t *testing.T) {
 			if sum.Total == 0 {
 				t.Fatal("the suite ran no test")
 			}
-			if base := xapiFailedBaseline[version]; sum.Failed > base {
-				t.Errorf("%d tests failed, more than the baseline of %d", sum.Failed, base)
-			} else if sum.Failed < base {
-				t.Logf("fewer failures than the baseline (%d): lower xapiFailedBaseline[%q]", base, version)
+			if sum.Failed != 0 {
+				t.Errorf("%d tests failed", sum.Failed)
+			}
+			for _, o := range others {
+				t.Logf("neither passed nor failed: %s", o)
+			}
+			if other != 0 {
+				// The README lists every such test with its reason, and
+				// none was seen when it was written.
+				t.Errorf("%d tests were neither passed nor failed: make them pass, or list each with its reason in the README's xAPI section and here", other)
 			}
 		})
 	}
@@ -142,10 +140,10 @@ type suiteSummary struct {
 	Total, Passed, Failed int
 }
 
-// runSuite runs one version of the suite and reads its log's summary and
-// the titles of its failed tests (the exit status is a count modulo 256,
+// runSuite runs one version of the suite and reads its log's summary, the
+// titles of its failed tests and of those neither passed nor failed (the exit status is a count modulo 256,
 // so it is not read).
-func runSuite(t *testing.T, installed, endpoint, version string) (suiteSummary, []string, error) {
+func runSuite(t *testing.T, installed, endpoint, version string) (suiteSummary, []string, []string, error) {
 	// A copy of its own, sharing the cached node_modules, so that runs at
 	// once (another worktree's) do not mix their logs.
 	dir := t.TempDir()
@@ -167,10 +165,10 @@ func runSuite(t *testing.T, installed, endpoint, version string) (suiteSummary, 
 		return os.WriteFile(filepath.Join(dir, rel), b, 0o644)
 	})
 	if err != nil {
-		return suiteSummary{}, nil, err
+		return suiteSummary{}, nil, nil, err
 	}
 	if err := os.Symlink(filepath.Join(installed, "node_modules"), filepath.Join(dir, "node_modules")); err != nil {
-		return suiteSummary{}, nil, err
+		return suiteSummary{}, nil, nil, err
 	}
 	logs := filepath.Join(dir, "logs")
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
@@ -181,22 +179,22 @@ func runSuite(t *testing.T, installed, endpoint, version string) (suiteSummary, 
 	out, _ := cmd.CombinedOutput()
 	files, _ := filepath.Glob(filepath.Join(logs, "*.log"))
 	if len(files) != 1 {
-		return suiteSummary{}, nil, errors.New("the suite wrote no log:\n" + lastLines(string(out), 30))
+		return suiteSummary{}, nil, nil, errors.New("the suite wrote no log:\n" + lastLines(string(out), 30))
 	}
 	b, err := os.ReadFile(files[0])
 	if err != nil {
-		return suiteSummary{}, nil, err
+		return suiteSummary{}, nil, nil, err
 	}
 	var run struct {
 		Summary suiteSummary
 		Log     json.RawMessage
 	}
 	if err := json.Unmarshal(b, &run); err != nil {
-		return suiteSummary{}, nil, err
+		return suiteSummary{}, nil, nil, err
 	}
 	var tree any
 	_ = json.Unmarshal(run.Log, &tree)
-	var failures []string
+	var failures, others []string
 	var walk func(n any, path []string)
 	walk = func(n any, path []string) {
 		switch v := n.(type) {
@@ -207,8 +205,14 @@ func runSuite(t *testing.T, installed, endpoint, version string) (suiteSummary, 
 		case map[string]any:
 			title, _ := v["title"].(string)
 			tests, _ := v["tests"].([]any)
-			if len(tests) == 0 && v["status"] == "failed" {
-				failures = append(failures, strings.Join(append(path, title), " > "))
+			if len(tests) == 0 {
+				switch v["status"] {
+				case "passed":
+				case "failed":
+					failures = append(failures, strings.Join(append(path, title), " > "))
+				default:
+					others = append(others, strings.Join(append(path, title), " > "))
+				}
 			}
 			for _, x := range tests {
 				walk(x, append(path[:len(path):len(path)], title))
@@ -217,7 +221,8 @@ func runSuite(t *testing.T, installed, endpoint, version string) (suiteSummary, 
 	}
 	walk(tree, nil)
 	sort.Strings(failures)
-	return run.Summary, failures, nil
+	sort.Strings(others)
+	return run.Summary, failures, others, nil
 }
 
 func lastLines(s string, n int) string {

@@ -48,6 +48,9 @@ type Handler struct {
 	Claims cmex.ClaimService
 	// XAPIOutcomes says what became of xAPI completion statements.
 	XAPIOutcomes cmex.XAPIProfileService
+	// Credentials issues learner records as verifiable credentials and
+	// verifies credentials.
+	Credentials cmex.CredentialService
 	// OnReject, when set, is told the code of each refusal: the PARS code
 	// of each broken rule, or the error code (for /metrics).
 	OnReject func(code string)
@@ -108,6 +111,8 @@ var routes = []route{
 	{"GET", "/api/v1/learner-records", authProvider, asProvider((*Handler).findRecords)},
 	{"GET", "/api/v1/learner-records/{creditId}", authProvider, asProvider((*Handler).getRecord)},
 	{"DELETE", "/api/v1/learner-records/{creditId}", authProvider, asProvider((*Handler).deleteRecord)},
+	{"GET", "/api/v1/learner-records/{creditId}/credential", authProvider, asProvider((*Handler).recordCredential)},
+	{"POST", "/api/v1/verify", authPublic, (*Handler).verify},
 
 	{"GET", "/api/v1/societies", authPublic, (*Handler).listSocieties},
 	{"POST", "/api/v1/societies", authOperator, (*Handler).addSociety},
@@ -120,6 +125,8 @@ var routes = []route{
 	{"POST", "/api/v1/account/self-credits", authAccount, asAccount((*Handler).addSelfCredit)},
 	{"DELETE", "/api/v1/account/self-credits/{id}", authAccount, asAccount((*Handler).deleteSelfCredit)},
 	{"GET", "/api/v1/account/transcript", authAccount, asAccount((*Handler).transcript)},
+	{"GET", "/api/v1/account/credentials", authAccount, asAccount((*Handler).accountCredentials)},
+	{"GET", "/api/v1/account/credentials/{recordId}", authAccount, asAccount((*Handler).accountCredential)},
 	{"GET", "/api/v1/account/claims", authAccount, asAccount((*Handler).listClaims)},
 	{"POST", "/api/v1/account/claims", authAccount, asAccount((*Handler).claim)},
 	{"GET", "/api/v1/learners/{id}/progress", authOperator, (*Handler).progress},

@@ -214,6 +214,27 @@ func printTranscript(t *cmex.Transcript, v *cmex.TranscriptVerification, base st
 	p.Ln(4)
 	p.SetFont("dejavu", "", 9)
 	line(fmt.Sprintf("Anyone may check this transcript at %s/verify/%s: the page says whether the credits it lists are still those the ledger holds.", base, v.Code))
+	// The same address as a QR code, for a phone: only when it is a whole
+	// URL (a path alone opens nothing).
+	if base != "" {
+		png, err := qrPNG(base+"/verify/"+v.Code, 512)
+		if err != nil {
+			return nil, fmt.Errorf("qr code: %w", err)
+		}
+		const side = 30 // mm
+		_, pageHeight := p.GetPageSize()
+		_, _, _, bottom := p.GetMargins()
+		if p.GetY()+side+2 > pageHeight-bottom {
+			p.AddPage()
+		}
+		p.RegisterImageOptionsReader("verify-qr", fpdf.ImageOptions{ImageType: "PNG"}, bytes.NewReader(png))
+		left, _, _, _ := p.GetMargins()
+		y := p.GetY() + 2
+		p.ImageOptions("verify-qr", left, y, side, side, false, fpdf.ImageOptions{ImageType: "PNG"}, 0, base+"/verify/"+v.Code)
+		p.SetXY(left+side+4, y+side/2-5)
+		p.MultiCell(usable-side-4, 5, "Scan to verify this transcript: "+base+"/verify/"+v.Code, "", "L", false)
+		p.SetY(y + side + 2)
+	}
 
 	var b bytes.Buffer
 	if err := p.Output(&b); err != nil {

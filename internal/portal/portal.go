@@ -61,6 +61,12 @@ var funcs = template.FuncMap{
 		utc := func(d cmex.Date) time.Time { return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, time.UTC) }
 		return int(utc(end).Sub(utc(today)).Hours()/24) + 1
 	},
+	// hasCredential reports whether a transcript's record has a
+	// credential (view.CredentialLinks).
+	"hasCredential": func(links map[cmex.LearnerRecordID]string, id cmex.LearnerRecordID) bool {
+		_, ok := links[id]
+		return ok && id > 0
+	},
 	// percent is 100·part/whole, at most 100.
 	"percent": func(part, whole cmex.Points) int {
 		if whole <= 0 {
@@ -134,6 +140,14 @@ type Handler struct {
 	// SocietyFiles reads the members and credits files society admins
 	// upload.
 	SocietyFiles cmex.SocietyFiles
+	// Credentials issues physicians' records as verifiable credentials
+	// and verifies any (credentials.go); nil hides them.
+	Credentials cmex.CredentialService
+	// CredentialLinkKey keys the HMAC of the short links (and QR codes)
+	// that open the verification of a record's credential; without one
+	// there are none. Derived from the server key, so that every replica
+	// makes and accepts the same links.
+	CredentialLinkKey []byte
 }
 
 // Register adds the portal's routes to mux, every one behind protection
@@ -148,6 +162,13 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	route("GET /transcript", h.transcript)
 	route("GET /transcript.pdf", h.transcriptPDF)
 	route("GET /verify/{code}", h.verify)
+	route("GET /verify", h.verifyCredentialForm)
+	route("POST /verify", h.verifyCredential)
+	route("GET /verify/credential/{id}/{token}", h.verifyLink)
+	route("GET /verify/credential/{id}/{token}/credential.json", h.linkCredential)
+	route("GET /verify/credential/{id}/{token}/qr.png", h.linkQR)
+	route("GET /transcript/credentials.json", h.transcriptCredentials)
+	route("GET /transcript/credentials/{file}", h.recordCredential)
 	route("GET /provider/activities", h.providerActivities)
 	route("GET /provider/submissions", h.providerSubmissions)
 	route("GET /provider/deliveries", h.providerDeliveries)
@@ -240,6 +261,13 @@ type view struct {
 	// Claims is the data of the pages that link accounts to registry
 	// persons (claims.go).
 	Claims *claimsView
+	// Credential is what the credential verification pages show;
+	// CredentialLinks the short links of the transcript's records that
+	// have a credential, by record id ("" where there are no short links),
+	// and Base this cmex's address before them.
+	Credential      *credentialView
+	CredentialLinks map[cmex.LearnerRecordID]string
+	Base            string
 }
 
 // render writes page with status; a template failure is logged and

@@ -58,6 +58,7 @@ func (h *Handler) transcript(w http.ResponseWriter, r *http.Request) {
 		f = cmex.TranscriptFilter{} // the whole transcript, with the problems shown
 	}
 	v.Transcript = t.Filter(f)
+	v.CredentialLinks, v.Base = h.credentialLinks(r.Context(), v.Transcript), h.baseURL(r)
 	v.Chart = yearChart(v.Transcript.Credits)
 	h.render(w, r, status, "transcript", v)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/cmexhub/cmex"
 	"github.com/cmexhub/cmex/internal/api"
 	"github.com/cmexhub/cmex/internal/cmegateway"
+	"github.com/cmexhub/cmex/internal/credential"
 	"github.com/cmexhub/cmex/internal/pars"
 	"github.com/cmexhub/cmex/internal/portal"
 	"github.com/cmexhub/cmex/internal/processsync"
@@ -48,6 +49,8 @@ type Config struct {
 	Portal *portal.Handler
 	// XAPI serves the xAPI learning record store under /xapi/.
 	XAPI *xapi.Handler
+	// Credentials serves the issuer's DID document and status lists.
+	Credentials *credential.Handler
 	// TrustedProxies are the proxies whose X-Forwarded-For and
 	// X-Forwarded-Proto are believed; other clients' are removed.
 	TrustedProxies []*net.IPNet
@@ -100,6 +103,9 @@ func (s *Server) routes() *http.ServeMux {
 	}
 	if s.cfg.XAPI != nil {
 		s.cfg.XAPI.Register(mux)
+	}
+	if s.cfg.Credentials != nil {
+		s.cfg.Credentials.Register(mux)
 	}
 	return mux
 }

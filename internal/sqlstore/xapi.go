@@ -52,9 +52,22 @@ func NewXAPIService(db *DB) *XAPIService { return &XAPIService{db: db} }
 // maxXAPIQuery bounds the statements one query returns.
 const maxXAPIQuery = 500
 
+// xapiConflictTries bounds the transactions a call is tried in alone when
+// a concurrent writer takes a CreditID its completions were about to add.
+const xapiConflictTries = 5
+
 // SaveStatements implements cmex.XAPIService. Concurrent calls share a
 // transaction (see xapigroup.go); each is answered once the commit that
-// holds its statements is made.
+// holds its statements is made. A statement's Seq is set when this call
+// stored it, and left 0 when it was stored before (a duplicate).
+//
+// Two completions naming one CreditID, stored at once by two
+// transactions, would both find it free; the second to insert its record
+// then fails on the ledger's unique key (ErrConflict, on PostgreSQL:
+// SQLite runs one write transaction at a time). The call is then tried
+// again, and the hook, finding the other's record, refuses the completion
+// with 603 as it would have had the two come one after the other: the
+// statement is stored all the same.
 func (s *XAPIService) SaveStatements(ctx context.Context, sts []*cmex.XAPIStatement) error {
 	if len(sts) == 0 {
 		return nil
@@ -68,6 +81,7 @@ func (s *XAPIService) SaveStatements(ctx context.Context, sts []*cmex.XAPIStatem
 func (s *XAPIService) saveStatements(ctx context.Context, tx conn, sts []*cmex.XAPIStatement, w *xapiWrite) ([]*cmex.XAPIStatement, error) {
 	var fresh []*cmex.XAPIStatement
 	for _, st := range sts {
+		st.Seq = 0 // of a try rolled back
 		// ON CONFLICT: the id is stored (by this transaction, another one
 		// before it, or one committing at the same time): the row stored
 		// is then compared. A statement is stored voided when a voiding
@@ -335,8 +349,12 @@ func (s *XAPIService) Statements(ctx context.Context, q cmex.XAPIStatementQuery)
 		return strings.Join(conds, " AND "), args
 	}
 	var where strings.Builder
-	args := []any{q.Organization, false}
-	where.WriteString(`s.organization_id = ? AND s.voided = ?`)
+	args := []any{q.Organization}
+	where.WriteString(`s.organization_id = ?`)
+	if !q.Voided {
+		where.WriteString(` AND s.voided = ?`)
+		args = append(args, false)
+	}
 	add := func(cond string, a ...any) {
 		where.WriteString(" AND " + cond)
 		args = append(args, a...)

@@ -3,7 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"sync"
+	"time"
 
 	"github.com/cmexhub/cmex"
 )
@@ -152,6 +154,18 @@ func (g *xapiGroup) commit(s *XAPIService, batch []*xapiCall) {
 			g.commit(s, []*xapiCall{c})
 		}
 		return
+	}
+	// Alone, a CreditID another writer took meanwhile (see SaveStatements):
+	// again, after a pause, until the ledger is settled.
+	for tries := 1; errors.Is(err, ErrConflict); tries++ {
+		if tries == xapiConflictTries {
+			// Another writer took a CreditID of the call every time: a
+			// client sending again finds the ledger settled.
+			err = &cmex.Error{Code: cmex.EBUSY, Message: "Other requests are storing the same CreditIDs; send the statements again.", RetryAfter: time.Second}
+			break
+		}
+		time.Sleep(time.Duration(tries) * 5 * time.Millisecond)
+		err = try()
 	}
 	for _, c := range batch {
 		c.err = err

@@ -502,6 +502,12 @@ func testPersonLedger(t *testing.T, open Opener) {
 		if c.Sources[0] != cmex.SourceRegistry || len(c.Statuses) != len(c.Details) {
 			t.Errorf("credit %+v", c)
 		}
+		// Each line names its record: the key of its credential.
+		for _, st := range c.Statuses {
+			if !slices.ContainsFunc(ce.helenRec, func(r *cmex.LearnerRecord) bool { return r.ID == st.RecordID }) {
+				t.Errorf("a line names record %d, none of Helen's", st.RecordID)
+			}
+		}
 	}
 	for _, want := range []string{
 		"AAA Test Organization|CME CAT1 Accepted ,MOC ABIM MOC Approved ,MOC ABIM MOC Accepted ",

@@ -31,6 +31,9 @@ func xapiStatement(org cmex.OrganizationID, n int, stored time.Time) *cmex.XAPIS
 type recordingHook struct {
 	got  []string
 	fail bool
+	// conflicts is how many calls fail as a concurrent writer of a
+	// CreditID makes them fail.
+	conflicts int
 }
 
 func (h *recordingHook) StatementsStored(tx sqlstore.Tx, calls []sqlstore.XAPIStored) error {
@@ -41,6 +44,10 @@ func (h *recordingHook) StatementsStored(tx sqlstore.Tx, calls []sqlstore.XAPISt
 	}
 	if h.fail {
 		return errors.New("hook refuses")
+	}
+	if h.conflicts > 0 {
+		h.conflicts--
+		return fmt.Errorf("save: %w", sqlstore.ErrConflict)
 	}
 	return nil
 }
@@ -105,6 +112,34 @@ func testXAPIStatements(t *testing.T, open Opener) {
 	if err := s.SaveStatements(ctx, []*cmex.XAPIStatement{xapiStatement(b.Organization.ID, 1, t0)}); err != nil {
 		t.Errorf("provider B under an id A uses: %v", err)
 	}
+
+	// Seq tells what this call stored from a duplicate (provider B's, as
+	// the queries below count A's).
+	bo := b.Organization.ID
+	if err := s.SaveStatements(ctx, []*cmex.XAPIStatement{xapiStatement(bo, 13, t0)}); err != nil {
+		t.Fatal(err)
+	}
+	dup, fresh := xapiStatement(bo, 13, t0), xapiStatement(bo, 14, t0)
+	if err := s.SaveStatements(ctx, []*cmex.XAPIStatement{dup, fresh}); err != nil || dup.Seq != 0 || fresh.Seq == 0 {
+		t.Errorf("a duplicate and a new one: %v, Seq %d and %d, want 0 and not 0", err, dup.Seq, fresh.Seq)
+	}
+	// A concurrent writer took a CreditID: the transaction is tried again.
+	hook.conflicts = 2
+	retried := xapiStatement(bo, 15, t0)
+	if err := s.SaveStatements(ctx, []*cmex.XAPIStatement{retried}); err != nil || retried.Seq == 0 {
+		t.Errorf("after two conflicts: %v, Seq %d", err, retried.Seq)
+	}
+	if _, err := s.Statement(ctx, bo, retried.ID); err != nil {
+		t.Errorf("the statement tried again is not stored: %v", err)
+	}
+	// Every time: busy, and nothing stored.
+	hook.conflicts = 1000
+	wantCode(t, s.SaveStatements(ctx, []*cmex.XAPIStatement{xapiStatement(bo, 16, t0)}), cmex.EBUSY)
+	hook.conflicts = 0
+	if _, err := s.Statement(ctx, bo, xapiStatement(bo, 16, t0).ID); cmex.ErrorCode(err) != cmex.ENOTFOUND {
+		t.Errorf("a statement whose every try conflicted was stored: %v", err)
+	}
+	hook.got = nil
 
 	// Voiding statement 3 hides it from queries, not from Statement.
 	void := xapiStatement(org, 8, t0.Add(10*time.Second))
@@ -176,6 +211,7 @@ func testXAPIStatements(t *testing.T, open Opener) {
 		{"since (exclusive)", cmex.XAPIStatementQuery{Since: t0.Add(4 * time.Second)}, "[10 8 5]"},
 		{"until (inclusive)", cmex.XAPIStatementQuery{Until: t0.Add(2 * time.Second)}, "[2 1]"},
 		{"limit", cmex.XAPIStatementQuery{Limit: 2}, "[10 8]"},
+		{"voided ones too (an export)", cmex.XAPIStatementQuery{Voided: true, Ascending: true}, "[1 2 3 4 5 8 10 11]"},
 	} {
 		if got := fmt.Sprint(ids(c.q)); got != c.want {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)

@@ -1,6 +1,7 @@
 package xapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -118,81 +120,141 @@ func hashMatches(sum string, content []byte) bool {
 // timestamp, authority and version set, attachments paired with their
 // parts, which must all be used.
 func (h *Handler) prepare(req *request, sts []map[string]any, parts map[string]cmex.XAPIAttachment) ([]*cmex.XAPIStatement, error) {
-	now := h.now().Truncate(time.Millisecond)
-	stored := formatTime(now)
-	used := map[string]bool{}
-	ids := map[string]bool{}
+	b := h.newBatch(req.r.Context(), req.principal, req.version)
 	out := make([]*cmex.XAPIStatement, 0, len(sts))
 	for _, m := range sts {
-		if _, ok := m["id"]; !ok {
-			m["id"] = h.newID()
-		}
-		id := strings.ToLower(m["id"].(string))
-		if ids[id] {
-			return nil, badRequest("statement %s is in the batch twice", id)
-		}
-		ids[id] = true
-		var atts []cmex.XAPIAttachment
-		list, _ := m["attachments"].([]any)
-		for _, a := range list {
-			am := a.(map[string]any)
-			sum := strings.ToLower(fmt.Sprint(am["sha2"]))
-			if part, ok := parts[sum]; ok {
-				used[sum] = true
-				atts = append(atts, part)
-				if am["usageType"] == signatureUsage {
-					if ct, _, _ := mime.ParseMediaType(fmt.Sprint(am["contentType"])); ct != "application/octet-stream" {
-						return nil, badRequest("a signature attachment is application/octet-stream")
-					}
-					if err := checkSignature(m, part.Content); err != nil {
-						return nil, err
-					}
-				}
-			} else if _, ok := am["fileUrl"]; !ok {
-				return nil, badRequest("attachment %s has neither a fileUrl nor a part", sum)
-			}
-		}
-		sig := signature(m)
-		m["stored"] = stored
-		if _, ok := m["timestamp"]; !ok {
-			m["timestamp"] = stored
-		}
-		m["authority"] = authorityOf(req.principal)
-		if _, ok := m["version"]; !ok {
-			if req.version == "1.0.3" {
-				m["version"] = "1.0.0"
-			} else {
-				m["version"] = "2.0.0"
-			}
-		}
-		arrayContextActivities(m)
-		var ix index
-		ix.statement(m, false)
-		js, err := encodeJSON(m)
+		st, err := b.add(m, parts, false)
 		if err != nil {
-			return nil, fmt.Errorf("encode statement: %w", err)
+			return nil, err
 		}
-		vb := m["verb"].(map[string]any)
-		out = append(out, &cmex.XAPIStatement{
-			Organization: req.principal.Organization.ID, ID: id, JSON: js, Signature: sig, Stored: now,
-			Verb: vb["id"].(string), Voids: ix.voids, ObjectRef: ix.ref, Registration: ix.registration,
-			Agents: ix.agents, RelatedAgents: ix.relatedAgents, Activities: ix.activities, RelatedActivities: ix.relatedActivities,
-			Definitions: ix.definitions, Attachments: atts,
-		})
+		b.keep(st)
+		out = append(out, st)
 	}
 	for sum := range parts {
-		if !used[sum] {
+		if !b.used[sum] {
 			return nil, badRequest("part %s belongs to no attachment", sum)
 		}
 	}
 	return out, nil
 }
 
+// batch makes the stored form of the statements of one SaveStatements
+// call, one at a time.
+type batch struct {
+	h         *Handler
+	ctx       context.Context
+	principal *cmex.Principal
+	version   string
+	now       time.Time
+	ids       map[string]bool // the batch's statements so far
+	used      map[string]bool // the parts used
+}
+
+func (h *Handler) newBatch(ctx context.Context, p *cmex.Principal, version string) *batch {
+	return &batch{h: h, ctx: ctx, principal: p, version: version, now: h.now().Truncate(time.Millisecond),
+		ids: map[string]bool{}, used: map[string]bool{}}
+}
+
+// add makes the stored form of a validated statement m. With restore, a
+// statement whose authority is the one this store sets for the provider
+// keeps that authority and its stored: it is the statement as this store
+// kept it (an export of it). Nothing of the batch changes until keep.
+func (b *batch) add(m map[string]any, parts map[string]cmex.XAPIAttachment, restore bool) (*cmex.XAPIStatement, error) {
+	if _, ok := m["id"]; !ok {
+		m["id"] = b.h.newID()
+	}
+	id := strings.ToLower(m["id"].(string))
+	if b.ids[id] {
+		return nil, badRequest("statement %s is in the batch twice", id)
+	}
+	var atts []cmex.XAPIAttachment
+	list, _ := m["attachments"].([]any)
+	for _, a := range list {
+		am := a.(map[string]any)
+		sum := strings.ToLower(fmt.Sprint(am["sha2"]))
+		if part, ok := parts[sum]; ok {
+			b.used[sum] = true
+			atts = append(atts, part)
+			if am["usageType"] == signatureUsage {
+				if ct, _, _ := mime.ParseMediaType(fmt.Sprint(am["contentType"])); ct != "application/octet-stream" {
+					return nil, badRequest("a signature attachment is application/octet-stream")
+				}
+				if err := checkSignature(m, part.Content); err != nil {
+					return nil, err
+				}
+			}
+		} else if _, ok := am["fileUrl"]; !ok {
+			return nil, badRequest("attachment %s has neither a fileUrl nor a part", sum)
+		}
+	}
+	sig := signature(m)
+	now, stored := b.now, formatTime(b.now)
+	authority := authorityOf(b.principal)
+	if restore && b.ownAuthority(m["authority"]) {
+		if t, err := ParseTime(fmt.Sprint(m["stored"])); err == nil {
+			now, stored, authority = t.UTC(), fmt.Sprint(m["stored"]), m["authority"].(map[string]any)
+			if m["timestamp"] == m["stored"] {
+				// The store set the timestamp, the statement having none:
+				// its signature, as when it came, is without it.
+				c := maps.Clone(m)
+				delete(c, "timestamp")
+				sig = signature(c)
+			}
+		}
+	}
+	m["stored"] = stored
+	if _, ok := m["timestamp"]; !ok {
+		m["timestamp"] = stored
+	}
+	m["authority"] = authority
+	if _, ok := m["version"]; !ok {
+		if b.version == "1.0.3" {
+			m["version"] = "1.0.0"
+		} else {
+			m["version"] = "2.0.0"
+		}
+	}
+	arrayContextActivities(m)
+	var ix index
+	ix.statement(m, false)
+	js, err := encodeJSON(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode statement: %w", err)
+	}
+	vb := m["verb"].(map[string]any)
+	return &cmex.XAPIStatement{
+		Organization: b.principal.Organization.ID, ID: id, JSON: js, Signature: sig, Stored: now,
+		Verb: vb["id"].(string), Voids: ix.voids, ObjectRef: ix.ref, Registration: ix.registration,
+		Agents: ix.agents, RelatedAgents: ix.relatedAgents, Activities: ix.activities, RelatedActivities: ix.relatedActivities,
+		Definitions: ix.definitions, Attachments: atts,
+	}, nil
+}
+
+// keep makes st, made by add, one of the batch's. (Its definitions are
+// merged into the stored ones, and the batch's, where it is stored.)
+func (b *batch) keep(st *cmex.XAPIStatement) {
+	b.ids[st.ID] = true
+}
+
+// ownAuthority reports whether x is an authority this store sets for the
+// batch's provider (authorityOf, whichever user it names).
+func (b *batch) ownAuthority(x any) bool {
+	m, _ := x.(map[string]any)
+	acct, _ := m["account"].(map[string]any)
+	name, _ := acct["name"].(string)
+	return m["objectType"] == "Agent" && acct["homePage"] == authorityHome(b.principal) && name != "" && len(m) <= 3
+}
+
 // authorityOf is the authority the store sets: the provider's account,
 // naming the web-service user or key that sent the statement.
 func authorityOf(p *cmex.Principal) map[string]any {
 	return map[string]any{"objectType": "Agent", "name": p.Organization.Name, "account": map[string]any{
-		"homePage": "urn:cmex:provider:" + fmt.Sprint(p.Organization.ProviderID), "name": p.User.Username}}
+		"homePage": authorityHome(p), "name": p.User.Username}}
+}
+
+// authorityHome is the homePage of the authority's account: the provider.
+func authorityHome(p *cmex.Principal) string {
+	return "urn:cmex:provider:" + fmt.Sprint(p.Organization.ProviderID)
 }
 
 func (h *Handler) putStatement(req *request) error {

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cmexhub/cmex"
 	"github.com/cmexhub/cmex/internal/cmextest"
 	"github.com/cmexhub/cmex/internal/sqlstore"
 	"github.com/cmexhub/cmex/internal/xapi"
@@ -261,6 +262,9 @@ func FuzzStatements(f *testing.F) {
 	f.Add([]byte("--b\r\nContent-Type: application/json\r\n\r\n" + statement(id1) + "\r\n--b\r\nX-Experience-API-Hash: 00\r\n\r\nhello\r\n--b--\r\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		_, _ = xapi.DecodeStatements(body) // never panics
+		if _, err := xapi.DecodeStatement(body); err != nil && cmex.ErrorCode(err) != cmex.EINVALID {
+			t.Fatalf("a line refused with %q: %v", cmex.ErrorCode(err), err)
+		}
 		for _, ct := range []string{"application/json", "multipart/mixed; boundary=b"} {
 			rec := fx.call(t, "a", "POST", "/xapi/statements", string(body), "Content-Type", ct)
 			if rec.Code >= 500 {
@@ -306,6 +310,32 @@ func TestSignedStatement(t *testing.T) {
 			hex.EncodeToString(jwsSum[:]) + "\r\n\r\n" + jws + "\r\n--b--\r\n"
 		if rec := f.call(t, "a", "POST", "/xapi/statements", body, "Content-Type", "multipart/mixed; boundary=b"); rec.Code != c.want {
 			t.Errorf("signed by key %d: %d %s, want %d", i, rec.Code, rec.Body, c.want)
+		}
+	}
+}
+
+// TestVersionDeclared checks the X-Experience-API-Version each answer
+// declares: the client's version line, and 0.9 for the refusal of a
+// request that names none (a pre-header, 0.9 request).
+func TestVersionDeclared(t *testing.T) {
+	f := newFixture(t)
+	for _, c := range []struct {
+		name, method, path, version string
+		wantCode                    int
+		want                        string
+	}{
+		{"no header", "GET", "/xapi/statements", "", 400, "0.9"},
+		{"no header, a PUT", "PUT", "/xapi/statements?statementId=" + id1, "", 400, "0.9"},
+		{"a 1.0 client", "GET", "/xapi/statements", "1.0.1", 200, "1.0.3"},
+		{"a 1.0 client, 1.0", "GET", "/xapi/statements", "1.0", 200, "1.0.3"},
+		{"a 2.0 client", "GET", "/xapi/statements", "2.0.0", 200, "2.0.0"},
+		{"a newer version", "GET", "/xapi/statements", "3.0.0", 400, "2.0.0"},
+		{"about without a header", "GET", "/xapi/about", "", 200, "2.0.0"},
+	} {
+		rec := f.call(t, "a", c.method, c.path, statement(id1), "X-Experience-API-Version", c.version)
+		if rec.Code != c.wantCode || rec.Header().Get("X-Experience-API-Version") != c.want {
+			t.Errorf("%s: %d declaring %q, want %d declaring %q (%s)", c.name, rec.Code,
+				rec.Header().Get("X-Experience-API-Version"), c.wantCode, c.want, rec.Body)
 		}
 	}
 }

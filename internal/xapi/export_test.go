@@ -1,0 +1,4 @@
+package xapi
+
+// ReadMultipart is readMultipart, for the fuzz target of package xapi_test.
+var ReadMultipart = readMultipart
