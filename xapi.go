@@ -1,7 +1,9 @@
 package cmex
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -36,7 +38,8 @@ type XAPIStatement struct {
 	// context's and a sub-statement's.
 	Activities, RelatedActivities []string
 	// Definitions are the activity definitions it carries, by activity id,
-	// as JSON, for the Activities resource.
+	// as JSON, for the Activities resource: SaveStatements merges each
+	// into the activity's stored one (MergeXAPIDefinition).
 	Definitions map[string][]byte
 	// Attachments are the statement's attachment contents, by SHA-256.
 	Attachments []XAPIAttachment
@@ -101,7 +104,8 @@ type XAPIDocumentKey struct {
 // XAPIService keeps a learning record store's statements and documents.
 type XAPIService interface {
 	// SaveStatements stores sts in one transaction, in their order
-	// of storage, setting the Seq of each it stores. A statement whose id
+	// of storage, setting the Seq of each it stores, and merges their
+	// activity definitions into the stored ones. A statement whose id
 	// is stored with the same Signature is skipped (its Seq left 0); with
 	// another, the whole batch is ECONFLICT. A voiding statement marks its target voided; voiding a
 	// voiding statement is EINVALID.
@@ -134,4 +138,33 @@ type XAPIService interface {
 	// those whose keys equal k but for ID, under the same condition as
 	// PutDocument's ifMatch.
 	DeleteDocuments(ctx context.Context, k XAPIDocumentKey, ifMatch string) error
+}
+
+// MergeXAPIDefinition merges an activity definition a statement carries
+// into the activity's stored one (nil if none): the language maps (name,
+// description) key by key, the rest replaced.
+func MergeXAPIDefinition(old, def []byte) []byte {
+	if old == nil || bytes.Equal(old, def) {
+		return def
+	}
+	var o, n map[string]any
+	if json.Unmarshal(old, &o) != nil || json.Unmarshal(def, &n) != nil || o == nil {
+		return def
+	}
+	for k, v := range n {
+		om, ok1 := o[k].(map[string]any)
+		nm, ok2 := v.(map[string]any)
+		if (k == "name" || k == "description") && ok1 && ok2 {
+			for lk, lv := range nm {
+				om[lk] = lv
+			}
+			continue
+		}
+		o[k] = v
+	}
+	b, err := json.Marshal(o)
+	if err != nil {
+		return def
+	}
+	return b
 }

@@ -28,14 +28,16 @@ import (
 func benchCommand() *command {
 	c := &command{
 		name:    "bench",
-		summary: "Measure cmex on this machine (import, SaveLearnerActivity under load, GetRoleData and transcripts over a large ledger), or generate synthetic batch files.",
+		summary: "Measure cmex on this machine (import, SaveLearnerActivity under load, GetRoleData and transcripts over a large ledger; xAPI statements under load with bench xapi), or generate synthetic batch files.",
 		usage: "cmex bench [-db DB] [-dir DIR] [-records N] [-clients N] [-duration D] [-ledger N] [-credits N] [-read-clients N] [-read-duration D] [-replicas N] | " +
 			"cmex bench generate (-activities N | -records N -provider ID [-db DB] [-reject-every N]) FILE | " +
-			"cmex bench soak [-duration D] [-clients N] [-sample D] [-max-growth F] [-db DB]",
+			"cmex bench soak [-duration D] [-clients N] [-sample D] [-max-growth F] [-db DB] | " +
+			"cmex bench xapi [-db DB] [-dir DIR] [-clients N] [-batch N] [-duration D] [-rate N] [-completions PERCENT]",
 		example: `cmex bench -records 200000 -ledger 1000000
 cmex bench -db postgres://localhost/cmexbench -records 200000
 cmex bench -db postgres://localhost/cmexbench -replicas 2 -read-clients 8
 cmex bench soak -duration 5m -clients 8
+cmex bench xapi -clients 64 -batch 10 -duration 10s
 cmex bench generate -activities 10 activities.xml
 cmex bench generate -records 200000 -provider 1234567 learners.xml`,
 	}
@@ -45,6 +47,9 @@ cmex bench generate -records 200000 -provider 1234567 learners.xml`,
 		}
 		if len(args) > 0 && args[0] == "soak" {
 			return c.soak(ctx, e, args[1:])
+		}
+		if len(args) > 0 && args[0] == "xapi" {
+			return c.benchXAPI(ctx, e, args[1:])
 		}
 		return c.bench(ctx, e, args)
 	}

@@ -211,3 +211,7 @@ func Backup(ctx context.Context, db *sqlstore.DB, dest string) error {
 	}
 	return nil
 }
+
+// InsertIDs implements sqlstore.InsertIDer: LastInsertId is the rowid of
+// the row an INSERT added.
+func (Dialect) InsertIDs() {}

@@ -200,3 +200,34 @@ func (c *activityCache) get(id cmex.ActivityID, revision int64) *cmex.Activity {
 func (c *activityCache) put(id cmex.ActivityID, revision int64, a *cmex.Activity) {
 	c.kept.put(id, cachedActivity{revision, a})
 }
+
+// queryRowKept is queryRow of a query of fixed text, prepared once per
+// connection and kept. A Pipeliner's driver keeps its own statements.
+func (c conn) queryRowKept(ctx context.Context, query string, args ...any) *sql.Row {
+	if c.pipelined() {
+		return c.queryRow(ctx, query, args...)
+	}
+	stmt, err := c.db.stmtIn(ctx, c, query)
+	if err != nil {
+		// The row reports the error from its Scan, as queryRow's does.
+		return c.queryRow(ctx, query, args...)
+	}
+	return stmt.QueryRowContext(ctx, args...)
+}
+
+// execKept runs a write of fixed text whose answer is not read, prepared
+// once per connection and kept; on a Pipeliner, it is sent later (with
+// the next statement or the commit), and wrap applies to its error.
+func (c conn) execKept(ctx context.Context, wrap func(error) error, query string, args ...any) error {
+	if c.pipelined() {
+		return c.later(ctx, wrap, query, args...)
+	}
+	stmt, err := c.db.stmtIn(ctx, c, query)
+	if err == nil {
+		_, err = stmt.ExecContext(ctx, args...)
+	}
+	if err != nil && wrap != nil {
+		err = wrap(err)
+	}
+	return err
+}

@@ -67,6 +67,13 @@ type Analyzer interface {
 	Analyze(table string) string
 }
 
+// An InsertIDer is a Dialect whose driver's Result.LastInsertId is the id
+// of the row an INSERT added (SQLite's rowid): an exec, without a query's
+// rows, then says it.
+type InsertIDer interface {
+	InsertIDs()
+}
+
 // A GroupLocker is a Dialect whose database several processes write at
 // once (PostgreSQL, with several replicas). GroupLock is the statement
 // that, run first in a group commit's transaction, waits until no other

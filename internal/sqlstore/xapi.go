@@ -1,11 +1,13 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1"
+	"database/sql"
 	"encoding/hex"
-	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,16 +20,26 @@ type XAPIService struct {
 	// Hook, when set, runs in the transaction that stores statements,
 	// after they are written: what it writes commits with them, and its
 	// error refuses the whole batch. The completion profile (statements
-	// into learner reports) is meant to plug in here.
+	// into learner reports) plugs in here.
 	Hook XAPIHook
+
+	group xapiGroup
 }
 
 var _ cmex.XAPIService = (*XAPIService)(nil)
 
 // XAPIHook is given the statements a transaction stores, those already
-// stored (duplicates) left out.
+// stored (duplicates) left out, call by call: each call is one
+// SaveStatements (one request), with its context (who sent it, from
+// where). Several calls share a transaction under load (xapigroup.go).
 type XAPIHook interface {
-	StatementsStored(ctx context.Context, tx Tx, sts []*cmex.XAPIStatement) error
+	StatementsStored(tx Tx, calls []XAPIStored) error
+}
+
+// XAPIStored is what one SaveStatements call stored.
+type XAPIStored struct {
+	Ctx        context.Context
+	Statements []*cmex.XAPIStatement
 }
 
 // Tx is a transaction of this package, handed to hooks so that the
@@ -40,128 +52,241 @@ func NewXAPIService(db *DB) *XAPIService { return &XAPIService{db: db} }
 // maxXAPIQuery bounds the statements one query returns.
 const maxXAPIQuery = 500
 
-// xapiConflictTries bounds the transactions SaveStatements tries when a
-// concurrent writer takes a CreditID its completions were about to add.
+// xapiConflictTries bounds the transactions a call is tried in alone when
+// a concurrent writer takes a CreditID its completions were about to add.
 const xapiConflictTries = 5
 
-// SaveStatements implements cmex.XAPIService. A statement's Seq is set
-// when this call stored it, and left 0 when it was stored before (a
-// duplicate).
+// SaveStatements implements cmex.XAPIService. Concurrent calls share a
+// transaction (see xapigroup.go); each is answered once the commit that
+// holds its statements is made. A statement's Seq is set when this call
+// stored it, and left 0 when it was stored before (a duplicate).
 //
-// Two completions naming one CreditID, stored at once, would both find
-// it free; the second to insert its record then fails on the ledger's
-// unique key (ErrConflict, on PostgreSQL: SQLite runs one write
-// transaction at a time). The transaction is then tried again, and the
-// hook, finding the other's record, refuses the completion with 603 as it
-// would have had the two come one after the other: the statement is
-// stored all the same.
+// Two completions naming one CreditID, stored at once by two
+// transactions, would both find it free; the second to insert its record
+// then fails on the ledger's unique key (ErrConflict, on PostgreSQL:
+// SQLite runs one write transaction at a time). The call is then tried
+// again, and the hook, finding the other's record, refuses the completion
+// with 603 as it would have had the two come one after the other: the
+// statement is stored all the same.
 func (s *XAPIService) SaveStatements(ctx context.Context, sts []*cmex.XAPIStatement) error {
-	var err error
-	for try := 1; ; try++ {
-		if err = s.saveStatements(ctx, sts); !errors.Is(err, ErrConflict) {
-			return err
-		}
-		if try == xapiConflictTries {
-			// Another writer took a CreditID of the batch every time: a
-			// client sending again finds the ledger settled.
-			return &cmex.Error{Code: cmex.EBUSY, Message: "Other requests are storing the same CreditIDs; send the statements again.", RetryAfter: time.Second}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(try) * 5 * time.Millisecond):
-		}
+	if len(sts) == 0 {
+		return nil
 	}
+	return s.group.save(ctx, s, sts)
 }
 
-func (s *XAPIService) saveStatements(ctx context.Context, sts []*cmex.XAPIStatement) error {
+// saveStatements stores one call's statements in tx, but for the rows of
+// the agents and activities they name, which it adds to rows, and returns
+// those not stored before, for the hook.
+func (s *XAPIService) saveStatements(ctx context.Context, tx conn, sts []*cmex.XAPIStatement, w *xapiWrite) ([]*cmex.XAPIStatement, error) {
+	var fresh []*cmex.XAPIStatement
 	for _, st := range sts {
 		st.Seq = 0 // of a try rolled back
+		// ON CONFLICT: the id is stored (by this transaction, another one
+		// before it, or one committing at the same time): the row stored
+		// is then compared. A statement is stored voided when a voiding
+		// statement stored before names it, unless it voids itself.
+		err := s.insertStatement(ctx, tx, st, w.voided[xapiKey{st.Organization, st.ID}] && st.Verb != voidedVerb)
+		if isNoRows(err) {
+			var sig string
+			if err := tx.queryRowKept(ctx, `SELECT signature FROM xapi_statements WHERE organization_id = ? AND statement_id = ?`, st.Organization, st.ID).Scan(&sig); err != nil {
+				return nil, fmt.Errorf("find statement: %w", err)
+			}
+			if sig == st.Signature {
+				continue
+			}
+			return nil, cmex.Errorf(cmex.ECONFLICT, "statement %s is stored and differs from this one", st.ID)
+		} else if err != nil {
+			return nil, fmt.Errorf("insert statement: %w", err)
+		}
+		if st.Voids != "" {
+			var target string
+			err := tx.queryRow(ctx, `SELECT verb FROM xapi_statements WHERE organization_id = ? AND statement_id = ?`, st.Organization, st.Voids).Scan(&target)
+			if err == nil && target == voidedVerb {
+				return nil, cmex.Errorf(cmex.EINVALID, "statement %s voids a voiding statement", st.ID)
+			} else if err != nil && !isNoRows(err) {
+				return nil, fmt.Errorf("find voided statement: %w", err)
+			}
+			if _, err := tx.exec(ctx, `UPDATE xapi_statements SET voided = ? WHERE organization_id = ? AND statement_id = ?`, true, st.Organization, st.Voids); err != nil {
+				return nil, fmt.Errorf("void statement: %w", err)
+			}
+			w.voided[xapiKey{st.Organization, st.Voids}] = true // for a target later in the transaction
+		}
+		for _, v := range st.Agents {
+			w.rows.agents = append(w.rows.agents, st.Seq, v, false)
+		}
+		for _, v := range st.RelatedAgents {
+			w.rows.agents = append(w.rows.agents, st.Seq, v, true)
+		}
+		for _, v := range st.Activities {
+			w.rows.activities = append(w.rows.activities, st.Seq, v, false)
+		}
+		for _, v := range st.RelatedActivities {
+			w.rows.activities = append(w.rows.activities, st.Seq, v, true)
+		}
+		for _, a := range st.Attachments {
+			if err := tx.execKept(ctx, errPrefix("store attachment"), `INSERT INTO xapi_attachments (organization_id, sha2, content_type, content) VALUES (?, ?, ?, ?)
+				ON CONFLICT (organization_id, sha2) DO NOTHING`, st.Organization, a.SHA2, a.ContentType, a.Content); err != nil {
+				return nil, err
+			}
+		}
+		for id, def := range st.Definitions {
+			k := xapiKey{st.Organization, id}
+			old, ok := w.defs[k]
+			if !ok {
+				err := tx.queryRowKept(ctx, `SELECT definition FROM xapi_activities WHERE organization_id = ? AND activity_id = ?`, st.Organization, id).Scan(&old)
+				if err != nil && !isNoRows(err) {
+					return nil, fmt.Errorf("read activity: %w", err)
+				}
+			}
+			def = cmex.MergeXAPIDefinition(old, def)
+			w.defs[k] = def
+			if bytes.Equal(old, def) {
+				// Stored already: an LMS sends the same definition with
+				// every statement of an activity.
+				continue
+			}
+			if err := tx.execKept(ctx, errPrefix("store activity"), `INSERT INTO xapi_activities (organization_id, activity_id, definition) VALUES (?, ?, ?)
+				ON CONFLICT (organization_id, activity_id) DO UPDATE SET definition = excluded.definition`, st.Organization, id, def); err != nil {
+				return nil, err
+			}
+		}
+		fresh = append(fresh, st)
 	}
-	return s.db.inTx(ctx, func(tx conn) error {
-		var fresh []*cmex.XAPIStatement
-		for _, st := range sts {
-			var sig, verb string
-			err := tx.queryRow(ctx, `SELECT signature, verb FROM xapi_statements WHERE organization_id = ? AND statement_id = ?`+s.db.dialect.ForUpdate(),
-				st.Organization, st.ID).Scan(&sig, &verb)
-			if err == nil {
-				if sig == st.Signature {
-					continue
-				}
-				return cmex.Errorf(cmex.ECONFLICT, "statement %s is stored and differs from this one", st.ID)
-			} else if !isNoRows(err) {
-				return fmt.Errorf("find statement: %w", err)
-			}
-			if st.Voids != "" {
-				var target string
-				err := tx.queryRow(ctx, `SELECT verb FROM xapi_statements WHERE organization_id = ? AND statement_id = ?`, st.Organization, st.Voids).Scan(&target)
-				if err == nil && target == voidedVerb {
-					return cmex.Errorf(cmex.EINVALID, "statement %s voids a voiding statement", st.ID)
-				} else if err != nil && !isNoRows(err) {
-					return fmt.Errorf("find voided statement: %w", err)
-				}
-				if _, err := tx.exec(ctx, `UPDATE xapi_statements SET voided = ? WHERE organization_id = ? AND statement_id = ?`, true, st.Organization, st.Voids); err != nil {
-					return fmt.Errorf("void statement: %w", err)
-				}
-			}
-			// A voiding statement may come before its target: the target
-			// is then stored voided.
-			var voidedBefore int
-			err = tx.queryRow(ctx, `SELECT COUNT(*) FROM xapi_statements WHERE organization_id = ? AND voids = ?`, st.Organization, st.ID).Scan(&voidedBefore)
-			if err != nil {
-				return fmt.Errorf("find voiding statement: %w", err)
-			}
-			// ON CONFLICT: another transaction storing the same id at the
-			// same time commits first; the row it stored is then compared.
-			err = tx.queryRow(ctx, `INSERT INTO xapi_statements (organization_id, statement_id, signature, body, verb, voids, object_ref, registration, stored, voided)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (organization_id, statement_id) DO NOTHING RETURNING seq`,
-				st.Organization, st.ID, st.Signature, st.JSON, st.Verb, st.Voids, st.ObjectRef, st.Registration, leaseTime(st.Stored), voidedBefore > 0 && st.Verb != voidedVerb).Scan(&st.Seq)
-			if isNoRows(err) {
-				if err := tx.queryRow(ctx, `SELECT signature FROM xapi_statements WHERE organization_id = ? AND statement_id = ?`, st.Organization, st.ID).Scan(&sig); err != nil {
-					return fmt.Errorf("find statement: %w", err)
-				}
-				if sig == st.Signature {
-					continue
-				}
-				return cmex.Errorf(cmex.ECONFLICT, "statement %s is stored and differs from this one", st.ID)
-			} else if err != nil {
-				return fmt.Errorf("insert statement: %w", err)
-			}
-			for _, x := range []struct {
-				table, col string
-				vals       []string
-				related    bool
-			}{
-				{"xapi_statement_agents", "agent_key", st.Agents, false},
-				{"xapi_statement_agents", "agent_key", st.RelatedAgents, true},
-				{"xapi_statement_activities", "activity_id", st.Activities, false},
-				{"xapi_statement_activities", "activity_id", st.RelatedActivities, true},
-			} {
-				for _, v := range x.vals {
-					if _, err := tx.exec(ctx, `INSERT INTO `+x.table+` (seq, `+x.col+`, related) VALUES (?, ?, ?)`, st.Seq, v, x.related); err != nil {
-						return fmt.Errorf("index statement: %w", err)
+	return fresh, nil
+}
+
+const insertStatement = `INSERT INTO xapi_statements (organization_id, statement_id, signature, body, verb, voids, object_ref, registration, stored, voided)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (organization_id, statement_id) DO NOTHING`
+
+// xapiKey is a statement id of an organization.
+type xapiKey struct {
+	org cmex.OrganizationID
+	id  string
+}
+
+var bulkXAPIVoiders = bulk{head: `SELECT voids FROM xapi_statements WHERE organization_id = ? AND voids IN (`, tuple: "?", tail: `)`, width: 1}
+
+// voided returns which of the calls' statement ids a stored statement
+// voids: a voiding statement may come before its target, which is then
+// stored voided. One query a group (per organization and 500 ids), planned
+// for its ids: a plan kept for any id (PostgreSQL's generic plan of an
+// EXISTS on voids = $2, by statistics where nearly every voids is ”)
+// read the whole table for each statement, 7 ms at 40,000 rows.
+func (s *XAPIService) voided(ctx context.Context, tx conn, calls []*xapiCall) (map[xapiKey]bool, error) {
+	byOrg := map[cmex.OrganizationID][]any{}
+	for _, c := range calls {
+		for _, st := range c.sts {
+			byOrg[st.Organization] = append(byOrg[st.Organization], st.ID)
+		}
+	}
+	out := map[xapiKey]bool{}
+	var round []Statement
+	planner, planned := s.db.dialect.(BatchPlanner)
+	if planned {
+		round = append(round, Statement{SQL: planner.PlanBatch()})
+	}
+	for org, ids := range byOrg {
+		for len(ids) > 0 {
+			n := min(len(ids), batchChunk)
+			stmt, err := bulkXAPIVoiders.statement([]any{org}, ids[:n], func(rows Rows) error {
+				for rows.Next() {
+					var id string
+					if err := rows.Scan(&id); err != nil {
+						return err
 					}
+					out[xapiKey{org, id}] = true
 				}
+				return nil
+			})
+			if err != nil {
+				return nil, err
 			}
-			for _, a := range st.Attachments {
-				if _, err := tx.exec(ctx, `INSERT INTO xapi_attachments (organization_id, sha2, content_type, content) VALUES (?, ?, ?, ?)
-					ON CONFLICT (organization_id, sha2) DO NOTHING`, st.Organization, a.SHA2, a.ContentType, a.Content); err != nil {
-					return fmt.Errorf("store attachment: %w", err)
-				}
-			}
-			for id, def := range st.Definitions {
-				if _, err := tx.exec(ctx, `INSERT INTO xapi_activities (organization_id, activity_id, definition) VALUES (?, ?, ?)
-					ON CONFLICT (organization_id, activity_id) DO UPDATE SET definition = excluded.definition`, st.Organization, id, def); err != nil {
-					return fmt.Errorf("store activity: %w", err)
-				}
-			}
-			fresh = append(fresh, st)
+			stmt.Wrap = errPrefix("find voiding statements")
+			round = append(round, stmt)
+			ids = ids[n:]
 		}
-		if s.Hook != nil && len(fresh) > 0 {
-			return s.Hook.StatementsStored(ctx, Tx{c: tx}, fresh)
+	}
+	if planned {
+		round = append(round, Statement{SQL: planner.PlannedBatch()})
+	}
+	return out, tx.together(ctx, round...)
+}
+
+// insertStatement inserts st and sets its Seq, or returns sql.ErrNoRows
+// when its id is stored already.
+func (s *XAPIService) insertStatement(ctx context.Context, tx conn, st *cmex.XAPIStatement, voided bool) error {
+	args := []any{st.Organization, st.ID, st.Signature, st.JSON, st.Verb, st.Voids, st.ObjectRef, st.Registration, leaseTime(st.Stored), voided}
+	if _, ok := s.db.dialect.(InsertIDer); !ok || tx.pipelined() {
+		return tx.queryRowKept(ctx, insertStatement+` RETURNING seq`, args...).Scan(&st.Seq)
+	}
+	// An exec, cheaper than a query's rows on this driver.
+	stmt, err := s.db.stmtIn(ctx, tx, insertStatement)
+	if err != nil {
+		return err
+	}
+	res, err := stmt.ExecContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return sql.ErrNoRows
+	}
+	st.Seq, err = res.LastInsertId()
+	return err
+}
+
+// xapiWrite is what a transaction storing statements keeps between them.
+type xapiWrite struct {
+	// voided holds the ids a stored statement voids (see voided), and
+	// gains those the transaction's voiding statements void.
+	voided map[xapiKey]bool
+	rows   xapiIndexRows
+	// defs are the activity definitions as the transaction leaves them.
+	defs map[xapiKey][]byte
+}
+
+// xapiIndexRows are the rows of xapi_statement_agents and
+// xapi_statement_activities a transaction adds, three values a row,
+// inserted together at its end.
+type xapiIndexRows struct{ agents, activities []any }
+
+var (
+	bulkXAPIAgents     = bulk{head: `INSERT INTO xapi_statement_agents (seq, agent_key, related) VALUES `, tuple: `(?, ?, ?)`, width: 3}
+	bulkXAPIActivities = bulk{head: `INSERT INTO xapi_statement_activities (seq, activity_id, related) VALUES `, tuple: `(?, ?, ?)`, width: 3}
+)
+
+func (s *XAPIService) insertIndexRows(ctx context.Context, tx conn, rows *xapiIndexRows) error {
+	if len(rows.agents) > 0 {
+		if err := s.db.bulkExec(ctx, tx, bulkXAPIAgents, rows.agents); err != nil {
+			return fmt.Errorf("index statements: %w", err)
 		}
+	}
+	if len(rows.activities) > 0 {
+		if err := s.db.bulkExec(ctx, tx, bulkXAPIActivities, rows.activities); err != nil {
+			return fmt.Errorf("index statements: %w", err)
+		}
+	}
+	return nil
+}
+
+// hook runs the hook, if any, on what calls stored.
+func (s *XAPIService) hook(tx conn, calls []XAPIStored) error {
+	if s.Hook == nil {
 		return nil
-	})
+	}
+	calls = slices.DeleteFunc(calls, func(c XAPIStored) bool { return len(c.Statements) == 0 })
+	if len(calls) == 0 {
+		return nil
+	}
+	return s.Hook.StatementsStored(Tx{c: tx}, calls)
+}
+
+// errPrefix wraps an error with short context.
+func errPrefix(what string) func(error) error {
+	return func(err error) error { return fmt.Errorf("%s: %w", what, err) }
 }
 
 // voidedVerb is the verb of voiding statements.
@@ -301,7 +426,7 @@ func (s *XAPIService) Attachments(ctx context.Context, org cmex.OrganizationID, 
 // ActivityDefinition implements cmex.XAPIService.
 func (s *XAPIService) ActivityDefinition(ctx context.Context, org cmex.OrganizationID, activityID string) ([]byte, error) {
 	var def []byte
-	err := s.db.read().queryRow(ctx, `SELECT definition FROM xapi_activities WHERE organization_id = ? AND activity_id = ?`, org, activityID).Scan(&def)
+	err := s.db.read().queryRowKept(ctx, `SELECT definition FROM xapi_activities WHERE organization_id = ? AND activity_id = ?`, org, activityID).Scan(&def)
 	if isNoRows(err) {
 		return nil, nil
 	} else if err != nil {

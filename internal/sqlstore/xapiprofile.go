@@ -52,7 +52,7 @@ func (s *XAPIProfiles) XAPIProfile(ctx context.Context, org cmex.OrganizationID)
 
 func (s *XAPIProfiles) profile(ctx context.Context, c conn, org cmex.OrganizationID) (*cmex.XAPIProfile, error) {
 	var b string
-	err := c.queryRow(ctx, `SELECT profile FROM xapi_profiles WHERE organization_id = ?`, org).Scan(&b)
+	err := c.queryRowKept(ctx, `SELECT profile FROM xapi_profiles WHERE organization_id = ?`, org).Scan(&b)
 	if isNoRows(err) {
 		return cmex.DefaultXAPIProfile(), nil
 	} else if err != nil {
@@ -142,83 +142,95 @@ func (s *XAPIProfiles) XAPIOutcomes(ctx context.Context, org cmex.OrganizationID
 // profile counts becomes an add, each voiding of a statement that made
 // records a delete of them, judged together in tx; a refusal is an
 // outcome, not an error, so the statements are stored all the same.
-func (s *XAPIProfiles) StatementsStored(ctx context.Context, t Tx, sts []*cmex.XAPIStatement) error {
+func (s *XAPIProfiles) StatementsStored(t Tx, calls []XAPIStored) error {
 	tx := t.c
+	if len(calls) == 0 {
+		return nil
+	}
 	profiles := map[cmex.OrganizationID]*cmex.XAPIProfile{}
 	var chs []cmex.LearnerChange
 	var outs []*cmex.XAPIOutcome
-	// One request stores a batch: one provider, one authority.
-	bys := map[cmex.OrganizationID]cmex.Principal{}
-	principal := func(st *cmex.XAPIStatement) (cmex.Principal, error) {
-		by, ok := bys[st.Organization]
-		if !ok {
-			var err error
-			if by, err = s.principal(ctx, tx, st); err != nil {
-				return by, err
+	var from []context.Context // the call of each change
+	for _, call := range calls {
+		ctx := call.Ctx
+		// One call stores a request's batch: one provider, one authority.
+		var by *cmex.Principal
+		principal := func(st *cmex.XAPIStatement) (cmex.Principal, error) {
+			if by == nil {
+				p, err := s.principal(ctx, tx, st)
+				if err != nil {
+					return p, err
+				}
+				by = &p
 			}
-			bys[st.Organization] = by
+			return *by, nil
 		}
-		return by, nil
-	}
-	for _, st := range sts {
-		var err error
-		o := &cmex.XAPIOutcome{Organization: st.Organization, StatementID: st.ID, At: s.db.now()}
-		if st.Voids != "" {
-			// A target of this batch is stored voided and made no records
-			// (below); one stored before has its outcome.
-			target, err := s.outcome(ctx, tx, st.Organization, st.Voids)
-			if cmex.ErrorCode(err) == cmex.ENOTFOUND {
+		for _, st := range call.Statements {
+			var err error
+			o := &cmex.XAPIOutcome{Organization: st.Organization, StatementID: st.ID, At: s.db.now()}
+			if st.Voids != "" {
+				// A target of this batch is stored voided and made no records
+				// (below); one stored before has its outcome.
+				target, err := s.outcome(ctx, tx, st.Organization, st.Voids)
+				if cmex.ErrorCode(err) == cmex.ENOTFOUND {
+					continue
+				} else if err != nil {
+					return err
+				}
+				if target.Outcome != cmex.OutcomeAccepted || target.Report == nil {
+					continue
+				}
+				by, err := principal(st)
+				if err != nil {
+					return err
+				}
+				del := *target.Report
+				del.Action = cmex.LearnerDelete
+				target.At = o.At
+				chs = append(chs, cmex.LearnerChange{Report: &del, By: by, Source: "xapi"})
+				outs = append(outs, target)
+				from = append(from, ctx)
 				continue
-			} else if err != nil {
-				return err
 			}
-			if target.Outcome != cmex.OutcomeAccepted || target.Report == nil {
+			p := profiles[st.Organization]
+			if p == nil {
+				if p, err = s.profile(ctx, tx, st.Organization); err != nil {
+					return err
+				}
+				profiles[st.Organization] = p
+			}
+			if !p.Counts(st.Verb) {
+				continue // no completion: Report would say so, decoding it first
+			}
+			rep, counts, ps := p.Report(st.JSON, func(id cmex.ActivityID) []cmex.CreditCertificate {
+				return s.offered(ctx, tx, st.Organization, id)
+			})
+			if !counts {
+				continue
+			}
+			// A statement voided as it is stored (by a voiding statement stored
+			// before it, or in its batch) makes no records.
+			var voided bool
+			if err := tx.queryRowKept(ctx, `SELECT voided FROM xapi_statements WHERE organization_id = ? AND statement_id = ?`, st.Organization, st.ID).Scan(&voided); err != nil {
+				return fmt.Errorf("read statement %s: %w", st.ID, err)
+			}
+			if voided {
 				continue
 			}
 			by, err := principal(st)
 			if err != nil {
 				return err
 			}
-			del := *target.Report
-			del.Action = cmex.LearnerDelete
-			target.At = o.At
-			chs = append(chs, cmex.LearnerChange{Report: &del, By: by, Source: "xapi"})
-			outs = append(outs, target)
-			continue
+			o.Report = rep
+			chs = append(chs, cmex.LearnerChange{Report: rep, Problems: ps, By: by, Source: "xapi"})
+			outs = append(outs, o)
+			from = append(from, ctx)
 		}
-		p := profiles[st.Organization]
-		if p == nil {
-			if p, err = s.profile(ctx, tx, st.Organization); err != nil {
-				return err
-			}
-			profiles[st.Organization] = p
-		}
-		rep, counts, ps := p.Report(st.JSON, func(id cmex.ActivityID) []cmex.CreditCertificate {
-			return s.offered(ctx, tx, st.Organization, id)
-		})
-		if !counts {
-			continue
-		}
-		// A statement voided as it is stored (by a voiding statement stored
-		// before it, or in its batch) makes no records.
-		var voided bool
-		if err := tx.queryRow(ctx, `SELECT voided FROM xapi_statements WHERE organization_id = ? AND statement_id = ?`, st.Organization, st.ID).Scan(&voided); err != nil {
-			return fmt.Errorf("read statement %s: %w", st.ID, err)
-		}
-		if voided {
-			continue
-		}
-		by, err := principal(st)
-		if err != nil {
-			return err
-		}
-		o.Report = rep
-		chs = append(chs, cmex.LearnerChange{Report: rep, Problems: ps, By: by, Source: "xapi"})
-		outs = append(outs, o)
 	}
 	if len(chs) == 0 {
 		return nil
 	}
+	ctx := calls[0].Ctx
 	res, err := s.learners.saveBatch(ctx, tx, chs, false)
 	if err != nil {
 		return err
@@ -226,7 +238,7 @@ func (s *XAPIProfiles) StatementsStored(ctx context.Context, t Tx, sts []*cmex.X
 	var audit []auditRow
 	for i, o := range outs {
 		r := &res[i]
-		audit = appendLearnerAudit(audit, auditFrom(ctx, cmex.PrincipalActor(chs[i].By), "", "", ""), &chs[i], r)
+		audit = appendLearnerAudit(audit, auditFrom(from[i], cmex.PrincipalActor(chs[i].By), "", "", ""), &chs[i], r)
 		switch {
 		case chs[i].Report.Action == cmex.LearnerDelete && r.Outcome == cmex.OutcomeAccepted:
 			o.Outcome = cmex.OutcomeVoided
@@ -240,7 +252,7 @@ func (s *XAPIProfiles) StatementsStored(ctx context.Context, t Tx, sts []*cmex.X
 				o.CreditIDs = append(o.CreditIDs, rec.CreditID)
 			}
 		}
-		if err := s.putOutcome(ctx, tx, o); err != nil {
+		if err := s.putOutcome(from[i], tx, o); err != nil {
 			return err
 		}
 	}
@@ -252,7 +264,7 @@ func (s *XAPIProfiles) StatementsStored(ctx context.Context, t Tx, sts []*cmex.X
 func (s *XAPIProfiles) principal(ctx context.Context, tx conn, st *cmex.XAPIStatement) (cmex.Principal, error) {
 	var by cmex.Principal
 	var provider, name string
-	err := tx.queryRow(ctx, `SELECT provider_id, name FROM organizations WHERE id = ?`, st.Organization).Scan(&provider, &name)
+	err := tx.queryRowKept(ctx, `SELECT provider_id, name FROM organizations WHERE id = ?`, st.Organization).Scan(&provider, &name)
 	if err != nil {
 		return by, fmt.Errorf("find the statement's provider: %w", err)
 	}

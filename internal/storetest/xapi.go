@@ -14,7 +14,8 @@ import (
 )
 
 func init() {
-	extra = append(extra, named{"XAPIStatements", testXAPIStatements}, named{"XAPIDocuments", testXAPIDocuments})
+	extra = append(extra, named{"XAPIStatements", testXAPIStatements}, named{"XAPIDocuments", testXAPIDocuments},
+		named{"XAPIConcurrentCalls", testXAPIConcurrentCalls})
 }
 
 func xapiStatement(org cmex.OrganizationID, n int, stored time.Time) *cmex.XAPIStatement {
@@ -35,9 +36,11 @@ type recordingHook struct {
 	conflicts int
 }
 
-func (h *recordingHook) StatementsStored(ctx context.Context, tx sqlstore.Tx, sts []*cmex.XAPIStatement) error {
-	for _, st := range sts {
-		h.got = append(h.got, st.ID)
+func (h *recordingHook) StatementsStored(tx sqlstore.Tx, calls []sqlstore.XAPIStored) error {
+	for _, c := range calls {
+		for _, st := range c.Statements {
+			h.got = append(h.got, st.ID)
+		}
 	}
 	if h.fail {
 		return errors.New("hook refuses")
@@ -214,6 +217,18 @@ func testXAPIStatements(t *testing.T, open Opener) {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)
 		}
 	}
+	// Definitions merge into the stored one: language maps key by key,
+	// the rest replaced; the same one again changes nothing.
+	for i, def := range []string{`{"name":{"en-US":"Course"},"type":"http://example.org/t1"}`, `{"name":{"fr":"Cours"},"type":"http://example.org/t2"}`, `{"name":{"fr":"Cours"},"type":"http://example.org/t2"}`} {
+		st := xapiStatement(org, 20+i, t0)
+		st.Definitions = map[string][]byte{"http://example.org/defined": []byte(def)}
+		if err := s.SaveStatements(ctx, []*cmex.XAPIStatement{st}); err != nil {
+			t.Fatalf("save statement %d with a definition: %v", 20+i, err)
+		}
+	}
+	if def, err := s.ActivityDefinition(ctx, org, "http://example.org/defined"); err != nil || string(def) != `{"name":{"en-US":"Course","fr":"Cours"},"type":"http://example.org/t2"}` {
+		t.Errorf("merged definition: %s, %v", def, err)
+	}
 	// Paging: each page continues after the last one's Seq.
 	page, more, err := s.Statements(ctx, cmex.XAPIStatementQuery{Organization: org, Limit: 2, Ascending: true})
 	if err != nil || len(page) != 2 || !more {
@@ -221,6 +236,94 @@ func testXAPIStatements(t *testing.T, open Opener) {
 	}
 	if got := fmt.Sprint(ids(cmex.XAPIStatementQuery{Limit: 2, Ascending: true, After: page[1].Seq})); got != "[4 5]" {
 		t.Errorf("second page: %s, want [4 5]", got)
+	}
+}
+
+// Many SaveStatements at once (which may share a transaction): each is
+// stored and shown to the hook once, with its agents and activities; one
+// call's conflict and a voiding of a voiding statement refuse that call
+// only.
+func testXAPIConcurrentCalls(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	ctx := context.Background()
+	a := e.MustProvider(t, cmextest.ProviderA, "A", "a", "secret-a")
+	s := sqlstore.NewXAPIService(e.db)
+	hook := &recordingHook{}
+	s.Hook = hook
+	org := a.Organization.ID
+	t0 := e.clock.Now().UTC().Truncate(time.Millisecond)
+	if err := s.SaveStatements(ctx, []*cmex.XAPIStatement{xapiStatement(org, 1, t0)}); err != nil {
+		t.Fatal(err)
+	}
+	void := xapiStatement(org, 2, t0)
+	void.Verb, void.Voids, void.ObjectRef = "http://adlnet.gov/expapi/verbs/voided", xapiStatement(org, 1, t0).ID, xapiStatement(org, 1, t0).ID
+	if err := s.SaveStatements(ctx, []*cmex.XAPIStatement{void}); err != nil {
+		t.Fatal(err)
+	}
+	hook.got = nil
+	const calls = 40
+	errs := make([]error, calls)
+	var wg sync.WaitGroup
+	for i := range calls {
+		wg.Go(func() {
+			var sts []*cmex.XAPIStatement
+			for j := range 3 {
+				sts = append(sts, xapiStatement(org, 100+3*i+j, t0))
+			}
+			switch i {
+			case 7: // a different statement under statement 1's id
+				other := xapiStatement(org, 1, t0)
+				other.Signature = "changed"
+				sts = append(sts, other)
+			case 13: // voids the voiding statement
+				vv := xapiStatement(org, 3, t0)
+				vv.Verb, vv.Voids, vv.ObjectRef = void.Verb, void.ID, void.ID
+				sts = append(sts, vv)
+			}
+			errs[i] = s.SaveStatements(ctx, sts)
+		})
+	}
+	wg.Wait()
+	stored := 0
+	for i := range calls {
+		want := ""
+		switch i {
+		case 7:
+			want = cmex.ECONFLICT
+		case 13:
+			want = cmex.EINVALID
+		}
+		if got := cmex.ErrorCode(errs[i]); errs[i] != nil && got != want || errs[i] == nil && want != "" {
+			t.Errorf("call %d: %v, want %q", i, errs[i], want)
+		}
+		for j := range 3 {
+			_, err := s.Statement(ctx, org, xapiStatement(org, 100+3*i+j, t0).ID)
+			if (err == nil) != (want == "") {
+				t.Errorf("call %d, statement %d: stored %v, want %v", i, j, err == nil, want == "")
+			}
+			if err == nil {
+				stored++
+			}
+		}
+	}
+	// (A group that failed showed the hook statements it then refused:
+	// the hook's writes went with the transaction.)
+	seen := map[string]bool{}
+	for _, id := range hook.got {
+		seen[id] = true
+	}
+	for i := range calls {
+		for j := range 3 {
+			id := xapiStatement(org, 100+3*i+j, t0).ID
+			if _, err := s.Statement(ctx, org, id); err == nil && !seen[id] {
+				t.Errorf("the hook did not see %s", id)
+			}
+		}
+	}
+	got, _, err := s.Statements(ctx, cmex.XAPIStatementQuery{Organization: org, Agent: "mbox:mailto:teacher@example.org", RelatedAgents: true, Activity: "http://example.org/course"})
+	// The stored ones and the voiding statement (by its target's values).
+	if err != nil || len(got) != stored+1 {
+		t.Errorf("the query by agent and activity finds %d statements, want %d: %v", len(got), stored+1, err)
 	}
 }
 

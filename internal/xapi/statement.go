@@ -186,7 +186,7 @@ func (ix *index) activity(x any, related bool) {
 		if ix.definitions == nil {
 			ix.definitions = map[string][]byte{}
 		}
-		ix.definitions[id], _ = json.Marshal(def)
+		ix.definitions[id], _ = encodeJSON(def)
 	}
 }
 
@@ -267,7 +267,7 @@ func signature(m map[string]any) string {
 			c[k] = v
 		}
 	}
-	b, _ := json.Marshal(c)
+	b, _ := encodeJSON(c)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
@@ -461,29 +461,4 @@ func arrayContextActivities(m map[string]any) {
 	if obj, ok := m["object"].(map[string]any); ok && obj["objectType"] == "SubStatement" {
 		arrayContextActivities(obj)
 	}
-}
-
-// mergeDefinition merges a definition into an activity's last one: the
-// language maps key by key, the rest replaced.
-func mergeDefinition(old, def []byte) []byte {
-	var o, n map[string]any
-	if json.Unmarshal(old, &o) != nil || json.Unmarshal(def, &n) != nil || o == nil {
-		return def
-	}
-	for k, v := range n {
-		om, ok1 := o[k].(map[string]any)
-		nm, ok2 := v.(map[string]any)
-		if (k == "name" || k == "description") && ok1 && ok2 {
-			for lk, lv := range nm {
-				om[lk] = lv
-			}
-			continue
-		}
-		o[k] = v
-	}
-	b, err := json.Marshal(o)
-	if err != nil {
-		return def
-	}
-	return b
 }

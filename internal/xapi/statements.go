@@ -146,14 +146,13 @@ type batch struct {
 	principal *cmex.Principal
 	version   string
 	now       time.Time
-	ids       map[string]bool   // the batch's statements so far
-	defs      map[string][]byte // the batch's definitions so far, merged
-	used      map[string]bool   // the parts used
+	ids       map[string]bool // the batch's statements so far
+	used      map[string]bool // the parts used
 }
 
 func (h *Handler) newBatch(ctx context.Context, p *cmex.Principal, version string) *batch {
 	return &batch{h: h, ctx: ctx, principal: p, version: version, now: h.now().Truncate(time.Millisecond),
-		ids: map[string]bool{}, defs: map[string][]byte{}, used: map[string]bool{}}
+		ids: map[string]bool{}, used: map[string]bool{}}
 }
 
 // add makes the stored form of a validated statement m. With restore, a
@@ -218,20 +217,7 @@ func (b *batch) add(m map[string]any, parts map[string]cmex.XAPIAttachment, rest
 	arrayContextActivities(m)
 	var ix index
 	ix.statement(m, false)
-	for id, def := range ix.definitions {
-		old, seen := b.defs[id]
-		if !seen {
-			var err error
-			if old, err = b.h.Store.ActivityDefinition(b.ctx, b.principal.Organization.ID, id); err != nil {
-				return nil, err
-			}
-		}
-		if old != nil {
-			def = mergeDefinition(old, def)
-		}
-		ix.definitions[id] = def
-	}
-	js, err := json.Marshal(m)
+	js, err := encodeJSON(m)
 	if err != nil {
 		return nil, fmt.Errorf("encode statement: %w", err)
 	}
@@ -244,13 +230,10 @@ func (b *batch) add(m map[string]any, parts map[string]cmex.XAPIAttachment, rest
 	}, nil
 }
 
-// keep makes st, made by add, one of the batch's: the statements after
-// it merge their definitions into its.
+// keep makes st, made by add, one of the batch's. (Its definitions are
+// merged into the stored ones, and the batch's, where it is stored.)
 func (b *batch) keep(st *cmex.XAPIStatement) {
 	b.ids[st.ID] = true
-	for id, def := range st.Definitions {
-		b.defs[id] = def
-	}
 }
 
 // ownAuthority reports whether x is an authority this store sets for the
