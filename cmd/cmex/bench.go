@@ -32,7 +32,7 @@ func benchCommand() *command {
 		usage: "cmex bench [-db DB] [-dir DIR] [-records N] [-clients N] [-duration D] [-ledger N] [-credits N] [-read-clients N] [-read-duration D] [-replicas N] | " +
 			"cmex bench generate (-activities N | -records N -provider ID [-db DB] [-reject-every N]) FILE | " +
 			"cmex bench soak [-duration D] [-clients N] [-sample D] [-max-growth F] [-db DB] | " +
-			"cmex bench xapi [-db DB] [-dir DIR] [-clients N] [-batch N] [-duration D] [-rate N] [-completions PERCENT]",
+			"cmex bench xapi [-db DB] [-dir DIR] [-clients N] [-batch N] [-duration D] [-rate N] [-completions PERCENT] [-loads batch,single,paced]",
 		example: `cmex bench -records 200000 -ledger 1000000
 cmex bench -db postgres://localhost/cmexbench -records 200000
 cmex bench -db postgres://localhost/cmexbench -replicas 2 -read-clients 8

@@ -129,12 +129,20 @@ func (c *command) benchXAPI(ctx context.Context, e *env, args []string) error {
 	batch := fs.Int("batch", 10, "statements in each POST of the batch load")
 	duration := fs.Duration("duration", 10*time.Second, "how long each load runs")
 	rate := fs.Int("rate", 1500, "statements a second offered by a third load, PUTs of one statement from -clients clients at a steady pace, its latencies counted from when each request was due (0: no such load)")
+	only := fs.String("loads", "batch,single,paced", "which loads to run (comma-separated; they run in this order): batch (the POSTs of -batch), single (the PUTs back to back), paced (the PUTs at -rate)")
 	completions := fs.Int("completions", 10, "percentage of statements that are cmi5 passed completions with the CME credits extension (they become learner records); the others are session verbs")
 	if err := parse(fs, args, e); err != nil {
 		return err
 	}
 	if *clients < 1 || *batch < 1 || *completions < 0 || *completions > 100 || *duration <= 0 || *rate < 0 {
 		return fmt.Errorf("%w: -clients and -batch at least 1, -completions 0 to 100, -duration above 0, -rate 0 or more", errUsage)
+	}
+	want := map[string]bool{}
+	for _, l := range strings.Split(*only, ",") {
+		if l = strings.TrimSpace(l); l != "batch" && l != "single" && l != "paced" {
+			return fmt.Errorf("%w: -loads names batch, single or paced, not %q", errUsage, l)
+		}
+		want[l] = true
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -190,11 +198,14 @@ func (c *command) benchXAPI(ctx context.Context, e *env, args []string) error {
 		put  bool
 		rate int
 	}
-	loads := []load{
-		{fmt.Sprintf("POST /xapi/statements, %d a request, %d clients", *batch, *clients), *batch, false, 0},
-		{fmt.Sprintf("PUT /xapi/statements, 1 a request, %d clients", *clients), 1, true, 0},
+	var loads []load
+	if want["batch"] {
+		loads = append(loads, load{fmt.Sprintf("POST /xapi/statements, %d a request, %d clients", *batch, *clients), *batch, false, 0})
 	}
-	if *rate > 0 {
+	if want["single"] {
+		loads = append(loads, load{fmt.Sprintf("PUT /xapi/statements, 1 a request, %d clients", *clients), 1, true, 0})
+	}
+	if *rate > 0 && want["paced"] {
 		loads = append(loads, load{fmt.Sprintf("PUT, 1 a request, %d clients, %d/s offered", *clients, *rate), 1, true, *rate})
 	}
 	var acked, ackedDone int64

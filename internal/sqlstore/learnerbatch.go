@@ -722,7 +722,9 @@ func rowsOf(tuple string, n int) string {
 // reserveIDs returns n new ids of table, in increasing order, as the
 // dialect reserves them.
 func (db *DB) reserveIDs(ctx context.Context, tx conn, table string, n int) ([]int64, error) {
-	ids, err := scanColumn[int64](tx.query(ctx, db.dialect.ReserveIDs(table), n))
+	// Of fixed text for a table, and run by every batch of records (each
+	// group of statements with a completion among them): kept prepared.
+	ids, err := scanColumn[int64](tx.queryKept(ctx, db.dialect.ReserveIDs(table), n))
 	if err != nil {
 		return nil, fmt.Errorf("reserve ids of %s: %w", table, err)
 	}

@@ -321,6 +321,12 @@ func scanColumn[T any](rows *sql.Rows, err error) ([]T, error) {
 	return out, rows.Err()
 }
 
+// WriteTurn runs fn in the turn of the short writes (the group commits)
+// on a SingleWriter engine, or at once on others: for engine upkeep that
+// must find no write of this process under way (a checkpoint that lets
+// SQLite's WAL start over).
+func (db *DB) WriteTurn(fn func() error) error { return db.writeTurn(fn) }
+
 // writeTurn runs fn, a short write, in its turn on a SingleWriter engine,
 // or at once on others.
 func (db *DB) writeTurn(fn func() error) error {

@@ -75,13 +75,12 @@ func (s *XAPIProfiles) putOutcome(ctx context.Context, c conn, o *cmex.XAPIOutco
 	if err != nil {
 		return fmt.Errorf("encode outcome: %w", err)
 	}
-	_, err = c.exec(ctx, `INSERT INTO xapi_outcomes (organization_id, statement_id, outcome, body, at) VALUES (?, ?, ?, ?, ?)
+	// Every completion stored comes here, in the group's transaction:
+	// the statement is kept prepared.
+	return c.execKept(ctx, func(err error) error { return fmt.Errorf("store outcome of statement %s: %w", o.StatementID, err) },
+		`INSERT INTO xapi_outcomes (organization_id, statement_id, outcome, body, at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (organization_id, statement_id) DO UPDATE SET outcome = excluded.outcome, body = excluded.body, at = excluded.at`,
 		o.Organization, o.StatementID, o.Outcome, string(b), leaseTime(o.At))
-	if err != nil {
-		return fmt.Errorf("store outcome of statement %s: %w", o.StatementID, err)
-	}
-	return nil
 }
 
 // XAPIOutcome implements cmex.XAPIProfileService.
@@ -283,7 +282,7 @@ func (s *XAPIProfiles) principal(ctx context.Context, tx conn, st *cmex.XAPIStat
 // amount), for a completion that names no credits; nil when it cannot
 // tell, which the rules then refuse.
 func (s *XAPIProfiles) offered(ctx context.Context, tx conn, org cmex.OrganizationID, id cmex.ActivityID) []cmex.CreditCertificate {
-	r, err := scanActivityRow(tx.queryRow(ctx, `SELECT `+activityColumns+` FROM activities WHERE NOT deleted AND id = ?`, id))
+	r, err := scanActivityRow(tx.queryRowKept(ctx, `SELECT `+activityColumns+` FROM activities WHERE NOT deleted AND id = ?`, id))
 	if err != nil || r.org != org {
 		return nil
 	}
