@@ -166,7 +166,6 @@ cmex serve -addr :8080 -db postgres://cmex:secret@db.internal/cmex`,
 		if err != nil {
 			return err
 		}
-		keepHeapFloor(ctx, e, serveHeapFloor)
 
 		db, dbName, err := openDB(ctx, *dbSpec, pool.options())
 		if err != nil {
