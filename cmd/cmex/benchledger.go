@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -311,42 +310,8 @@ func call(hc *http.Client, req *http.Request) ([]byte, error) {
 }
 
 // closedLoop runs clients that each call do (with their number, from 0)
-// back to back for d, and
-// returns the latencies of the calls that succeeded and how many failed;
-// it fails when none succeeded.
+// back to back for d, and returns the latencies of the calls that
+// succeeded and how many failed; it fails when none succeeded.
 func closedLoop(clients int, d time.Duration, do func(client int) error) ([]time.Duration, int, error) {
-	deadline := time.Now().Add(d)
-	lats := make([][]time.Duration, clients)
-	fails := make([]int, clients)
-	var mu sync.Mutex
-	var first error
-	var wg sync.WaitGroup
-	for c := range clients {
-		wg.Go(func() {
-			for time.Now().Before(deadline) {
-				start := time.Now()
-				if err := do(c); err != nil {
-					fails[c]++
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-					continue
-				}
-				lats[c] = append(lats[c], time.Since(start))
-			}
-		})
-	}
-	wg.Wait()
-	var all []time.Duration
-	failed := 0
-	for c := range clients {
-		all = append(all, lats[c]...)
-		failed += fails[c]
-	}
-	if len(all) == 0 {
-		return nil, failed, fmt.Errorf("no call succeeded: %v", first)
-	}
-	return all, failed, nil
+	return pacedLoop(clients, d, 0, do)
 }

@@ -446,11 +446,15 @@ func runXAPILoad(srv *benchServer, pgServer int, w *xapiWorkload, next *atomic.I
 // each on its own schedule (client c at c/rate, then every clients/rate
 // seconds), and returns the latencies of the calls that succeeded,
 // counted from when each was due: a call that waits for its client's
-// previous one counts its wait (no coordinated omission). It fails when
-// none succeeded.
+// previous one counts its wait (no coordinated omission). With rate 0
+// each client calls back to back (a closed loop). It fails when none
+// succeeded.
 func pacedLoop(clients int, d time.Duration, rate float64, do func(client int) error) ([]time.Duration, int, error) {
 	start := time.Now()
-	every := time.Duration(float64(clients) / rate * float64(time.Second))
+	var every time.Duration
+	if rate > 0 {
+		every = time.Duration(float64(clients) / rate * float64(time.Second))
+	}
 	lats := make([][]time.Duration, clients)
 	fails := make([]int, clients)
 	var mu sync.Mutex
@@ -458,9 +462,14 @@ func pacedLoop(clients int, d time.Duration, rate float64, do func(client int) e
 	var wg sync.WaitGroup
 	for c := range clients {
 		wg.Go(func() {
-			due := start.Add(time.Duration(float64(c) / rate * float64(time.Second)))
+			due := start
+			if rate > 0 {
+				due = start.Add(time.Duration(float64(c) / rate * float64(time.Second)))
+			}
 			for ; due.Before(start.Add(d)); due = due.Add(every) {
-				if wait := time.Until(due); wait > 0 {
+				if rate == 0 {
+					due = time.Now() // back to back: each call is due when the last ends
+				} else if wait := time.Until(due); wait > 0 {
 					time.Sleep(wait)
 				}
 				if err := do(c); err != nil {
